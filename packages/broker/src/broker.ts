@@ -1,0 +1,104 @@
+/**
+ * The gateway ↔ cluster boundary. The broker moves publications between nodes and keeps the
+ * cluster-wide state (occupancy, presence, signed-in users, cache); it never sees a socket.
+ * Every interface has a Memory* (embedded single node) and, from the clustered mode on, a Redis*
+ * implementation, and both must pass the same contract suite.
+ */
+
+/** A frame to deliver to every local subscriber of `channel`, serialised once by the publisher. */
+export interface Publication {
+  appId: string;
+  channel: string;
+  /** The complete server→client frame; receivers hand these bytes to the sockets unparsed. */
+  frame: string;
+  /** This socket does not receive the frame (REST `socket_id`, client-event sender, presence joiner). */
+  exceptSocketId?: string;
+}
+
+/** Node-to-node commands that are not channel traffic. Add variants; never `any`. */
+export type ControlCommand =
+  | { kind: 'terminate-user'; appId: string; userId: string }
+  /** A user went online (first signed-in connection) or offline (last one closed), cluster-wide. */
+  | { kind: 'user-presence'; appId: string; userId: string; online: boolean };
+
+/** Receives traffic from every node, this one included. Must not throw. */
+export interface BrokerHandler {
+  onPublication(pub: Publication): void;
+  onControl(cmd: ControlCommand): void;
+}
+
+/** At-most-once, ordered per channel only. subscribe/unsubscribe are idempotent. */
+export interface Broker {
+  /** Once, after the local hub exists. */
+  start(handler: BrokerHandler): Promise<void>;
+  /** Called for the first local subscriber of a channel. */
+  subscribe(appId: string, channel: string): Promise<void>;
+  /** Called after the last local subscriber leaves. */
+  unsubscribe(appId: string, channel: string): Promise<void>;
+  publish(pub: Publication): Promise<void>;
+  publishControl(cmd: ControlCommand): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Subscription counts per channel, cluster-wide, keyed by socket so a repeat is not counted twice. */
+export interface ChannelStore {
+  /** Adds the socket; `count` is the channel's subscription count afterwards, `added` false if already in. */
+  join(appId: string, channel: string, socketId: string): Promise<{ count: number; added: boolean }>;
+  /** Removes the socket; `removed` false if it was not in. */
+  leave(appId: string, channel: string, socketId: string): Promise<{ count: number; removed: boolean }>;
+  count(appId: string, channel: string): Promise<number>;
+  /** Occupied channels (count ≥ 1) and their counts, optionally filtered by name prefix. */
+  channels(appId: string, prefix?: string): Promise<Map<string, number>>;
+}
+
+export interface PresenceMember {
+  userId: string;
+  userInfo?: unknown;
+}
+
+/** Presence members with a connection count per user. `first`/`last` say when to emit member events. */
+export interface PresenceStore {
+  add(appId: string, channel: string, socketId: string, m: PresenceMember): Promise<{ first: boolean }>;
+  remove(appId: string, channel: string, socketId: string): Promise<{ last: boolean; member?: PresenceMember }>;
+  /** Distinct users, each once, with the user_info of their first connection. */
+  members(appId: string, channel: string): Promise<PresenceMember[]>;
+  userCount(appId: string, channel: string): Promise<number>;
+  /** Distinct user count of a presence channel, or whether a new user would exceed `max`. */
+  wouldExceed(appId: string, channel: string, userId: string, max: number): Promise<boolean>;
+}
+
+/** Signed-in users (pusher:signin) with a connection count per user, cluster-wide. */
+export interface UserStore {
+  signin(appId: string, userId: string, socketId: string): Promise<{ first: boolean }>;
+  signout(appId: string, userId: string, socketId: string): Promise<{ last: boolean }>;
+  /** The subset of `userIds` signed in on at least one connection anywhere. */
+  online(appId: string, userIds: readonly string[]): Promise<Set<string>>;
+}
+
+export interface CachedEvent {
+  event: string;
+  data: string;
+  /** Seconds until it expires. */
+  ttl: number;
+}
+
+/** Last event published through the API on cache channels. */
+export interface CacheStore {
+  set(appId: string, channel: string, event: string, data: string, ttlSeconds: number): Promise<void>;
+  get(appId: string, channel: string): Promise<CachedEvent | undefined>;
+}
+
+/** Cluster-wide state changes, for the webhook pipeline in embedded mode. */
+export interface StateObserver {
+  channelOccupancy(appId: string, channel: string, occupied: boolean): void;
+  memberPresence(appId: string, channel: string, userId: string, present: boolean): void;
+}
+
+/** Everything a gateway needs from the cluster, in one bundle created by a factory per mode. */
+export interface ClusterState {
+  broker: Broker;
+  channels: ChannelStore;
+  presence: PresenceStore;
+  users: UserStore;
+  cache: CacheStore;
+}

@@ -1,0 +1,17 @@
+export type {
+  Publication,
+  ControlCommand,
+  BrokerHandler,
+  Broker,
+  ChannelStore,
+  PresenceMember,
+  PresenceStore,
+  UserStore,
+  CachedEvent,
+  CacheStore,
+  StateObserver,
+  ClusterState,
+} from './broker.js';
+export { MemoryBroker } from './memory-broker.js';
+export { MemoryChannelStore, MemoryPresenceStore, MemoryUserStore, MemoryCacheStore } from './memory-state.js';
+export { createMemoryState } from './memory-cluster.js';

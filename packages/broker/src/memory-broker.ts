@@ -1,0 +1,44 @@
+import type { Broker, BrokerHandler, ControlCommand, Publication } from './broker.js';
+
+/**
+ * In-process broker for the embedded single node: delivers every publication back to the local
+ * handler synchronously. Interest (subscribe/unsubscribe) is tracked only to keep the contract
+ * observable in tests; there is no other node to filter for.
+ */
+export class MemoryBroker implements Broker {
+  #handler: BrokerHandler | undefined;
+  readonly #interest = new Set<string>();
+
+  async start(handler: BrokerHandler): Promise<void> {
+    this.#handler = handler;
+  }
+
+  async subscribe(appId: string, channel: string): Promise<void> {
+    this.#interest.add(`${appId}\n${channel}`);
+  }
+
+  async unsubscribe(appId: string, channel: string): Promise<void> {
+    this.#interest.delete(`${appId}\n${channel}`);
+  }
+
+  /** Channels this node holds interest in (for tests and metrics). */
+  get topicCount(): number {
+    return this.#interest.size;
+  }
+
+  async publish(pub: Publication): Promise<void> {
+    this.#handler?.onPublication(pub);
+  }
+
+  async publishControl(cmd: ControlCommand): Promise<void> {
+    this.#handler?.onControl(cmd);
+  }
+
+  async close(): Promise<void> {
+    this.#handler = undefined;
+    this.#interest.clear();
+  }
+}
+
+const _check: Broker = new MemoryBroker();
+void _check;
