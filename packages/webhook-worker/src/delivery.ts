@@ -1,0 +1,204 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { signWebhook } from '@herald/protocol';
+import { WebhookDeliveryError, WebhookErrorCode, toDeliveryError } from './delivery-error.js';
+import { resolveRetryPolicy, retryDelayMs, type RetryOptions, type RetryPolicy } from './retry-policy.js';
+import type { DeadLetterHandler, WebhookApp, WebhookBatch, WebhookLogger, WebhookTarget } from './types.js';
+
+export interface DeliveryOptions {
+  log: WebhookLogger;
+  retry?: RetryOptions;
+  /** For tests only. @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** @default logs the batch id, url and error at `error` */
+  onDeadLetter?: DeadLetterHandler;
+  /** Clock for the retry window. @default Date.now */
+  now?: () => number;
+}
+
+export interface DeliveryStats {
+  /** Batches answered with a 2xx. */
+  sent: number;
+  /** Attempts that failed (each retry counts). */
+  failedAttempts: number;
+  /** Batches given up on. */
+  deadLettered: number;
+}
+
+/** Headers the delivery owns; a target's custom header with one of these names (any case) is dropped. */
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'x-pusher-key', 'x-pusher-signature', 'x-herald-webhook-id']);
+
+/**
+ * Posts webhook batches, each independently: `deliver()` returns at once and a slow or dead receiver only
+ * delays its own batches. At-least-once within the retry window: a batch may arrive more than once
+ * (receivers de-duplicate with `X-Herald-Webhook-Id`), and is handed to `onDeadLetter` exactly once if it
+ * never got a 2xx.
+ */
+export class WebhookDelivery {
+  readonly #log: WebhookLogger;
+  readonly #retry: RetryPolicy;
+  readonly #fetch: typeof fetch;
+  readonly #onDeadLetter: DeadLetterHandler;
+  readonly #now: () => number;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #shutdown = new AbortController();
+  readonly #stats: DeliveryStats = { sent: 0, failedAttempts: 0, deadLettered: 0 };
+
+  constructor(options: DeliveryOptions) {
+    this.#log = options.log;
+    this.#retry = resolveRetryPolicy(options.retry);
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#now = options.now ?? Date.now;
+    this.#onDeadLetter =
+      options.onDeadLetter ??
+      ((batch, target, err) =>
+        this.#log.error(
+          { url: parseTarget(target.url)?.loggable ?? '[invalid url]', webhookId: batch.id, events: batch.events.length, err: err.message },
+          'webhook dead-lettered',
+        ));
+  }
+
+  /** Batches being sent or waiting for a retry. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  stats(): DeliveryStats {
+    return { ...this.#stats };
+  }
+
+  /** Starts delivering in the background; never throws. */
+  deliver(app: WebhookApp, target: WebhookTarget, batch: WebhookBatch): void {
+    const run = this.#run(app, target, batch)
+      .catch((err: unknown) => this.#log.error({ err, webhookId: batch.id }, 'webhook delivery failed unexpectedly'))
+      .finally(() => this.#inFlight.delete(run));
+    this.#inFlight.add(run);
+  }
+
+  /** Resolves true once nothing is in flight, or false after `timeoutMs` with deliveries still running. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#inFlight.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, left);
+      });
+      await Promise.race([Promise.all(this.#inFlight), timedOut]);
+      clearTimeout(timer);
+    }
+    return true;
+  }
+
+  /** Aborts running attempts and retry waits; their batches are dead-lettered with code `Aborted`. */
+  abort(): void {
+    this.#shutdown.abort();
+  }
+
+  async #run(app: WebhookApp, target: WebhookTarget, batch: WebhookBatch): Promise<void> {
+    // Serialised once: the signature covers these exact bytes, and every retry resends them.
+    const body = Buffer.from(JSON.stringify({ time_ms: batch.timeMs, events: batch.events }), 'utf8');
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(target.headers ?? {})) {
+      if (!RESERVED_HEADERS.has(name.toLowerCase())) headers[name] = value;
+    }
+    // Exact spelling matters: pusher-http-node compares Content-Type for equality, PHP apps look up X-Pusher-Key case-sensitively.
+    headers['Content-Type'] = 'application/json';
+    headers['X-Pusher-Key'] = app.key;
+    headers['X-Pusher-Signature'] = signWebhook(app.secret, body);
+    headers['X-Herald-Webhook-Id'] = batch.id;
+
+    const endpoint = parseTarget(target.url);
+    const url = endpoint?.loggable ?? '[invalid url]';
+    const deadline = this.#now() + this.#retry.windowMs;
+    let lastError: WebhookDeliveryError;
+    if (endpoint === undefined) {
+      lastError = new WebhookDeliveryError(WebhookErrorCode.InvalidUrl, 'target url is not a valid http(s) url');
+      this.#stats.failedAttempts++;
+      this.#log.warn({ url, appId: app.id, webhookId: batch.id, attempt: 1, err: lastError.message }, 'webhook attempt failed');
+      this.#deadLetter(batch, target, lastError);
+      return;
+    }
+    // Credentials in the URL become Basic auth: fetch refuses URLs with userinfo.
+    if (endpoint.authorization !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
+      headers['Authorization'] = endpoint.authorization;
+    }
+    for (let attempt = 1; ; attempt++) {
+      const error = await this.#attempt(endpoint.href, headers, body);
+      if (error === undefined) {
+        this.#stats.sent++;
+        this.#log.debug({ url, appId: app.id, webhookId: batch.id, attempt, events: batch.events.length }, 'webhook delivered');
+        return;
+      }
+      lastError = error;
+      this.#stats.failedAttempts++;
+      this.#log.warn(
+        { url, appId: app.id, webhookId: batch.id, attempt, ...(error.status === undefined ? { err: error.message } : { status: error.status }) },
+        'webhook attempt failed',
+      );
+      if (this.#shutdown.signal.aborted) break;
+      const wait = retryDelayMs(this.#retry, attempt);
+      if (this.#now() + wait > deadline) break;
+      try {
+        await sleep(wait, undefined, { signal: this.#shutdown.signal, ref: false });
+      } catch (err) {
+        lastError = toDeliveryError(err, true, this.#retry.attemptTimeoutMs);
+        break;
+      }
+    }
+    this.#deadLetter(batch, target, lastError);
+  }
+
+  #deadLetter(batch: WebhookBatch, target: WebhookTarget, lastError: WebhookDeliveryError): void {
+    this.#stats.deadLettered++;
+    try {
+      this.#onDeadLetter(batch, target, lastError);
+    } catch (err) {
+      this.#log.error({ err, webhookId: batch.id }, 'onDeadLetter threw');
+    }
+  }
+
+  /** One POST; resolves undefined on 2xx, the failure otherwise (never rejects). */
+  async #attempt(url: string, headers: Record<string, string>, body: Buffer): Promise<WebhookDeliveryError | undefined> {
+    const timeoutMs = this.#retry.attemptTimeoutMs;
+    try {
+      const res = await this.#fetch(url, {
+        method: 'POST',
+        headers,
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.#shutdown.signal]),
+      });
+      // The body is never read; cancelling frees the connection.
+      await res.body?.cancel().catch(() => undefined /* connection already closed: nothing to free */);
+      if (res.status >= 200 && res.status < 300) return undefined;
+      return new WebhookDeliveryError(WebhookErrorCode.HttpStatus, `receiver answered ${res.status}`, res.status);
+    } catch (err) {
+      return toDeliveryError(err, this.#shutdown.signal.aborted, timeoutMs);
+    }
+  }
+}
+
+interface Endpoint {
+  /** What fetch is given: no userinfo. */
+  href: string;
+  /** Safe to log: no userinfo (a query string is the operator's choice and is logged). */
+  loggable: string;
+  authorization?: string;
+}
+
+/** Parses a target URL once; undefined if it cannot be posted to. */
+function parseTarget(raw: string): Endpoint | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return undefined; // reported as InvalidUrl without the raw text, which may hold credentials
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  if (url.username === '' && url.password === '') return { href: url.href, loggable: url.href };
+  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  url.username = '';
+  url.password = '';
+  return { href: url.href, loggable: url.href, authorization: `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}` };
+}

@@ -1,0 +1,69 @@
+export type WebhookEventName =
+  | 'channel_occupied'
+  | 'channel_vacated'
+  | 'member_added'
+  | 'member_removed'
+  | 'client_event'
+  | 'cache_miss'
+  | 'subscription_count';
+
+export interface WebhookTarget {
+  url: string;
+  /** Event types to send (Pusher names, also for `format: 'webman'` targets); all when absent. */
+  events?: WebhookEventName[];
+  /** Only channels starting with this. */
+  channelPrefix?: string;
+  /**
+   * `webman` sends webman/push names: channel_added/channel_removed/user_added/user_removed instead of
+   * channel_occupied/channel_vacated/member_added/member_removed. Other events keep their Pusher names.
+   * @default 'pusher'
+   */
+  format?: 'pusher' | 'webman';
+  /** Sent with every POST; they cannot replace the signature headers, which are set last. */
+  headers?: Record<string, string>;
+}
+
+export interface WebhookApp {
+  id: string;
+  key: string;
+  secret: string;
+  webhooks: WebhookTarget[];
+}
+
+export interface WebhookEvent {
+  name: WebhookEventName;
+  channel: string;
+  user_id?: string;
+  event?: string;
+  data?: string;
+  socket_id?: string;
+  subscription_count?: number;
+}
+
+/** What an event source (in-process gateway events now, Redis keyspace notifications later) feeds into the dispatcher. */
+export interface TransitionSink {
+  channelOccupancy(appId: string, channel: string, occupied: boolean): void;
+  memberPresence(appId: string, channel: string, userId: string, present: boolean): void;
+  clientEvent(appId: string, ev: { channel: string; event: string; data: string; socketId: string; userId?: string }): void;
+  cacheMiss(appId: string, channel: string): void;
+}
+
+/** One POST body's worth of events. `id` and `timeMs` are fixed at creation and kept on every retry. */
+export interface WebhookBatch {
+  /** UUID sent as `X-Herald-Webhook-Id`: receivers de-duplicate retries with it. */
+  readonly id: string;
+  /** Integer ms since epoch, sent as `time_ms`. */
+  readonly timeMs: number;
+  readonly events: readonly WebhookEvent[];
+}
+
+/** Called once per batch that could not be delivered (retry window used up, or dropped at close). */
+export type DeadLetterHandler = (batch: WebhookBatch, target: WebhookTarget, lastError: Error) => void;
+
+/** The pino subset used here; pass a child logger. */
+export interface WebhookLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
