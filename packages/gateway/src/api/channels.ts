@@ -1,0 +1,71 @@
+import { USER_CHANNEL_PREFIX, channelKind, isPresenceChannel, isValidChannelName } from '@herald/protocol';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { ApiContext } from './context.js';
+import { ApiErrorCode, badRequest } from './errors.js';
+import { checkSignature } from './signature-check.js';
+
+const infoOf = (req: FastifyRequest) => {
+  const info = (req.query as { info?: unknown }).info;
+  return new Set(typeof info === 'string' ? info.split(',').map((s) => s.trim()).filter(Boolean) : []);
+};
+
+const channelParam = (req: FastifyRequest) => {
+  const name: string = (req.params as { channelName: string }).channelName;
+  if (!isValidChannelName(name)) throw badRequest(ApiErrorCode.InvalidParameter, `Invalid channel name: ${JSON.stringify(String(name).slice(0, 210))}`);
+  return name;
+};
+
+/** GET /apps/:appId/channels, /channels/:name and /channels/:name/users: cluster-wide answers. */
+export const channelsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
+  f.get('/apps/:appId/channels', async (req) => {
+    checkSignature(req, ctx.apps);
+    const app = req.heraldApp;
+    const prefix = (req.query as { filter_by_prefix?: unknown }).filter_by_prefix;
+    const filter = typeof prefix === 'string' && prefix !== '' ? prefix : undefined;
+    const info = infoOf(req);
+    if (info.has('user_count') && !(filter ?? '').startsWith('presence-')) {
+      throw badRequest(ApiErrorCode.NotPresence, 'user_count is only available for presence channels: use filter_by_prefix=presence-');
+    }
+    const occupied = await ctx.state.channels.channels(app.id, filter);
+    const channels: Record<string, { user_count?: number; subscription_count?: number }> = {};
+    for (const [name, count] of occupied) {
+      if (name.startsWith(USER_CHANNEL_PREFIX)) continue;
+      const entry: { user_count?: number; subscription_count?: number } = {};
+      if (info.has('user_count')) entry.user_count = await ctx.state.presence.userCount(app.id, name);
+      if (info.has('subscription_count')) entry.subscription_count = count;
+      channels[name] = entry;
+    }
+    return { channels };
+  });
+
+  f.get('/apps/:appId/channels/:channelName', async (req) => {
+    checkSignature(req, ctx.apps);
+    const app = req.heraldApp;
+    const name = channelParam(req);
+    const info = infoOf(req);
+    const presence = isPresenceChannel(name);
+    if (info.has('user_count') && !presence) {
+      throw badRequest(ApiErrorCode.NotPresence, 'user_count is only available for presence channels');
+    }
+    const count = await ctx.state.channels.count(app.id, name);
+    const out: { occupied: boolean; user_count?: number; subscription_count?: number; cache?: { data: string; ttl: number } } = {
+      occupied: count > 0,
+    };
+    if (info.has('user_count')) out.user_count = await ctx.state.presence.userCount(app.id, name);
+    if (info.has('subscription_count')) out.subscription_count = count;
+    if (info.has('cache') && channelKind(name).cache) {
+      const cached = await ctx.state.cache.get(app.id, name);
+      if (cached !== undefined) out.cache = { data: cached.data, ttl: cached.ttl };
+    }
+    return out;
+  });
+
+  f.get('/apps/:appId/channels/:channelName/users', async (req) => {
+    checkSignature(req, ctx.apps);
+    const app = req.heraldApp;
+    const name = channelParam(req);
+    if (!isPresenceChannel(name)) throw badRequest(ApiErrorCode.NotPresence, 'Channel must be a presence channel');
+    const members = await ctx.state.presence.members(app.id, name);
+    return { users: members.map((m) => ({ id: m.userId })) };
+  });
+};

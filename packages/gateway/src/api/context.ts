@@ -1,0 +1,21 @@
+import type { ClusterState } from '@herald/broker';
+import type { App, AppRegistry } from '../apps.js';
+import type { Metrics } from '../metrics.js';
+
+/** What the REST routes use (passed as plugin options, no globals). */
+export interface ApiContext {
+  apps: AppRegistry;
+  state: ClusterState;
+  metrics: Metrics;
+  /** True once the gateway listens on both ports (and, clustered, reaches Redis). */
+  ready: () => boolean;
+  /** Bytes of the browser client bundle, when built. */
+  clientBundle?: () => Buffer | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The app the request is signed for; set by the signature check. */
+    heraldApp: App;
+  }
+}

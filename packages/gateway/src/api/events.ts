@@ -1,0 +1,104 @@
+import { channelKind, encodeChannelEvent, isPresenceChannel, isValidChannelName, isValidEventName, isValidSocketId } from '@herald/protocol';
+import type { FastifyPluginAsync } from 'fastify';
+import type { App } from '../apps.js';
+import type { ApiContext } from './context.js';
+import { ApiErrorCode, badRequest, missing, payloadTooLarge } from './errors.js';
+import { checkSignature, jsonBody } from './signature-check.js';
+
+interface Trigger {
+  name: string;
+  data: string;
+  channels: string[];
+  socketId?: string;
+  info: Set<string>;
+}
+
+/** Validates one trigger (an /events body or one batch item) against the app's limits. */
+function parseTrigger(app: App, body: Record<string, unknown>, batchItem: boolean): Trigger {
+  const { limits } = app;
+  if (body.name === undefined) throw missing('name');
+  if (!isValidEventName(body.name, limits.maxEventNameLength)) {
+    throw badRequest(ApiErrorCode.InvalidParameter, `Invalid event name: must be a string of 1 to ${limits.maxEventNameLength} characters`);
+  }
+  if (body.data === undefined) throw missing('data');
+  // Strings are delivered byte for byte; anything else is JSON-encoded once (lenient, like Pusher's SDKs expect).
+  const data = typeof body.data === 'string' ? body.data : JSON.stringify(body.data);
+  let channels: unknown[];
+  if (Array.isArray(body.channels)) channels = body.channels;
+  else if (typeof body.channel === 'string') channels = [body.channel];
+  else if (body.channels === undefined && body.channel === undefined) throw missing(batchItem ? 'channel' : 'channels');
+  else throw badRequest(ApiErrorCode.InvalidParameter, 'channels must be an array of channel names');
+  if (channels.length === 0) throw missing('channels');
+  if (channels.length > limits.maxChannelsPerTrigger) {
+    throw badRequest(ApiErrorCode.TooManyChannels, `Cannot trigger on more than ${limits.maxChannelsPerTrigger} channels`);
+  }
+  for (const ch of channels) {
+    if (!isValidChannelName(ch, limits.maxChannelNameLength)) {
+      throw badRequest(ApiErrorCode.InvalidParameter, `Invalid channel name: ${JSON.stringify(typeof ch === 'string' ? ch.slice(0, 210) : ch)}`);
+    }
+  }
+  if (body.socket_id !== undefined && body.socket_id !== null && !isValidSocketId(body.socket_id)) {
+    throw badRequest(ApiErrorCode.InvalidParameter, 'Invalid socket_id');
+  }
+  if (body.info !== undefined && typeof body.info !== 'string') throw badRequest(ApiErrorCode.InvalidParameter, 'info must be a comma-separated string');
+  if (Buffer.byteLength(data) > limits.maxEventPayloadBytes) throw payloadTooLarge(limits.maxEventPayloadBytes);
+  return {
+    name: body.name,
+    data,
+    channels: [...new Set(channels as string[])],
+    ...(typeof body.socket_id === 'string' ? { socketId: body.socket_id } : {}),
+    info: new Set(typeof body.info === 'string' ? body.info.split(',').map((s) => s.trim()).filter(Boolean) : []),
+  };
+}
+
+async function publish(ctx: ApiContext, app: App, t: Trigger): Promise<void> {
+  await Promise.all(
+    t.channels.map(async (channel) => {
+      const frame = encodeChannelEvent(t.name, channel, t.data);
+      await ctx.state.broker.publish({ appId: app.id, channel, frame, ...(t.socketId ? { exceptSocketId: t.socketId } : {}) });
+      if (channelKind(channel).cache) await ctx.state.cache.set(app.id, channel, t.name, t.data, app.cacheTtlSeconds);
+    }),
+  );
+}
+
+/** The `info` attributes of a channel after a trigger: user_count only where it applies. */
+async function channelInfo(ctx: ApiContext, app: App, channel: string, info: Set<string>) {
+  const out: { user_count?: number; subscription_count?: number } = {};
+  if (info.has('user_count') && isPresenceChannel(channel)) out.user_count = await ctx.state.presence.userCount(app.id, channel);
+  if (info.has('subscription_count')) out.subscription_count = await ctx.state.channels.count(app.id, channel);
+  return out;
+}
+
+/** POST /apps/:appId/events and /apps/:appId/batch_events. */
+export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
+  f.post('/apps/:appId/events', async (req) => {
+    checkSignature(req, ctx.apps);
+    const app = req.heraldApp;
+    const t = parseTrigger(app, jsonBody(req), false);
+    await publish(ctx, app, t);
+    if (t.info.size === 0) return {};
+    const channels: Record<string, object> = {};
+    for (const ch of t.channels) channels[ch] = await channelInfo(ctx, app, ch, t.info);
+    return { channels };
+  });
+
+  f.post('/apps/:appId/batch_events', async (req) => {
+    checkSignature(req, ctx.apps);
+    const app = req.heraldApp;
+    const body = jsonBody(req);
+    if (!Array.isArray(body.batch)) throw missing('batch');
+    if (body.batch.length > app.limits.maxBatchSize) {
+      throw badRequest(ApiErrorCode.BatchTooLarge, `Cannot batch-send more than ${app.limits.maxBatchSize} events`);
+    }
+    // All or nothing: every item is validated before any is published.
+    const items = body.batch.map((item: unknown) => {
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) throw badRequest(ApiErrorCode.InvalidParameter, 'Each batch item must be an object');
+      return parseTrigger(app, item as Record<string, unknown>, true);
+    });
+    for (const t of items) await publish(ctx, app, t);
+    if (!items.some((t) => t.info.size > 0)) return {};
+    const batch = [];
+    for (const t of items) batch.push(t.info.size === 0 ? {} : await channelInfo(ctx, app, t.channels[0]!, t.info));
+    return { batch };
+  });
+};

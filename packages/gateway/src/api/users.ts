@@ -1,0 +1,21 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { ApiContext } from './context.js';
+import { ApiErrorCode, badRequest } from './errors.js';
+import { checkSignature } from './signature-check.js';
+
+/**
+ * POST /apps/:appId/users/:userId/terminate_connections closes every connection signed in as the
+ * user, on every node. Also at /users/:userId/terminate_connections, where pusher-http-python 3.3
+ * sends it (the app is then found by auth_key).
+ */
+export const usersRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
+  const terminate = async (req: FastifyRequest) => {
+    checkSignature(req, ctx.apps);
+    const userId = (req.params as { userId: string }).userId;
+    if (userId.length === 0 || userId.length > 200) throw badRequest(ApiErrorCode.InvalidParameter, 'Invalid user id');
+    await ctx.state.broker.publishControl({ kind: 'terminate-user', appId: req.heraldApp.id, userId });
+    return {};
+  };
+  f.post('/apps/:appId/users/:userId/terminate_connections', terminate);
+  f.post('/users/:userId/terminate_connections', terminate);
+};

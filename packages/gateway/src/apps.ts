@@ -1,0 +1,178 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_LIMITS, type AppLimits } from '@herald/protocol';
+import type { WebhookApp, WebhookTarget } from '@herald/webhook-worker';
+
+/** One tenant: its credentials, switches and limits. Secrets never leave this object in logs. */
+export interface App extends WebhookApp {
+  enabled: boolean;
+  /** Accept `client-*` events on private and presence channels. @default true */
+  clientEvents: boolean;
+  /** Send `pusher_internal:subscription_count` to subscribers of non-presence channels. @default false */
+  subscriptionCountEvents: boolean;
+  /** Seconds a cache channel keeps its last event. @default 1800 (Pusher's 30 min) */
+  cacheTtlSeconds: number;
+  limits: AppLimits;
+  /** Small integer used to build uWebSockets.js topic names. */
+  index: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'PUSH_ERR_CONFIG';
+}
+
+const EVENT_NAMES = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count'] as const;
+
+const Webhook = z.object({
+  url: z.string().url(),
+  events: z.array(z.enum(EVENT_NAMES)).optional(),
+  event_types: z.array(z.enum(EVENT_NAMES)).optional(),
+  channel_prefix: z.string().optional(),
+  format: z.enum(['pusher', 'webman']).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+
+const Limits = z
+  .object({
+    maxChannelNameLength: z.number().int().positive(),
+    maxEventNameLength: z.number().int().positive(),
+    maxEventPayloadBytes: z.number().int().positive(),
+    maxChannelsPerConnection: z.number().int().positive(),
+    maxChannelsPerTrigger: z.number().int().positive(),
+    maxBatchSize: z.number().int().positive(),
+    maxPresenceMembers: z.number().int().positive(),
+    maxPresenceUserInfoBytes: z.number().int().positive(),
+    maxPresenceUserIdLength: z.number().int().positive(),
+    maxClientEventsPerSecond: z.number().int().nonnegative(),
+    maxConnections: z.number().int().nonnegative(),
+  })
+  .partial();
+
+const AppFileEntry = z
+  .object({
+    id: z.union([z.string().min(1), z.number().int()]).transform(String),
+    key: z.string().min(1),
+    secret: z.string().min(8),
+    enabled: z.boolean().default(true),
+    webhooks: z.array(Webhook).default([]),
+    clientEvents: z.boolean().default(true),
+    subscriptionCountEvents: z.boolean().default(false),
+    cacheTtlSeconds: z.number().int().positive().default(1800),
+  })
+  .merge(Limits);
+
+const AppsFile = z.array(AppFileEntry).min(1);
+
+function toTarget(w: z.infer<typeof Webhook>): WebhookTarget {
+  const events = w.events ?? w.event_types;
+  return {
+    url: w.url,
+    ...(events ? { events } : {}),
+    ...(w.channel_prefix ? { channelPrefix: w.channel_prefix } : {}),
+    ...(w.format ? { format: w.format } : {}),
+    ...(w.headers ? { headers: w.headers } : {}),
+  };
+}
+
+function toApp(e: z.infer<typeof AppFileEntry>, index: number): App {
+  const limits: AppLimits = { ...DEFAULT_LIMITS };
+  for (const name of Object.keys(DEFAULT_LIMITS) as (keyof AppLimits)[]) {
+    const v = e[name];
+    if (typeof v === 'number') limits[name] = v;
+  }
+  return {
+    id: e.id,
+    key: e.key,
+    secret: e.secret,
+    enabled: e.enabled,
+    webhooks: e.webhooks.map(toTarget),
+    clientEvents: e.clientEvents,
+    subscriptionCountEvents: e.subscriptionCountEvents,
+    cacheTtlSeconds: e.cacheTtlSeconds,
+    limits,
+    index,
+  };
+}
+
+/** Parses the PUSH_APPS_FILE content; throws ConfigError naming every problem. */
+export function parseAppsJson(text: string, source = 'PUSH_APPS_FILE'): App[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = AppsFile.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${source}[${i.path.join('.')}]: ${i.message}`);
+    throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+  }
+  const apps = parsed.data.map(toApp);
+  const dup = (f: (a: App) => string) => apps.map(f).find((v, i, all) => all.indexOf(v) !== i);
+  const dupId = dup((a) => a.id);
+  if (dupId !== undefined) throw new ConfigError(`${source}: app id ${dupId} appears twice`);
+  const dupKey = dup((a) => a.key);
+  if (dupKey !== undefined) throw new ConfigError(`${source}: app key ${dupKey} appears twice`);
+  return apps;
+}
+
+export interface DefaultAppInput {
+  id?: string | undefined;
+  key?: string | undefined;
+  secret?: string | undefined;
+  webhookUrl?: string | undefined;
+}
+
+export function createApp(id: string, key: string, secret: string, webhookUrl?: string): App {
+  return toApp(
+    AppFileEntry.parse({ id, key, secret, webhooks: webhookUrl ? [{ url: webhookUrl }] : [] }),
+    0,
+  );
+}
+
+/**
+ * Embedded mode's credentials when none are configured: random ones, generated on first start and
+ * kept in a git-ignored file so they survive restarts. Never a well-known secret.
+ */
+export function loadOrCreateCredentials(file: string): { id: string; key: string; secret: string; created: boolean } {
+  if (existsSync(file)) {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as { id?: unknown; key?: unknown; secret?: unknown };
+    if (typeof c.id === 'string' && typeof c.key === 'string' && typeof c.secret === 'string') {
+      return { id: c.id, key: c.key, secret: c.secret, created: false };
+    }
+    throw new ConfigError(`${file} is corrupt: delete it to generate new credentials`);
+  }
+  const creds = {
+    id: String(randomInt(100_000, 1_000_000)),
+    key: randomBytes(10).toString('hex'),
+    secret: randomBytes(16).toString('hex'),
+  };
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(creds, null, 2) + '\n', { mode: 0o600 });
+  return { ...creds, created: true };
+}
+
+/** Apps by id and by key. Immutable after start. */
+export class AppRegistry {
+  readonly #byId = new Map<string, App>();
+  readonly #byKey = new Map<string, App>();
+
+  constructor(readonly apps: readonly App[]) {
+    apps.forEach((a, i) => {
+      a.index = i;
+      this.#byId.set(a.id, a);
+      this.#byKey.set(a.key, a);
+    });
+  }
+
+  byId(id: string): App | undefined {
+    return this.#byId.get(id);
+  }
+
+  byKey(key: string): App | undefined {
+    return this.#byKey.get(key);
+  }
+}

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, createApp, loadOrCreateCredentials, parseAppsJson, type App } from './apps.js';
+
+const Env = z.object({
+  /** Address both listeners bind. @default 0.0.0.0 */
+  PUSH_HOST: z.string().min(1).default('0.0.0.0'),
+  /** @default 3131 */
+  PUSH_WS_PORT: z.coerce.number().int().min(0).max(65535).default(3131),
+  /** @default 3232 */
+  PUSH_API_PORT: z.coerce.number().int().min(0).max(65535).default(3232),
+  /** Address the API listener binds, when it must differ from PUSH_HOST (e.g. 127.0.0.1: internal only). */
+  PUSH_API_HOST: z.string().min(1).optional(),
+  PUSH_APP_ID: z.string().min(1).optional(),
+  PUSH_APP_KEY: z.string().min(1).optional(),
+  PUSH_APP_SECRET: z.string().min(1).optional(),
+  PUSH_APPS_FILE: z.string().min(1).optional(),
+  PUSH_WEBHOOK_URL: z.string().url().optional(),
+  /** How long a channel must stay vacated (or occupied) before its webhook goes. @default 2000 */
+  PUSH_WEBHOOK_DELAY_MS: z.coerce.number().int().min(1000).max(3000).default(2000),
+  REDIS_URL: z.string().min(1).optional(),
+  PUSH_NODE_ID: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Seconds announced to clients in connection_established. @default 30 */
+  PUSH_ACTIVITY_TIMEOUT: z.coerce.number().int().min(5).max(120).default(30),
+  /** Bytes buffered for a slow socket before it is closed. @default 1 MiB */
+  PUSH_MAX_BACKPRESSURE_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  /** Largest WebSocket frame accepted; larger frames close the socket. @default 64 KiB */
+  PUSH_MAX_FRAME_BYTES: z.coerce.number().int().positive().default(64 * 1024),
+  /** Where embedded mode keeps generated credentials. @default .herald/credentials.json */
+  PUSH_CREDENTIALS_FILE: z.string().min(1).default('.herald/credentials.json'),
+  /** Run on the slow pure-JS uWebSockets.js fallback instead of refusing to start. */
+  PUSH_ALLOW_UWS_FALLBACK: z.enum(['0', '1', 'true', 'false']).default('0'),
+  /** Milliseconds to spread client closes over on shutdown. @default 0 */
+  PUSH_DRAIN_MS: z.coerce.number().int().min(0).default(0),
+});
+
+export interface Config {
+  nodeId: string;
+  host: string;
+  apiHost: string;
+  wsPort: number;
+  apiPort: number;
+  logLevel: string;
+  activityTimeout: number;
+  webhookDelayMs: number;
+  redisUrl: string | undefined;
+  allowUwsFallback: boolean;
+  drainMs: number;
+  ws: { maxBackpressure: number; maxPayloadLength: number };
+  apps: App[];
+  /** Set when embedded mode generated or loaded credentials from its local file. */
+  credentials?: { file: string; created: boolean };
+}
+
+/** Reads and validates the environment once, at boot; lists every bad key. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  let apps: App[];
+  let credentials: Config['credentials'];
+  if (e.PUSH_APPS_FILE !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(e.PUSH_APPS_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`PUSH_APPS_FILE ${e.PUSH_APPS_FILE} cannot be read: ${(err as Error).message}`);
+    }
+    apps = parseAppsJson(text, e.PUSH_APPS_FILE);
+  } else if (e.PUSH_APP_ID && e.PUSH_APP_KEY && e.PUSH_APP_SECRET) {
+    apps = [createApp(e.PUSH_APP_ID, e.PUSH_APP_KEY, e.PUSH_APP_SECRET, e.PUSH_WEBHOOK_URL)];
+  } else if (e.PUSH_APP_ID || e.PUSH_APP_KEY || e.PUSH_APP_SECRET) {
+    throw new ConfigError('PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET must be set together');
+  } else if (e.REDIS_URL !== undefined) {
+    throw new ConfigError('clustered mode (REDIS_URL set) needs PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET, or PUSH_APPS_FILE');
+  } else {
+    const c = loadOrCreateCredentials(e.PUSH_CREDENTIALS_FILE);
+    apps = [createApp(c.id, c.key, c.secret, e.PUSH_WEBHOOK_URL)];
+    credentials = { file: e.PUSH_CREDENTIALS_FILE, created: c.created };
+  }
+  return {
+    nodeId: e.PUSH_NODE_ID ?? randomUUID(),
+    host: e.PUSH_HOST,
+    apiHost: e.PUSH_API_HOST ?? e.PUSH_HOST,
+    wsPort: e.PUSH_WS_PORT,
+    apiPort: e.PUSH_API_PORT,
+    logLevel: e.LOG_LEVEL,
+    activityTimeout: e.PUSH_ACTIVITY_TIMEOUT,
+    webhookDelayMs: e.PUSH_WEBHOOK_DELAY_MS,
+    redisUrl: e.REDIS_URL,
+    allowUwsFallback: e.PUSH_ALLOW_UWS_FALLBACK === '1' || e.PUSH_ALLOW_UWS_FALLBACK === 'true',
+    drainMs: e.PUSH_DRAIN_MS,
+    ws: { maxBackpressure: e.PUSH_MAX_BACKPRESSURE_BYTES, maxPayloadLength: e.PUSH_MAX_FRAME_BYTES },
+    apps,
+    ...(credentials ? { credentials } : {}),
+  };
+}

@@ -1,0 +1,113 @@
+import { createMemoryState, type ClusterState, type StateObserver } from '@herald/broker';
+import { USER_CHANNEL_PREFIX } from '@herald/protocol';
+import { WebhookDispatcher } from '@herald/webhook-worker';
+import type { Logger } from 'pino';
+import type { us_listen_socket } from 'uWebSockets.js';
+import { createApiServer } from './api/server.js';
+import { AppRegistry } from './apps.js';
+import type { Config } from './config.js';
+import type { GatewayEvents, HandlerContext } from './context.js';
+import { Hub } from './hub.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { SubscriptionCounter } from './subscription-count.js';
+import { loadUws } from './uws.js';
+import { WsServer } from './ws-server.js';
+
+export interface Gateway {
+  wsPort: number;
+  apiPort: number;
+  /** True when the native uWebSockets.js binary serves the sockets. */
+  native: boolean;
+  metrics: Metrics;
+  apps: AppRegistry;
+  /** Stops accepting, tells clients to reconnect (4200), flushes webhooks, releases everything. */
+  close(): Promise<void>;
+}
+
+export type GatewayConfig = Pick<
+  Config,
+  'host' | 'apiHost' | 'wsPort' | 'apiPort' | 'activityTimeout' | 'webhookDelayMs' | 'allowUwsFallback' | 'drainMs' | 'ws' | 'apps' | 'nodeId'
+> & {
+  /** Liveness timers, shortened by tests. */
+  timers?: { pongWaitMs?: number; sweepMs?: number };
+};
+
+/** Internal channels (`#server-to-user-`) are not reported to webhooks. */
+const reportable = (channel: string) => !channel.startsWith(USER_CHANNEL_PREFIX);
+
+/**
+ * Starts one gateway: uWebSockets.js on the WebSocket port, fastify on the API port, the embedded
+ * in-memory cluster state and the in-process webhook pipeline. Resolves once both ports listen.
+ */
+export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gateway> {
+  const { uws, native } = loadUws(cfg.allowUwsFallback);
+  log.info({ uws: native ? 'native' : 'js-fallback' }, native ? 'uWebSockets.js native binary in use' : 'uWebSockets.js pure-JS fallback in use: slow');
+  const apps = new AppRegistry(cfg.apps);
+  const metrics = createMetrics({ nodeId: cfg.nodeId, native });
+  const webhooks = new WebhookDispatcher({
+    apps: (id) => apps.byId(id),
+    delayMs: cfg.webhookDelayMs,
+    log: log.child({ component: 'webhooks' }),
+  });
+  const observer: StateObserver = {
+    channelOccupancy: (appId, channel, occupied) => {
+      if (reportable(channel)) webhooks.channelOccupancy(appId, channel, occupied);
+    },
+    memberPresence: (appId, channel, userId, present) => webhooks.memberPresence(appId, channel, userId, present),
+  };
+  const state: ClusterState & { close(): Promise<void> } = createMemoryState(observer);
+  const events: GatewayEvents = {
+    clientEvent: (appId, ev) => webhooks.clientEvent(appId, ev),
+    cacheMiss: (appId, channel) => webhooks.cacheMiss(appId, channel),
+  };
+  const uwsApp = uws.App();
+  const hub = new Hub(uwsApp, metrics, apps.apps);
+  const subscriptionCounts = new SubscriptionCounter(state.broker);
+  const ctx: HandlerContext = { hub, state, metrics, events, subscriptionCounts, log };
+  await state.broker.start({ onPublication: (p) => hub.deliver(p), onControl: (c) => hub.control(c) });
+  const wsServer = new WsServer(uwsApp, uws, apps, ctx, {
+    activityTimeout: cfg.activityTimeout,
+    maxBackpressure: cfg.ws.maxBackpressure,
+    maxPayloadLength: cfg.ws.maxPayloadLength,
+    ...cfg.timers,
+  }, log.child({ component: 'ws' }));
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    uwsApp.listen(cfg.host, cfg.wsPort, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${cfg.host}:${cfg.wsPort} (WebSocket)`))));
+  });
+  const wsPort = uws.us_socket_local_port(listenSocket as never);
+  let ready = false;
+  const api = createApiServer({ apps, state, metrics, ready: () => ready }, log.child({ component: 'api' }));
+  try {
+    await api.listen({ host: cfg.apiHost, port: cfg.apiPort });
+  } catch (err) {
+    uws.us_listen_socket_close(listenSocket);
+    throw err;
+  }
+  const address = api.server.address();
+  const apiPort = typeof address === 'object' && address !== null ? address.port : cfg.apiPort;
+  ready = true;
+  log.info({ wsPort, apiPort }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    wsPort,
+    apiPort,
+    native,
+    metrics,
+    apps,
+    close: () =>
+      (closing ??= (async () => {
+        ready = false;
+        log.info('draining');
+        uws.us_listen_socket_close(listenSocket);
+        await wsServer.drain(cfg.drainMs);
+        await wsServer.settled();
+        subscriptionCounts.close();
+        await webhooks.close();
+        await api.close();
+        await state.close();
+        log.info('stopped');
+      })()),
+  };
+}

@@ -1,0 +1,53 @@
+import { PusherError, channelKind, clientEventRateLimited, dataToString, encodeChannelEvent } from '@herald/protocol';
+import type { HandlerContext } from '../context.js';
+import { sendError } from '../hub.js';
+import type { SocketData } from '../socket-data.js';
+
+const rejected = (why: string) => new PusherError(null, `Client event rejected - ${why}`);
+
+/**
+ * A `client-*` event: only on private/presence channels the sender has joined, rate-limited per
+ * connection, relayed to every other subscriber (never back to the sender) with `data` as a string
+ * and `user_id` on presence channels.
+ */
+export async function handleClientEvent(
+  ctx: HandlerContext,
+  data: SocketData,
+  event: string,
+  channel: unknown,
+  payload: unknown,
+  now: number,
+): Promise<void> {
+  const { app } = data;
+  if (!app.clientEvents) {
+    return sendError(data, new PusherError(null, 'To send client events, you must enable this feature in the Settings page of your dashboard.'), ctx.metrics);
+  }
+  if (typeof channel !== 'string') return sendError(data, rejected('a channel is required'), ctx.metrics);
+  if (!channelKind(channel).clientEvents) {
+    return sendError(data, rejected('only supported on private and presence channels'), ctx.metrics);
+  }
+  const sub = data.channels.get(channel);
+  if (sub === undefined) return sendError(data, rejected(`not subscribed to ${channel.slice(0, 210)}`), ctx.metrics);
+  if (event.length > app.limits.maxEventNameLength) return sendError(data, rejected('event name too long'), ctx.metrics);
+  if (now - data.clientEventWindow >= 1000) {
+    data.clientEventWindow = now;
+    data.clientEventCount = 0;
+  }
+  if (++data.clientEventCount > app.limits.maxClientEventsPerSecond) {
+    ctx.metrics.clientEventsRateLimited.inc();
+    return sendError(data, clientEventRateLimited(), ctx.metrics);
+  }
+  const body = dataToString(payload);
+  if (Buffer.byteLength(body) > app.limits.maxEventPayloadBytes) {
+    return sendError(data, rejected(`data over ${app.limits.maxEventPayloadBytes} bytes`), ctx.metrics);
+  }
+  const frame = encodeChannelEvent(event, channel, body, sub.presenceUserId);
+  await ctx.state.broker.publish({ appId: app.id, channel, frame, exceptSocketId: data.socketId });
+  ctx.events.clientEvent(app.id, {
+    channel,
+    event,
+    data: body,
+    socketId: data.socketId,
+    ...(sub.presenceUserId !== undefined ? { userId: sub.presenceUserId } : {}),
+  });
+}

@@ -1,0 +1,62 @@
+import {
+  PusherError,
+  PusherErrorCode,
+  encodeSigninSuccess,
+  encodeWatchlistEvents,
+  parseUserData,
+  userAuthString,
+  userChannelName,
+  verifyAuthValue,
+} from '@herald/protocol';
+import type { HandlerContext } from '../context.js';
+import { sendError, sendFrame } from '../hub.js';
+import type { SocketData } from '../socket-data.js';
+import { joinChannel } from './subscribe.js';
+
+const unauthorized = (why: string) => new PusherError(PusherErrorCode.Unauthorized, why, false);
+
+/**
+ * `pusher:signin`: verifies the user signature, remembers the user on the connection, joins it to
+ * `#server-to-user-{id}`, and starts its watchlist. A failure is a `pusher:error` 4009 and the
+ * connection stays open (spec/protocol.md §4.12).
+ */
+export async function handleSignin(ctx: HandlerContext, data: SocketData, auth: unknown, userData: unknown): Promise<void> {
+  if (typeof userData !== 'string') return sendError(data, unauthorized('Invalid user_data: must be a JSON string'), ctx.metrics);
+  const check = verifyAuthValue(auth, data.app, userAuthString(data.socketId, userData), 'user sign-in');
+  if (!check.ok) return sendError(data, unauthorized(check.reason.replace('subscribe to user sign-in', 'sign in')), ctx.metrics);
+  const parsed = parseUserData(userData);
+  if (!parsed.ok) return sendError(data, unauthorized(parsed.reason), ctx.metrics);
+  const { user } = parsed;
+  if (data.userId !== undefined && data.userId !== user.id) {
+    return sendError(data, unauthorized('This connection is already signed in as another user'), ctx.metrics);
+  }
+  sendFrame(data, encodeSigninSuccess(userData), ctx.metrics);
+  if (data.userId === user.id) return;
+  data.userId = user.id;
+  data.userInfo = user.userInfo;
+  data.watchlist = user.watchlist;
+  ctx.hub.addUser(data.ws!, user.id, user.watchlist);
+  const { first } = await ctx.state.users.signin(data.app.id, user.id, data.socketId);
+  if (first) await ctx.state.broker.publishControl({ kind: 'user-presence', appId: data.app.id, userId: user.id, online: true });
+  if (data.status !== 'open') return;
+  await joinChannel(ctx, data, userChannelName(user.id), undefined);
+  if (user.watchlist.length > 0) {
+    const online = await ctx.state.users.online(data.app.id, user.watchlist);
+    const onIds = user.watchlist.filter((id) => online.has(id));
+    const offIds = user.watchlist.filter((id) => !online.has(id));
+    const events: { name: 'online' | 'offline'; user_ids: string[] }[] = [];
+    if (onIds.length > 0) events.push({ name: 'online', user_ids: onIds });
+    if (offIds.length > 0) events.push({ name: 'offline', user_ids: offIds });
+    sendFrame(data, encodeWatchlistEvents(events), ctx.metrics);
+  }
+  if (user.watchlistTruncated) {
+    sendError(data, new PusherError(PusherErrorCode.WatchlistTooLong, 'Watchlist is limited to 100 user ids; only the first 100 are watched', false), ctx.metrics);
+  }
+}
+
+/** On close: the user goes offline cluster-wide when this was its last signed-in connection. */
+export async function signout(ctx: HandlerContext, data: SocketData): Promise<void> {
+  if (data.userId === undefined) return;
+  const { last } = await ctx.state.users.signout(data.app.id, data.userId, data.socketId);
+  if (last) await ctx.state.broker.publishControl({ kind: 'user-presence', appId: data.app.id, userId: data.userId, online: false });
+}

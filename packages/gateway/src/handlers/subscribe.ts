@@ -1,0 +1,152 @@
+import {
+  SubscriptionError,
+  SubscriptionErrorType,
+  channelAuthString,
+  channelKind,
+  encodeCacheMiss,
+  encodeChannelEvent,
+  encodeMemberAdded,
+  encodePresenceSucceeded,
+  encodeSubscriptionFailure,
+  encodeSubscriptionSucceeded,
+  isValidChannelName,
+  parsePresenceData,
+  userIdOfChannel,
+  verifyAuthValue,
+  type PresenceIdentity,
+} from '@herald/protocol';
+import type { HandlerContext } from '../context.js';
+import { sendFrame } from '../hub.js';
+import type { SocketData } from '../socket-data.js';
+
+const fail = (channel: string, type: SubscriptionErrorType, message: string, status: number) =>
+  new SubscriptionError(channel, type, message, status);
+
+/** Checks a subscribe request; returns the presence identity for presence channels. */
+function authorize(data: SocketData, channel: string, auth: unknown, channelData: unknown): PresenceIdentity | undefined {
+  const { app } = data;
+  const kind = channelKind(channel);
+  if (kind.user) {
+    if (data.userId === undefined || userIdOfChannel(channel) !== data.userId) {
+      throw fail(channel, SubscriptionErrorType.AuthError, `Only the signed-in user may subscribe to ${channel}`, 401);
+    }
+    return undefined;
+  }
+  if (!kind.authorized) return undefined;
+  if (kind.presence && channelData !== undefined && typeof channelData !== 'string') {
+    throw fail(channel, SubscriptionErrorType.AuthError, 'Invalid channel_data: must be a JSON string', 401);
+  }
+  const withData = kind.presence && typeof channelData === 'string' ? channelData : undefined;
+  const check = verifyAuthValue(auth, app, channelAuthString(data.socketId, channel, withData), channel);
+  if (!check.ok) throw fail(channel, SubscriptionErrorType.AuthError, check.reason, 401);
+  if (!kind.presence) return undefined;
+  if (withData === undefined) {
+    if (data.userId === undefined) {
+      throw fail(channel, SubscriptionErrorType.AuthError, 'Presence channels need channel_data, or a signed-in user', 401);
+    }
+    return { userId: data.userId, userInfo: data.userInfo };
+  }
+  const parsed = parsePresenceData(withData, app.limits);
+  if (!parsed.ok) throw fail(channel, SubscriptionErrorType.AuthError, parsed.reason, 400);
+  return parsed.member;
+}
+
+export async function handleSubscribe(
+  ctx: HandlerContext,
+  data: SocketData,
+  channel: unknown,
+  auth: unknown,
+  channelData: unknown,
+): Promise<void> {
+  const { app } = data;
+  if (!isValidChannelName(channel, app.limits.maxChannelNameLength)) {
+    const name = typeof channel === 'string' ? channel.slice(0, 210) : '';
+    return reportFailure(ctx, data, fail(name, SubscriptionErrorType.InvalidChannel, `Invalid channel name: ${JSON.stringify(name)}`, 4009));
+  }
+  const existing = data.channels.get(channel);
+  if (existing !== undefined) return resendSucceeded(ctx, data, channel, existing.presenceUserId !== undefined);
+  let member: PresenceIdentity | undefined;
+  try {
+    if (data.channels.size >= app.limits.maxChannelsPerConnection) {
+      throw fail(channel, SubscriptionErrorType.LimitReached, `Subscription limit reached: at most ${app.limits.maxChannelsPerConnection} channels per connection`, 4301);
+    }
+    member = authorize(data, channel, auth, channelData);
+    if (member !== undefined && (await ctx.state.presence.wouldExceed(app.id, channel, member.userId, app.limits.maxPresenceMembers))) {
+      throw fail(channel, SubscriptionErrorType.LimitReached, `Presence channel ${channel} is full (${app.limits.maxPresenceMembers} members)`, 4100);
+    }
+  } catch (err) {
+    if (err instanceof SubscriptionError) return reportFailure(ctx, data, err);
+    throw err;
+  }
+  if (data.status !== 'open') return;
+  await joinChannel(ctx, data, channel, member);
+}
+
+/** Subscribes an authorised socket: local topic, broker interest, cluster counts, presence, cache. */
+export async function joinChannel(
+  ctx: HandlerContext,
+  data: SocketData,
+  channel: string,
+  member: PresenceIdentity | undefined,
+): Promise<void> {
+  const { app, socketId } = data;
+  const kind = channelKind(channel);
+  // Recorded before the first await: the close handler, queued behind us, undoes whatever we did.
+  data.channels.set(channel, member === undefined ? {} : { presenceUserId: member.userId });
+  ctx.metrics.subscriptions.inc();
+  const topic = ctx.hub.topic(app.id, channel);
+  data.ws!.subscribe(topic);
+  if (ctx.hub.localSubscribers(app.id, channel) === 1) await ctx.state.broker.subscribe(app.id, channel);
+  const { count } = await ctx.state.channels.join(app.id, channel, socketId);
+  if (member !== undefined) {
+    const { first } = await ctx.state.presence.add(app.id, channel, socketId, {
+      userId: member.userId,
+      ...(member.userInfo !== undefined ? { userInfo: member.userInfo } : {}),
+    });
+    if (first) {
+      await ctx.state.broker.publish({
+        appId: app.id,
+        channel,
+        frame: encodeMemberAdded(channel, member.userId, member.userInfo),
+        exceptSocketId: socketId,
+      });
+    }
+    const members = await ctx.state.presence.members(app.id, channel);
+    sendFrame(data, encodePresenceSucceeded(channel, members.map((m) => ({ userId: m.userId, userInfo: m.userInfo }))), ctx.metrics);
+  } else {
+    sendFrame(data, encodeSubscriptionSucceeded(channel), ctx.metrics);
+    if (app.subscriptionCountEvents && !kind.user) {
+      ctx.subscriptionCounts.changed(app.id, channel, count, () => ctx.state.channels.count(app.id, channel));
+    }
+  }
+  if (kind.cache) await sendCached(ctx, data, channel);
+}
+
+async function sendCached(ctx: HandlerContext, data: SocketData, channel: string) {
+  const { app } = data;
+  const cached = await ctx.state.cache.get(app.id, channel);
+  if (cached !== undefined) {
+    sendFrame(data, encodeChannelEvent(cached.event, channel, cached.data), ctx.metrics);
+  } else {
+    sendFrame(data, encodeCacheMiss(channel), ctx.metrics);
+    ctx.events.cacheMiss(app.id, channel);
+  }
+}
+
+/** A repeated subscribe is idempotent: nothing is counted twice, the client hears success again. */
+async function resendSucceeded(ctx: HandlerContext, data: SocketData, channel: string, presence: boolean) {
+  const { app } = data;
+  if (!presence) return sendFrame(data, encodeSubscriptionSucceeded(channel), ctx.metrics);
+  const members = await ctx.state.presence.members(app.id, channel);
+  sendFrame(data, encodePresenceSucceeded(channel, members.map((m) => ({ userId: m.userId, userInfo: m.userInfo }))), ctx.metrics);
+}
+
+function reportFailure(ctx: HandlerContext, data: SocketData, err: SubscriptionError) {
+  ctx.metrics.subscriptionErrors.inc({ type: err.type });
+  data.log.debug({ channel: err.channel, type: err.type, reason: err.message }, 'subscription refused');
+  if (data.status !== 'open' || data.ws === undefined) return;
+  data.ws.cork(() => {
+    for (const frame of encodeSubscriptionFailure(err)) sendFrame(data, frame, ctx.metrics);
+  });
+}
+

@@ -1,0 +1,32 @@
+import { channelKind, encodeMemberRemoved } from '@herald/protocol';
+import type { HandlerContext } from '../context.js';
+import type { SocketData } from '../socket-data.js';
+
+/** `pusher:unsubscribe`: a channel never joined is ignored silently (Pusher's behaviour). */
+export async function handleUnsubscribe(ctx: HandlerContext, data: SocketData, channel: unknown): Promise<void> {
+  if (typeof channel !== 'string' || !data.channels.has(channel)) return;
+  if (data.status === 'open') data.ws?.unsubscribe(ctx.hub.topic(data.app.id, channel));
+  await leaveChannel(ctx, data, channel);
+}
+
+/**
+ * Undoes a subscription in the cluster state: used by unsubscribe and, for every channel, on close
+ * (when uWebSockets.js has already dropped the socket from its topics).
+ */
+export async function leaveChannel(ctx: HandlerContext, data: SocketData, channel: string): Promise<void> {
+  const sub = data.channels.get(channel);
+  if (sub === undefined) return;
+  data.channels.delete(channel);
+  ctx.metrics.subscriptions.dec();
+  const { app, socketId } = data;
+  if (ctx.hub.localSubscribers(app.id, channel) === 0) await ctx.state.broker.unsubscribe(app.id, channel);
+  const { count, removed } = await ctx.state.channels.leave(app.id, channel, socketId);
+  if (sub.presenceUserId !== undefined) {
+    const { last } = await ctx.state.presence.remove(app.id, channel, socketId);
+    if (last) {
+      await ctx.state.broker.publish({ appId: app.id, channel, frame: encodeMemberRemoved(channel, sub.presenceUserId) });
+    }
+  } else if (removed && count > 0 && app.subscriptionCountEvents && !channelKind(channel).user) {
+    ctx.subscriptionCounts.changed(app.id, channel, count, () => ctx.state.channels.count(app.id, channel));
+  }
+}

@@ -1,0 +1,136 @@
+import type { ControlCommand, Publication } from '@herald/broker';
+import { PusherError, PusherErrorCode, encodeError, encodeWatchlistEvents, type PusherErrorCode as Code } from '@herald/protocol';
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { App } from './apps.js';
+import type { Metrics } from './metrics.js';
+import type { SocketData } from './socket-data.js';
+
+const key = (appId: string, id: string) => `${appId}\n${id}`;
+
+/**
+ * The local sockets of this node, indexed for what the broker delivers: by socket id (exclusion),
+ * by signed-in user (terminate, watchlists). Channel fan-out itself is uWebSockets.js topics, so a
+ * publication costs one native call whatever the number of subscribers.
+ */
+export class Hub {
+  readonly sockets = new Map<string, WebSocket<SocketData>>();
+  readonly #users = new Map<string, Set<WebSocket<SocketData>>>();
+  readonly #watchers = new Map<string, Set<WebSocket<SocketData>>>();
+  readonly #topicPrefix = new Map<string, string>();
+
+  constructor(
+    private readonly uws: TemplatedApp,
+    private readonly metrics: Metrics,
+    apps: readonly App[],
+  ) {
+    for (const a of apps) this.#topicPrefix.set(a.id, `${a.index}:`);
+  }
+
+  /** uWebSockets.js topic of a channel: the app's index and the channel name (no `:` in names). */
+  topic(appId: string, channel: string): string {
+    return (this.#topicPrefix.get(appId) ?? `${appId}:`) + channel;
+  }
+
+  localSubscribers(appId: string, channel: string): number {
+    return this.uws.numSubscribers(this.topic(appId, channel));
+  }
+
+  add(ws: WebSocket<SocketData>): void {
+    this.sockets.set(ws.getUserData().socketId, ws);
+  }
+
+  remove(ws: WebSocket<SocketData>): void {
+    const d = ws.getUserData();
+    this.sockets.delete(d.socketId);
+    if (d.userId !== undefined) this.#drop(this.#users, key(d.app.id, d.userId), ws);
+    for (const id of d.watchlist ?? []) this.#drop(this.#watchers, key(d.app.id, id), ws);
+  }
+
+  addUser(ws: WebSocket<SocketData>, userId: string, watchlist: readonly string[]): void {
+    const appId = ws.getUserData().app.id;
+    this.#put(this.#users, key(appId, userId), ws);
+    for (const id of watchlist) this.#put(this.#watchers, key(appId, id), ws);
+  }
+
+  /** Delivers a publication to local subscribers; never parses the frame. */
+  deliver(pub: Publication): void {
+    const topic = this.topic(pub.appId, pub.channel);
+    const n = this.uws.numSubscribers(topic);
+    if (n === 0) return;
+    this.metrics.publications.inc();
+    if (pub.exceptSocketId !== undefined) {
+      const sender = this.sockets.get(pub.exceptSocketId);
+      if (sender !== undefined && sender.isSubscribed(topic)) {
+        // WebSocket.publish reaches every subscriber of the topic except the publishing socket.
+        sender.publish(topic, pub.frame);
+        this.metrics.messagesOut.inc(n - 1);
+        return;
+      }
+    }
+    this.uws.publish(topic, pub.frame);
+    this.metrics.messagesOut.inc(n);
+  }
+
+  control(cmd: ControlCommand): void {
+    switch (cmd.kind) {
+      case 'terminate-user': {
+        const set = this.#users.get(key(cmd.appId, cmd.userId));
+        for (const ws of [...(set ?? [])]) {
+          closeWithError(ws.getUserData(), new PusherError(PusherErrorCode.Unauthorized, 'You got disconnected by the app.'), this.metrics);
+        }
+        return;
+      }
+      case 'user-presence': {
+        const set = this.#watchers.get(key(cmd.appId, cmd.userId));
+        if (set === undefined) return;
+        const frame = encodeWatchlistEvents([{ name: cmd.online ? 'online' : 'offline', user_ids: [cmd.userId] }]);
+        for (const ws of set) sendFrame(ws.getUserData(), frame, this.metrics);
+        return;
+      }
+    }
+  }
+
+  #put(map: Map<string, Set<WebSocket<SocketData>>>, k: string, ws: WebSocket<SocketData>) {
+    let set = map.get(k);
+    if (set === undefined) map.set(k, (set = new Set()));
+    set.add(ws);
+  }
+
+  #drop(map: Map<string, Set<WebSocket<SocketData>>>, k: string, ws: WebSocket<SocketData>) {
+    const set = map.get(k);
+    if (set === undefined) return;
+    set.delete(ws);
+    if (set.size === 0) map.delete(k);
+  }
+}
+
+/** Sends one frame if the socket is still open; counts drops over the backpressure limit. */
+export function sendFrame(data: SocketData, frame: string, metrics: Metrics): void {
+  const ws = data.ws;
+  if (data.status !== 'open' || ws === undefined) return;
+  const r = ws.send(frame);
+  metrics.messagesOut.inc();
+  if (r === 2) metrics.backpressureDrops.inc();
+}
+
+/** Sends `pusher:error` and, when the error says so, closes with the same code. */
+export function sendError(data: SocketData, err: PusherError, metrics: Metrics): void {
+  metrics.errors.inc({ code: String(err.code) });
+  if (err.closeConnection && err.code !== null) {
+    closeWithError(data, err, metrics);
+    return;
+  }
+  sendFrame(data, encodeError(err), metrics);
+}
+
+/** Sends `pusher:error` then closes with the same code, in one corked write. */
+export function closeWithError(data: SocketData, err: PusherError, metrics: Metrics): void {
+  const ws = data.ws;
+  if (data.status !== 'open' || ws === undefined) return;
+  ws.cork(() => {
+    ws.send(encodeError(err));
+    data.status = 'closing';
+    ws.end(err.code as Code, err.message.slice(0, 120));
+  });
+  metrics.messagesOut.inc();
+}

@@ -1,0 +1,81 @@
+import { ConfigError } from './apps.js';
+import { loadConfig } from './config.js';
+import { startGateway } from './gateway.js';
+import { createLogger } from './logger.js';
+import { UwsFallbackError } from './uws.js';
+
+/** Entry point of `npm start` (embedded) and `npm run gateway` (one node of a cluster). */
+async function main(): Promise<void> {
+  const role = process.argv.includes('--role=gateway') ? 'gateway' : 'embedded';
+  let cfg;
+  try {
+    cfg = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`herald: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  if (role === 'gateway' && cfg.redisUrl === undefined) {
+    process.stderr.write('herald: `npm run gateway` runs one node of a cluster and needs REDIS_URL; use `npm start` for a single embedded node\n');
+    process.exit(1);
+  }
+  if (cfg.redisUrl !== undefined) {
+    process.stderr.write('herald: clustered mode (REDIS_URL) is not available in this version yet; unset REDIS_URL to run the embedded single node\n');
+    process.exit(1);
+  }
+  const log = createLogger('gateway', { level: cfg.logLevel, nodeId: cfg.nodeId });
+  let gw;
+  try {
+    gw = await startGateway(cfg, log);
+  } catch (err) {
+    if (err instanceof UwsFallbackError) {
+      log.fatal({ code: err.code }, err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  printBanner(cfg, gw.wsPort, gw.apiPort);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    gw.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The credentials and URLs a new user needs, on stdout (not in the JSON logs). */
+function printBanner(cfg: ReturnType<typeof loadConfig>, wsPort: number, apiPort: number): void {
+  const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host;
+  const apiHost = cfg.apiHost === '0.0.0.0' ? '127.0.0.1' : cfg.apiHost;
+  const lines = ['', 'Herald push server (embedded single node)'];
+  for (const app of cfg.apps) {
+    lines.push(`  app id:     ${app.id}`, `  app key:    ${app.key}`, `  app secret: ${app.secret}`);
+  }
+  if (cfg.credentials) {
+    lines.push(`  (credentials ${cfg.credentials.created ? 'generated and saved' : 'loaded'} in ${cfg.credentials.file})`);
+  }
+  const key = cfg.apps[0]?.key ?? '<app_key>';
+  lines.push(
+    `  WebSocket:  ws://${host}:${wsPort}/app/${key}`,
+    `  HTTP API:   http://${apiHost}:${apiPort}/apps/${cfg.apps[0]?.id ?? '<app_id>'}/events`,
+    `  readiness:  http://${apiHost}:${apiPort}/ready`,
+    '',
+  );
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`herald: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one gateway; a registry per instance so several can live in one process. */
+export function createMetrics(opts: { nodeId: string; native: boolean }) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ node: opts.nodeId });
+  collectDefaultMetrics({ register: registry, prefix: 'herald_process_' });
+  const m = {
+    registry,
+    connections: new Gauge({ name: 'herald_connections', help: 'Open WebSocket connections', labelNames: ['app'], registers: [registry] }),
+    connectionsTotal: new Counter({ name: 'herald_connections_total', help: 'WebSocket connections accepted', labelNames: ['app'], registers: [registry] }),
+    subscriptions: new Gauge({ name: 'herald_subscriptions', help: 'Channel subscriptions held by local connections', registers: [registry] }),
+    messagesIn: new Counter({ name: 'herald_ws_messages_in_total', help: 'Frames received from clients', registers: [registry] }),
+    messagesOut: new Counter({ name: 'herald_ws_messages_out_total', help: 'Frames sent to clients (fan-out counted per subscriber)', registers: [registry] }),
+    publications: new Counter({ name: 'herald_publications_total', help: 'Publications delivered to local topics', registers: [registry] }),
+    errors: new Counter({ name: 'herald_ws_errors_total', help: 'pusher:error frames sent, by code', labelNames: ['code'], registers: [registry] }),
+    subscriptionErrors: new Counter({ name: 'herald_subscription_errors_total', help: 'Failed subscriptions, by type', labelNames: ['type'], registers: [registry] }),
+    apiRequests: new Counter({ name: 'herald_api_requests_total', help: 'HTTP API requests, by status', labelNames: ['status'], registers: [registry] }),
+    backpressureDrops: new Counter({ name: 'herald_backpressure_drops_total', help: 'Sends dropped or sockets closed over maxBackpressure', registers: [registry] }),
+    clientEventsRateLimited: new Counter({ name: 'herald_client_events_rate_limited_total', help: 'Client events refused by the per-connection rate limit', registers: [registry] }),
+    uwsNative: new Gauge({ name: 'herald_uws_native', help: '1 when the native uWebSockets.js binary is in use', registers: [registry] }),
+  };
+  m.uwsNative.set(opts.native ? 1 : 0);
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

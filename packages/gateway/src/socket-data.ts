@@ -1,0 +1,37 @@
+import type { Logger } from 'pino';
+import type { WebSocket } from 'uWebSockets.js';
+import type { App } from './apps.js';
+
+export type ConnectionStatus = 'upgrading' | 'open' | 'closing' | 'closed';
+
+/** What a subscription holds on this connection; the presence user id for presence channels. */
+export interface LocalSubscription {
+  presenceUserId?: string;
+}
+
+/** Per-socket state, set in `res.upgrade(...)` and read with `ws.getUserData()`. */
+export interface SocketData {
+  socketId: string;
+  app: App;
+  status: ConnectionStatus;
+  channels: Map<string, LocalSubscription>;
+  /** Signed-in user id (pusher:signin). */
+  userId?: string;
+  /** Signed-in user's info, used for presence subscriptions without channel_data. */
+  userInfo?: unknown;
+  watchlist?: string[];
+  /** Frames of one connection are handled in order, one at a time (handlers await the broker). */
+  queue: Promise<void>;
+  lastSeen: number;
+  pingSentAt: number;
+  /** Client-event rate limiting: window start (ms) and count in that window. */
+  clientEventWindow: number;
+  clientEventCount: number;
+  log: Logger;
+  ws?: WebSocket<SocketData>;
+}
+
+export function setStatus(data: SocketData, next: ConnectionStatus): void {
+  data.log.trace({ from: data.status, to: next }, 'connection status');
+  data.status = next;
+}

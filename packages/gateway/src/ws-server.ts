@@ -1,0 +1,270 @@
+import { randomInt } from 'node:crypto';
+import {
+  PusherError,
+  PusherErrorCode,
+  appDisabled,
+  appNotFound,
+  encodeConnectionEstablished,
+  overConnectionQuota,
+  parseClientFrame,
+  pathNotFound,
+  pongTimeout,
+  PING_FRAME,
+  PONG_FRAME,
+  toPusherError,
+  unsupportedProtocol,
+} from '@herald/protocol';
+import type { Logger } from 'pino';
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
+import type { AppRegistry, App } from './apps.js';
+import type { HandlerContext } from './context.js';
+import { handleClientEvent } from './handlers/client-event.js';
+import { signout, handleSignin } from './handlers/signin.js';
+import { handleSubscribe } from './handlers/subscribe.js';
+import { handleUnsubscribe, leaveChannel } from './handlers/unsubscribe.js';
+import { closeWithError, sendError, sendFrame } from './hub.js';
+import { setStatus, type SocketData } from './socket-data.js';
+import type { UwsModule } from './uws.js';
+
+export interface WsServerOptions {
+  /** Seconds of client silence before the server pings it (also announced to clients). */
+  activityTimeout: number;
+  maxBackpressure: number;
+  maxPayloadLength: number;
+  /** How long a pinged socket has to answer before it is closed with 4201. @default 30000 */
+  pongWaitMs?: number;
+  /** How often silent sockets are looked for. @default 5000 */
+  sweepMs?: number;
+}
+
+/** Per-socket state before `open`: the app, or why the connection is refused once open. */
+interface UpgradeData extends SocketData {
+  rejection?: PusherError;
+}
+
+const PONG_WAIT_MS = 30_000;
+const SWEEP_MS = 5_000;
+
+/**
+ * Wires the Pusher protocol onto uWebSockets.js: upgrade (app lookup, protocol check), open
+ * (connection_established), message (decode and dispatch; frames of one socket in order), close
+ * (cluster state undone), and a sweep that pings silent sockets and closes them with 4201.
+ */
+export class WsServer {
+  readonly #nodePart = randomInt(1, 2 ** 31);
+  #counter = 0;
+  readonly #sweep: NodeJS.Timeout;
+  readonly #appConnections = new Map<string, number>();
+  readonly #cleanups = new Set<Promise<void>>();
+  readonly #pongWaitMs: number;
+  readonly #sweepMs: number;
+
+  constructor(
+    private readonly uwsApp: TemplatedApp,
+    private readonly uws: UwsModule,
+    private readonly apps: AppRegistry,
+    private readonly ctx: HandlerContext,
+    private readonly opts: WsServerOptions,
+    private readonly log: Logger,
+  ) {
+    this.#pongWaitMs = opts.pongWaitMs ?? PONG_WAIT_MS;
+    this.#sweepMs = opts.sweepMs ?? SWEEP_MS;
+    uwsApp.ws<UpgradeData>('/*', {
+      // Idle sockets are our sweep's job (it closes with 4201); uWS's timeout is only a backstop.
+      idleTimeout: Math.min(960, Math.ceil((opts.activityTimeout * 1000 + 2 * this.#pongWaitMs + this.#sweepMs) / 1000 / 4) * 4 + 8),
+      sendPingsAutomatically: true,
+      maxPayloadLength: opts.maxPayloadLength,
+      maxBackpressure: opts.maxBackpressure,
+      closeOnBackpressureLimit: 1,
+      compression: uws.DISABLED,
+      upgrade: (res, req, context) => this.#upgrade(res, req, context),
+      open: (ws) => this.#open(ws),
+      message: (ws, message, isBinary) => this.#message(ws, message, isBinary),
+      pong: (ws) => {
+        const d = ws.getUserData();
+        d.lastSeen = Date.now();
+        d.pingSentAt = 0;
+      },
+      drain: () => undefined,
+      close: (ws, code) => this.#close(ws, code),
+    });
+    this.#sweep = setInterval(() => this.#sweepIdle(), this.#sweepMs);
+    this.#sweep.unref();
+  }
+
+  #nextSocketId(): string {
+    this.#counter = (this.#counter + 1) % Number.MAX_SAFE_INTEGER;
+    return `${this.#nodePart}.${this.#counter}`;
+  }
+
+  #upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+    // Everything needed from req is copied now: req is invalid after this function returns.
+    const url = req.getUrl();
+    const protocol = req.getQuery('protocol') ?? '';
+    const secKey = req.getHeader('sec-websocket-key');
+    const secProtocol = req.getHeader('sec-websocket-protocol');
+    const secExtensions = req.getHeader('sec-websocket-extensions');
+    const socketId = this.#nextSocketId();
+    const at = url.lastIndexOf('/app/');
+    const key = at === -1 ? '' : url.slice(at + 5).split('/')[0] ?? '';
+    const app = key === '' ? undefined : this.apps.byKey(key);
+    let rejection: PusherError | undefined;
+    if (at === -1 || key === '') rejection = pathNotFound();
+    else if (app === undefined) rejection = appNotFound(key.slice(0, 64));
+    else if (!app.enabled) rejection = appDisabled();
+    else if (protocol !== '' && !/^[5-7]$/.test(protocol)) rejection = unsupportedProtocol(protocol.slice(0, 16));
+    else if (app.limits.maxConnections > 0 && (this.#appConnections.get(app.id) ?? 0) >= app.limits.maxConnections) {
+      rejection = overConnectionQuota();
+    }
+    const data: UpgradeData = {
+      socketId,
+      app: app ?? (this.apps.apps[0] as App),
+      status: 'upgrading',
+      channels: new Map(),
+      queue: Promise.resolve(),
+      lastSeen: Date.now(),
+      pingSentAt: 0,
+      clientEventWindow: 0,
+      clientEventCount: 0,
+      log: this.log.child({ socketId, appId: app?.id }),
+      ...(rejection ? { rejection } : {}),
+    };
+    res.upgrade(data, secKey, secProtocol, secExtensions, context);
+  }
+
+  #open(ws: WebSocket<UpgradeData>): void {
+    const data = ws.getUserData();
+    data.ws = ws as WebSocket<SocketData>;
+    setStatus(data, 'open');
+    if (data.rejection !== undefined) {
+      data.log.debug({ code: data.rejection.code }, 'connection refused');
+      this.ctx.metrics.errors.inc({ code: String(data.rejection.code) });
+      closeWithError(data, data.rejection, this.ctx.metrics);
+      return;
+    }
+    const appId = data.app.id;
+    this.#appConnections.set(appId, (this.#appConnections.get(appId) ?? 0) + 1);
+    this.ctx.hub.add(ws as WebSocket<SocketData>);
+    this.ctx.metrics.connections.inc({ app: appId });
+    this.ctx.metrics.connectionsTotal.inc({ app: appId });
+    sendFrame(data, encodeConnectionEstablished(data.socketId, this.opts.activityTimeout), this.ctx.metrics);
+  }
+
+  #message(ws: WebSocket<UpgradeData>, message: ArrayBuffer, isBinary: boolean): void {
+    const data = ws.getUserData();
+    const now = Date.now();
+    data.lastSeen = now;
+    data.pingSentAt = 0;
+    this.ctx.metrics.messagesIn.inc();
+    if (data.rejection !== undefined) return;
+    if (isBinary) {
+      // Binary frames are not part of the protocol; Pusher ignores them.
+      data.log.debug('binary frame ignored');
+      return;
+    }
+    // The ArrayBuffer is neutered when this callback returns: decode (copy) it now.
+    const text = Buffer.from(message).toString('utf8');
+    let frame;
+    try {
+      frame = parseClientFrame(text);
+    } catch (err) {
+      data.log.debug({ reason: (err as Error).message }, 'bad frame');
+      sendError(data, toPusherError(err), this.ctx.metrics);
+      return;
+    }
+    switch (frame.kind) {
+      case 'ping':
+        sendFrame(data, PONG_FRAME, this.ctx.metrics);
+        return;
+      case 'pong':
+      case 'ignored':
+        return;
+      case 'subscribe':
+        return this.#enqueue(data, () => handleSubscribe(this.ctx, data, frame.channel, frame.auth, frame.channelData));
+      case 'unsubscribe':
+        return this.#enqueue(data, () => handleUnsubscribe(this.ctx, data, frame.channel));
+      case 'signin':
+        return this.#enqueue(data, () => handleSignin(this.ctx, data, frame.auth, frame.userData));
+      case 'client-event':
+        return this.#enqueue(data, () => handleClientEvent(this.ctx, data, frame.event, frame.channel, frame.data, now));
+    }
+  }
+
+  /** Runs `fn` after the socket's earlier frames; skipped if the socket closed meanwhile. */
+  #enqueue(data: SocketData, fn: () => Promise<void>): void {
+    data.queue = data.queue.then(async () => {
+      if (data.status !== 'open') return;
+      try {
+        await fn();
+      } catch (err) {
+        data.log.error({ err }, 'frame handler failed');
+        sendError(data, toPusherError(err), this.ctx.metrics);
+      }
+    });
+  }
+
+  #close(ws: WebSocket<UpgradeData>, code: number): void {
+    const data = ws.getUserData();
+    setStatus(data, 'closed');
+    data.ws = undefined;
+    if (data.rejection !== undefined) return;
+    this.ctx.hub.remove(ws as WebSocket<SocketData>);
+    const appId = data.app.id;
+    this.#appConnections.set(appId, Math.max(0, (this.#appConnections.get(appId) ?? 1) - 1));
+    this.ctx.metrics.connections.dec({ app: appId });
+    data.log.debug({ code }, 'connection closed');
+    // Queued behind in-flight handlers so that their joins are undone, not raced.
+    const cleanup = data.queue.then(async () => {
+      try {
+        for (const channel of [...data.channels.keys()]) await leaveChannel(this.ctx, data, channel);
+        await signout(this.ctx, data);
+      } catch (err) {
+        data.log.error({ err }, 'cleanup after close failed');
+      }
+    });
+    data.queue = cleanup;
+    this.#cleanups.add(cleanup);
+    void cleanup.then(() => this.#cleanups.delete(cleanup));
+  }
+
+  /** Pings sockets silent for longer than the activity timeout; closes them 4201 if still silent. */
+  #sweepIdle(): void {
+    const now = Date.now();
+    const idleMs = this.opts.activityTimeout * 1000;
+    for (const ws of this.ctx.hub.sockets.values()) {
+      const d = ws.getUserData();
+      if (d.pingSentAt !== 0) {
+        if (now - d.pingSentAt > this.#pongWaitMs) closeWithError(d, pongTimeout(), this.ctx.metrics);
+      } else if (now - d.lastSeen > idleMs) {
+        d.pingSentAt = now;
+        sendFrame(d, PING_FRAME, this.ctx.metrics);
+      }
+    }
+  }
+
+  /** Number of open connections of an app on this node. */
+  connections(appId: string): number {
+    return this.#appConnections.get(appId) ?? 0;
+  }
+
+  /**
+   * Tells every client to reconnect elsewhere (4200), spread over `drainMs` so that they do not all
+   * come back at the same instant.
+   */
+  async drain(drainMs: number): Promise<void> {
+    const sockets = [...this.ctx.hub.sockets.values()];
+    const err = new PusherError(PusherErrorCode.ReconnectNow, 'Server is shutting down, please reconnect');
+    const step = sockets.length > 0 && drainMs > 0 ? drainMs / sockets.length : 0;
+    for (let i = 0; i < sockets.length; i++) {
+      const ws = sockets[i]!;
+      closeWithError(ws.getUserData(), err, this.ctx.metrics);
+      if (step > 0 && i % 100 === 99) await new Promise((r) => setTimeout(r, step * 100));
+    }
+  }
+
+  /** Stops the sweep and resolves once the cleanups of closed sockets have finished. */
+  async settled(): Promise<void> {
+    clearInterval(this.#sweep);
+    while (this.#cleanups.size > 0) await Promise.all([...this.#cleanups]);
+  }
+}
