@@ -10,7 +10,7 @@ export interface Publication {
   appId: string;
   channel: string;
   /** The complete server→client frame; receivers hand these bytes to the sockets unparsed. */
-  frame: string;
+  frame: string | Uint8Array;
   /** This socket does not receive the frame (REST `socket_id`, client-event sender, presence joiner). */
   exceptSocketId?: string;
 }
@@ -94,6 +94,12 @@ export interface StateObserver {
   memberPresence(appId: string, channel: string, userId: string, present: boolean): void;
 }
 
+/** What one local socket holds in the shared state; used to re-register after a Redis outage. */
+export type LocalContribution =
+  | { kind: 's'; appId: string; channel: string; socketId: string }
+  | { kind: 'p'; appId: string; channel: string; socketId: string; member: PresenceMember }
+  | { kind: 'u'; appId: string; userId: string; socketId: string };
+
 /** Everything a gateway needs from the cluster, in one bundle created by a factory per mode. */
 export interface ClusterState {
   broker: Broker;
@@ -101,4 +107,29 @@ export interface ClusterState {
   presence: PresenceStore;
   users: UserStore;
   cache: CacheStore;
+  /** False while the shared store is unreachable (clustered mode); `/ready` answers 503 then. */
+  isReady(): boolean;
+  /**
+   * Registers how to list this node's local state. After a lost connection comes back (the store
+   * possibly restarted empty), the state re-registers it and publishes the member and user events
+   * that the outage hid. Memory state never needs it.
+   */
+  setLocalState(list: () => LocalContribution[]): void;
+  /** Figures for metrics (clustered mode). */
+  stats?(): ClusterStats;
+  close(): Promise<void>;
+}
+
+export interface ClusterStats {
+  /** Round trip of the last lease renewal, ms. */
+  redisRttMs: number;
+  /** Times the Redis connection came back after a loss. */
+  reconnects: number;
+  /** Ms since the lease was last renewed (-1 before the first renewal). */
+  leaseAgeMs: number;
+  /** Channel topics this node is subscribed to. */
+  topics: number;
+  /** Publications sent to Redis, and received from it. */
+  published: number;
+  received: number;
 }

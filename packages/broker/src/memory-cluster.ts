@@ -3,7 +3,7 @@ import { MemoryBroker } from './memory-broker.js';
 import { MemoryCacheStore, MemoryChannelStore, MemoryPresenceStore, MemoryUserStore } from './memory-state.js';
 
 /** The embedded single-node state: everything in this process, transitions reported to `observer`. */
-export function createMemoryState(observer?: StateObserver): ClusterState & { close(): Promise<void> } {
+export function createMemoryState(observer?: StateObserver): ClusterState {
   const broker = new MemoryBroker();
   const cache = new MemoryCacheStore();
   return {
@@ -12,6 +12,8 @@ export function createMemoryState(observer?: StateObserver): ClusterState & { cl
     presence: new MemoryPresenceStore(observer),
     users: new MemoryUserStore(),
     cache,
+    isReady: () => true,
+    setLocalState: () => undefined,
     async close() {
       cache.close();
       await broker.close();

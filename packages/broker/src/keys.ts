@@ -1,0 +1,72 @@
+/**
+ * Every Redis key and pub/sub topic, built in one place. A channel's keys and topic share the hash
+ * tag `{app:channel}`, so on Redis Cluster they live on one shard and its Lua scripts stay
+ * single-slot; per-user keys share `{app:u:user}`; node bookkeeping shares `{node:id}`.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  #ch(appId: string, channel: string) {
+    return `${this.prefix}:{${appId}:${channel}}`;
+  }
+
+  /** Pub/sub topic of a channel (PUBLISH / SPUBLISH). */
+  topic(appId: string, channel: string) {
+    return `${this.#ch(appId, channel)}:t`;
+  }
+  /** Hash socketId → nodeId: the channel's subscriptions; HLEN is its subscription count. */
+  subs(appId: string, channel: string) {
+    return `${this.#ch(appId, channel)}:subs`;
+  }
+  /** Hash socketId → userId of a presence channel. */
+  presenceSockets(appId: string, channel: string) {
+    return `${this.#ch(appId, channel)}:psock`;
+  }
+  /** Hash userId → connection count of a presence channel. */
+  presenceCounts(appId: string, channel: string) {
+    return `${this.#ch(appId, channel)}:pcount`;
+  }
+  /** Hash userId → user_info JSON ('' when absent): the channel's members; HLEN is user_count. */
+  members(appId: string, channel: string) {
+    return `${this.#ch(appId, channel)}:members`;
+  }
+  /** String `{"event","data"}` with a TTL: the last API event of a cache channel. */
+  cache(appId: string, channel: string) {
+    return `${this.#ch(appId, channel)}:cache`;
+  }
+  /** Set of the app's occupied channels (kept in step with `subs`, re-checked on read). */
+  appChannels(appId: string) {
+    return `${this.prefix}:{${appId}}:channels`;
+  }
+  /** Set of socket ids signed in as the user. */
+  user(appId: string, userId: string) {
+    return `${this.prefix}:{${appId}:u:${userId}}:sockets`;
+  }
+  /** Sorted set nodeId → lease expiry (ms since epoch). */
+  nodes() {
+    return `${this.prefix}:nodes`;
+  }
+  /** Set of JSON entries: what a node contributed to the shared state, for cleanup when it dies. */
+  contributions(nodeId: string) {
+    return `${this.prefix}:{node:${nodeId}}:contrib`;
+  }
+  /** Lock held while one node removes a dead node's contributions. */
+  reapLock(nodeId: string) {
+    return `${this.prefix}:{node:${nodeId}}:reap`;
+  }
+  /** Pub/sub channel of node-to-node control commands. */
+  control() {
+    return `${this.prefix}:control`;
+  }
+
+  /** Parses a channel topic back into app and channel (the hash tag holds `app:channel`). */
+  parseTopic(topic: string): { appId: string; channel: string } | undefined {
+    const start = this.prefix.length + 2;
+    if (!topic.startsWith(`${this.prefix}:{`) || !topic.endsWith('}:t')) return undefined;
+    const inner = topic.slice(start, -3);
+    // App ids never contain ':' (checked at config load); user channel names may.
+    const at = inner.indexOf(':');
+    if (at <= 0) return undefined;
+    return { appId: inner.slice(0, at), channel: inner.slice(at + 1) };
+  }
+}

@@ -1,0 +1,160 @@
+import type { Redis } from 'ioredis';
+import type { Broker, BrokerHandler, ControlCommand, Publication } from './broker.js';
+import type { RedisKeys } from './keys.js';
+import type { RedisClient } from './redis-state.js';
+
+const NEWLINE = 0x0a;
+
+export interface BrokerLog {
+  debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * Pub/sub by interest over Redis. A node subscribes to a channel's topic only while it has local
+ * subscribers (subscribe/unsubscribe are batched per tick and idempotent across races), so it gets
+ * no traffic for other channels. A message is `<exceptSocketId>\n<frame>`: the frame is serialised
+ * once by the publisher and handed on as bytes by receivers, never parsed.
+ *
+ * At-most-once: while Redis is unreachable, publications reach this node's own subscribers only.
+ */
+export class RedisBroker implements Broker {
+  #handler: BrokerHandler | undefined;
+  /** Topics wanted (true) or not (false) since the last flush. */
+  readonly #pending = new Map<string, boolean>();
+  readonly #subscribed = new Set<string>();
+  readonly #topics = new Map<string, { appId: string; channel: string }>();
+  #flush: Promise<void> | undefined;
+  publishedCount = 0;
+  receivedCount = 0;
+
+  constructor(
+    private readonly pub: RedisClient,
+    private readonly sub: Redis,
+    private readonly keys: RedisKeys,
+    private readonly log: BrokerLog,
+  ) {}
+
+  async start(handler: BrokerHandler): Promise<void> {
+    this.#handler = handler;
+    this.sub.on('messageBuffer', (topic: Buffer, message: Buffer) => this.#onMessage(topic.toString(), message));
+    // Topics wanted while the subscriber was down are applied once it is back.
+    this.sub.on('ready', () => this.#schedule());
+    await this.sub.subscribe(this.keys.control());
+  }
+
+  /** Number of channel topics this node is subscribed to. */
+  get topicCount(): number {
+    return this.#subscribed.size;
+  }
+
+  subscribe(appId: string, channel: string): Promise<void> {
+    const topic = this.keys.topic(appId, channel);
+    this.#topics.set(topic, { appId, channel });
+    this.#pending.set(topic, true);
+    return this.#schedule();
+  }
+
+  unsubscribe(appId: string, channel: string): Promise<void> {
+    this.#pending.set(this.keys.topic(appId, channel), false);
+    return this.#schedule();
+  }
+
+  #schedule(): Promise<void> {
+    if (this.#subDown()) return Promise.resolve();
+    this.#flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#apply());
+    return this.#flush;
+  }
+
+  #subDown() {
+    return this.sub.status !== 'ready';
+  }
+
+  async #apply(): Promise<void> {
+    this.#flush = undefined;
+    const add: string[] = [];
+    const remove: string[] = [];
+    for (const [topic, want] of this.#pending) {
+      if (want && !this.#subscribed.has(topic)) add.push(topic);
+      if (!want && this.#subscribed.has(topic)) remove.push(topic);
+      if (!want) this.#topics.delete(topic);
+    }
+    this.#pending.clear();
+    try {
+      if (add.length > 0) {
+        await this.sub.subscribe(...add);
+        for (const t of add) this.#subscribed.add(t);
+      }
+      if (remove.length > 0) {
+        await this.sub.unsubscribe(...remove);
+        for (const t of remove) this.#subscribed.delete(t);
+      }
+    } catch (err) {
+      // Put them back: the next flush (at the latest on reconnect) retries.
+      for (const t of add) if (!this.#pending.has(t)) this.#pending.set(t, true);
+      for (const t of remove) if (!this.#pending.has(t)) this.#pending.set(t, false);
+      this.log.warn({ err: (err as Error).message, add: add.length, remove: remove.length }, 'topic subscription failed; will retry');
+    }
+  }
+
+  async publish(pub: Publication): Promise<void> {
+    if (this.pub.status !== 'ready') {
+      this.#handler?.onPublication(pub);
+      return;
+    }
+    const head = (pub.exceptSocketId ?? '') + '\n';
+    const payload = typeof pub.frame === 'string' ? head + pub.frame : Buffer.concat([Buffer.from(head), pub.frame]);
+    try {
+      await this.pub.publish(this.keys.topic(pub.appId, pub.channel), payload);
+      this.publishedCount++;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'publish failed; delivered locally only');
+      this.#handler?.onPublication(pub);
+    }
+  }
+
+  async publishControl(cmd: ControlCommand): Promise<void> {
+    if (this.pub.status !== 'ready') {
+      this.#handler?.onControl(cmd);
+      return;
+    }
+    try {
+      await this.pub.publish(this.keys.control(), JSON.stringify(cmd));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'control publish failed; applied locally only');
+      this.#handler?.onControl(cmd);
+    }
+  }
+
+  #onMessage(topic: string, message: Buffer): void {
+    const handler = this.#handler;
+    if (handler === undefined) return;
+    if (topic === this.keys.control()) {
+      try {
+        handler.onControl(JSON.parse(message.toString()) as ControlCommand);
+      } catch (err) {
+        this.log.error({ err }, 'bad control message');
+      }
+      return;
+    }
+    const target = this.#topics.get(topic) ?? this.keys.parseTopic(topic);
+    if (target === undefined) return;
+    const nl = message.indexOf(NEWLINE);
+    if (nl === -1) return;
+    this.receivedCount++;
+    handler.onPublication({
+      appId: target.appId,
+      channel: target.channel,
+      frame: message.subarray(nl + 1),
+      ...(nl > 0 ? { exceptSocketId: message.toString('latin1', 0, nl) } : {}),
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#handler = undefined;
+  }
+}
+
+const _check: Broker = null as unknown as RedisBroker;
+void _check;

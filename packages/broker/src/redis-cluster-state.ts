@@ -1,0 +1,261 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { encodeMemberAdded, encodeMemberRemoved } from '@herald/protocol';
+import type {
+  CacheStore,
+  ChannelStore,
+  ClusterState,
+  ClusterStats,
+  LocalContribution,
+  PresenceStore,
+  UserStore,
+} from './broker.js';
+import { RedisKeys } from './keys.js';
+import { RedisBroker, type BrokerLog } from './redis-broker.js';
+import {
+  RedisCacheStore,
+  RedisChannelStore,
+  RedisPresenceStore,
+  RedisUserStore,
+  decodeContribution,
+  defineScripts,
+  encodeContribution,
+  type RedisClient,
+} from './redis-state.js';
+
+export interface RedisStateOptions {
+  /** `redis://[:password@]host:port[/db]` or `rediss://` for TLS. */
+  url: string;
+  /** Prefix of every key and topic, so deployments can share a Redis. @default 'herald' */
+  prefix?: string;
+  nodeId: string;
+  /** A node whose lease is older than this is dead; its state is removed. @default 10000 */
+  leaseMs?: number;
+  log: BrokerLog & { info(obj: object, msg: string): void };
+  /** Extra ioredis options (TLS, password, sentinels...). */
+  redisOptions?: RedisOptions;
+}
+
+export type RedisClusterState = ClusterState & {
+  broker: RedisBroker;
+  /** Removes the contributions of nodes whose lease expired (runs periodically; exposed for tests). */
+  reapExpired(): Promise<number>;
+  stats(): ClusterStats;
+};
+
+const baseOptions: RedisOptions = {
+  // Reconnect forever, quickly at first; a gateway never gives up on Redis.
+  retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+  maxRetriesPerRequest: 1,
+  enableAutoPipelining: true,
+};
+
+/**
+ * The clustered state: Redis pub/sub by interest, occupancy, presence, users and cache in Redis,
+ * and a lease per node. Writes made while Redis is unreachable are skipped rather than queued; when
+ * the connection returns (Redis possibly restarted empty), the node's local state is re-registered
+ * and the member/user events the outage hid are published, so counts converge to the truth.
+ */
+export async function createRedisState(opts: RedisStateOptions): Promise<RedisClusterState> {
+  const keys = new RedisKeys(opts.prefix ?? 'herald');
+  const leaseMs = opts.leaseMs ?? 10_000;
+  const { log, nodeId } = opts;
+  const client = new Redis(opts.url, { ...baseOptions, ...opts.redisOptions, enableOfflineQueue: false, lazyConnect: true });
+  const sub = new Redis(opts.url, { ...baseOptions, ...opts.redisOptions, lazyConnect: true });
+  for (const [name, c] of [['command', client], ['subscriber', sub]] as const) {
+    c.on('error', (err: Error) => log.debug({ connection: name, err: err.message }, 'redis error'));
+  }
+  await Promise.all([client.connect(), sub.connect()]);
+  const scripts = defineScripts(client);
+  const deps = { client: client as RedisClient, keys, scripts, nodeId };
+  const channels = new RedisChannelStore(deps);
+  const presence = new RedisPresenceStore(deps);
+  const users = new RedisUserStore(deps);
+  const cache = new RedisCacheStore(deps);
+  const broker = new RedisBroker(client, sub, keys, log);
+
+  const ready = () => client.status === 'ready' && sub.status === 'ready';
+  /** Runs `op` when Redis is reachable; while it is not, returns `fallback` (reconcile repairs). */
+  const guard = async <T>(op: () => Promise<T>, fallback: T): Promise<T> => {
+    if (!ready()) return fallback;
+    try {
+      return await op();
+    } catch (err) {
+      if (!ready()) return fallback;
+      throw err;
+    }
+  };
+
+  const guardedChannels: ChannelStore = {
+    join: (a, c, s) => guard(() => channels.join(a, c, s), { count: 1, added: true }),
+    leave: (a, c, s) => guard(() => channels.leave(a, c, s), { count: 0, removed: true }),
+    count: (a, c) => channels.count(a, c),
+    channels: (a, p) => channels.channels(a, p),
+  };
+  const guardedPresence: PresenceStore = {
+    add: (a, c, s, m) => guard(() => presence.add(a, c, s, m), { first: false }),
+    remove: (a, c, s) => guard(() => presence.remove(a, c, s), { last: false }),
+    members: (a, c) => guard(() => presence.members(a, c), []),
+    userCount: (a, c) => presence.userCount(a, c),
+    wouldExceed: (a, c, u, max) => guard(() => presence.wouldExceed(a, c, u, max), false),
+  };
+  const guardedUsers: UserStore = {
+    signin: (a, u, s) => guard(() => users.signin(a, u, s), { first: false }),
+    signout: (a, u, s) => guard(() => users.signout(a, u, s), { last: false }),
+    online: (a, ids) => guard(() => users.online(a, ids), new Set<string>()),
+  };
+  const guardedCache: CacheStore = {
+    set: (a, c, e, d, t) => guard(() => cache.set(a, c, e, d, t), undefined),
+    get: (a, c) => guard(() => cache.get(a, c), undefined),
+  };
+
+  /** Removes what `node` contributed, publishing member_removed / offline for real leaves. */
+  async function removeContributions(node: string, entries: string[]): Promise<void> {
+    for (const raw of entries) {
+      const c = decodeContribution(raw);
+      if (c === undefined) {
+        await client.srem(keys.contributions(node), raw);
+        continue;
+      }
+      if (c.kind === 's') {
+        await channels.leaveFor(node, c.appId, c.channel, c.socketId);
+      } else if (c.kind === 'p') {
+        const { last, member } = await presence.removeFor(node, c.appId, c.channel, c.socketId);
+        if (last && member) await broker.publish({ appId: c.appId, channel: c.channel, frame: encodeMemberRemoved(c.channel, member.userId) });
+      } else {
+        const { last } = await users.signoutFor(node, c.appId, c.userId, c.socketId);
+        if (last) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: false });
+      }
+    }
+  }
+
+  async function reapNode(node: string): Promise<boolean> {
+    const locked = await client.set(keys.reapLock(node), nodeId, 'PX', 30_000, 'NX');
+    if (locked !== 'OK') return false;
+    try {
+      const entries = await client.smembers(keys.contributions(node));
+      await removeContributions(node, entries);
+      await client.del(keys.contributions(node));
+      await client.zrem(keys.nodes(), node);
+      log.info({ deadNode: node, entries: entries.length }, 'removed state of a dead node');
+      return true;
+    } finally {
+      await client.del(keys.reapLock(node));
+    }
+  }
+
+  async function reapExpired(): Promise<number> {
+    if (!ready()) return 0;
+    const dead = await client.zrangebyscore(keys.nodes(), 0, Date.now());
+    let n = 0;
+    for (const node of dead) if (node !== nodeId && (await reapNode(node))) n++;
+    return n;
+  }
+
+  let listLocal: () => LocalContribution[] = () => [];
+  let leaseAt = 0;
+  let reconnects = 0;
+  let rttMs = 0;
+
+  /** Makes Redis hold exactly this node's local state (after an outage, or at start). */
+  async function reconcile(): Promise<void> {
+    const local = listLocal();
+    const wanted = new Map(local.map((c) => [encodeContribution(c), c] as const));
+    const stored = await client.smembers(keys.contributions(nodeId));
+    await removeContributions(nodeId, stored.filter((s) => !wanted.has(s)));
+    for (const c of local) {
+      if (c.kind === 's') {
+        await channels.join(c.appId, c.channel, c.socketId);
+      } else if (c.kind === 'p') {
+        const { first } = await presence.add(c.appId, c.channel, c.socketId, c.member);
+        if (first) {
+          await broker.publish({
+            appId: c.appId,
+            channel: c.channel,
+            frame: encodeMemberAdded(c.channel, c.member.userId, c.member.userInfo),
+            exceptSocketId: c.socketId,
+          });
+        }
+      } else {
+        const { first } = await users.signin(c.appId, c.userId, c.socketId);
+        if (first) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: true });
+      }
+    }
+    log.info({ entries: local.length, removed: stored.length - [...wanted.keys()].filter((k) => stored.includes(k)).length }, 'registered local state in redis');
+  }
+
+  async function renewLease(): Promise<void> {
+    if (!ready()) return;
+    const t0 = performance.now();
+    const known = await client.zscore(keys.nodes(), nodeId);
+    rttMs = performance.now() - t0;
+    await client.zadd(keys.nodes(), Date.now() + leaseMs, nodeId);
+    leaseAt = Date.now();
+    // Our lease lapsed (a stall longer than leaseMs) and another node may have removed our state.
+    if (known === null && started) await reconcile();
+  }
+
+  let started = false;
+  // A restart with the same node id: whatever the previous incarnation left is removed first.
+  await removeContributions(nodeId, await client.smembers(keys.contributions(nodeId)));
+  await renewLease();
+  started = true;
+
+  let wasLost = false;
+  client.on('close', () => (wasLost = true));
+  client.on('ready', () => {
+    if (!wasLost) return;
+    wasLost = false;
+    reconnects++;
+    log.info({}, 'redis connection back: re-registering local state');
+    void renewLease()
+      .then(() => reconcile())
+      .catch((err: Error) => log.error({ err: err.message }, 're-registering local state failed'));
+  });
+
+  const leaseTimer = setInterval(() => {
+    renewLease().catch((err: Error) => log.warn({ err: err.message }, 'lease renewal failed'));
+  }, Math.max(200, Math.floor(leaseMs / 3)));
+  const reapTimer = setInterval(() => {
+    reapExpired().catch((err: Error) => log.warn({ err: err.message }, 'reaping dead nodes failed'));
+  }, Math.max(200, Math.floor(leaseMs / 4)));
+  leaseTimer.unref();
+  reapTimer.unref();
+
+  return {
+    broker,
+    channels: guardedChannels,
+    presence: guardedPresence,
+    users: guardedUsers,
+    cache: guardedCache,
+    isReady: ready,
+    setLocalState(list) {
+      listLocal = list;
+    },
+    reapExpired,
+    stats: () => ({
+      redisRttMs: rttMs,
+      reconnects,
+      leaseAgeMs: leaseAt === 0 ? -1 : Date.now() - leaseAt,
+      topics: broker.topicCount,
+      published: broker.publishedCount,
+      received: broker.receivedCount,
+    }),
+    async close() {
+      clearInterval(leaseTimer);
+      clearInterval(reapTimer);
+      await broker.close();
+      if (ready()) {
+        // A clean stop releases the lease and the node's state at once (no wait for expiry).
+        try {
+          await removeContributions(nodeId, await client.smembers(keys.contributions(nodeId)));
+          await client.del(keys.contributions(nodeId));
+          await client.zrem(keys.nodes(), nodeId);
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'releasing node state failed; it expires with the lease');
+        }
+      }
+      sub.disconnect();
+      client.disconnect();
+    },
+  };
+}

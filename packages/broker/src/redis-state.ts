@@ -1,0 +1,212 @@
+import type { Cluster, Redis } from 'ioredis';
+import type {
+  CacheStore,
+  CachedEvent,
+  ChannelStore,
+  PresenceMember,
+  PresenceStore,
+  UserStore,
+} from './broker.js';
+import type { RedisKeys } from './keys.js';
+import { CACHE_GET, JOIN, LEAVE, PRESENCE_ADD, PRESENCE_REMOVE, SET_ADD, SET_REMOVE } from './redis-scripts.js';
+
+export type RedisClient = Redis | Cluster;
+
+type Script = (keys: string[], args: (string | number)[]) => Promise<unknown>;
+
+/** Registers the Lua scripts once per client (EVALSHA with EVAL fallback, by ioredis). */
+export function defineScripts(client: RedisClient) {
+  const def = (name: string, lua: string, numberOfKeys: number): Script => {
+    client.defineCommand(name, { lua, numberOfKeys });
+    const fn = (client as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name]!.bind(client);
+    return (keys, args) => fn(...keys, ...args);
+  };
+  return {
+    join: def('heraldJoin', JOIN, 1),
+    leave: def('heraldLeave', LEAVE, 1),
+    presenceAdd: def('heraldPresenceAdd', PRESENCE_ADD, 3),
+    presenceRemove: def('heraldPresenceRemove', PRESENCE_REMOVE, 3),
+    setAdd: def('heraldSetAdd', SET_ADD, 1),
+    setRemove: def('heraldSetRemove', SET_REMOVE, 1),
+    cacheGet: def('heraldCacheGet', CACHE_GET, 1),
+  };
+}
+export type Scripts = ReturnType<typeof defineScripts>;
+
+/** A node's record of what it added to the shared state, so that it can be removed if it dies. */
+export type Contribution =
+  | { kind: 's'; appId: string; channel: string; socketId: string }
+  | { kind: 'p'; appId: string; channel: string; socketId: string }
+  | { kind: 'u'; appId: string; userId: string; socketId: string };
+
+export const encodeContribution = (c: Contribution) =>
+  JSON.stringify(c.kind === 'u' ? [c.kind, c.appId, c.userId, c.socketId] : [c.kind, c.appId, c.channel, c.socketId]);
+
+export function decodeContribution(s: string): Contribution | undefined {
+  try {
+    const [kind, appId, name, socketId] = JSON.parse(s) as [string, string, string, string];
+    if (kind === 'u') return { kind, appId, userId: name, socketId };
+    if (kind === 's' || kind === 'p') return { kind, appId, channel: name, socketId };
+  } catch {
+    /* a malformed entry is skipped: it cannot name anything to remove */
+  }
+  return undefined;
+}
+
+interface Deps {
+  client: RedisClient;
+  keys: RedisKeys;
+  scripts: Scripts;
+  nodeId: string;
+}
+
+const pair = (r: unknown) => r as [number, number];
+
+/** Subscription counts in a hash per channel (socketId → nodeId), plus the app's channel index. */
+export class RedisChannelStore implements ChannelStore {
+  constructor(private readonly d: Deps) {}
+
+  async join(appId: string, channel: string, socketId: string) {
+    const { client, keys, scripts, nodeId } = this.d;
+    const [added, count] = pair(await scripts.join([keys.subs(appId, channel)], [socketId, nodeId]));
+    await client.sadd(keys.contributions(nodeId), encodeContribution({ kind: 's', appId, channel, socketId }));
+    if (added === 1 && count === 1) await client.sadd(keys.appChannels(appId), channel);
+    return { count, added: added === 1 };
+  }
+
+  async leave(appId: string, channel: string, socketId: string) {
+    return this.leaveFor(this.d.nodeId, appId, channel, socketId);
+  }
+
+  /** Also used to remove a dead node's subscriptions. */
+  async leaveFor(nodeId: string, appId: string, channel: string, socketId: string) {
+    const { client, keys, scripts } = this.d;
+    const [removed, count] = pair(await scripts.leave([keys.subs(appId, channel)], [socketId]));
+    await client.srem(keys.contributions(nodeId), encodeContribution({ kind: 's', appId, channel, socketId }));
+    if (removed === 1 && count === 0) {
+      await client.srem(keys.appChannels(appId), channel);
+      // Another node may have joined between our HDEL and SREM: put the channel back if so.
+      if ((await client.hlen(keys.subs(appId, channel))) > 0) await client.sadd(keys.appChannels(appId), channel);
+    }
+    return { count, removed: removed === 1 };
+  }
+
+  async count(appId: string, channel: string) {
+    return this.d.client.hlen(this.d.keys.subs(appId, channel));
+  }
+
+  async channels(appId: string, prefix?: string) {
+    const { client, keys } = this.d;
+    const names = (await client.smembers(keys.appChannels(appId))).filter((n) => prefix === undefined || n.startsWith(prefix));
+    const counts = await Promise.all(names.map((n) => client.hlen(keys.subs(appId, n))));
+    const out = new Map<string, number>();
+    names.forEach((n, i) => {
+      if (counts[i]! > 0) out.set(n, counts[i]!);
+    });
+    return out;
+  }
+}
+
+const infoToJson = (info: unknown) => (info === undefined ? '' : JSON.stringify(info));
+const jsonToInfo = (s: string | undefined): unknown => {
+  if (s === undefined || s === '') return undefined;
+  try {
+    return JSON.parse(s);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Presence members with a connection count per user, changed atomically per channel. */
+export class RedisPresenceStore implements PresenceStore {
+  constructor(private readonly d: Deps) {}
+
+  #keys(appId: string, channel: string) {
+    const k = this.d.keys;
+    return [k.presenceSockets(appId, channel), k.presenceCounts(appId, channel), k.members(appId, channel)];
+  }
+
+  async add(appId: string, channel: string, socketId: string, m: PresenceMember) {
+    const { client, keys, scripts, nodeId } = this.d;
+    const first = await scripts.presenceAdd(this.#keys(appId, channel), [socketId, m.userId, infoToJson(m.userInfo)]);
+    await client.sadd(keys.contributions(nodeId), encodeContribution({ kind: 'p', appId, channel, socketId }));
+    return { first: first === 1 };
+  }
+
+  async remove(appId: string, channel: string, socketId: string) {
+    return this.removeFor(this.d.nodeId, appId, channel, socketId);
+  }
+
+  async removeFor(nodeId: string, appId: string, channel: string, socketId: string) {
+    const { client, keys, scripts } = this.d;
+    const r = (await scripts.presenceRemove(this.#keys(appId, channel), [socketId])) as string[];
+    await client.srem(keys.contributions(nodeId), encodeContribution({ kind: 'p', appId, channel, socketId }));
+    if (r.length < 2) return { last: false };
+    const userInfo = jsonToInfo(r[1]);
+    return { last: true, member: { userId: r[0]!, ...(userInfo !== undefined ? { userInfo } : {}) } };
+  }
+
+  async members(appId: string, channel: string) {
+    const all = await this.d.client.hgetall(this.d.keys.members(appId, channel));
+    return Object.entries(all).map(([userId, info]) => {
+      const userInfo = jsonToInfo(info);
+      return userInfo === undefined ? { userId } : { userId, userInfo };
+    });
+  }
+
+  async userCount(appId: string, channel: string) {
+    return this.d.client.hlen(this.d.keys.members(appId, channel));
+  }
+
+  async wouldExceed(appId: string, channel: string, userId: string, max: number) {
+    const { client, keys } = this.d;
+    const key = keys.members(appId, channel);
+    if ((await client.hexists(key, userId)) === 1) return false;
+    return (await client.hlen(key)) >= max;
+  }
+}
+
+/** Signed-in users: a set of socket ids per user. */
+export class RedisUserStore implements UserStore {
+  constructor(private readonly d: Deps) {}
+
+  async signin(appId: string, userId: string, socketId: string) {
+    const { client, keys, scripts, nodeId } = this.d;
+    const [added, count] = pair(await scripts.setAdd([keys.user(appId, userId)], [socketId]));
+    await client.sadd(keys.contributions(nodeId), encodeContribution({ kind: 'u', appId, userId, socketId }));
+    return { first: added === 1 && count === 1 };
+  }
+
+  async signout(appId: string, userId: string, socketId: string) {
+    return this.signoutFor(this.d.nodeId, appId, userId, socketId);
+  }
+
+  async signoutFor(nodeId: string, appId: string, userId: string, socketId: string) {
+    const { client, keys, scripts } = this.d;
+    const [removed, count] = pair(await scripts.setRemove([keys.user(appId, userId)], [socketId]));
+    await client.srem(keys.contributions(nodeId), encodeContribution({ kind: 'u', appId, userId, socketId }));
+    return { last: removed === 1 && count === 0 };
+  }
+
+  async online(appId: string, userIds: readonly string[]) {
+    const { client, keys } = this.d;
+    const found = await Promise.all(userIds.map((id) => client.exists(keys.user(appId, id))));
+    return new Set(userIds.filter((_, i) => found[i] === 1));
+  }
+}
+
+/** Cache-channel events as strings with a TTL. */
+export class RedisCacheStore implements CacheStore {
+  constructor(private readonly d: Deps) {}
+
+  async set(appId: string, channel: string, event: string, data: string, ttlSeconds: number) {
+    await this.d.client.set(this.d.keys.cache(appId, channel), JSON.stringify({ event, data }), 'EX', ttlSeconds);
+  }
+
+  async get(appId: string, channel: string): Promise<CachedEvent | undefined> {
+    const r = (await this.d.scripts.cacheGet([this.d.keys.cache(appId, channel)], [])) as [string, number] | [];
+    if (r.length === 0) return undefined;
+    const { event, data } = JSON.parse(r[0]!) as { event: string; data: string };
+    return { event, data, ttl: Math.max(0, r[1]!) };
+  }
+}
