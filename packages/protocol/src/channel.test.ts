@@ -103,14 +103,17 @@ describe('isValidChannelName (protocol.md §5.2)', () => {
     expect(isValidChannelName('a'.repeat(165), 164)).toBe(false);
   });
 
-  it('# only as #server-to-user-{id} with a legal, non-empty id of at most 200 characters', () => {
+  it('# only as #server-to-user-{id} with a printable, non-empty id of at most 200 characters', () => {
     expect(isValidChannelName('#server-to-user-10')).toBe(true);
     expect(isValidChannelName('#server-to-user-user@example.com')).toBe(true);
     expect(isValidChannelName(`#server-to-user-${'a'.repeat(200)}`)).toBe(true);
     expect(isValidChannelName(`#server-to-user-${'a'.repeat(201)}`)).toBe(false);
     expect(isValidChannelName('#server-to-user-')).toBe(false);
-    expect(isValidChannelName('#server-to-user-a b')).toBe(false);
-    expect(isValidChannelName('#server-to-user-#1')).toBe(false);
+    // User ids come from sign-in data (Auth0 ids contain `|`): any printable text, no control characters.
+    expect(isValidChannelName('#server-to-user-auth0|5f7c8ec7c33c6c004bbafe82')).toBe(true);
+    expect(isValidChannelName('#server-to-user-a b')).toBe(true);
+    expect(isValidChannelName('#server-to-user-a\nb')).toBe(false);
+    expect(isValidChannelName('#server-to-user-a\u0000b')).toBe(false);
     expect(isValidChannelName('#server-to-users-10')).toBe(false);
     expect(isValidChannelName('#private-x')).toBe(false);
     expect(isValidChannelName('##server-to-user-10')).toBe(false);

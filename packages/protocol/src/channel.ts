@@ -14,6 +14,8 @@ export interface ChannelKind {
 
 export const USER_CHANNEL_PREFIX = '#server-to-user-';
 const NAME_RE = /^[-a-zA-Z0-9_=@,.;]+$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 
 const kind = (k: Partial<ChannelKind>): ChannelKind =>
   Object.freeze({ authorized: false, presence: false, encrypted: false, cache: false, user: false, clientEvents: false, ...k });
@@ -57,8 +59,10 @@ export const userIdOfChannel = (name: string) =>
 export function isValidChannelName(name: unknown, maxLength = 200): name is string {
   if (typeof name !== 'string' || name.length === 0) return false;
   if (name.startsWith(USER_CHANNEL_PREFIX)) {
+    // User ids come from the app's sign-in data (e.g. `auth0|5f7c...`), not from the channel-name
+    // character set: any printable text is allowed.
     const id = name.slice(USER_CHANNEL_PREFIX.length);
-    return id.length > 0 && id.length <= maxLength && NAME_RE.test(id);
+    return id.length > 0 && id.length <= maxLength && !CONTROL_RE.test(id);
   }
   return name.length <= maxLength && NAME_RE.test(name);
 }

@@ -100,10 +100,13 @@ describe('parseUserData', () => {
     });
   });
 
-  it('id must be a non-empty string', () => {
-    for (const data of ['{}', '{"id":""}', '{"id":12345}', '{"id":null}', '{"id":["1"]}', '{"user_id":"1"}']) {
-      expect(parseUserData(data), data).toEqual({ ok: false, reason: 'Invalid user_data: id must be a non-empty string' });
+  it('id must be a string of 1 to 200 printable characters', () => {
+    const long = JSON.stringify({ id: 'a'.repeat(201) });
+    for (const data of ['{}', '{"id":""}', '{"id":12345}', '{"id":null}', '{"id":["1"]}', '{"user_id":"1"}', '{"id":"a\\nb"}', long]) {
+      expect(parseUserData(data), data).toEqual({ ok: false, reason: 'Invalid user_data: id must be a string of 1 to 200 printable characters' });
     }
+    expect(parseUserData(JSON.stringify({ id: 'a'.repeat(200) })).ok).toBe(true);
+    expect(parseUserData('{"id":"auth0|5f7c"}').ok).toBe(true);
   });
 
   it('not JSON / not an object is rejected', () => {

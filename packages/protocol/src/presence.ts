@@ -35,7 +35,13 @@ export function parsePresenceData(
     return { ok: false, reason: `Invalid channel_data: user_id must be 1 to ${limits.maxPresenceUserIdLength} characters` };
   }
   const userInfo = rec.user_info;
-  if (userInfo !== undefined && Buffer.byteLength(JSON.stringify(userInfo)) > limits.maxPresenceUserInfoBytes) {
+  let infoBytes = 0;
+  try {
+    infoBytes = userInfo === undefined ? 0 : Buffer.byteLength(JSON.stringify(userInfo));
+  } catch {
+    return { ok: false, reason: 'Invalid channel_data: user_info cannot be serialised' };
+  }
+  if (infoBytes > limits.maxPresenceUserInfoBytes) {
     return { ok: false, reason: `Invalid channel_data: user_info is over ${limits.maxPresenceUserInfoBytes} bytes` };
   }
   return { ok: true, member: { userId, userInfo } };
@@ -50,6 +56,8 @@ export interface SigninUser {
 }
 
 export const MAX_WATCHLIST = 100;
+/** Longest sign-in user id (the length of channel names the SDKs accept). */
+export const MAX_USER_ID_LENGTH = 200;
 
 /** Parses sign-in `user_data` (already signature-checked): an object with a non-empty string `id`. */
 export function parseUserData(userData: string): { ok: true; user: SigninUser } | { ok: false; reason: string } {
@@ -63,8 +71,8 @@ export function parseUserData(userData: string): { ok: true; user: SigninUser } 
     return { ok: false, reason: 'Invalid user_data: must be a JSON object' };
   }
   const rec = parsed as Record<string, unknown>;
-  if (typeof rec.id !== 'string' || rec.id.length === 0) {
-    return { ok: false, reason: 'Invalid user_data: id must be a non-empty string' };
+  if (typeof rec.id !== 'string' || rec.id.length === 0 || rec.id.length > MAX_USER_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(rec.id)) {
+    return { ok: false, reason: `Invalid user_data: id must be a string of 1 to ${MAX_USER_ID_LENGTH} printable characters` };
   }
   const raw = Array.isArray(rec.watchlist) ? rec.watchlist : [];
   const ids = [...new Set(raw.filter((x): x is string | number => typeof x === 'string' || typeof x === 'number').map(String))];
