@@ -53,7 +53,10 @@ const Limits = z
 
 const AppFileEntry = z
   .object({
-    id: z.union([z.string().min(1), z.number().int()]).transform(String),
+    id: z
+      .union([z.string().min(1), z.number().int()])
+      .transform(String)
+      .refine((id) => /^[A-Za-z0-9_.-]{1,64}$/.test(id), 'app id: 1 to 64 of A-Z a-z 0-9 _ . -'),
     key: z.string().min(1),
     secret: z.string().min(8),
     enabled: z.boolean().default(true),

@@ -20,6 +20,10 @@ const Env = z.object({
   /** How long a channel must stay vacated (or occupied) before its webhook goes. @default 2000 */
   PUSH_WEBHOOK_DELAY_MS: z.coerce.number().int().min(1000).max(3000).default(2000),
   REDIS_URL: z.string().min(1).optional(),
+  /** Prefix of every Redis key and topic, so deployments can share one Redis. @default herald */
+  PUSH_REDIS_PREFIX: z.string().min(1).default('herald'),
+  /** A gateway silent for this long is dead and its members are removed. @default 10000 */
+  PUSH_NODE_LEASE_MS: z.coerce.number().int().min(500).max(120_000).default(10_000),
   PUSH_NODE_ID: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Seconds announced to clients in connection_established. @default 30 */
@@ -46,6 +50,7 @@ export interface Config {
   activityTimeout: number;
   webhookDelayMs: number;
   redisUrl: string | undefined;
+  redis: { url: string; prefix: string; leaseMs: number } | undefined;
   allowUwsFallback: boolean;
   drainMs: number;
   ws: { maxBackpressure: number; maxPayloadLength: number };
@@ -93,6 +98,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     activityTimeout: e.PUSH_ACTIVITY_TIMEOUT,
     webhookDelayMs: e.PUSH_WEBHOOK_DELAY_MS,
     redisUrl: e.REDIS_URL,
+    redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, prefix: e.PUSH_REDIS_PREFIX, leaseMs: e.PUSH_NODE_LEASE_MS },
     allowUwsFallback: e.PUSH_ALLOW_UWS_FALLBACK === '1' || e.PUSH_ALLOW_UWS_FALLBACK === 'true',
     drainMs: e.PUSH_DRAIN_MS,
     ws: { maxBackpressure: e.PUSH_MAX_BACKPRESSURE_BYTES, maxPayloadLength: e.PUSH_MAX_FRAME_BYTES },

@@ -1,4 +1,4 @@
-import { createMemoryState, type ClusterState, type StateObserver } from '@herald/broker';
+import { createMemoryState, createRedisState, type ClusterState, type ClusterStats, type StateObserver } from '@herald/broker';
 import { USER_CHANNEL_PREFIX } from '@herald/protocol';
 import { WebhookDispatcher } from '@herald/webhook-worker';
 import type { Logger } from 'pino';
@@ -28,6 +28,8 @@ export type GatewayConfig = Pick<
   Config,
   'host' | 'apiHost' | 'wsPort' | 'apiPort' | 'activityTimeout' | 'webhookDelayMs' | 'allowUwsFallback' | 'drainMs' | 'ws' | 'apps' | 'nodeId'
 > & {
+  /** Clustered mode: Redis connection and key prefix. Unset: embedded in-memory state. */
+  redis?: { url: string; prefix: string; leaseMs: number } | undefined;
   /** Liveness timers, shortened by tests. */
   timers?: { pongWaitMs?: number; sweepMs?: number };
 };
@@ -43,7 +45,6 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   const { uws, native } = loadUws(cfg.allowUwsFallback);
   log.info({ uws: native ? 'native' : 'js-fallback' }, native ? 'uWebSockets.js native binary in use' : 'uWebSockets.js pure-JS fallback in use: slow');
   const apps = new AppRegistry(cfg.apps);
-  const metrics = createMetrics({ nodeId: cfg.nodeId, native });
   const webhooks = new WebhookDispatcher({
     apps: (id) => apps.byId(id),
     delayMs: cfg.webhookDelayMs,
@@ -55,15 +56,25 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     },
     memberPresence: (appId, channel, userId, present) => webhooks.memberPresence(appId, channel, userId, present),
   };
-  const state: ClusterState & { close(): Promise<void> } = createMemoryState(observer);
-  const events: GatewayEvents = {
-    clientEvent: (appId, ev) => webhooks.clientEvent(appId, ev),
-    cacheMiss: (appId, channel) => webhooks.cacheMiss(appId, channel),
-  };
+  const clustered = cfg.redis !== undefined;
+  let stats: (() => ClusterStats) | undefined;
+  const metrics = createMetrics({ nodeId: cfg.nodeId, native, cluster: () => stats?.() });
+  const state: ClusterState = cfg.redis
+    ? await createRedisState({ url: cfg.redis.url, prefix: cfg.redis.prefix, leaseMs: cfg.redis.leaseMs, nodeId: cfg.nodeId, log: log.child({ component: 'redis' }) })
+    : createMemoryState(observer);
+  stats = state.stats?.bind(state);
+  // Clustered, occupancy and presence webhooks come from the webhook worker (Redis keyspace events).
+  const events: GatewayEvents = clustered
+    ? { clientEvent: () => undefined, cacheMiss: () => undefined }
+    : {
+        clientEvent: (appId, ev) => webhooks.clientEvent(appId, ev),
+        cacheMiss: (appId, channel) => webhooks.cacheMiss(appId, channel),
+      };
   const uwsApp = uws.App();
   const hub = new Hub(uwsApp, metrics, apps.apps);
   const subscriptionCounts = new SubscriptionCounter(state.broker);
   const ctx: HandlerContext = { hub, state, metrics, events, subscriptionCounts, log };
+  state.setLocalState(() => hub.localState());
   await state.broker.start({ onPublication: (p) => hub.deliver(p), onControl: (c) => hub.control(c) });
   const wsServer = new WsServer(uwsApp, uws, apps, ctx, {
     activityTimeout: cfg.activityTimeout,
@@ -77,7 +88,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   });
   const wsPort = uws.us_socket_local_port(listenSocket as never);
   let ready = false;
-  const api = createApiServer({ apps, state, metrics, ready: () => ready }, log.child({ component: 'api' }));
+  const api = createApiServer({ apps, state, metrics, ready: () => ready && state.isReady() }, log.child({ component: 'api' }));
   try {
     await api.listen({ host: cfg.apiHost, port: cfg.apiPort });
   } catch (err) {

@@ -1,4 +1,4 @@
-import type { ControlCommand, Publication } from '@herald/broker';
+import type { ControlCommand, LocalContribution, Publication } from '@herald/broker';
 import { PusherError, PusherErrorCode, encodeError, encodeWatchlistEvents, type PusherErrorCode as Code } from '@herald/protocol';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { App } from './apps.js';
@@ -50,6 +50,24 @@ export class Hub {
     const appId = ws.getUserData().app.id;
     this.#put(this.#users, key(appId, userId), ws);
     for (const id of watchlist) this.#put(this.#watchers, key(appId, id), ws);
+  }
+
+  /** Every subscription, presence membership and sign-in held by local sockets. */
+  localState(): LocalContribution[] {
+    const out: LocalContribution[] = [];
+    for (const ws of this.sockets.values()) {
+      const d = ws.getUserData();
+      const appId = d.app.id;
+      for (const [channel, sub] of d.channels) {
+        out.push({ kind: 's', appId, channel, socketId: d.socketId });
+        if (sub.presenceUserId !== undefined) {
+          const member = sub.presenceUserInfo === undefined ? { userId: sub.presenceUserId } : { userId: sub.presenceUserId, userInfo: sub.presenceUserInfo };
+          out.push({ kind: 'p', appId, channel, socketId: d.socketId, member });
+        }
+      }
+      if (d.userId !== undefined) out.push({ kind: 'u', appId, userId: d.userId, socketId: d.socketId });
+    }
+    return out;
   }
 
   /** Delivers a publication to local subscribers; never parses the frame. */
@@ -130,7 +148,20 @@ export function closeWithError(data: SocketData, err: PusherError, metrics: Metr
   ws.cork(() => {
     ws.send(encodeError(err));
     data.status = 'closing';
-    ws.end(err.code as Code, err.message.slice(0, 120));
+    ws.end(err.code as Code, closeReason(err.message));
   });
   metrics.messagesOut.inc();
+}
+
+/** A close reason: at most 123 bytes of UTF-8 (RFC 6455 §5.5), never cut inside a character. */
+export function closeReason(message: string): string {
+  let out = '';
+  let bytes = 0;
+  for (const ch of message) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > 123) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
 }

@@ -7,6 +7,11 @@ import { UwsFallbackError } from './uws.js';
 /** Entry point of `npm start` (embedded) and `npm run gateway` (one node of a cluster). */
 async function main(): Promise<void> {
   const role = process.argv.includes('--role=gateway') ? 'gateway' : 'embedded';
+  // Checked before loadConfig: embedded mode would generate and save credentials on the way.
+  if (role === 'gateway' && !process.env.REDIS_URL) {
+    process.stderr.write('herald: `npm run gateway` runs one node of a cluster and needs REDIS_URL; use `npm start` for a single embedded node\n');
+    process.exit(1);
+  }
   let cfg;
   try {
     cfg = loadConfig(process.env);
@@ -16,14 +21,6 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     throw err;
-  }
-  if (role === 'gateway' && cfg.redisUrl === undefined) {
-    process.stderr.write('herald: `npm run gateway` runs one node of a cluster and needs REDIS_URL; use `npm start` for a single embedded node\n');
-    process.exit(1);
-  }
-  if (cfg.redisUrl !== undefined) {
-    process.stderr.write('herald: clustered mode (REDIS_URL) is not available in this version yet; unset REDIS_URL to run the embedded single node\n');
-    process.exit(1);
   }
   const log = createLogger('gateway', { level: cfg.logLevel, nodeId: cfg.nodeId });
   let gw;
@@ -58,9 +55,12 @@ async function main(): Promise<void> {
 function printBanner(cfg: ReturnType<typeof loadConfig>, wsPort: number, apiPort: number): void {
   const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host;
   const apiHost = cfg.apiHost === '0.0.0.0' ? '127.0.0.1' : cfg.apiHost;
-  const lines = ['', 'Herald push server (embedded single node)'];
+  const clustered = cfg.redis !== undefined;
+  const lines = ['', clustered ? `Herald gateway node ${cfg.nodeId} (clustered, Redis prefix ${cfg.redis?.prefix})` : 'Herald push server (embedded single node)'];
   for (const app of cfg.apps) {
-    lines.push(`  app id:     ${app.id}`, `  app key:    ${app.key}`, `  app secret: ${app.secret}`);
+    lines.push(`  app id:     ${app.id}`, `  app key:    ${app.key}`);
+    // Embedded mode prints the secret a new user needs; an operator configured it in clustered mode.
+    if (!clustered) lines.push(`  app secret: ${app.secret}`);
   }
   if (cfg.credentials) {
     lines.push(`  (credentials ${cfg.credentials.created ? 'generated and saved' : 'loaded'} in ${cfg.credentials.file})`);

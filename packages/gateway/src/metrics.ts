@@ -1,7 +1,8 @@
+import type { ClusterStats } from '@herald/broker';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one gateway; a registry per instance so several can live in one process. */
-export function createMetrics(opts: { nodeId: string; native: boolean }) {
+export function createMetrics(opts: { nodeId: string; native: boolean; cluster?: () => ClusterStats | undefined }) {
   const registry = new Registry();
   registry.setDefaultLabels({ node: opts.nodeId });
   collectDefaultMetrics({ register: registry, prefix: 'herald_process_' });
@@ -21,6 +22,25 @@ export function createMetrics(opts: { nodeId: string; native: boolean }) {
     uwsNative: new Gauge({ name: 'herald_uws_native', help: '1 when the native uWebSockets.js binary is in use', registers: [registry] }),
   };
   m.uwsNative.set(opts.native ? 1 : 0);
+  const cluster = opts.cluster;
+  if (cluster !== undefined) {
+    const gauge = (name: string, help: string, pick: (s: ClusterStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const s = cluster();
+          if (s !== undefined) this.set(pick(s));
+        },
+      });
+    gauge('herald_redis_rtt_ms', 'Round trip of the last Redis lease renewal', (s) => s.redisRttMs);
+    gauge('herald_redis_reconnects', 'Times the Redis connection came back after a loss', (s) => s.reconnects);
+    gauge('herald_redis_lease_age_ms', 'Milliseconds since this node renewed its lease', (s) => s.leaseAgeMs);
+    gauge('herald_redis_topics', 'Channel topics this node is subscribed to in Redis', (s) => s.topics);
+    gauge('herald_redis_publications_out', 'Publications sent to Redis', (s) => s.published);
+    gauge('herald_redis_publications_in', 'Publications received from Redis', (s) => s.received);
+  }
   return m;
 }
 

@@ -7,6 +7,8 @@ export type ConnectionStatus = 'upgrading' | 'open' | 'closing' | 'closed';
 /** What a subscription holds on this connection; the presence user id for presence channels. */
 export interface LocalSubscription {
   presenceUserId?: string;
+  /** The member's user_info, kept to re-register presence after a Redis outage. */
+  presenceUserInfo?: unknown;
 }
 
 /** Per-socket state, set in `res.upgrade(...)` and read with `ws.getUserData()`. */

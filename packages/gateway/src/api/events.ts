@@ -40,7 +40,7 @@ function parseTrigger(app: App, body: Record<string, unknown>, batchItem: boolea
   if (body.socket_id !== undefined && body.socket_id !== null && !isValidSocketId(body.socket_id)) {
     throw badRequest(ApiErrorCode.InvalidParameter, 'Invalid socket_id');
   }
-  if (body.info !== undefined && typeof body.info !== 'string') throw badRequest(ApiErrorCode.InvalidParameter, 'info must be a comma-separated string');
+  if (body.info !== undefined && body.info !== null && typeof body.info !== 'string') throw badRequest(ApiErrorCode.InvalidParameter, 'info must be a comma-separated string');
   if (Buffer.byteLength(data) > limits.maxEventPayloadBytes) throw payloadTooLarge(limits.maxEventPayloadBytes);
   return {
     name: body.name,
@@ -55,8 +55,9 @@ async function publish(ctx: ApiContext, app: App, t: Trigger): Promise<void> {
   await Promise.all(
     t.channels.map(async (channel) => {
       const frame = encodeChannelEvent(t.name, channel, t.data);
-      await ctx.state.broker.publish({ appId: app.id, channel, frame, ...(t.socketId ? { exceptSocketId: t.socketId } : {}) });
+      // Cached before it is published: a subscriber joining in between gets it from the cache.
       if (channelKind(channel).cache) await ctx.state.cache.set(app.id, channel, t.name, t.data, app.cacheTtlSeconds);
+      await ctx.state.broker.publish({ appId: app.id, channel, frame, ...(t.socketId ? { exceptSocketId: t.socketId } : {}) });
     }),
   );
 }

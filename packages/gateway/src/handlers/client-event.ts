@@ -37,7 +37,14 @@ export async function handleClientEvent(
     ctx.metrics.clientEventsRateLimited.inc();
     return sendError(data, clientEventRateLimited(), ctx.metrics);
   }
-  const body = dataToString(payload);
+  let body: string;
+  try {
+    body = dataToString(payload);
+  } catch {
+    // JSON.stringify throws RangeError on data nested deeper than the stack allows (a 64 KiB frame
+    // holds ~32k levels): a bad client event, not an internal error.
+    return sendError(data, rejected('data cannot be serialised'), ctx.metrics);
+  }
   if (Buffer.byteLength(body) > app.limits.maxEventPayloadBytes) {
     return sendError(data, rejected(`data over ${app.limits.maxEventPayloadBytes} bytes`), ctx.metrics);
   }

@@ -11,6 +11,7 @@ import {
   encodeSubscriptionSucceeded,
   isValidChannelName,
   parsePresenceData,
+  userChannelName,
   userIdOfChannel,
   verifyAuthValue,
   type PresenceIdentity,
@@ -67,7 +68,9 @@ export async function handleSubscribe(
   if (existing !== undefined) return resendSucceeded(ctx, data, channel, existing.presenceUserId !== undefined);
   let member: PresenceIdentity | undefined;
   try {
-    if (data.channels.size >= app.limits.maxChannelsPerConnection) {
+    // The user's own `#server-to-user-` channel, joined at sign-in, does not count.
+    const held = data.channels.size - (data.userId !== undefined && data.channels.has(userChannelName(data.userId)) ? 1 : 0);
+    if (held >= app.limits.maxChannelsPerConnection) {
       throw fail(channel, SubscriptionErrorType.LimitReached, `Subscription limit reached: at most ${app.limits.maxChannelsPerConnection} channels per connection`, 4301);
     }
     member = authorize(data, channel, auth, channelData);
@@ -92,7 +95,7 @@ export async function joinChannel(
   const { app, socketId } = data;
   const kind = channelKind(channel);
   // Recorded before the first await: the close handler, queued behind us, undoes whatever we did.
-  data.channels.set(channel, member === undefined ? {} : { presenceUserId: member.userId });
+  data.channels.set(channel, member === undefined ? {} : { presenceUserId: member.userId, presenceUserInfo: member.userInfo });
   ctx.metrics.subscriptions.inc();
   const topic = ctx.hub.topic(app.id, channel);
   data.ws!.subscribe(topic);
@@ -113,13 +116,15 @@ export async function joinChannel(
     }
     const members = await ctx.state.presence.members(app.id, channel);
     sendFrame(data, encodePresenceSucceeded(channel, members.map((m) => ({ userId: m.userId, userInfo: m.userInfo }))), ctx.metrics);
+    if (kind.cache) await sendCached(ctx, data, channel);
   } else {
     sendFrame(data, encodeSubscriptionSucceeded(channel), ctx.metrics);
+    // The cached event comes right after subscription_succeeded, before any count update.
+    if (kind.cache) await sendCached(ctx, data, channel);
     if (app.subscriptionCountEvents && !kind.user) {
       ctx.subscriptionCounts.changed(app.id, channel, count, () => ctx.state.channels.count(app.id, channel));
     }
   }
-  if (kind.cache) await sendCached(ctx, data, channel);
 }
 
 async function sendCached(ctx: HandlerContext, data: SocketData, channel: string) {
