@@ -20,3 +20,4 @@ export { RedisKeys } from './keys.js';
 export { RedisBroker } from './redis-broker.js';
 export type { RedisStateOptions, RedisClusterState } from './redis-cluster-state.js';
 export { createRedisState } from './redis-cluster-state.js';
+export type { RedisTopology, RedisConnectOptions } from './redis-connection.js';

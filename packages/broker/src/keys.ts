@@ -54,9 +54,9 @@ export class RedisKeys {
   reapLock(nodeId: string) {
     return `${this.prefix}:{node:${nodeId}}:reap`;
   }
-  /** Pub/sub channel of node-to-node control commands. */
+  /** Pub/sub channel of node-to-node control commands (hash-tagged: a sharded channel on Cluster). */
   control() {
-    return `${this.prefix}:control`;
+    return `${this.prefix}:{control}`;
   }
 
   /** Parses a channel topic back into app and channel (the hash tag holds `app:channel`). */

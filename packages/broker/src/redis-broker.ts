@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Broker, BrokerHandler, ControlCommand, Publication } from './broker.js';
 import type { RedisKeys } from './keys.js';
-import type { RedisClient } from './redis-state.js';
+import type { PubSubTransport } from './redis-connection.js';
 
 const NEWLINE = 0x0a;
 
@@ -30,18 +29,17 @@ export class RedisBroker implements Broker {
   receivedCount = 0;
 
   constructor(
-    private readonly pub: RedisClient,
-    private readonly sub: Redis,
+    private readonly ps: PubSubTransport,
     private readonly keys: RedisKeys,
     private readonly log: BrokerLog,
   ) {}
 
   async start(handler: BrokerHandler): Promise<void> {
     this.#handler = handler;
-    this.sub.on('messageBuffer', (topic: Buffer, message: Buffer) => this.#onMessage(topic.toString(), message));
+    this.ps.onMessage((topic, message) => this.#onMessage(topic, message));
     // Topics wanted while the subscriber was down are applied once it is back.
-    this.sub.on('ready', () => this.#schedule());
-    await this.sub.subscribe(this.keys.control());
+    this.ps.onReady(() => void this.#schedule());
+    await this.ps.subscribe([this.keys.control()]);
   }
 
   /** Number of channel topics this node is subscribed to. */
@@ -68,7 +66,7 @@ export class RedisBroker implements Broker {
   }
 
   #subDown() {
-    return this.sub.status !== 'ready';
+    return !this.ps.ready();
   }
 
   async #apply(): Promise<void> {
@@ -83,11 +81,11 @@ export class RedisBroker implements Broker {
     this.#pending.clear();
     try {
       if (add.length > 0) {
-        await this.sub.subscribe(...add);
+        await this.ps.subscribe(add);
         for (const t of add) this.#subscribed.add(t);
       }
       if (remove.length > 0) {
-        await this.sub.unsubscribe(...remove);
+        await this.ps.unsubscribe(remove);
         for (const t of remove) this.#subscribed.delete(t);
       }
     } catch (err) {
@@ -99,14 +97,14 @@ export class RedisBroker implements Broker {
   }
 
   async publish(pub: Publication): Promise<void> {
-    if (this.pub.status !== 'ready') {
+    if (!this.ps.ready()) {
       this.#handler?.onPublication(pub);
       return;
     }
     const head = (pub.exceptSocketId ?? '') + '\n';
     const payload = typeof pub.frame === 'string' ? head + pub.frame : Buffer.concat([Buffer.from(head), pub.frame]);
     try {
-      await this.pub.publish(this.keys.topic(pub.appId, pub.channel), payload);
+      await this.ps.publish(this.keys.topic(pub.appId, pub.channel), payload);
       this.publishedCount++;
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'publish failed; delivered locally only');
@@ -115,12 +113,12 @@ export class RedisBroker implements Broker {
   }
 
   async publishControl(cmd: ControlCommand): Promise<void> {
-    if (this.pub.status !== 'ready') {
+    if (!this.ps.ready()) {
       this.#handler?.onControl(cmd);
       return;
     }
     try {
-      await this.pub.publish(this.keys.control(), JSON.stringify(cmd));
+      await this.ps.publish(this.keys.control(), JSON.stringify(cmd));
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'control publish failed; applied locally only');
       this.#handler?.onControl(cmd);

@@ -1,4 +1,3 @@
-import { Redis, type RedisOptions } from 'ioredis';
 import { encodeMemberAdded, encodeMemberRemoved } from '@herald/protocol';
 import type {
   CacheStore,
@@ -11,6 +10,7 @@ import type {
 } from './broker.js';
 import { RedisKeys } from './keys.js';
 import { RedisBroker, type BrokerLog } from './redis-broker.js';
+import { createRedisConnections, type RedisConnectOptions, type RedisTopology } from './redis-connection.js';
 import {
   RedisCacheStore,
   RedisChannelStore,
@@ -22,17 +22,16 @@ import {
   type RedisClient,
 } from './redis-state.js';
 
-export interface RedisStateOptions {
-  /** `redis://[:password@]host:port[/db]` or `rediss://` for TLS. */
-  url: string;
+export interface RedisStateOptions extends Omit<RedisConnectOptions, 'topology'> {
+  /** Where Redis is; or `url` for one server (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). */
+  topology?: RedisTopology;
+  url?: string;
   /** Prefix of every key and topic, so deployments can share a Redis. @default 'herald' */
   prefix?: string;
   nodeId: string;
   /** A node whose lease is older than this is dead; its state is removed. @default 10000 */
   leaseMs?: number;
   log: BrokerLog & { info(obj: object, msg: string): void };
-  /** Extra ioredis options (TLS, password, sentinels...). */
-  redisOptions?: RedisOptions;
 }
 
 export type RedisClusterState = ClusterState & {
@@ -40,13 +39,6 @@ export type RedisClusterState = ClusterState & {
   /** Removes the contributions of nodes whose lease expired (runs periodically; exposed for tests). */
   reapExpired(): Promise<number>;
   stats(): ClusterStats;
-};
-
-const baseOptions: RedisOptions = {
-  // Reconnect forever, quickly at first; a gateway never gives up on Redis.
-  retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-  maxRetriesPerRequest: 1,
-  enableAutoPipelining: true,
 };
 
 /**
@@ -59,21 +51,23 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   const keys = new RedisKeys(opts.prefix ?? 'herald');
   const leaseMs = opts.leaseMs ?? 10_000;
   const { log, nodeId } = opts;
-  const client = new Redis(opts.url, { ...baseOptions, ...opts.redisOptions, enableOfflineQueue: false, lazyConnect: true });
-  const sub = new Redis(opts.url, { ...baseOptions, ...opts.redisOptions, lazyConnect: true });
-  for (const [name, c] of [['command', client], ['subscriber', sub]] as const) {
-    c.on('error', (err: Error) => log.debug({ connection: name, err: err.message }, 'redis error'));
-  }
-  await Promise.all([client.connect(), sub.connect()]);
+  const topology = opts.topology ?? (opts.url !== undefined ? { kind: 'single' as const, url: opts.url } : undefined);
+  if (topology === undefined) throw new Error('createRedisState needs a topology or a url');
+  const conn = createRedisConnections(
+    { topology, username: opts.username, password: opts.password, tls: opts.tls },
+    (connection, err) => log.debug({ connection, err: err.message }, 'redis error'),
+  );
+  await conn.connect();
+  const client: RedisClient = conn.client;
   const scripts = defineScripts(client);
-  const deps = { client: client as RedisClient, keys, scripts, nodeId };
+  const deps = { client, keys, scripts, nodeId };
   const channels = new RedisChannelStore(deps);
   const presence = new RedisPresenceStore(deps);
   const users = new RedisUserStore(deps);
   const cache = new RedisCacheStore(deps);
-  const broker = new RedisBroker(client, sub, keys, log);
+  const broker = new RedisBroker(conn.pubsub, keys, log);
 
-  const ready = () => client.status === 'ready' && sub.status === 'ready';
+  const ready = () => conn.ready();
   /** Runs `op` when Redis is reachable; while it is not, returns `fallback` (reconcile repairs). */
   const guard = async <T>(op: () => Promise<T>, fallback: T): Promise<T> => {
     if (!ready()) return fallback;
@@ -201,8 +195,8 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   started = true;
 
   let wasLost = false;
-  client.on('close', () => (wasLost = true));
-  client.on('ready', () => {
+  conn.onLost(() => (wasLost = true));
+  conn.onReady(() => {
     if (!wasLost) return;
     wasLost = false;
     reconnects++;
@@ -254,8 +248,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
           log.warn({ err: (err as Error).message }, 'releasing node state failed; it expires with the lease');
         }
       }
-      sub.disconnect();
-      client.disconnect();
+      conn.disconnect();
     },
   };
 }

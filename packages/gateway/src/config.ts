@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { RedisTopology } from '@herald/broker';
 import { ConfigError, createApp, loadOrCreateCredentials, parseAppsJson, type App } from './apps.js';
 
 const Env = z.object({
@@ -20,6 +21,15 @@ const Env = z.object({
   /** How long a channel must stay vacated (or occupied) before its webhook goes. @default 2000 */
   PUSH_WEBHOOK_DELAY_MS: z.coerce.number().int().min(1000).max(3000).default(2000),
   REDIS_URL: z.string().min(1).optional(),
+  /** Sentinel: `host:port,host:port,...` and the monitored primary's name. */
+  REDIS_SENTINELS: z.string().min(1).optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).optional(),
+  /** Redis Cluster seed nodes: `host:port,host:port,...` (sharded pub/sub is used). */
+  REDIS_CLUSTER_NODES: z.string().min(1).optional(),
+  /** Credentials and TLS for Sentinel and Cluster connections (a REDIS_URL carries its own). */
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: z.enum(['0', '1', 'true', 'false']).default('0'),
   /** Prefix of every Redis key and topic, so deployments can share one Redis. @default herald */
   PUSH_REDIS_PREFIX: z.string().min(1).default('herald'),
   /** A gateway silent for this long is dead and its members are removed. @default 10000 */
@@ -40,6 +50,34 @@ const Env = z.object({
   PUSH_DRAIN_MS: z.coerce.number().int().min(0).default(0),
 });
 
+export interface RedisConfig {
+  topology: RedisTopology;
+  prefix: string;
+  leaseMs: number;
+  username?: string | undefined;
+  password?: string | undefined;
+  tls?: boolean | undefined;
+}
+
+const hostPorts = (list: string, name: string) =>
+  list.split(',').map((hp) => {
+    const m = /^\s*\[?([^\]]+?)\]?:(\d{1,5})\s*$/.exec(hp);
+    if (!m) throw new ConfigError(`${name}: "${hp}" is not host:port`);
+    return { host: m[1]!, port: Number(m[2]) };
+  });
+
+function redisTopology(e: z.infer<typeof Env>): RedisTopology | undefined {
+  const set = [e.REDIS_URL && 'REDIS_URL', e.REDIS_SENTINELS && 'REDIS_SENTINELS', e.REDIS_CLUSTER_NODES && 'REDIS_CLUSTER_NODES'].filter(Boolean);
+  if (set.length > 1) throw new ConfigError(`set only one of ${set.join(', ')}`);
+  if (e.REDIS_URL) return { kind: 'single', url: e.REDIS_URL };
+  if (e.REDIS_SENTINELS) {
+    if (!e.REDIS_SENTINEL_NAME) throw new ConfigError('REDIS_SENTINELS needs REDIS_SENTINEL_NAME (the monitored primary)');
+    return { kind: 'sentinel', sentinels: hostPorts(e.REDIS_SENTINELS, 'REDIS_SENTINELS'), name: e.REDIS_SENTINEL_NAME };
+  }
+  if (e.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: hostPorts(e.REDIS_CLUSTER_NODES, 'REDIS_CLUSTER_NODES') };
+  return undefined;
+}
+
 export interface Config {
   nodeId: string;
   host: string;
@@ -49,8 +87,7 @@ export interface Config {
   logLevel: string;
   activityTimeout: number;
   webhookDelayMs: number;
-  redisUrl: string | undefined;
-  redis: { url: string; prefix: string; leaseMs: number } | undefined;
+  redis: RedisConfig | undefined;
   allowUwsFallback: boolean;
   drainMs: number;
   ws: { maxBackpressure: number; maxPayloadLength: number };
@@ -67,6 +104,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const topology = redisTopology(e);
   let apps: App[];
   let credentials: Config['credentials'];
   if (e.PUSH_APPS_FILE !== undefined) {
@@ -81,8 +119,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     apps = [createApp(e.PUSH_APP_ID, e.PUSH_APP_KEY, e.PUSH_APP_SECRET, e.PUSH_WEBHOOK_URL)];
   } else if (e.PUSH_APP_ID || e.PUSH_APP_KEY || e.PUSH_APP_SECRET) {
     throw new ConfigError('PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET must be set together');
-  } else if (e.REDIS_URL !== undefined) {
-    throw new ConfigError('clustered mode (REDIS_URL set) needs PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET, or PUSH_APPS_FILE');
+  } else if (topology !== undefined) {
+    throw new ConfigError('clustered mode (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES set) needs PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET, or PUSH_APPS_FILE');
   } else {
     const c = loadOrCreateCredentials(e.PUSH_CREDENTIALS_FILE);
     apps = [createApp(c.id, c.key, c.secret, e.PUSH_WEBHOOK_URL)];
@@ -97,8 +135,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     activityTimeout: e.PUSH_ACTIVITY_TIMEOUT,
     webhookDelayMs: e.PUSH_WEBHOOK_DELAY_MS,
-    redisUrl: e.REDIS_URL,
-    redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, prefix: e.PUSH_REDIS_PREFIX, leaseMs: e.PUSH_NODE_LEASE_MS },
+    redis:
+      topology === undefined
+        ? undefined
+        : {
+            topology,
+            prefix: e.PUSH_REDIS_PREFIX,
+            leaseMs: e.PUSH_NODE_LEASE_MS,
+            username: e.REDIS_USERNAME,
+            password: e.REDIS_PASSWORD,
+            tls: e.REDIS_TLS === '1' || e.REDIS_TLS === 'true',
+          },
     allowUwsFallback: e.PUSH_ALLOW_UWS_FALLBACK === '1' || e.PUSH_ALLOW_UWS_FALLBACK === 'true',
     drainMs: e.PUSH_DRAIN_MS,
     ws: { maxBackpressure: e.PUSH_MAX_BACKPRESSURE_BYTES, maxPayloadLength: e.PUSH_MAX_FRAME_BYTES },

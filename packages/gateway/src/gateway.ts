@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { createApiServer } from './api/server.js';
 import { AppRegistry } from './apps.js';
-import type { Config } from './config.js';
+import type { Config, RedisConfig } from './config.js';
 import type { GatewayEvents, HandlerContext } from './context.js';
 import { Hub } from './hub.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -29,7 +29,7 @@ export type GatewayConfig = Pick<
   'host' | 'apiHost' | 'wsPort' | 'apiPort' | 'activityTimeout' | 'webhookDelayMs' | 'allowUwsFallback' | 'drainMs' | 'ws' | 'apps' | 'nodeId'
 > & {
   /** Clustered mode: Redis connection and key prefix. Unset: embedded in-memory state. */
-  redis?: { url: string; prefix: string; leaseMs: number } | undefined;
+  redis?: RedisConfig | undefined;
   /** Liveness timers, shortened by tests. */
   timers?: { pongWaitMs?: number; sweepMs?: number };
 };
@@ -60,7 +60,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   let stats: (() => ClusterStats) | undefined;
   const metrics = createMetrics({ nodeId: cfg.nodeId, native, cluster: () => stats?.() });
   const state: ClusterState = cfg.redis
-    ? await createRedisState({ url: cfg.redis.url, prefix: cfg.redis.prefix, leaseMs: cfg.redis.leaseMs, nodeId: cfg.nodeId, log: log.child({ component: 'redis' }) })
+    ? await createRedisState({ ...cfg.redis, nodeId: cfg.nodeId, log: log.child({ component: 'redis' }) })
     : createMemoryState(observer);
   stats = state.stats?.bind(state);
   // Clustered, occupancy and presence webhooks come from the webhook worker (Redis keyspace events).

@@ -8,8 +8,8 @@ import { UwsFallbackError } from './uws.js';
 async function main(): Promise<void> {
   const role = process.argv.includes('--role=gateway') ? 'gateway' : 'embedded';
   // Checked before loadConfig: embedded mode would generate and save credentials on the way.
-  if (role === 'gateway' && !process.env.REDIS_URL) {
-    process.stderr.write('herald: `npm run gateway` runs one node of a cluster and needs REDIS_URL; use `npm start` for a single embedded node\n');
+  if (role === 'gateway' && !process.env.REDIS_URL && !process.env.REDIS_SENTINELS && !process.env.REDIS_CLUSTER_NODES) {
+    process.stderr.write('herald: `npm run gateway` runs one node of a cluster and needs REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES); use `npm start` for a single embedded node\n');
     process.exit(1);
   }
   let cfg;

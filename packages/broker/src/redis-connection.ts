@@ -1,0 +1,129 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisClient } from './redis-state.js';
+
+/** Where Redis is: one server, a Sentinel-managed primary, or a Redis Cluster. */
+export type RedisTopology =
+  | { kind: 'single'; url: string }
+  | { kind: 'sentinel'; sentinels: { host: string; port: number }[]; name: string }
+  | { kind: 'cluster'; nodes: { host: string; port: number }[] };
+
+export interface RedisConnectOptions {
+  topology: RedisTopology;
+  /** Passed through to every connection (sentinel and cluster; a URL carries its own). */
+  username?: string | undefined;
+  password?: string | undefined;
+  /** TLS to Redis (a `rediss://` URL turns it on by itself). */
+  tls?: boolean | undefined;
+}
+
+/**
+ * Pub/sub as the broker needs it. Single server and Sentinel use SUBSCRIBE/PUBLISH on a dedicated
+ * subscriber connection; Redis Cluster uses sharded pub/sub (SSUBSCRIBE/SPUBLISH), so a channel's
+ * messages stay on the shard that holds its keys instead of being broadcast to every node.
+ */
+export interface PubSubTransport {
+  ready(): boolean;
+  publish(topic: string, payload: string | Buffer): Promise<unknown>;
+  subscribe(topics: string[]): Promise<void>;
+  unsubscribe(topics: string[]): Promise<void>;
+  onMessage(cb: (topic: string, payload: Buffer) => void): void;
+  /** Called whenever the subscriber (re)connects. */
+  onReady(cb: () => void): void;
+  disconnect(): void;
+}
+
+/** Reconnect forever, quickly at first; a gateway never gives up on Redis. */
+const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
+
+export interface RedisConnections {
+  client: RedisClient;
+  pubsub: PubSubTransport;
+  connect(): Promise<void>;
+  disconnect(): void;
+  /** Both the command connection and the subscriber are up. */
+  ready(): boolean;
+  onLost(cb: () => void): void;
+  onReady(cb: () => void): void;
+}
+
+export function createRedisConnections(opts: RedisConnectOptions, onError: (connection: string, err: Error) => void): RedisConnections {
+  const auth: RedisOptions = {
+    ...(opts.username ? { username: opts.username } : {}),
+    ...(opts.password ? { password: opts.password } : {}),
+    ...(opts.tls ? { tls: {} } : {}),
+  };
+  const base: RedisOptions = { retryStrategy, maxRetriesPerRequest: 1, enableAutoPipelining: true, lazyConnect: true };
+  const t = opts.topology;
+  if (t.kind === 'cluster') {
+    const clusterOpts: ClusterOptions = {
+      shardedSubscribers: true,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      lazyConnect: true,
+      clusterRetryStrategy: retryStrategy,
+      redisOptions: { ...auth, maxRetriesPerRequest: 1 },
+    };
+    const cluster = new Cluster(t.nodes, clusterOpts);
+    cluster.on('error', (err: Error) => onError('cluster', err));
+    const pubsub: PubSubTransport = {
+      ready: () => cluster.status === 'ready',
+      publish: (topic, payload) => cluster.spublish(topic, payload),
+      // SSUBSCRIBE takes channels of one slot per call: one call per topic.
+      subscribe: async (topics) => {
+        await Promise.all(topics.map((topic) => cluster.ssubscribe(topic)));
+      },
+      unsubscribe: async (topics) => {
+        await Promise.all(topics.map((topic) => cluster.sunsubscribe(topic)));
+      },
+      onMessage: (cb) => cluster.on('smessageBuffer', (topic: Buffer, payload: Buffer) => cb(topic.toString(), payload)),
+      onReady: (cb) => cluster.on('ready', cb),
+      disconnect: () => undefined,
+    };
+    return {
+      client: cluster,
+      pubsub,
+      connect: () => cluster.connect(),
+      disconnect: () => cluster.disconnect(),
+      ready: () => cluster.status === 'ready',
+      onLost: (cb) => cluster.on('close', cb),
+      onReady: (cb) => cluster.on('ready', cb),
+    };
+  }
+  const make = (): Redis =>
+    t.kind === 'single'
+      ? new Redis(t.url, { ...base, ...auth })
+      : // failoverDetector: follow a failover at once, instead of writing to a demoted primary for seconds.
+        new Redis({ ...base, ...auth, sentinels: t.sentinels, name: t.name, sentinelRetryStrategy: retryStrategy, failoverDetector: true });
+  const client = make();
+  client.options.enableOfflineQueue = false;
+  const sub = make();
+  client.on('error', (err: Error) => onError('command', err));
+  sub.on('error', (err: Error) => onError('subscriber', err));
+  const pubsub: PubSubTransport = {
+    ready: () => sub.status === 'ready',
+    publish: (topic, payload) => client.publish(topic, payload),
+    subscribe: async (topics) => {
+      await sub.subscribe(...topics);
+    },
+    unsubscribe: async (topics) => {
+      await sub.unsubscribe(...topics);
+    },
+    onMessage: (cb) => sub.on('messageBuffer', (topic: Buffer, payload: Buffer) => cb(topic.toString(), payload)),
+    onReady: (cb) => sub.on('ready', cb),
+    disconnect: () => sub.disconnect(),
+  };
+  return {
+    client,
+    pubsub,
+    connect: async () => {
+      await Promise.all([client.connect(), sub.connect()]);
+    },
+    disconnect: () => {
+      sub.disconnect();
+      client.disconnect();
+    },
+    ready: () => client.status === 'ready' && sub.status === 'ready',
+    onLost: (cb) => client.on('close', cb),
+    onReady: (cb) => client.on('ready', cb),
+  };
+}
