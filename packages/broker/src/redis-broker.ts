@@ -24,7 +24,9 @@ export class RedisBroker implements Broker {
   readonly #pending = new Map<string, boolean>();
   readonly #subscribed = new Set<string>();
   readonly #topics = new Map<string, { appId: string; channel: string }>();
-  #flush: Promise<void> | undefined;
+  /** The flush waiting to run (collects every change until it starts), and the last one queued. */
+  #next: Promise<void> | undefined;
+  #chain: Promise<void> = Promise.resolve();
   publishedCount = 0;
   receivedCount = 0;
 
@@ -59,10 +61,22 @@ export class RedisBroker implements Broker {
     return this.#schedule();
   }
 
+  /**
+   * Flushes run one after another: a flush computes its diff against `#subscribed`, which only a
+   * finished flush updates, so two overlapping flushes could undo each other's work.
+   */
   #schedule(): Promise<void> {
     if (this.#subDown()) return Promise.resolve();
-    this.#flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#apply());
-    return this.#flush;
+    if (this.#next === undefined) {
+      this.#next = this.#chain
+        .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+        .then(() => {
+          this.#next = undefined;
+          return this.#apply();
+        });
+      this.#chain = this.#next;
+    }
+    return this.#next;
   }
 
   #subDown() {
@@ -70,7 +84,6 @@ export class RedisBroker implements Broker {
   }
 
   async #apply(): Promise<void> {
-    this.#flush = undefined;
     const add: string[] = [];
     const remove: string[] = [];
     for (const [topic, want] of this.#pending) {
