@@ -8,6 +8,7 @@ export default defineConfig({
     alias: {
       '@herald/protocol': src('protocol'),
       '@herald/broker': src('broker'),
+      '@herald/config': src('config'),
       '@herald/webhook-worker': src('webhook-worker'),
       '@herald/gateway': src('gateway'),
     },

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { PusherErrorCode } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
 import { ApiErrorCode } from './api/errors.js';
-import { ConfigError } from './apps.js';
+import { ConfigError } from '@herald/config';
 import { UwsFallbackError } from './uws.js';
 
 const doc = readFileSync(fileURLToPath(new URL('../../../docs/errors.md', import.meta.url)), 'utf8');

@@ -1,11 +1,11 @@
-import { createMemoryState, createRedisState, type ClusterState, type ClusterStats, type StateObserver } from '@herald/broker';
+import { RedisWebhooks, createMemoryState, createRedisState, type ClusterState, type ClusterStats, type RedisClusterState, type StateObserver } from '@herald/broker';
 import { USER_CHANNEL_PREFIX } from '@herald/protocol';
 import { WebhookDispatcher } from '@herald/webhook-worker';
 import type { Logger } from 'pino';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { createApiServer } from './api/server.js';
-import { AppRegistry } from './apps.js';
-import type { Config, RedisConfig } from './config.js';
+import { AppRegistry } from '@herald/config';
+import type { Config, RedisConfig } from '@herald/config';
 import type { GatewayEvents, HandlerContext } from './context.js';
 import { Hub } from './hub.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -63,9 +63,10 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     ? await createRedisState({ ...cfg.redis, nodeId: cfg.nodeId, log: log.child({ component: 'redis' }) })
     : createMemoryState(observer);
   stats = state.stats?.bind(state);
-  // Clustered, occupancy and presence webhooks come from the webhook worker (Redis keyspace events).
+  // Clustered, occupancy and presence webhooks come from the webhook worker (Redis keyspace events);
+  // the events only a gateway sees go to the worker through the Redis outbox stream.
   const events: GatewayEvents = clustered
-    ? { clientEvent: () => undefined, cacheMiss: () => undefined }
+    ? outboxEvents(state as RedisClusterState, apps, log)
     : {
         clientEvent: (appId, ev) => webhooks.clientEvent(appId, ev),
         cacheMiss: (appId, channel) => webhooks.cacheMiss(appId, channel),
@@ -120,5 +121,27 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
         await state.close();
         log.info('stopped');
       })()),
+  };
+}
+
+/** Clustered mode: client events and cache misses are appended to the Redis webhook outbox. */
+function outboxEvents(state: RedisClusterState, apps: AppRegistry, log: Logger): GatewayEvents {
+  const outbox = new RedisWebhooks(state.redis, state.keys);
+  const wants = (appId: string) => (apps.byId(appId)?.webhooks.length ?? 0) > 0;
+  const append = (appId: string, event: Record<string, unknown>) => {
+    if (!wants(appId) || !state.isReady()) return;
+    outbox.append(appId, event).catch((err: Error) => log.warn({ err: err.message }, 'webhook outbox append failed'));
+  };
+  return {
+    clientEvent: (appId, ev) =>
+      append(appId, {
+        name: 'client_event',
+        channel: ev.channel,
+        event: ev.event,
+        data: ev.data,
+        socket_id: ev.socketId,
+        ...(ev.userId !== undefined ? { user_id: ev.userId } : {}),
+      }),
+    cacheMiss: (appId, channel) => append(appId, { name: 'cache_miss', channel }),
   };
 }

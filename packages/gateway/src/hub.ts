@@ -1,7 +1,7 @@
 import type { ControlCommand, LocalContribution, Publication } from '@herald/broker';
 import { PusherError, PusherErrorCode, encodeError, encodeWatchlistEvents, type PusherErrorCode as Code } from '@herald/protocol';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
-import type { App } from './apps.js';
+import type { App } from '@herald/config';
 import type { Metrics } from './metrics.js';
 import type { SocketData } from './socket-data.js';
 

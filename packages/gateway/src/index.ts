@@ -1,8 +1,8 @@
 export type { Gateway, GatewayConfig } from './gateway.js';
 export { startGateway } from './gateway.js';
-export type { Config } from './config.js';
-export { loadConfig } from './config.js';
-export type { App } from './apps.js';
-export { AppRegistry, ConfigError, createApp, parseAppsJson } from './apps.js';
+export type { Config } from '@herald/config';
+export { loadConfig } from '@herald/config';
+export type { App } from '@herald/config';
+export { AppRegistry, ConfigError, createApp, parseAppsJson } from '@herald/config';
 export { createLogger } from './logger.js';
 export { loadUws, UwsFallbackError } from './uws.js';

@@ -1,5 +1,5 @@
-import { ConfigError } from './apps.js';
-import { loadConfig } from './config.js';
+import { ConfigError } from '@herald/config';
+import { loadConfig } from '@herald/config';
 import { startGateway } from './gateway.js';
 import { createLogger } from './logger.js';
 import { UwsFallbackError } from './uws.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'uWebSockets.js';
-import type { App } from './apps.js';
+import type { App } from '@herald/config';
 
 export type ConnectionStatus = 'upgrading' | 'open' | 'closing' | 'closed';
 

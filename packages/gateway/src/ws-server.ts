@@ -16,7 +16,7 @@ import {
 } from '@herald/protocol';
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
-import type { AppRegistry, App } from './apps.js';
+import type { AppRegistry, App } from '@herald/config';
 import type { HandlerContext } from './context.js';
 import { handleClientEvent } from './handlers/client-event.js';
 import { signout, handleSignin } from './handlers/signin.js';

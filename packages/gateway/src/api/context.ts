@@ -1,5 +1,5 @@
 import type { ClusterState } from '@herald/broker';
-import type { App, AppRegistry } from '../apps.js';
+import type { App, AppRegistry } from '@herald/config';
 import type { Metrics } from '../metrics.js';
 
 /** What the REST routes use (passed as plugin options, no globals). */

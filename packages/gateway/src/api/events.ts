@@ -1,6 +1,6 @@
 import { channelKind, encodeChannelEvent, isPresenceChannel, isValidChannelName, isValidEventName, isValidSocketId } from '@herald/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import type { App } from '../apps.js';
+import type { App } from '@herald/config';
 import type { ApiContext } from './context.js';
 import { ApiErrorCode, badRequest, missing, payloadTooLarge } from './errors.js';
 import { checkSignature, jsonBody } from './signature-check.js';

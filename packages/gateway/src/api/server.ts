@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { channelsRoutes } from './channels.js';
+import { clientBundleRoutes } from './client-bundle.js';
 import type { ApiContext } from './context.js';
 import { ApiError, ApiErrorCode } from './errors.js';
 import { eventsRoutes } from './events.js';
@@ -44,5 +45,6 @@ export function createApiServer(ctx: ApiContext, log: Logger): FastifyInstance {
   void f.register(eventsRoutes, ctx);
   void f.register(channelsRoutes, ctx);
   void f.register(usersRoutes, ctx);
+  void f.register(clientBundleRoutes, ctx);
   return f;
 }

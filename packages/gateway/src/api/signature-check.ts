@@ -1,6 +1,6 @@
 import { parseQueryString, verifyApiRequest } from '@herald/protocol';
 import type { FastifyRequest } from 'fastify';
-import type { AppRegistry } from '../apps.js';
+import type { AppRegistry } from '@herald/config';
 import { ApiError, ApiErrorCode } from './errors.js';
 
 /**

@@ -46,6 +46,14 @@ const Env = z.object({
   PUSH_CREDENTIALS_FILE: z.string().min(1).default('.herald/credentials.json'),
   /** Run on the slow pure-JS uWebSockets.js fallback instead of refusing to start. */
   PUSH_ALLOW_UWS_FALLBACK: z.enum(['0', '1', 'true', 'false']).default('0'),
+  /** The webhook worker's port: /ready, /health, /metrics, /dead-letters. @default 3233 */
+  PUSH_WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3233),
+  /** How long a failing webhook is retried before it is dead-lettered. @default 300000 (5 min, like Pusher) */
+  PUSH_WEBHOOK_RETRY_WINDOW_MS: z.coerce.number().int().min(0).default(300_000),
+  /** One webhook attempt's timeout. @default 10000 */
+  PUSH_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** A worker that made no progress on a delivery for this long is presumed dead; another takes over. @default 30000 */
+  PUSH_WEBHOOK_CLAIM_MS: z.coerce.number().int().min(500).default(30_000),
   /** Milliseconds to spread client closes over on shutdown. @default 0 */
   PUSH_DRAIN_MS: z.coerce.number().int().min(0).default(0),
 });
@@ -90,6 +98,7 @@ export interface Config {
   redis: RedisConfig | undefined;
   allowUwsFallback: boolean;
   drainMs: number;
+  worker: { port: number; retryWindowMs: number; attemptTimeoutMs: number; claimMs: number };
   ws: { maxBackpressure: number; maxPayloadLength: number };
   apps: App[];
   /** Set when embedded mode generated or loaded credentials from its local file. */
@@ -148,6 +157,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           },
     allowUwsFallback: e.PUSH_ALLOW_UWS_FALLBACK === '1' || e.PUSH_ALLOW_UWS_FALLBACK === 'true',
     drainMs: e.PUSH_DRAIN_MS,
+    worker: {
+      port: e.PUSH_WORKER_PORT,
+      retryWindowMs: e.PUSH_WEBHOOK_RETRY_WINDOW_MS,
+      attemptTimeoutMs: e.PUSH_WEBHOOK_TIMEOUT_MS,
+      claimMs: e.PUSH_WEBHOOK_CLAIM_MS,
+    },
     ws: { maxBackpressure: e.PUSH_MAX_BACKPRESSURE_BYTES, maxPayloadLength: e.PUSH_MAX_FRAME_BYTES },
     apps,
     ...(credentials ? { credentials } : {}),

@@ -3,10 +3,28 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, type AppLimits } from '@herald/protocol';
-import type { WebhookApp, WebhookTarget } from '@herald/webhook-worker';
+
+const EVENT_NAMES = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count'] as const;
+export type WebhookEventName = (typeof EVENT_NAMES)[number];
+
+/** Where one app's webhooks go, and which events (structurally the webhook library's WebhookTarget). */
+export interface WebhookTarget {
+  url: string;
+  /** Event types to send; all when absent. */
+  events?: WebhookEventName[];
+  /** Only channels whose name starts with this. */
+  channelPrefix?: string;
+  /** `webman`: webman/push's names (channel_added/channel_removed, user_added/user_removed). */
+  format?: 'pusher' | 'webman';
+  headers?: Record<string, string>;
+}
 
 /** One tenant: its credentials, switches and limits. Secrets never leave this object in logs. */
-export interface App extends WebhookApp {
+export interface App {
+  id: string;
+  key: string;
+  secret: string;
+  webhooks: WebhookTarget[];
   enabled: boolean;
   /** Accept `client-*` events on private and presence channels. @default true */
   clientEvents: boolean;
@@ -24,7 +42,6 @@ export class ConfigError extends Error {
   readonly code = 'PUSH_ERR_CONFIG';
 }
 
-const EVENT_NAMES = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count'] as const;
 
 const Webhook = z.object({
   url: z.string().url(),

@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { FastifyPluginAsync } from 'fastify';
+import type { ApiContext } from './context.js';
+import { ApiErrorCode } from './errors.js';
+
+/**
+ * Where `npm run build -w @herald/client` writes the browser bundle. The relative path is the
+ * same from src/api/ (tests) and dist/api/ (production).
+ */
+export const CLIENT_BUNDLE_FILE = fileURLToPath(new URL('../../../client/dist/push.js', import.meta.url));
+
+/** Herald's own path, and webman/push's (route.php), so existing `<script src>` tags keep working. */
+export const CLIENT_BUNDLE_PATHS = ['/push.js', '/plugin/webman/push/push.js'] as const;
+
+async function readBundle(): Promise<Buffer | undefined> {
+  try {
+    return await readFile(CLIENT_BUNDLE_FILE);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * GET /push.js and /plugin/webman/push/push.js: the browser client (global `Push`). The file is
+ * read on each request, so a rebuild is served without a restart; `ctx.clientBundle`, when set,
+ * replaces the file. Not built: 404 with a JSON error saying how to build it.
+ */
+export const clientBundleRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
+  for (const path of CLIENT_BUNDLE_PATHS) {
+    f.get(path, async (_req, reply) => {
+      const body = ctx.clientBundle ? ctx.clientBundle() : await readBundle();
+      if (!body) {
+        return reply.code(404).send({
+          error: 'Client bundle not built: run `npm run build -w @herald/client` (expected packages/client/dist/push.js)',
+          code: 404,
+          type: ApiErrorCode.NotFound,
+        });
+      }
+      return reply
+        .type('application/javascript; charset=utf-8')
+        .header('Cache-Control', 'no-cache')
+        .send(body);
+    });
+  }
+};
