@@ -21,3 +21,8 @@ export { RedisBroker } from './redis-broker.js';
 export type { RedisStateOptions, RedisClusterState } from './redis-cluster-state.js';
 export { createRedisState } from './redis-cluster-state.js';
 export type { RedisTopology, RedisConnectOptions } from './redis-connection.js';
+export type { OutboxEntry, DeadLetter } from './redis-webhooks.js';
+export { RedisWebhooks } from './redis-webhooks.js';
+export { createRedisConnections } from './redis-connection.js';
+export type { RedisConnections, PubSubTransport } from './redis-connection.js';
+export type { RedisClient } from './redis-state.js';

@@ -34,6 +34,43 @@ export class RedisKeys {
   cache(appId: string, channel: string) {
     return `${this.#ch(appId, channel)}:cache`;
   }
+  /** Hash of what the webhook worker last reported for a channel: `occ` and `m:<userId>` fields. */
+  webhookReported(appId: string, channel: string) {
+    return `${this.#ch(appId, channel)}:wh`;
+  }
+  /** List of a channel's decided transitions (JSON events) not yet moved to the outbox. */
+  webhookQueue(appId: string, channel: string) {
+    return `${this.#ch(appId, channel)}:whq`;
+  }
+  /** Lock held by the one worker moving a channel's queue to the outbox. */
+  webhookQueueLock(appId: string, channel: string) {
+    return `${this.#ch(appId, channel)}:whl`;
+  }
+  /** Stream of webhook events to deliver (consumer group `deliver`). */
+  webhookOutbox() {
+    return `${this.prefix}:{wh}:outbox`;
+  }
+  /** Stream of webhook batches that never got a 2xx. */
+  webhookDead() {
+    return `${this.prefix}:{wh}:dead`;
+  }
+  /** Keyspace-notification patterns for the keys whose changes are webhooks. */
+  keyspacePatterns(): string[] {
+    return [`__keyspace@*__:${this.prefix}:{*}:subs`, `__keyspace@*__:${this.prefix}:{*}:members`];
+  }
+  /** Parses `<prefix>:{app:channel}:<suffix>` (with or without the keyspace prefix). */
+  parseChannelKey(key: string): { appId: string; channel: string; suffix: string } | undefined {
+    const k = key.startsWith('__keyspace@') ? key.slice(key.indexOf('__:') + 3) : key;
+    const head = `${this.prefix}:{`;
+    if (!k.startsWith(head)) return undefined;
+    const close = k.lastIndexOf('}:');
+    if (close === -1) return undefined;
+    const inner = k.slice(head.length, close);
+    const at = inner.indexOf(':');
+    if (at <= 0) return undefined;
+    return { appId: inner.slice(0, at), channel: inner.slice(at + 1), suffix: k.slice(close + 2) };
+  }
+
   /** Set of the app's occupied channels (kept in step with `subs`, re-checked on read). */
   appChannels(appId: string) {
     return `${this.prefix}:{${appId}}:channels`;

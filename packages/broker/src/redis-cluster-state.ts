@@ -36,6 +36,11 @@ export interface RedisStateOptions extends Omit<RedisConnectOptions, 'topology'>
 
 export type RedisClusterState = ClusterState & {
   broker: RedisBroker;
+  /** The command connection and key builder, for the webhook worker and outbox producers. */
+  redis: RedisClient;
+  keys: RedisKeys;
+  /** Runs `cb` each time the connection comes back after a loss. */
+  onReconnect(cb: () => void): void;
   /** Removes the contributions of nodes whose lease expired (runs periodically; exposed for tests). */
   reapExpired(): Promise<number>;
   stats(): ClusterStats;
@@ -195,11 +200,13 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   started = true;
 
   let wasLost = false;
+  const reconnectListeners: (() => void)[] = [];
   conn.onLost(() => (wasLost = true));
   conn.onReady(() => {
     if (!wasLost) return;
     wasLost = false;
     reconnects++;
+    for (const cb of reconnectListeners) cb();
     log.info({}, 'redis connection back: re-registering local state');
     void renewLease()
       .then(() => reconcile())
@@ -217,6 +224,9 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
 
   return {
     broker,
+    redis: client,
+    keys,
+    onReconnect: (cb) => void reconnectListeners.push(cb),
     channels: guardedChannels,
     presence: guardedPresence,
     users: guardedUsers,

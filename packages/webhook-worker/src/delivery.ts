@@ -13,6 +13,8 @@ export interface DeliveryOptions {
   onDeadLetter?: DeadLetterHandler;
   /** Clock for the retry window. @default Date.now */
   now?: () => number;
+  /** Called once per batch that got a 2xx (the Redis outbox acknowledges its entries here). */
+  onDelivered?: (batch: WebhookBatch, target: WebhookTarget) => void;
 }
 
 export interface DeliveryStats {
@@ -25,7 +27,7 @@ export interface DeliveryStats {
 }
 
 /** Headers the delivery owns; a target's custom header with one of these names (any case) is dropped. */
-const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'x-pusher-key', 'x-pusher-signature', 'x-herald-webhook-id']);
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'x-pusher-key', 'x-pusher-signature', 'x-herald-webhook-id', 'x-herald-event-ids']);
 
 /**
  * Posts webhook batches, each independently: `deliver()` returns at once and a slow or dead receiver only
@@ -38,6 +40,7 @@ export class WebhookDelivery {
   readonly #retry: RetryPolicy;
   readonly #fetch: typeof fetch;
   readonly #onDeadLetter: DeadLetterHandler;
+  readonly #onDelivered: ((batch: WebhookBatch, target: WebhookTarget) => void) | undefined;
   readonly #now: () => number;
   readonly #inFlight = new Set<Promise<void>>();
   readonly #shutdown = new AbortController();
@@ -48,6 +51,7 @@ export class WebhookDelivery {
     this.#retry = resolveRetryPolicy(options.retry);
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#now = options.now ?? Date.now;
+    this.#onDelivered = options.onDelivered;
     this.#onDeadLetter =
       options.onDeadLetter ??
       ((batch, target, err) =>
@@ -107,6 +111,7 @@ export class WebhookDelivery {
     headers['X-Pusher-Key'] = app.key;
     headers['X-Pusher-Signature'] = signWebhook(app.secret, body);
     headers['X-Herald-Webhook-Id'] = batch.id;
+    if (batch.eventIds !== undefined && batch.eventIds.length > 0) headers['X-Herald-Event-Ids'] = batch.eventIds.join(',');
 
     const endpoint = parseTarget(target.url);
     const url = endpoint?.loggable ?? '[invalid url]';
@@ -128,6 +133,11 @@ export class WebhookDelivery {
       if (error === undefined) {
         this.#stats.sent++;
         this.#log.debug({ url, appId: app.id, webhookId: batch.id, attempt, events: batch.events.length }, 'webhook delivered');
+        try {
+          this.#onDelivered?.(batch, target);
+        } catch (err) {
+          this.#log.error({ err, webhookId: batch.id }, 'onDelivered threw');
+        }
         return;
       }
       lastError = error;

@@ -55,6 +55,8 @@ export interface WebhookBatch {
   /** Integer ms since epoch, sent as `time_ms`. */
   readonly timeMs: number;
   readonly events: readonly WebhookEvent[];
+  /** Stable ids of the events (Redis outbox mode), sent as `X-Herald-Event-Ids` so duplicates are detectable. */
+  readonly eventIds?: readonly string[];
 }
 
 /** Called once per batch that could not be delivered (retry window used up, or dropped at close). */

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The built entry points (`npm test` runs `tsc -b` before vitest). */
 export const GATEWAY_MAIN = fileURLToPath(new URL('../../../packages/gateway/dist/main.js', import.meta.url));
+export const WORKER_MAIN = fileURLToPath(new URL('../../../packages/webhook-worker/dist/main.js', import.meta.url));
 
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -52,7 +53,7 @@ export async function startNode(opts: {
   env?: Record<string, string>;
   wsPort?: number;
   apiPort?: number;
-  role?: 'gateway' | 'embedded';
+  role?: 'gateway' | 'embedded' | 'worker';
   waitReady?: boolean;
 }): Promise<NodeHandle> {
   const wsPort = opts.wsPort ?? (await freePort());
@@ -72,7 +73,9 @@ export async function startNode(opts: {
     ...(opts.prefix ? { PUSH_REDIS_PREFIX: opts.prefix } : {}),
     ...opts.env,
   };
-  const args = [GATEWAY_MAIN, ...((opts.role ?? (opts.redisUrl ? 'gateway' : 'embedded')) === 'gateway' ? ['--role=gateway'] : [])];
+  const role = opts.role ?? (opts.redisUrl ? 'gateway' : 'embedded');
+  if (role === 'worker') env.PUSH_WORKER_PORT = String(apiPort);
+  const args = role === 'worker' ? [WORKER_MAIN] : [GATEWAY_MAIN, ...(role === 'gateway' ? ['--role=gateway'] : [])];
   const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));

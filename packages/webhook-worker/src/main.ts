@@ -1,0 +1,78 @@
+import { createRedisState } from '@herald/broker';
+import { ConfigError, loadConfig, AppRegistry } from '@herald/config';
+import { pino } from 'pino';
+import { KeyspaceConfigError } from './keyspace-source.js';
+import { RedisWebhookWorker } from './redis-worker.js';
+import { createWorkerHttp } from './worker-http.js';
+
+/** Entry point of `npm run webhook-worker`: Redis occupancy and presence changes → webhooks. */
+async function main(): Promise<void> {
+  if (!process.env.REDIS_URL && !process.env.REDIS_SENTINELS && !process.env.REDIS_CLUSTER_NODES) {
+    process.stderr.write('herald: the webhook worker needs REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES); `npm start` delivers webhooks itself in embedded mode\n');
+    process.exit(1);
+  }
+  let cfg;
+  try {
+    cfg = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`herald: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const workerId = `worker-${cfg.nodeId}`;
+  const log = pino({
+    level: cfg.logLevel,
+    base: { service: 'webhook-worker', nodeId: workerId },
+    redact: { paths: ['secret', '*.secret', 'apps[*].secret'], censor: '[redacted]' },
+  });
+  const apps = new AppRegistry(cfg.apps);
+  const state = await createRedisState({ ...cfg.redis!, nodeId: workerId, log: log.child({ component: 'redis' }) });
+  const worker = new RedisWebhookWorker({
+    state,
+    apps: (id) => apps.byId(id),
+    delayMs: cfg.webhookDelayMs,
+    workerId,
+    claimMs: cfg.worker.claimMs,
+    retry: { windowMs: cfg.worker.retryWindowMs, attemptTimeoutMs: cfg.worker.attemptTimeoutMs },
+    log: log.child({ component: 'webhooks' }),
+  });
+  try {
+    await worker.start();
+  } catch (err) {
+    if (err instanceof KeyspaceConfigError) {
+      log.fatal({ code: err.code }, err.message);
+      process.stderr.write(`herald: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const http = createWorkerHttp(worker, { nodeId: workerId, log: log.child({ component: 'http' }) });
+  await http.listen({ host: cfg.host, port: cfg.worker.port });
+  log.info({ port: cfg.worker.port, apps: cfg.apps.length, delayMs: cfg.webhookDelayMs }, 'webhook worker running');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    (async () => {
+      await http.close();
+      await worker.close();
+      await state.close();
+    })().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`herald: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

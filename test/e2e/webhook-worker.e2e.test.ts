@@ -1,0 +1,335 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Pusher from 'pusher';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
+import { RawClient } from '../../packages/gateway/test/support/harness.js';
+import { randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
+
+interface Hook {
+  at: number;
+  status: number;
+  valid: boolean;
+  webhookId: string;
+  eventIds: string[];
+  events: Record<string, unknown>[];
+}
+
+/** A webhook receiver that verifies every request with the official SDK and can play dead. */
+async function receiver(app: TestApp) {
+  const sdk = new Pusher({ appId: app.id, key: app.key, secret: app.secret, cluster: 'mt1' });
+  const hooks: Hook[] = [];
+  let mode: 'up' | 'down' = 'up';
+  const server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const status = mode === 'up' ? 200 : 503;
+      if (status === 200) {
+        hooks.push({
+          at: Date.now(),
+          status,
+          valid: sdk.webhook({ headers: req.headers as Record<string, string>, rawBody: raw }).isValid(),
+          webhookId: String(req.headers['x-herald-webhook-id']),
+          eventIds: String(req.headers['x-herald-event-ids'] ?? '').split(',').filter(Boolean),
+          events: (JSON.parse(raw) as { events: Record<string, unknown>[] }).events,
+        });
+      }
+      res.statusCode = status;
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    hooks,
+    events: () => hooks.flatMap((h) => h.events),
+    /** Events with their stable ids, for duplicate detection. */
+    ids: () => hooks.flatMap((h) => h.eventIds),
+    /** Events once each: a re-delivery carries the same event id (X-Herald-Event-Ids). */
+    unique: () => {
+      const seen = new Set<string>();
+      const out: Record<string, unknown>[] = [];
+      for (const h of hooks) {
+        h.events.forEach((e, i) => {
+          const id = h.eventIds[i]!;
+          if (!seen.has(id)) out.push(e);
+          seen.add(id);
+        });
+      }
+      return out;
+    },
+    setMode: (m: 'up' | 'down') => (mode = m),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+const names = (events: Record<string, unknown>[], channel?: string) =>
+  events.filter((e) => channel === undefined || e.channel === channel).map((e) => (e.user_id ? `${e.name}:${e.user_id}` : String(e.name)));
+
+describe('webhook worker (clustered webhooks from Redis)', () => {
+  let redis: RedisHandle;
+  let procs: NodeHandle[] = [];
+  const raws: RawClient[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    for (const r of raws.splice(0)) await r[Symbol.asyncDispose]();
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    procs = [];
+  });
+
+  async function cluster(opts: { gateways?: number; workers?: number; env?: Record<string, string>; app?: TestApp; hookUrl: string }) {
+    const app = opts.app!;
+    const prefix = uniquePrefix();
+    const env = { PUSH_WEBHOOK_URL: opts.hookUrl, PUSH_WEBHOOK_DELAY_MS: '1000', PUSH_NODE_LEASE_MS: '2000', ...opts.env };
+    const gateways = await Promise.all(
+      Array.from({ length: opts.gateways ?? 2 }, (_, i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `g${i}-${prefix}`, env })),
+    );
+    const workers = await Promise.all(
+      Array.from({ length: opts.workers ?? 1 }, (_, i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `w${i}-${prefix}`, env, role: 'worker' })),
+    );
+    procs.push(...gateways, ...workers);
+    const startWorker = async (i: number) => {
+      const w = await startNode({ app, redisUrl: redis.url, prefix, nodeId: `w${i}-${prefix}`, env, role: 'worker' });
+      procs.push(w);
+      return w;
+    };
+    return { app, prefix, gateways, workers, startWorker, sdk: (n: NodeHandle) => new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(n.apiPort), useTLS: false }) };
+  }
+  const raw = async (app: TestApp, n: NodeHandle) => {
+    const r = await RawClient.established({ wsPort: n.wsPort, app });
+    raws.push(r);
+    return r;
+  };
+  const joinPresence = async (c: { sdk: (n: NodeHandle) => Pusher }, n: NodeHandle, r: RawClient, channel: string, user: string) => {
+    const { auth } = c.sdk(n).authorizeChannel(r.socketId, channel, { user_id: user });
+    return r.subscribe(channel, { auth, channel_data: JSON.stringify({ user_id: user }) });
+  };
+  const close = async (r: RawClient) => {
+    await r[Symbol.asyncDispose]();
+    raws.splice(raws.indexOf(r), 1);
+  };
+
+  it('sends one occupied and one vacated per real transition, nothing for a reload, members once per user across nodes', async () => {
+    const app = randomTestApp();
+    const rx = await receiver(app);
+    try {
+      const c = await cluster({ app, hookUrl: rx.url });
+      const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
+      const a = await raw(app, g0);
+      await a.subscribe('user-1');
+      await expect.poll(() => names(rx.events(), 'user-1'), { timeout: 5000 }).toEqual(['channel_occupied']);
+      // A page reload: leave and come back (on another node) within the window.
+      await close(a);
+      const b = await raw(app, g1);
+      await b.subscribe('user-1');
+      // The same user on two nodes of a presence channel.
+      const p1 = await raw(app, g0);
+      const p2 = await raw(app, g1);
+      await joinPresence(c, g0, p1, 'presence-room', 'alice');
+      await joinPresence(c, g1, p2, 'presence-room', 'alice');
+      await expect.poll(() => names(rx.events(), 'presence-room'), { timeout: 5000 }).toEqual(['channel_occupied', 'member_added:alice']);
+      await close(p1);
+      await close(p2);
+      await close(b);
+      await expect.poll(() => names(rx.events(), 'user-1'), { timeout: 6000 }).toEqual(['channel_occupied', 'channel_vacated']);
+      await expect.poll(() => names(rx.events(), 'presence-room'), { timeout: 6000 }).toEqual(['channel_occupied', 'member_added:alice', 'member_removed:alice', 'channel_vacated']);
+      expect(rx.hooks.every((h) => h.valid)).toBe(true);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('reports the members and channels of a SIGKILLed gateway within the lease bound plus the delay', async () => {
+    const app = randomTestApp();
+    const rx = await receiver(app);
+    try {
+      const c = await cluster({ app, hookUrl: rx.url });
+      const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
+      const stay = await raw(app, g0);
+      await joinPresence(c, g0, stay, 'presence-crash', 'stayer');
+      const doomed = await raw(app, g1);
+      await joinPresence(c, g1, doomed, 'presence-crash', 'doomed');
+      await doomed.subscribe('only-on-g1');
+      await expect.poll(() => names(rx.events(), 'only-on-g1'), { timeout: 5000 }).toEqual(['channel_occupied']);
+      await expect.poll(() => names(rx.events(), 'presence-crash').sort(), { timeout: 5000 }).toEqual(['channel_occupied', 'member_added:doomed', 'member_added:stayer']);
+      const t0 = Date.now();
+      await g1.kill('SIGKILL');
+      await expect.poll(() => names(rx.events(), 'only-on-g1'), { timeout: 10_000 }).toEqual(['channel_occupied', 'channel_vacated']);
+      await expect.poll(() => names(rx.events(), 'presence-crash').filter((n) => n.startsWith('member_removed')), { timeout: 10_000 }).toEqual(['member_removed:doomed']);
+      // lease 2 s (+ reaper period) + delay 1 s, with a margin for a busy machine
+      expect(Date.now() - t0).toBeLessThan(8000);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('loses nothing and sends nothing twice when the worker is SIGKILLed mid-stream and restarted', async () => {
+    const app = randomTestApp();
+    const rx = await receiver(app);
+    try {
+      const c = await cluster({ app, hookUrl: rx.url, env: { PUSH_WEBHOOK_CLAIM_MS: '2000' } });
+      const [g0] = c.gateways as [NodeHandle];
+      const clients: RawClient[] = [];
+      for (let i = 0; i < 10; i++) {
+        const r = await raw(app, g0);
+        await r.subscribe(`ch-${i}`);
+        clients.push(r);
+      }
+      await expect.poll(() => rx.events().length, { timeout: 6000 }).toBe(10);
+      // Kill the worker, change the world while it is away, restart it.
+      await c.workers[0]!.kill('SIGKILL');
+      for (let i = 0; i < 5; i++) await close(clients[i]!);
+      for (let i = 10; i < 13; i++) {
+        const r = await raw(app, g0);
+        await r.subscribe(`ch-${i}`);
+      }
+      await c.startWorker(0);
+      await expect.poll(() => rx.unique().length, { timeout: 10_000 }).toBe(10 + 5 + 3);
+      for (let i = 0; i < 13; i++) {
+        expect(names(rx.unique(), `ch-${i}`)).toEqual(i < 5 ? ['channel_occupied', 'channel_vacated'] : ['channel_occupied']);
+      }
+      // At-least-once: a worker killed between a 2xx and its acknowledgement re-sends, and the
+      // re-sent events carry the same ids; every event has an id.
+      expect(rx.ids()).toHaveLength(rx.events().length);
+      const dupes = rx.ids().length - new Set(rx.ids()).size;
+      expect(dupes).toBeLessThanOrEqual(10);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('two workers at once: every transition is sent once', async () => {
+    const app = randomTestApp();
+    const rx = await receiver(app);
+    try {
+      const c = await cluster({ app, hookUrl: rx.url, workers: 2 });
+      const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
+      const rs: RawClient[] = [];
+      for (let i = 0; i < 8; i++) {
+        const r = await raw(app, i % 2 ? g1 : g0);
+        await r.subscribe(`two-${i}`);
+        await joinPresence(c, i % 2 ? g1 : g0, r, 'presence-two', `u${i}`);
+        rs.push(r);
+      }
+      // Everyone was reported (a join and leave inside the delay would rightly send nothing)...
+      await expect.poll(() => rx.events().length, { timeout: 10_000 }).toBe(8 + 1 + 8);
+      for (const r of rs.slice(0, 4)) await close(r);
+      await expect.poll(() => rx.events().length, { timeout: 10_000 }).toBe(8 + 1 + 8 + 4 + 4);
+      for (let i = 0; i < 8; i++) expect(names(rx.events(), `two-${i}`)).toEqual(i < 4 ? ['channel_occupied', 'channel_vacated'] : ['channel_occupied']);
+      const pres = names(rx.events(), 'presence-two');
+      expect(pres.filter((n) => n === 'channel_occupied')).toHaveLength(1);
+      expect(pres.filter((n) => n.startsWith('member_added')).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `member_added:u${i}`));
+      expect(pres.filter((n) => n.startsWith('member_removed')).sort()).toEqual(Array.from({ length: 4 }, (_, i) => `member_removed:u${i}`));
+      const ids = rx.ids();
+      expect(new Set(ids).size).toBe(ids.length);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('receiver down for a while: everything arrives afterwards, in order per channel', async () => {
+    const app = randomTestApp();
+    const rx = await receiver(app);
+    try {
+      rx.setMode('down');
+      const c = await cluster({ app, hookUrl: rx.url });
+      const [g0] = c.gateways as [NodeHandle];
+      const r = await raw(app, g0);
+      await r.subscribe('flappy');
+      await new Promise((res) => setTimeout(res, 1500));
+      await close(r);
+      await new Promise((res) => setTimeout(res, 1500));
+      rx.setMode('up');
+      await expect.poll(() => names(rx.events(), 'flappy'), { timeout: 15_000 }).toEqual(['channel_occupied', 'channel_vacated']);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('receiver never up: dead-lettered, listed, then replayed on request', async () => {
+    const app = randomTestApp();
+    const rx = await receiver(app);
+    try {
+      rx.setMode('down');
+      const c = await cluster({ app, hookUrl: rx.url, env: { PUSH_WEBHOOK_RETRY_WINDOW_MS: '1500' } });
+      const [g0] = c.gateways as [NodeHandle];
+      const w = c.workers[0]!;
+      const r = await raw(app, g0);
+      await r.subscribe('dead-end');
+      const dead = async () => ((await (await fetch(`${w.apiUrl}/dead-letters`)).json()) as { dead_letters: { id: string; events: { name: string }[]; target: string }[] }).dead_letters;
+      await expect.poll(async () => (await dead()).length, { timeout: 10_000 }).toBe(1);
+      const [d] = await dead();
+      expect(d!.events.map((e) => e.name)).toEqual(['channel_occupied']);
+      expect(d!.target).toBe(rx.url);
+      rx.setMode('up');
+      const res = await fetch(`${w.apiUrl}/dead-letters/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(await res.json()).toEqual({ replayed: 1 });
+      await expect.poll(() => names(rx.events(), 'dead-end'), { timeout: 5000 }).toEqual(['channel_occupied']);
+      expect(await dead()).toEqual([]);
+      const metrics = await (await fetch(`${w.apiUrl}/metrics`)).text();
+      expect(metrics).toMatch(/herald_webhook_dead_lettered\{[^}]*\} 1/);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('client events and cache misses from gateways are delivered by the worker', async () => {
+    const app = randomTestApp();
+    const rx = await receiver(app);
+    try {
+      const c = await cluster({ app, hookUrl: rx.url });
+      const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
+      const a = await raw(app, g0);
+      const b = await raw(app, g1);
+      for (const r of [a, b]) {
+        const { auth } = c.sdk(g0).authorizeChannel(r.socketId, 'private-chat');
+        await r.subscribe('private-chat', { auth });
+      }
+      a.send({ event: 'client-typing', channel: 'private-chat', data: { on: true } });
+      await b.waitFor((f) => f.event === 'client-typing');
+      await b.subscribe('cache-empty');
+      await expect.poll(() => rx.events().filter((e) => e.name === 'client_event' || e.name === 'cache_miss'), { timeout: 5000 }).toEqual([
+        { name: 'client_event', channel: 'private-chat', event: 'client-typing', data: '{"on":true}', socket_id: a.socketId },
+        { name: 'cache_miss', channel: 'cache-empty' },
+      ]);
+    } finally {
+      await rx.close();
+    }
+  });
+
+  it('refuses to start when CONFIG is forbidden, saying which flags to set', async () => {
+    await using locked = await startRedis({ args: ['--rename-command', 'CONFIG', '""'] });
+    const app = randomTestApp();
+    const w = await startNode({ app, redisUrl: locked.url, prefix: uniquePrefix(), role: 'worker', waitReady: false });
+    procs.push(w);
+    expect(await w.exited).toBe(1);
+    expect(w.output()).toMatch(/notify-keyspace-events/);
+    expect(w.output()).toMatch(/Khg/);
+  });
+
+  it('works when the flags are already configured and CONFIG is forbidden', async () => {
+    await using locked = await startRedis({ args: ['--notify-keyspace-events', 'Khg', '--rename-command', 'CONFIG', '""'] });
+    const app = randomTestApp();
+    const rx = await receiver(app);
+    try {
+      const prefix = uniquePrefix();
+      const env = { PUSH_WEBHOOK_URL: rx.url, PUSH_WEBHOOK_DELAY_MS: '1000' };
+      const g = await startNode({ app, redisUrl: locked.url, prefix, env });
+      procs.push(g);
+      // CONFIG GET is refused too: the worker cannot check, and says so instead of guessing.
+      const w = await startNode({ app, redisUrl: locked.url, prefix, env, role: 'worker', waitReady: false });
+      procs.push(w);
+      expect(await w.exited).toBe(1);
+      expect(w.output()).toMatch(/notify-keyspace-events/);
+    } finally {
+      await rx.close();
+    }
+  });
+});
+
