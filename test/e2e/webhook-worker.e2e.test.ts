@@ -333,3 +333,39 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
   });
 });
 
+
+describe('webhook worker on Redis Cluster', () => {
+  it('listens on every primary: occupancy on channels of every shard is reported', async () => {
+    const { startRedisCluster } = await import('../../packages/broker/test/support/redis.js');
+    await using rc = await startRedisCluster();
+    const app = randomTestApp();
+    const rx = await receiver(app);
+    const procs: NodeHandle[] = [];
+    const clients: RawClient[] = [];
+    try {
+      const prefix = uniquePrefix();
+      const env = {
+        REDIS_CLUSTER_NODES: rc.nodes.map((n) => `${n.host}:${n.port}`).join(','),
+        PUSH_REDIS_PREFIX: prefix,
+        PUSH_WEBHOOK_URL: rx.url,
+        PUSH_WEBHOOK_DELAY_MS: '1000',
+      };
+      procs.push(await startNode({ app, role: 'gateway', env }));
+      procs.push(await startNode({ app, role: 'worker', env }));
+      // Twelve channels hash to slots spread over the three primaries.
+      for (let i = 0; i < 12; i++) {
+        const r = await RawClient.established({ wsPort: procs[0]!.wsPort, app });
+        clients.push(r);
+        await r.subscribe(`shard-${i}`);
+      }
+      await expect.poll(() => rx.events().length, { timeout: 10_000 }).toBe(12);
+      expect(new Set(rx.events().map((e) => e.channel)).size).toBe(12);
+      for (const r of clients.splice(0, 6)) await r[Symbol.asyncDispose]();
+      await expect.poll(() => rx.events().filter((e) => e.name === 'channel_vacated').length, { timeout: 10_000 }).toBe(6);
+    } finally {
+      for (const r of clients) await r[Symbol.asyncDispose]();
+      await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+      await rx.close();
+    }
+  }, 60_000);
+});

@@ -202,7 +202,16 @@ export class RedisWebhookWorker {
       list.push(e);
     }
     const done: string[] = [];
-    for (const [appId, list] of byApp) {
+    for (const [appId, all] of byApp) {
+      // Several clients hitting one empty cache channel at once make one cache_miss (Pusher's rule).
+      const seenMiss = new Set<string>();
+      const list = all.filter((e) => {
+        if (e.event.name !== 'cache_miss') return true;
+        const ch = String(e.event.channel);
+        if (!seenMiss.has(ch)) return seenMiss.add(ch), true;
+        done.push(e.id);
+        return false;
+      });
       const app = this.o.apps(appId);
       const plan: { target: WebhookTarget; entries: OutboxEntry[] }[] = [];
       for (const target of app?.webhooks ?? []) {
