@@ -11,6 +11,7 @@ export default defineConfig({
       '@herald/config': src('config'),
       '@herald/webhook-worker': src('webhook-worker'),
       '@herald/gateway': src('gateway'),
+      '@herald/sdk': src('sdk'),
     },
   },
   test: {

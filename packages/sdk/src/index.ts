@@ -1,0 +1,22 @@
+export { Api } from './api.js';
+export type { ApiOptions, DataEncoding, SdkLimits } from './options.js';
+export { HeraldApiError, HeraldApiErrorCode } from './errors.js';
+export type {
+  BatchEvent,
+  BatchResult,
+  ChannelAttributes,
+  ChannelAuthorization,
+  ChannelInfo,
+  ChannelOptions,
+  ChannelsOptions,
+  ChannelsResult,
+  Info,
+  InfoAttribute,
+  PresenceData,
+  PresenceUser,
+  TriggerOptions,
+  TriggerResult,
+  UserAuthentication,
+  UserData,
+} from './types.js';
+export type { VerifyWebhookOptions, WebhookEvent, WebhookHeaders, WebhookVerification } from './webhook.js';
