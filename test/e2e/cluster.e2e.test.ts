@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import Pusher from 'pusher';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +135,33 @@ describe('clustered mode: three gateways on one Redis', () => {
     expect(channelEvents(alice, 'pusher_internal:member_removed')).toHaveLength(1);
     const chans = await sdk(nodes[2]!).get({ path: '/channels', params: { filter_by_prefix: 'presence-', info: 'user_count' } });
     expect(await chans.json()).toEqual({ channels: { 'presence-room': { user_count: 1 } } });
+  });
+
+  it('enforces the app connection quota and API rate cluster-wide', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-quota-'));
+    const file = join(dir, 'apps.json');
+    app = randomTestApp();
+    prefix = uniquePrefix();
+    writeFileSync(file, JSON.stringify([{ ...app, maxConnections: 3, maxApiRequestsPerSecond: 4 }]));
+    nodes = await Promise.all([0, 1].map((i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `q${i}-${prefix}`, env: { PUSH_APPS_FILE: file } })));
+    const [n0, n1] = nodes as [NodeHandle, NodeHandle];
+    await rawOn(n0);
+    await rawOn(n0);
+    await rawOn(n1);
+    // Counts are shared about once a second: within a few seconds a 4th connection on either node is refused.
+    await expect
+      .poll(async () => {
+        const extra = await RawClient.connect(`ws://127.0.0.1:${n1.wsPort}/app/${app.key}`);
+        const f = await extra.waitFor((x) => x.event === 'pusher:connection_established' || x.event === 'pusher:error');
+        await extra[Symbol.asyncDispose]();
+        return f.event === 'pusher:error' ? (f.data as { code: number }).code : 0;
+      }, { timeout: 8000, interval: 300 })
+      .toBe(4004);
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => sdk(nodes[i % 2]!).trigger('x', 'e', {}).then((r) => r.status, (e: { status: number }) => e.status)),
+    );
+    expect(statuses.filter((st) => st === 429).length).toBeGreaterThanOrEqual(4);
+    expect(statuses.filter((st) => st === 200).length).toBeGreaterThanOrEqual(1);
   });
 
   it('terminates a user on every node', async () => {

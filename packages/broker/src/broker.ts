@@ -94,6 +94,19 @@ export interface StateObserver {
   memberPresence(appId: string, channel: string, userId: string, present: boolean): void;
 }
 
+/**
+ * Cluster-wide counts for admission control. Counts are synchronised about once a second, so the
+ * limits are approximate under bursts (by design: no Redis round trip on the connect path).
+ */
+export interface UsageCounters {
+  /** This node's open connections of the app changed. */
+  setLocalConnections(appId: string, count: number): void;
+  /** Connections of the app on the whole cluster, as of the last sync (this node's at its sync). */
+  clusterConnections(appId: string): number;
+  /** Counts one API request; false when the app is over `perSecond` in the current second, cluster-wide. */
+  hitApi(appId: string, perSecond: number): Promise<boolean>;
+}
+
 /** What one local socket holds in the shared state; used to re-register after a Redis outage. */
 export type LocalContribution =
   | { kind: 's'; appId: string; channel: string; socketId: string }
@@ -115,6 +128,7 @@ export interface ClusterState {
    * that the outage hid. Memory state never needs it.
    */
   setLocalState(list: () => LocalContribution[]): void;
+  usage: UsageCounters;
   /** Figures for metrics (clustered mode). */
   stats?(): ClusterStats;
   close(): Promise<void>;

@@ -15,7 +15,7 @@ export type {
 export { MemoryBroker } from './memory-broker.js';
 export { MemoryChannelStore, MemoryPresenceStore, MemoryUserStore, MemoryCacheStore } from './memory-state.js';
 export { createMemoryState } from './memory-cluster.js';
-export type { LocalContribution, ClusterStats } from './broker.js';
+export type { LocalContribution, ClusterStats, UsageCounters } from './broker.js';
 export { RedisKeys } from './keys.js';
 export { RedisBroker } from './redis-broker.js';
 export type { RedisStateOptions, RedisClusterState } from './redis-cluster-state.js';

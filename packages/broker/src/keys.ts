@@ -75,6 +75,14 @@ export class RedisKeys {
   appChannels(appId: string) {
     return `${this.prefix}:{${appId}}:channels`;
   }
+  /** Hash nodeId → `count:expiresAtMs`: the app's connections per node. */
+  appConnections(appId: string) {
+    return `${this.prefix}:{${appId}}:conns`;
+  }
+  /** API requests of the app in one second. */
+  apiRate(appId: string, second: number) {
+    return `${this.prefix}:{${appId}}:api:${second}`;
+  }
   /** Set of socket ids signed in as the user. */
   user(appId: string, userId: string) {
     return `${this.prefix}:{${appId}:u:${userId}}:sockets`;

@@ -1,5 +1,6 @@
 import type { ClusterState, StateObserver } from './broker.js';
 import { MemoryBroker } from './memory-broker.js';
+import { MemoryUsageCounters } from './memory-usage.js';
 import { MemoryCacheStore, MemoryChannelStore, MemoryPresenceStore, MemoryUserStore } from './memory-state.js';
 
 /** The embedded single-node state: everything in this process, transitions reported to `observer`. */
@@ -12,6 +13,7 @@ export function createMemoryState(observer?: StateObserver): ClusterState {
     presence: new MemoryPresenceStore(observer),
     users: new MemoryUserStore(),
     cache,
+    usage: new MemoryUsageCounters(),
     isReady: () => true,
     setLocalState: () => undefined,
     async close() {

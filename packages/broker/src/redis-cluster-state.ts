@@ -10,6 +10,7 @@ import type {
 } from './broker.js';
 import { RedisKeys } from './keys.js';
 import { RedisBroker, type BrokerLog } from './redis-broker.js';
+import { RedisUsageCounters } from './redis-usage.js';
 import { createRedisConnections, type RedisConnectOptions, type RedisTopology } from './redis-connection.js';
 import {
   RedisCacheStore,
@@ -213,6 +214,8 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
       .catch((err: Error) => log.error({ err: err.message }, 're-registering local state failed'));
   });
 
+  const usage = new RedisUsageCounters(client, keys, nodeId, leaseMs, ready, (err) => log.warn({ err: err.message }, 'usage counters sync failed'));
+
   const leaseTimer = setInterval(() => {
     renewLease().catch((err: Error) => log.warn({ err: err.message }, 'lease renewal failed'));
   }, Math.max(200, Math.floor(leaseMs / 3)));
@@ -227,6 +230,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
     redis: client,
     keys,
     onReconnect: (cb) => void reconnectListeners.push(cb),
+    usage,
     channels: guardedChannels,
     presence: guardedPresence,
     users: guardedUsers,
@@ -248,6 +252,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
       clearInterval(leaseTimer);
       clearInterval(reapTimer);
       await broker.close();
+      await usage.release();
       if (ready()) {
         // A clean stop releases the lease and the node's state at once (no wait for expiry).
         try {

@@ -33,6 +33,8 @@ export interface App {
   /** Seconds a cache channel keeps its last event. @default 1800 (Pusher's 30 min) */
   cacheTtlSeconds: number;
   limits: AppLimits;
+  /** Origins allowed to open WebSockets (exact, or `*.domain`); undefined: any. */
+  allowedOrigins?: string[];
   /** Small integer used to build uWebSockets.js topic names. */
   index: number;
 }
@@ -65,6 +67,7 @@ const Limits = z
     maxPresenceUserIdLength: z.number().int().positive(),
     maxClientEventsPerSecond: z.number().int().nonnegative(),
     maxConnections: z.number().int().nonnegative(),
+    maxApiRequestsPerSecond: z.number().int().nonnegative(),
   })
   .partial();
 
@@ -81,6 +84,8 @@ const AppFileEntry = z
     clientEvents: z.boolean().default(true),
     subscriptionCountEvents: z.boolean().default(false),
     cacheTtlSeconds: z.number().int().positive().default(1800),
+    /** WebSocket upgrades must come from one of these origins (exact, or `*.example.com`); all when absent. */
+    allowedOrigins: z.array(z.string().min(1)).optional(),
   })
   .merge(Limits);
 
@@ -113,6 +118,7 @@ function toApp(e: z.infer<typeof AppFileEntry>, index: number): App {
     subscriptionCountEvents: e.subscriptionCountEvents,
     cacheTtlSeconds: e.cacheTtlSeconds,
     limits,
+    ...(e.allowedOrigins ? { allowedOrigins: e.allowedOrigins } : {}),
     index,
   };
 }

@@ -54,6 +54,8 @@ const Env = z.object({
   PUSH_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** A worker that made no progress on a delivery for this long is presumed dead; another takes over. @default 30000 */
   PUSH_WEBHOOK_CLAIM_MS: z.coerce.number().int().min(500).default(30_000),
+  /** New WebSocket connections this node accepts per second; beyond, refused with 4100 (clients back off). 0: unlimited. @default 1000 */
+  PUSH_MAX_CONNECTIONS_PER_SECOND: z.coerce.number().int().min(0).default(1000),
   /** Milliseconds to spread client closes over on shutdown. @default 0 */
   PUSH_DRAIN_MS: z.coerce.number().int().min(0).default(0),
 });
@@ -98,6 +100,7 @@ export interface Config {
   redis: RedisConfig | undefined;
   allowUwsFallback: boolean;
   drainMs: number;
+  maxConnectionsPerSecond: number;
   worker: { port: number; retryWindowMs: number; attemptTimeoutMs: number; claimMs: number };
   ws: { maxBackpressure: number; maxPayloadLength: number };
   apps: App[];
@@ -157,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           },
     allowUwsFallback: e.PUSH_ALLOW_UWS_FALLBACK === '1' || e.PUSH_ALLOW_UWS_FALLBACK === 'true',
     drainMs: e.PUSH_DRAIN_MS,
+    maxConnectionsPerSecond: e.PUSH_MAX_CONNECTIONS_PER_SECOND,
     worker: {
       port: e.PUSH_WORKER_PORT,
       retryWindowMs: e.PUSH_WEBHOOK_RETRY_WINDOW_MS,

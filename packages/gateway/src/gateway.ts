@@ -28,6 +28,8 @@ export type GatewayConfig = Pick<
   Config,
   'host' | 'apiHost' | 'wsPort' | 'apiPort' | 'activityTimeout' | 'webhookDelayMs' | 'allowUwsFallback' | 'drainMs' | 'ws' | 'apps' | 'nodeId'
 > & {
+  /** Per-node connection rate limit; unset or 0: unlimited. */
+  maxConnectionsPerSecond?: number;
   /** Clustered mode: Redis connection and key prefix. Unset: embedded in-memory state. */
   redis?: RedisConfig | undefined;
   /** Liveness timers, shortened by tests. */
@@ -82,6 +84,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     maxBackpressure: cfg.ws.maxBackpressure,
     maxPayloadLength: cfg.ws.maxPayloadLength,
     ...cfg.timers,
+    maxConnectionsPerSecond: cfg.maxConnectionsPerSecond ?? 0,
   }, log.child({ component: 'ws' }));
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {

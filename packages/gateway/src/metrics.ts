@@ -19,6 +19,9 @@ export function createMetrics(opts: { nodeId: string; native: boolean; cluster?:
     apiRequests: new Counter({ name: 'herald_api_requests_total', help: 'HTTP API requests, by status', labelNames: ['status'], registers: [registry] }),
     backpressureDrops: new Counter({ name: 'herald_backpressure_drops_total', help: 'Sends dropped or sockets closed over maxBackpressure', registers: [registry] }),
     clientEventsRateLimited: new Counter({ name: 'herald_client_events_rate_limited_total', help: 'Client events refused by the per-connection rate limit', registers: [registry] }),
+    admissionRefused: new Counter({ name: 'herald_admission_refused_total', help: 'Connections refused by admission control, by reason', labelNames: ['reason'], registers: [registry] }),
+    slowConsumers: new Counter({ name: 'herald_slow_consumers_closed_total', help: 'Sockets closed (4100) for not reading their data', registers: [registry] }),
+    apiRateLimited: new Counter({ name: 'herald_api_rate_limited_total', help: 'API requests refused (429) by the per-app rate limit', registers: [registry] }),
     uwsNative: new Gauge({ name: 'herald_uws_native', help: '1 when the native uWebSockets.js binary is in use', registers: [registry] }),
   };
   m.uwsNative.set(opts.native ? 1 : 0);

@@ -5,6 +5,7 @@ import {
   appDisabled,
   appNotFound,
   encodeConnectionEstablished,
+  overCapacity,
   overConnectionQuota,
   parseClientFrame,
   pathNotFound,
@@ -35,6 +36,8 @@ export interface WsServerOptions {
   pongWaitMs?: number;
   /** How often silent sockets are looked for. @default 5000 */
   sweepMs?: number;
+  /** New connections accepted per second on this node; 0: unlimited. */
+  maxConnectionsPerSecond?: number;
 }
 
 /** Per-socket state before `open`: the app, or why the connection is refused once open. */
@@ -54,8 +57,11 @@ export class WsServer {
   readonly #nodePart = randomInt(1, 2 ** 31);
   #counter = 0;
   readonly #sweep: NodeJS.Timeout;
+  readonly #backpressure: NodeJS.Timeout;
   readonly #appConnections = new Map<string, number>();
   readonly #cleanups = new Set<Promise<void>>();
+  #rateWindow = 0;
+  #rateCount = 0;
   readonly #pongWaitMs: number;
   readonly #sweepMs: number;
 
@@ -74,8 +80,10 @@ export class WsServer {
       idleTimeout: Math.min(960, Math.ceil((opts.activityTimeout * 1000 + 2 * this.#pongWaitMs + this.#sweepMs) / 1000 / 4) * 4 + 8),
       sendPingsAutomatically: true,
       maxPayloadLength: opts.maxPayloadLength,
+      // Over maxBackpressure uWebSockets.js skips a socket's messages (memory stays bounded); the
+      // backpressure check below closes such a client with 4100 well before it gets there.
       maxBackpressure: opts.maxBackpressure,
-      closeOnBackpressureLimit: 1,
+      closeOnBackpressureLimit: 0,
       compression: uws.DISABLED,
       upgrade: (res, req, context) => this.#upgrade(res, req, context),
       open: (ws) => this.#open(ws),
@@ -90,6 +98,24 @@ export class WsServer {
     });
     this.#sweep = setInterval(() => this.#sweepIdle(), this.#sweepMs);
     this.#sweep.unref();
+    this.#backpressure = setInterval(() => this.#checkBackpressure(), 250);
+    this.#backpressure.unref();
+  }
+
+  /** Per-node connection rate: a token bucket refilled every second. */
+  #admit(): boolean {
+    const max = this.opts.maxConnectionsPerSecond ?? 0;
+    if (max <= 0) return true;
+    const now = Date.now();
+    if (now - this.#rateWindow >= 1000) {
+      this.#rateWindow = now;
+      this.#rateCount = 0;
+    }
+    if (++this.#rateCount > max) {
+      this.ctx.metrics.admissionRefused.inc({ reason: 'rate' });
+      return false;
+    }
+    return true;
   }
 
   #nextSocketId(): string {
@@ -104,6 +130,7 @@ export class WsServer {
     const secKey = req.getHeader('sec-websocket-key');
     const secProtocol = req.getHeader('sec-websocket-protocol');
     const secExtensions = req.getHeader('sec-websocket-extensions');
+    const origin = req.getHeader('origin');
     const socketId = this.#nextSocketId();
     const at = url.lastIndexOf('/app/');
     const key = at === -1 ? '' : url.slice(at + 5).split('/')[0] ?? '';
@@ -113,7 +140,10 @@ export class WsServer {
     else if (app === undefined) rejection = appNotFound(key.slice(0, 64));
     else if (!app.enabled) rejection = appDisabled();
     else if (protocol !== '' && !/^[5-7]$/.test(protocol)) rejection = unsupportedProtocol(protocol.slice(0, 16));
-    else if (app.limits.maxConnections > 0 && (this.#appConnections.get(app.id) ?? 0) >= app.limits.maxConnections) {
+    else if (!originAllowed(app.allowedOrigins, origin)) {
+      rejection = new PusherError(PusherErrorCode.Unauthorized, `Origin not allowed: ${origin.slice(0, 100)}`);
+    } else if (!this.#admit()) rejection = overCapacity();
+    else if (app.limits.maxConnections > 0 && this.ctx.state.usage.clusterConnections(app.id) >= app.limits.maxConnections) {
       rejection = overConnectionQuota();
     }
     const data: UpgradeData = {
@@ -143,7 +173,9 @@ export class WsServer {
       return;
     }
     const appId = data.app.id;
-    this.#appConnections.set(appId, (this.#appConnections.get(appId) ?? 0) + 1);
+    const n = (this.#appConnections.get(appId) ?? 0) + 1;
+    this.#appConnections.set(appId, n);
+    this.ctx.state.usage.setLocalConnections(appId, n);
     this.ctx.hub.add(ws as WebSocket<SocketData>);
     this.ctx.metrics.connections.inc({ app: appId });
     this.ctx.metrics.connectionsTotal.inc({ app: appId });
@@ -210,7 +242,9 @@ export class WsServer {
     if (data.rejection !== undefined) return;
     this.ctx.hub.remove(ws as WebSocket<SocketData>);
     const appId = data.app.id;
-    this.#appConnections.set(appId, Math.max(0, (this.#appConnections.get(appId) ?? 1) - 1));
+    const left = Math.max(0, (this.#appConnections.get(appId) ?? 1) - 1);
+    this.#appConnections.set(appId, left);
+    this.ctx.state.usage.setLocalConnections(appId, left);
     this.ctx.metrics.connections.dec({ app: appId });
     data.log.debug({ code }, 'connection closed');
     // Queued behind in-flight handlers so that their joins are undone, not raced.
@@ -225,6 +259,21 @@ export class WsServer {
     data.queue = cleanup;
     this.#cleanups.add(cleanup);
     void cleanup.then(() => this.#cleanups.delete(cleanup));
+  }
+
+  /**
+   * A client that does not read its data is closed with 4100 (back off, then reconnect) once half of
+   * maxBackpressure is buffered for it, so its memory stays bounded and others are not slowed.
+   */
+  #checkBackpressure(): void {
+    const slow = this.opts.maxBackpressure / 2;
+    for (const ws of this.ctx.hub.sockets.values()) {
+      if (ws.getBufferedAmount() <= slow) continue;
+      const d = ws.getUserData();
+      this.ctx.metrics.slowConsumers.inc();
+      d.log.warn({ buffered: ws.getBufferedAmount() }, 'slow consumer closed');
+      closeWithError(d, new PusherError(PusherErrorCode.OverCapacity, 'Slow consumer: too much data buffered, reconnect later'), this.ctx.metrics);
+    }
   }
 
   /** Pings sockets silent for longer than the activity timeout; closes them 4201 if still silent. */
@@ -265,6 +314,23 @@ export class WsServer {
   /** Stops the sweep and resolves once the cleanups of closed sockets have finished. */
   async settled(): Promise<void> {
     clearInterval(this.#sweep);
+    clearInterval(this.#backpressure);
     while (this.#cleanups.size > 0) await Promise.all([...this.#cleanups]);
   }
+}
+
+/** Whether a WebSocket upgrade's Origin is allowed: no list allows all; `*.example.com` matches subdomains. */
+export function originAllowed(allowed: readonly string[] | undefined, origin: string): boolean {
+  if (allowed === undefined || allowed.length === 0) return true;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return false;
+  }
+  return allowed.some((a) => {
+    if (a === '*' || a === origin) return true;
+    if (a.startsWith('*.')) return host.endsWith(a.slice(1)) && host.length > a.length - 1;
+    return a === host;
+  });
 }

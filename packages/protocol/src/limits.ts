@@ -20,8 +20,10 @@ export interface AppLimits {
   maxPresenceUserIdLength: number;
   /** Client events one connection may send per second. @default 10 */
   maxClientEventsPerSecond: number;
-  /** Connections the app may hold at once; 0 means unlimited. @default 0 */
+  /** Connections the app may hold at once, cluster-wide; 0 means unlimited. @default 0 */
   maxConnections: number;
+  /** REST API requests per second, cluster-wide; 0 means unlimited (429 beyond). @default 0 */
+  maxApiRequestsPerSecond: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<AppLimits> = Object.freeze({
@@ -36,4 +38,5 @@ export const DEFAULT_LIMITS: Readonly<AppLimits> = Object.freeze({
   maxPresenceUserIdLength: 128,
   maxClientEventsPerSecond: 10,
   maxConnections: 0,
+  maxApiRequestsPerSecond: 0,
 });

@@ -2,7 +2,7 @@ import { USER_CHANNEL_PREFIX, channelKind, isPresenceChannel, isValidChannelName
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ApiContext } from './context.js';
 import { ApiErrorCode, badRequest } from './errors.js';
-import { checkSignature } from './signature-check.js';
+import { authorizeRequest } from './signature-check.js';
 
 const infoOf = (req: FastifyRequest) => {
   const info = (req.query as { info?: unknown }).info;
@@ -18,7 +18,7 @@ const channelParam = (req: FastifyRequest) => {
 /** GET /apps/:appId/channels, /channels/:name and /channels/:name/users: cluster-wide answers. */
 export const channelsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
   f.get('/apps/:appId/channels', async (req) => {
-    checkSignature(req, ctx.apps);
+    await authorizeRequest(req, ctx);
     const app = req.heraldApp;
     const prefix = (req.query as { filter_by_prefix?: unknown }).filter_by_prefix;
     const filter = typeof prefix === 'string' && prefix !== '' ? prefix : undefined;
@@ -39,7 +39,7 @@ export const channelsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => 
   });
 
   f.get('/apps/:appId/channels/:channelName', async (req) => {
-    checkSignature(req, ctx.apps);
+    await authorizeRequest(req, ctx);
     const app = req.heraldApp;
     const name = channelParam(req);
     const info = infoOf(req);
@@ -61,7 +61,7 @@ export const channelsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => 
   });
 
   f.get('/apps/:appId/channels/:channelName/users', async (req) => {
-    checkSignature(req, ctx.apps);
+    await authorizeRequest(req, ctx);
     const app = req.heraldApp;
     const name = channelParam(req);
     if (!isPresenceChannel(name)) throw badRequest(ApiErrorCode.NotPresence, 'Channel must be a presence channel');

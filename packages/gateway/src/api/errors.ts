@@ -12,6 +12,7 @@ export const ApiErrorCode = {
   AppDisabled: 'PUSH_ERR_APP_DISABLED',
   UnknownApp: 'PUSH_ERR_UNKNOWN_APP',
   NotFound: 'PUSH_ERR_NOT_FOUND',
+  RateLimited: 'PUSH_ERR_RATE_LIMITED',
   Internal: 'PUSH_ERR_INTERNAL',
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];

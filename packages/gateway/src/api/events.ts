@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { App } from '@herald/config';
 import type { ApiContext } from './context.js';
 import { ApiErrorCode, badRequest, missing, payloadTooLarge } from './errors.js';
-import { checkSignature, jsonBody } from './signature-check.js';
+import { authorizeRequest, jsonBody } from './signature-check.js';
 
 interface Trigger {
   name: string;
@@ -73,7 +73,7 @@ async function channelInfo(ctx: ApiContext, app: App, channel: string, info: Set
 /** POST /apps/:appId/events and /apps/:appId/batch_events. */
 export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
   f.post('/apps/:appId/events', async (req) => {
-    checkSignature(req, ctx.apps);
+    await authorizeRequest(req, ctx);
     const app = req.heraldApp;
     const t = parseTrigger(app, jsonBody(req), false);
     await publish(ctx, app, t);
@@ -84,7 +84,7 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
   });
 
   f.post('/apps/:appId/batch_events', async (req) => {
-    checkSignature(req, ctx.apps);
+    await authorizeRequest(req, ctx);
     const app = req.heraldApp;
     const body = jsonBody(req);
     if (!Array.isArray(body.batch)) throw missing('batch');

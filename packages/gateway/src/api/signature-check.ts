@@ -1,6 +1,7 @@
 import { parseQueryString, verifyApiRequest } from '@herald/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { AppRegistry } from '@herald/config';
+import type { ApiContext } from './context.js';
 import { ApiError, ApiErrorCode } from './errors.js';
 
 /**
@@ -36,6 +37,16 @@ export function checkSignature(req: FastifyRequest, apps: AppRegistry): void {
   }
   if (!app.enabled) throw new ApiError(403, ApiErrorCode.AppDisabled, 'Application disabled');
   req.heraldApp = app;
+}
+
+/** Signature check, then the app's cluster-wide API rate limit (429 beyond). */
+export async function authorizeRequest(req: FastifyRequest, ctx: ApiContext): Promise<void> {
+  checkSignature(req, ctx.apps);
+  const limit = req.heraldApp.limits.maxApiRequestsPerSecond;
+  if (limit > 0 && !(await ctx.state.usage.hitApi(req.heraldApp.id, limit))) {
+    ctx.metrics.apiRateLimited.inc();
+    throw new ApiError(429, ApiErrorCode.RateLimited, `Too many requests: at most ${limit} per second for this app`);
+  }
 }
 
 /** Parses the raw JSON body (the signature was checked over its exact bytes first). */

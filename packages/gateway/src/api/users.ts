@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ApiContext } from './context.js';
 import { ApiErrorCode, badRequest } from './errors.js';
-import { checkSignature } from './signature-check.js';
+import { authorizeRequest } from './signature-check.js';
 
 /**
  * POST /apps/:appId/users/:userId/terminate_connections closes every connection signed in as the
@@ -10,7 +10,7 @@ import { checkSignature } from './signature-check.js';
  */
 export const usersRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
   const terminate = async (req: FastifyRequest) => {
-    checkSignature(req, ctx.apps);
+    await authorizeRequest(req, ctx);
     const userId = (req.params as { userId: string }).userId;
     if (userId.length === 0 || userId.length > 200) throw badRequest(ApiErrorCode.InvalidParameter, 'Invalid user id');
     await ctx.state.broker.publishControl({ kind: 'terminate-user', appId: req.heraldApp.id, userId });

@@ -44,6 +44,7 @@ export async function startTestGateway(opts: {
   maxPayloadLength?: number;
   maxBackpressure?: number;
   logLevel?: string;
+  maxConnectionsPerSecond?: number;
 } = {}): Promise<TestGateway> {
   const inputs = opts.apps ?? [{}];
   const apps = parseAppsJson(JSON.stringify(inputs.map((a, i) => ({ ...randomApp(i), ...a }))), 'test apps');
@@ -62,6 +63,7 @@ export async function startTestGateway(opts: {
       ws: { maxBackpressure: opts.maxBackpressure ?? 1024 * 1024, maxPayloadLength: opts.maxPayloadLength ?? 64 * 1024 },
       apps,
       ...(opts.timers ? { timers: opts.timers } : {}),
+      ...(opts.maxConnectionsPerSecond !== undefined ? { maxConnectionsPerSecond: opts.maxConnectionsPerSecond } : {}),
     },
     log,
   );
