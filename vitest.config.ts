@@ -12,6 +12,7 @@ export default defineConfig({
       '@herald/webhook-worker': src('webhook-worker'),
       '@herald/gateway': src('gateway'),
       '@herald/sdk': src('sdk'),
+      '@herald/client': src('client'),
     },
   },
   test: {

@@ -1,0 +1,68 @@
+import type { HttpClient, HttpRequest, HttpResponse, NetworkMonitor, Platform, Socket, SocketHandlers, Transport } from './transport.js';
+import { alwaysOnline } from './transport.js';
+
+/** The browser's `WebSocket`. */
+export const browserTransport: Transport = {
+  connect(url: string, h: SocketHandlers): Socket {
+    const ws = new WebSocket(url);
+    ws.onopen = () => h.onOpen();
+    ws.onmessage = (e: MessageEvent) => {
+      if (typeof e.data === 'string') h.onMessage(e.data);
+    };
+    ws.onclose = (e: CloseEvent) => h.onClose({ code: e.code, reason: e.reason });
+    ws.onerror = (e: Event) => h.onError(e);
+    return {
+      send: (text) => ws.send(text),
+      close: (code, reason) => {
+        ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+        try {
+          ws.close(code, reason);
+        } catch {
+          /* already closing, or an invalid code from a caller: the socket is dropped either way */
+        }
+      },
+    };
+  },
+};
+
+function xhrRequest(req: HttpRequest): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(req.method, req.url, true);
+    for (const [k, v] of Object.entries(req.headers)) xhr.setRequestHeader(k, v);
+    xhr.onload = () => resolve({ status: xhr.status, body: xhr.responseText });
+    xhr.onerror = () => reject(new Error(`Network error calling ${req.url}`));
+    xhr.ontimeout = xhr.onerror;
+    xhr.send(req.body);
+  });
+}
+
+async function fetchRequest(req: HttpRequest): Promise<HttpResponse> {
+  // Same credentials rule as webman's XHR: cookies go to the page's own origin only.
+  const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body, credentials: 'same-origin' });
+  return { status: res.status, body: await res.text() };
+}
+
+/** `fetch` where it exists, else `XMLHttpRequest`. */
+export const browserHttp: HttpClient = (req) =>
+  typeof fetch === 'function' ? fetchRequest(req) : xhrRequest(req);
+
+/** `online` / `offline` events of the window (or worker) and `navigator.onLine`. */
+export const browserNetwork: NetworkMonitor = {
+  isOnline: () => typeof navigator === 'undefined' || navigator.onLine !== false,
+  subscribe(listener) {
+    if (typeof addEventListener !== 'function') return alwaysOnline.subscribe(listener);
+    const online = () => listener(true);
+    const offline = () => listener(false);
+    addEventListener('online', online);
+    addEventListener('offline', offline);
+    return () => {
+      removeEventListener('online', online);
+      removeEventListener('offline', offline);
+    };
+  },
+};
+
+export function createBrowserPlatform(): Platform {
+  return { transport: browserTransport, http: browserHttp, network: browserNetwork };
+}
