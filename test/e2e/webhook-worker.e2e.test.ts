@@ -358,14 +358,14 @@ describe('webhook worker on Redis Cluster', () => {
         clients.push(r);
         await r.subscribe(`shard-${i}`);
       }
-      await expect.poll(() => rx.events().length, { timeout: 10_000 }).toBe(12);
+      await expect.poll(() => rx.events().length, { timeout: 30_000 }).toBe(12);
       expect(new Set(rx.events().map((e) => e.channel)).size).toBe(12);
       for (const r of clients.splice(0, 6)) await r[Symbol.asyncDispose]();
-      await expect.poll(() => rx.events().filter((e) => e.name === 'channel_vacated').length, { timeout: 10_000 }).toBe(6);
+      await expect.poll(() => rx.events().filter((e) => e.name === 'channel_vacated').length, { timeout: 30_000 }).toBe(6);
     } finally {
       for (const r of clients) await r[Symbol.asyncDispose]();
       await Promise.all(procs.map((p) => p.kill('SIGKILL')));
       await rx.close();
     }
-  }, 60_000);
+  }, 90_000);
 });
