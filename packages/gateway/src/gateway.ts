@@ -36,8 +36,13 @@ export type GatewayConfig = Pick<
   timers?: { pongWaitMs?: number; sweepMs?: number };
 };
 
-/** Internal channels (`#server-to-user-`) are not reported to webhooks. */
-const reportable = (channel: string) => !channel.startsWith(USER_CHANNEL_PREFIX);
+/** The memory stores' transitions, for the in-process webhook pipeline; `#server-to-user-` channels are internal. */
+const webhookObserver = (webhooks: WebhookDispatcher): StateObserver => ({
+  channelOccupancy: (appId, channel, occupied) => {
+    if (!channel.startsWith(USER_CHANNEL_PREFIX)) webhooks.channelOccupancy(appId, channel, occupied);
+  },
+  memberPresence: (appId, channel, userId, present) => webhooks.memberPresence(appId, channel, userId, present),
+});
 
 /**
  * Starts one gateway: uWebSockets.js on the WebSocket port, fastify on the API port, the embedded
@@ -47,32 +52,20 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   const { uws, native } = loadUws(cfg.allowUwsFallback);
   log.info({ uws: native ? 'native' : 'js-fallback' }, native ? 'uWebSockets.js native binary in use' : 'uWebSockets.js pure-JS fallback in use: slow');
   const apps = new AppRegistry(cfg.apps);
-  const webhooks = new WebhookDispatcher({
-    apps: (id) => apps.byId(id),
-    delayMs: cfg.webhookDelayMs,
-    log: log.child({ component: 'webhooks' }),
-  });
-  const observer: StateObserver = {
-    channelOccupancy: (appId, channel, occupied) => {
-      if (reportable(channel)) webhooks.channelOccupancy(appId, channel, occupied);
-    },
-    memberPresence: (appId, channel, userId, present) => webhooks.memberPresence(appId, channel, userId, present),
-  };
   const clustered = cfg.redis !== undefined;
   let stats: (() => ClusterStats) | undefined;
   const metrics = createMetrics({ nodeId: cfg.nodeId, native, cluster: () => stats?.() });
+  // Embedded: webhooks are debounced and delivered in this process, fed by the memory stores.
+  // Clustered: occupancy and presence webhooks come from the webhook worker (Redis keyspace
+  // events); the events only a gateway sees go to the worker through the Redis outbox stream.
+  const webhooks = clustered
+    ? undefined
+    : new WebhookDispatcher({ apps: (id) => apps.byId(id), delayMs: cfg.webhookDelayMs, log: log.child({ component: 'webhooks' }) });
   const state: ClusterState = cfg.redis
     ? await createRedisState({ ...cfg.redis, nodeId: cfg.nodeId, log: log.child({ component: 'redis' }) })
-    : createMemoryState(observer);
+    : createMemoryState(webhookObserver(webhooks!));
   stats = state.stats?.bind(state);
-  // Clustered, occupancy and presence webhooks come from the webhook worker (Redis keyspace events);
-  // the events only a gateway sees go to the worker through the Redis outbox stream.
-  const events: GatewayEvents = clustered
-    ? outboxEvents(state as RedisClusterState, apps, log)
-    : {
-        clientEvent: (appId, ev) => webhooks.clientEvent(appId, ev),
-        cacheMiss: (appId, channel) => webhooks.cacheMiss(appId, channel),
-      };
+  const events: GatewayEvents = webhooks === undefined ? outboxEvents(state as RedisClusterState, apps, log) : webhooks;
   const uwsApp = uws.App();
   const hub = new Hub(uwsApp, metrics, apps.apps);
   const subscriptionCounts = new SubscriptionCounter(state.broker);
@@ -119,7 +112,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
         await wsServer.drain(cfg.drainMs);
         await wsServer.settled();
         subscriptionCounts.close();
-        await webhooks.close();
+        await webhooks?.close();
         await api.close();
         await state.close();
         log.info('stopped');
