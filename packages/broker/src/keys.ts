@@ -50,6 +50,10 @@ export class RedisKeys {
   webhookOutbox() {
     return `${this.prefix}:{wh}:outbox`;
   }
+  /** Lock of the one worker delivering from the outbox at a time (the others stand by). */
+  webhookLeader() {
+    return `${this.prefix}:{wh}:leader`;
+  }
   /** Stream of webhook batches that never got a 2xx. */
   webhookDead() {
     return `${this.prefix}:{wh}:dead`;

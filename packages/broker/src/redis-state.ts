@@ -68,8 +68,9 @@ export class RedisChannelStore implements ChannelStore {
 
   async join(appId: string, channel: string, socketId: string) {
     const { client, keys, scripts, nodeId } = this.d;
-    const [added, count] = pair(await scripts.join([keys.subs(appId, channel)], [socketId, nodeId]));
+    // Recorded for cleanup before it is made: a node killed in between leaves nothing unrecorded.
     await client.sadd(keys.contributions(nodeId), encodeContribution({ kind: 's', appId, channel, socketId }));
+    const [added, count] = pair(await scripts.join([keys.subs(appId, channel)], [socketId, nodeId]));
     if (added === 1 && count === 1) await client.sadd(keys.appChannels(appId), channel);
     return { count, added: added === 1 };
   }
@@ -128,8 +129,8 @@ export class RedisPresenceStore implements PresenceStore {
 
   async add(appId: string, channel: string, socketId: string, m: PresenceMember) {
     const { client, keys, scripts, nodeId } = this.d;
-    const first = await scripts.presenceAdd(this.#keys(appId, channel), [socketId, m.userId, infoToJson(m.userInfo)]);
     await client.sadd(keys.contributions(nodeId), encodeContribution({ kind: 'p', appId, channel, socketId }));
+    const first = await scripts.presenceAdd(this.#keys(appId, channel), [socketId, m.userId, infoToJson(m.userInfo)]);
     return { first: first === 1 };
   }
 
@@ -172,8 +173,8 @@ export class RedisUserStore implements UserStore {
 
   async signin(appId: string, userId: string, socketId: string) {
     const { client, keys, scripts, nodeId } = this.d;
-    const [added, count] = pair(await scripts.setAdd([keys.user(appId, userId)], [socketId]));
     await client.sadd(keys.contributions(nodeId), encodeContribution({ kind: 'u', appId, userId, socketId }));
+    const [added, count] = pair(await scripts.setAdd([keys.user(appId, userId)], [socketId]));
     return { first: added === 1 && count === 1 };
   }
 

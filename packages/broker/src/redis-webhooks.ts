@@ -146,6 +146,23 @@ export class RedisWebhooks {
     }
   }
 
+  /**
+   * Takes or keeps the delivery lead for `ttlMs`: one worker delivers at a time, so batches for a
+   * receiver go out in order; the others stand by and take over when the lead expires.
+   */
+  async lead(owner: string, ttlMs: number): Promise<boolean> {
+    const key = this.keys.webhookLeader();
+    if ((await this.client.set(key, owner, 'PX', ttlMs, 'NX')) === 'OK') return true;
+    if ((await this.client.get(key)) !== owner) return false;
+    await this.client.pexpire(key, ttlMs);
+    return true;
+  }
+
+  /** Gives the lead up (clean stop), if held. */
+  async resign(owner: string): Promise<void> {
+    if ((await this.client.get(this.keys.webhookLeader())) === owner) await this.client.del(this.keys.webhookLeader());
+  }
+
   async ensureGroup(): Promise<void> {
     try {
       await this.client.xgroup('CREATE', this.keys.webhookOutbox(), GROUP, '0', 'MKSTREAM');

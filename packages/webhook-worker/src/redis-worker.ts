@@ -171,16 +171,33 @@ export class RedisWebhookWorker {
 
   async #consume(): Promise<void> {
     let lastClaim = 0;
+    let leading = false;
+    let leadCheckedAt = 0;
     while (this.#running) {
       try {
+        // One worker delivers at a time (in order per receiver); the others stand by.
+        if (Date.now() - leadCheckedAt > this.#claimMs / 3) {
+          leadCheckedAt = Date.now();
+          const was: boolean = leading;
+          leading = await this.#webhooks.lead(this.o.workerId, this.#claimMs);
+          if (leading !== was) this.o.log.info({ leading }, leading ? 'delivering webhooks (lead taken)' : 'standing by (another worker delivers)');
+          // A new leader takes the previous one's unacknowledged entries at once.
+          if (leading && !was) lastClaim = 0;
+        }
+        if (!leading) {
+          await new Promise((r) => setTimeout(r, Math.min(1000, this.#claimMs / 6)));
+          continue;
+        }
         if (this.#inFlight.size > 10_000) {
           await new Promise((r) => setTimeout(r, 100));
           continue;
         }
         let entries: OutboxEntry[] = [];
         if (Date.now() - lastClaim > this.#claimMs / 2) {
+          const takeover = lastClaim === 0;
           lastClaim = Date.now();
-          entries = await this.#webhooks.claimStale(this.o.workerId, this.#claimMs, 100);
+          // Entries the previous leader read but never acknowledged (it died, or lost the lead).
+          entries = await this.#webhooks.claimStale(this.o.workerId, takeover ? 0 : this.#claimMs, 100);
           entries = entries.filter((e) => !this.#inFlight.has(e.id));
         }
         if (entries.length === 0) entries = await this.#readerWebhooks!.read(this.o.workerId, 100, 1000);
@@ -320,6 +337,7 @@ export class RedisWebhookWorker {
     }
     this.#keyspace?.close();
     await this.#delivery.drain(flushTimeoutMs);
+    await this.#webhooks.resign(this.o.workerId).catch(() => undefined /* it expires by itself */);
     this.#reader?.disconnect();
     await this.#loop?.catch(() => undefined /* the reader was disconnected under it */);
   }
