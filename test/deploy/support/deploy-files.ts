@@ -1,0 +1,236 @@
+/**
+ * Helpers shared by the deployment tests: locating nginx/HAProxy/openssl, self-signed certificates,
+ * runnable copies of the real files in deploy/ (only what cannot work on a test machine is
+ * substituted, and every substitution must match, so a changed file fails loudly), and nginx as a
+ * foreground child process.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const repoPath = (...parts: string[]) => join(REPO, ...parts);
+export const readRepoFile = (...parts: string[]) => readFileSync(repoPath(...parts), 'utf8');
+
+/** Absolute path of a program, also looking in the sbin directories (nginx and haproxy live there). */
+export function findBin(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = join(d, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+/** Like findBin, but a missing program is an error that says what to install. */
+export function requireBin(name: string, debianPackage = name): string {
+  const p = findBin(name);
+  if (!p) throw new Error(`${name} is not installed: apt-get install -y ${debianPackage} (.ci/run installs it on CI)`);
+  return p;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(bin, args, { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 20_000, cwd: opts.cwd }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/**
+ * Runs with stdout and stderr on a regular file instead of Node's pipes (which are sockets on
+ * Linux): a config that logs to /dev/stdout, as the container configs do, cannot open a socket
+ * through /dev/stdout (ENXIO), but can a file or a FIFO, which is what Docker gives it.
+ */
+export async function runWithFileStdio(bin: string, args: string[], outFile: string, timeoutMs = 20_000): Promise<{ code: number; output: string }> {
+  const fd = openSync(outFile, 'w');
+  try {
+    const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
+    const code = await new Promise<number>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c ?? 1);
+      });
+      child.once('error', () => {
+        clearTimeout(timer);
+        resolve(127);
+      });
+    });
+    return { code, output: readFileSync(outFile, 'utf8') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function tempDir(label: string): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), `herald-${label}-`));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A self-signed certificate for localhost and 127.0.0.1 (the issue's openssl command, plus a
+ * subjectAltName so that clients could verify it by IP).
+ */
+export async function selfSignedCert(dir: string): Promise<{ cert: string; key: string; pem: string }> {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const r = await run(requireBin('openssl'), [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert,
+  ]);
+  if (r.code !== 0) throw new Error(`openssl failed:\n${r.stderr}`);
+  // HAProxy wants certificate and key in one file.
+  const pem = join(dir, 'cert-and-key.pem');
+  writeFileSync(pem, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+  return { cert, key, pem };
+}
+
+/**
+ * Replaces each `from` (a string, matched literally, or a RegExp with the g flag) and checks it
+ * matched exactly `times` times (1 unless given): the real file must still look as the test expects.
+ */
+export function substitute(text: string, edits: Array<{ from: string | RegExp; to: string; times?: number }>): string {
+  let out = text;
+  for (const e of edits) {
+    const re = typeof e.from === 'string' ? new RegExp(e.from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g') : e.from;
+    const n = (out.match(re) ?? []).length;
+    const want = e.times ?? 1;
+    if (n !== want) throw new Error(`expected ${want} occurrence(s) of ${String(e.from)} in the deploy file, found ${n}`);
+    out = out.replace(re, () => e.to);
+  }
+  return out;
+}
+
+/** Temp-file paths nginx needs that are compiled in elsewhere (Debian: /var/lib/nginx/*). */
+export function nginxTempPaths(dir: string): string {
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${join(dir, `${k}_temp`)};`).join('\n');
+}
+
+/**
+ * A runnable copy of a real nginx config from deploy/nginx: the listen ports become 127.0.0.1
+ * ports, the gateway variables name upstream blocks of local gateways (a variable that names an
+ * upstream block uses it instead of DNS, as the file's comments describe), logs and temp files go
+ * to `dir`, and certificate paths to `cert`. Everything else (locations, headers, timeouts) is
+ * the file as shipped.
+ */
+export function runnableNginxConfig(
+  file: 'nginx.conf' | 'nginx-tls.conf',
+  opts: { dir: string; listen: Record<string, number>; wsBackends: number[]; apiBackends: number[]; cert?: { cert: string; key: string } },
+): string {
+  const text = readRepoFile('deploy', 'nginx', file);
+  const upstream = (name: string, ports: number[]) => `    upstream ${name} {\n${ports.map((p) => `        server 127.0.0.1:${p};`).join('\n')}\n    }`;
+  const edits: Array<{ from: string | RegExp; to: string; times?: number }> = [
+    { from: 'error_log stderr warn;', to: `error_log ${join(opts.dir, 'error.log')} info;` },
+    { from: 'access_log /dev/stdout herald;', to: `access_log ${join(opts.dir, 'access.log')} herald;` },
+    { from: 'set $herald_ws gateway:3131;', to: 'set $herald_ws herald_ws_test;' },
+    { from: 'set $herald_api gateway:3232;', to: 'set $herald_api herald_api_test;', times: 1 },
+    {
+      from: /^http \{$/gm,
+      to: ['http {', nginxTempPaths(opts.dir), upstream('herald_ws_test', opts.wsBackends), upstream('herald_api_test', opts.apiBackends)].join('\n'),
+    },
+  ];
+  for (const [listen, port] of Object.entries(opts.listen)) {
+    // `listen 3131` -> `listen 127.0.0.1:PORT`; `listen 443 ssl` -> `listen 127.0.0.1:PORT ssl`
+    edits.push({ from: `listen ${listen}`, to: `listen 127.0.0.1:${port}${listen.replace(/^\d+/, '')}` });
+  }
+  if (opts.cert) {
+    edits.push({ from: '/etc/nginx/certs/fullchain.pem', to: opts.cert.cert }, { from: '/etc/nginx/certs/privkey.pem', to: opts.cert.key });
+  }
+  return substitute(text, edits);
+}
+
+export interface NginxHandle extends AsyncDisposable {
+  proc: ChildProcess;
+  output(): string;
+  errorLog(): string;
+  accessLog(): string;
+  stop(): Promise<void>;
+}
+
+const liveNginx = new Set<ChildProcess>();
+let exitHooked = false;
+
+/**
+ * Debian's nginx as a foreground child: `nginx -g 'daemon off; pid <dir>/nginx.pid;'` with the
+ * prefix and the startup error log in `dir`; resolves once every port in `waitPorts` accepts.
+ */
+export async function startNginx(config: string, dir: string, waitPorts: number[]): Promise<NginxHandle> {
+  const bin = requireBin('nginx');
+  const confPath = join(dir, 'nginx.conf');
+  writeFileSync(confPath, config);
+  const proc = spawn(bin, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', confPath, '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  liveNginx.add(proc);
+  if (!exitHooked) {
+    exitHooked = true;
+    // SIGTERM, not SIGKILL: the master then stops its workers (a killed master would orphan them).
+    process.on('exit', () => {
+      for (const p of liveNginx) p.kill('SIGTERM');
+    });
+  }
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  void exited.then(() => liveNginx.delete(proc));
+  const readLog = (name: string) => {
+    try {
+      return readFileSync(join(dir, name), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const handle: NginxHandle = {
+    proc,
+    output: () => out,
+    errorLog: () => readLog('error.log'),
+    accessLog: () => readLog('access.log'),
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+    [Symbol.asyncDispose]: () => handle.stop(),
+  };
+  const deadline = Date.now() + 10_000;
+  for (const port of waitPorts) {
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`nginx exited with ${proc.exitCode}:\n${out}\n${handle.errorLog()}`);
+      if (await accepts(port)) break;
+      if (Date.now() > deadline) {
+        await handle.stop();
+        throw new Error(`nginx did not listen on ${port}:\n${out}\n${handle.errorLog()}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return handle;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
