@@ -235,7 +235,9 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
     presence: guardedPresence,
     users: guardedUsers,
     cache: guardedCache,
-    isReady: ready,
+    // Connected is not enough: a stalled link (no FIN, no answers) keeps ioredis 'ready' forever.
+    // The lease is renewed every leaseMs/3: two renewals missed means Redis is not answering.
+    isReady: () => ready() && leaseAt !== 0 && Date.now() - leaseAt < Math.max(1000, (2 * leaseMs) / 3),
     setLocalState(list) {
       listLocal = list;
     },

@@ -4,10 +4,8 @@ import type { ApiContext } from './context.js';
 import { ApiErrorCode, badRequest } from './errors.js';
 import { authorizeRequest } from './signature-check.js';
 
-const infoOf = (req: FastifyRequest) => {
-  const info = (req.query as { info?: unknown }).info;
-  return new Set(typeof info === 'string' ? info.split(',').map((s) => s.trim()).filter(Boolean) : []);
-};
+// Parameters are read as the signature check read them, never through another parser.
+const infoOf = (req: FastifyRequest) => new Set((req.heraldParams.get('info') ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 
 const channelParam = (req: FastifyRequest) => {
   const name: string = (req.params as { channelName: string }).channelName;
@@ -20,7 +18,7 @@ export const channelsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => 
   f.get('/apps/:appId/channels', async (req) => {
     await authorizeRequest(req, ctx);
     const app = req.heraldApp;
-    const prefix = (req.query as { filter_by_prefix?: unknown }).filter_by_prefix;
+    const prefix = req.heraldParams.get('filter_by_prefix');
     const filter = typeof prefix === 'string' && prefix !== '' ? prefix : undefined;
     const info = infoOf(req);
     if (info.has('user_count') && !(filter ?? '').startsWith('presence-')) {

@@ -17,5 +17,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The app the request is signed for; set by the signature check. */
     heraldApp: App;
+    /** The query as the signature check read it (keys lower-cased, repeats joined, `+` literal). */
+    heraldParams: ReadonlyMap<string, string>;
   }
 }

@@ -22,7 +22,13 @@ function parseTrigger(app: App, body: Record<string, unknown>, batchItem: boolea
   }
   if (body.data === undefined) throw missing('data');
   // Strings are delivered byte for byte; anything else is JSON-encoded once (lenient, like Pusher's SDKs expect).
-  const data = typeof body.data === 'string' ? body.data : JSON.stringify(body.data);
+  let data: string;
+  try {
+    data = typeof body.data === 'string' ? body.data : JSON.stringify(body.data);
+  } catch {
+    // JSON.parse accepts any depth; JSON.stringify throws RangeError beyond the stack's.
+    throw badRequest(ApiErrorCode.InvalidParameter, 'Invalid data: nested too deeply to serialise');
+  }
   let channels: unknown[];
   if (Array.isArray(body.channels)) channels = body.channels;
   else if (typeof body.channel === 'string') channels = [body.channel];
@@ -34,7 +40,7 @@ function parseTrigger(app: App, body: Record<string, unknown>, batchItem: boolea
   }
   for (const ch of channels) {
     if (!isValidChannelName(ch, limits.maxChannelNameLength)) {
-      throw badRequest(ApiErrorCode.InvalidParameter, `Invalid channel name: ${JSON.stringify(typeof ch === 'string' ? ch.slice(0, 210) : ch)}`);
+      throw badRequest(ApiErrorCode.InvalidParameter, `Invalid channel name: ${typeof ch === 'string' ? JSON.stringify(ch.slice(0, 210)) : `(${Array.isArray(ch) ? 'an array' : typeof ch})`}`);
     }
   }
   if (body.socket_id !== undefined && body.socket_id !== null && !isValidSocketId(body.socket_id)) {

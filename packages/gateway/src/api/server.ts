@@ -20,6 +20,7 @@ export function createApiServer(ctx: ApiContext, log: Logger): FastifyInstance {
   f.removeAllContentTypeParsers();
   f.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   f.decorateRequest('heraldApp', null as never);
+  f.decorateRequest('heraldParams', null as never);
   f.addHook('onResponse', async (_req, reply) => {
     ctx.metrics.apiRequests.inc({ status: String(reply.statusCode) });
   });

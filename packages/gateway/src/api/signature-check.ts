@@ -37,6 +37,7 @@ export function checkSignature(req: FastifyRequest, apps: AppRegistry): void {
   }
   if (!app.enabled) throw new ApiError(403, ApiErrorCode.AppDisabled, 'Application disabled');
   req.heraldApp = app;
+  req.heraldParams = params;
 }
 
 /** Signature check, then the app's cluster-wide API rate limit (429 beyond). */
