@@ -1,0 +1,93 @@
+import Pusher from 'pusher';
+import { expect } from 'vitest';
+import { RawClient } from '../../../packages/gateway/test/support/harness.js';
+import type { NodeHandle, TestApp } from '../../e2e/support/node-process.js';
+
+/** The official SDK pointed at one node's API port. */
+export const sdkFor = (app: TestApp, node: NodeHandle) =>
+  new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(node.apiPort), useTLS: false });
+
+/** Raw clients of a test, all closed by `closeAll()`. */
+export function clientPool(app: TestApp) {
+  const all: RawClient[] = [];
+  return {
+    all,
+    async open(node: NodeHandle) {
+      const r = await RawClient.established({ wsPort: node.wsPort, app });
+      all.push(r);
+      return r;
+    },
+    async subscribe(r: RawClient, channel: string) {
+      const f = await r.subscribe(channel);
+      expect(f.event, JSON.stringify(f)).toBe('pusher_internal:subscription_succeeded');
+    },
+    async join(node: NodeHandle, r: RawClient, channel: string, userId: string) {
+      const { auth, channel_data } = sdkFor(app, node).authorizeChannel(r.socketId, channel, { user_id: userId });
+      const f = await r.subscribe(channel, { auth, channel_data });
+      expect(f.event, JSON.stringify(f)).toBe('pusher_internal:subscription_succeeded');
+    },
+    async close(r: RawClient) {
+      await r[Symbol.asyncDispose]();
+      all.splice(all.indexOf(r), 1);
+    },
+    async closeAll() {
+      for (const r of all.splice(0)) await r[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/**
+ * A publisher loop: triggers `event` on `channel` through `node` with a sequence number every
+ * `everyMs`; failed triggers are counted (and lost: delivery is at most once).
+ */
+export function publisher(app: TestApp, node: () => NodeHandle, channel: string, event = 'tick', everyMs = 20) {
+  let seq = 0;
+  let failed = 0;
+  const ok: number[] = [];
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const n = seq++;
+      await sdkFor(app, node())
+        .trigger(channel, event, { seq: n })
+        .then(
+          () => ok.push(n),
+          () => failed++,
+        );
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    get seq() {
+      return seq;
+    },
+    get failed() {
+      return failed;
+    },
+    /** Sequence numbers whose trigger answered 200. */
+    ok,
+    async stop() {
+      on = false;
+      await loop;
+    },
+  };
+}
+
+/** The sequence numbers of `event` frames a client received, in arrival order. */
+export const seqs = (r: RawClient, event = 'tick') => r.events(event).map((f) => (JSON.parse(f.data as string) as { seq: number }).seq);
+
+/** Strictly increasing: nothing delivered twice, nothing out of order. */
+export const strictlyIncreasing = (xs: number[]) => xs.every((v, i) => i === 0 || v > xs[i - 1]!);
+
+/** Reads a gauge or counter from a Prometheus text (first series, summed over labels when several). */
+export async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const re = new RegExp(`^${name}(\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'gm');
+  let sum = 0;
+  let found = false;
+  for (const m of text.matchAll(re)) {
+    sum += Number(m[2]);
+    found = true;
+  }
+  return found ? sum : NaN;
+}
