@@ -21,6 +21,12 @@ export function createMetrics(opts: { nodeId: string; native: boolean; cluster?:
     clientEventsRateLimited: new Counter({ name: 'herald_client_events_rate_limited_total', help: 'Client events refused by the per-connection rate limit', registers: [registry] }),
     admissionRefused: new Counter({ name: 'herald_admission_refused_total', help: 'Connections refused by admission control, by reason', labelNames: ['reason'], registers: [registry] }),
     slowConsumers: new Counter({ name: 'herald_slow_consumers_closed_total', help: 'Sockets closed (4100) for not reading their data', registers: [registry] }),
+    limitRefusals: new Counter({
+      name: 'herald_limit_refusals_total',
+      help: 'Requests, frames and connections refused by a limit, by limit (see docs/reliability.md)',
+      labelNames: ['limit'],
+      registers: [registry],
+    }),
     apiRateLimited: new Counter({ name: 'herald_api_rate_limited_total', help: 'API requests refused (429) by the per-app rate limit', registers: [registry] }),
     uwsNative: new Gauge({ name: 'herald_uws_native', help: '1 when the native uWebSockets.js binary is in use', registers: [registry] }),
   };
@@ -48,3 +54,21 @@ export function createMetrics(opts: { nodeId: string; native: boolean; cluster?:
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The limits counted in `herald_limit_refusals_total{limit}`. */
+export type LimitName =
+  | 'frame_size'
+  | 'event_payload'
+  | 'request_body'
+  | 'channels_per_connection'
+  | 'presence_members'
+  | 'presence_user_info'
+  | 'client_events_rate'
+  | 'api_rate'
+  | 'app_connections'
+  | 'connection_rate'
+  | 'slow_consumer';
+
+export function countLimit(metrics: Metrics, limit: LimitName): void {
+  metrics.limitRefusals.inc({ limit });
+}

@@ -24,7 +24,8 @@ import { signout, handleSignin } from './handlers/signin.js';
 import { handleSubscribe } from './handlers/subscribe.js';
 import { handleUnsubscribe, leaveChannel } from './handlers/unsubscribe.js';
 import { closeWithError, sendError, sendFrame } from './hub.js';
-import { setStatus, type SocketData } from './socket-data.js';
+import { countLimit } from './metrics.js';
+import { IDLE_QUEUE, setStatus, socketLog, type SocketData } from './socket-data.js';
 import type { UwsModule } from './uws.js';
 
 export interface WsServerOptions {
@@ -47,6 +48,8 @@ interface UpgradeData extends SocketData {
 
 const PONG_WAIT_MS = 30_000;
 const SWEEP_MS = 5_000;
+/** The close reason uWebSockets.js gives (with 1006) when a message is over maxPayloadLength. */
+const TOO_BIG = 'Received too big message';
 
 /**
  * Wires the Pusher protocol onto uWebSockets.js: upgrade (app lookup, protocol check), open
@@ -94,7 +97,7 @@ export class WsServer {
         d.pingSentAt = 0;
       },
       drain: () => undefined,
-      close: (ws, code) => this.#close(ws, code),
+      close: (ws, code, message) => this.#close(ws, code, message),
     });
     this.#sweep = setInterval(() => this.#sweepIdle(), this.#sweepMs);
     this.#sweep.unref();
@@ -113,6 +116,7 @@ export class WsServer {
     }
     if (++this.#rateCount > max) {
       this.ctx.metrics.admissionRefused.inc({ reason: 'rate' });
+      countLimit(this.ctx.metrics, 'connection_rate');
       return false;
     }
     return true;
@@ -145,18 +149,19 @@ export class WsServer {
     } else if (!this.#admit()) rejection = overCapacity();
     else if (app.limits.maxConnections > 0 && this.ctx.state.usage.clusterConnections(app.id) >= app.limits.maxConnections) {
       rejection = overConnectionQuota();
+      countLimit(this.ctx.metrics, 'app_connections');
     }
     const data: UpgradeData = {
       socketId,
       app: app ?? (this.apps.apps[0] as App),
       status: 'upgrading',
       channels: new Map(),
-      queue: Promise.resolve(),
+      queue: IDLE_QUEUE,
       lastSeen: Date.now(),
       pingSentAt: 0,
       clientEventWindow: 0,
       clientEventCount: 0,
-      log: this.log.child({ socketId, appId: app?.id }),
+      baseLog: this.log,
       ...(rejection ? { rejection } : {}),
     };
     res.upgrade(data, secKey, secProtocol, secExtensions, context);
@@ -167,7 +172,7 @@ export class WsServer {
     data.ws = ws as WebSocket<SocketData>;
     setStatus(data, 'open');
     if (data.rejection !== undefined) {
-      data.log.debug({ code: data.rejection.code }, 'connection refused');
+      socketLog(data).debug({ code: data.rejection.code }, 'connection refused');
       this.ctx.metrics.errors.inc({ code: String(data.rejection.code) });
       closeWithError(data, data.rejection, this.ctx.metrics);
       return;
@@ -191,7 +196,7 @@ export class WsServer {
     if (data.rejection !== undefined) return;
     if (isBinary) {
       // Binary frames are not part of the protocol; Pusher ignores them.
-      data.log.debug('binary frame ignored');
+      socketLog(data).debug('binary frame ignored');
       return;
     }
     // The ArrayBuffer is neutered when this callback returns: decode (copy) it now.
@@ -200,7 +205,7 @@ export class WsServer {
     try {
       frame = parseClientFrame(text);
     } catch (err) {
-      data.log.debug({ reason: (err as Error).message }, 'bad frame');
+      socketLog(data).debug({ reason: (err as Error).message }, 'bad frame');
       sendError(data, toPusherError(err), this.ctx.metrics);
       return;
     }
@@ -229,16 +234,20 @@ export class WsServer {
       try {
         await fn();
       } catch (err) {
-        data.log.error({ err }, 'frame handler failed');
+        socketLog(data).error({ err }, 'frame handler failed');
         sendError(data, toPusherError(err), this.ctx.metrics);
       }
     });
   }
 
-  #close(ws: WebSocket<UpgradeData>, code: number): void {
+  #close(ws: WebSocket<UpgradeData>, code: number, message: ArrayBuffer): void {
     const data = ws.getUserData();
     setStatus(data, 'closed');
     data.ws = undefined;
+    // uWebSockets.js cuts a socket whose message is over maxPayloadLength: 1006 and this reason.
+    if (code === 1006 && message.byteLength === TOO_BIG.length && Buffer.from(message).toString('latin1') === TOO_BIG) {
+      countLimit(this.ctx.metrics, 'frame_size');
+    }
     if (data.rejection !== undefined) return;
     this.ctx.hub.remove(ws as WebSocket<SocketData>);
     const appId = data.app.id;
@@ -246,14 +255,14 @@ export class WsServer {
     this.#appConnections.set(appId, left);
     this.ctx.state.usage.setLocalConnections(appId, left);
     this.ctx.metrics.connections.dec({ app: appId });
-    data.log.debug({ code }, 'connection closed');
+    socketLog(data).debug({ code }, 'connection closed');
     // Queued behind in-flight handlers so that their joins are undone, not raced.
     const cleanup = data.queue.then(async () => {
       try {
         for (const channel of [...data.channels.keys()]) await leaveChannel(this.ctx, data, channel);
         await signout(this.ctx, data);
       } catch (err) {
-        data.log.error({ err }, 'cleanup after close failed');
+        socketLog(data).error({ err }, 'cleanup after close failed');
       }
     });
     data.queue = cleanup;
@@ -271,7 +280,8 @@ export class WsServer {
       if (ws.getBufferedAmount() <= slow) continue;
       const d = ws.getUserData();
       this.ctx.metrics.slowConsumers.inc();
-      d.log.warn({ buffered: ws.getBufferedAmount() }, 'slow consumer closed');
+      countLimit(this.ctx.metrics, 'slow_consumer');
+      socketLog(d).warn({ buffered: ws.getBufferedAmount() }, 'slow consumer closed');
       closeWithError(d, new PusherError(PusherErrorCode.OverCapacity, 'Slow consumer: too much data buffered, reconnect later'), this.ctx.metrics);
     }
   }

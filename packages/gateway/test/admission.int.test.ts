@@ -88,6 +88,8 @@ describe('admission control and abuse limits', () => {
     for (let i = 0; i < 250; i++) await t.sdk.triggerBatch(batch);
     await expect.poll(() => good.events('big').length, { timeout: 15_000 }).toBe(2500);
     await expect.poll(() => metric(t.apiUrl, 'herald_slow_consumers_closed_total'), { timeout: 5000 }).toBe(1);
+    expect(await metric(t.apiUrl, 'herald_limit_refusals_total')).toBe(1);
+    expect(await (await fetch(`${t.apiUrl}/metrics`)).text()).toMatch(/^herald_limit_refusals_total\{limit="slow_consumer"[^}]*\} 1$/m);
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     // The 4100 close frame queues behind the unread data; a client whose buffers are full sees the
     // connection end instead (1006). Either way it was cut, and got only part of the stream.

@@ -50,9 +50,10 @@ describe('parsePresenceData', () => {
     expect(parsePresenceData(JSON.stringify({ user_id: '1', user_info: over }), LIMITS)).toEqual({
       ok: false,
       reason: 'Invalid channel_data: user_info is over 1024 bytes',
+      overLimit: true,
     });
     // 600 × 'é' is 600 characters but 1200 bytes.
-    expect(parsePresenceData(JSON.stringify({ user_id: '1', user_info: 'é'.repeat(600) }), LIMITS)).toMatchObject({ ok: false });
+    expect(parsePresenceData(JSON.stringify({ user_id: '1', user_info: 'é'.repeat(600) }), LIMITS)).toMatchObject({ ok: false, overLimit: true });
   });
 
   it('honours custom limits', () => {

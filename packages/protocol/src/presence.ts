@@ -6,7 +6,8 @@ export interface PresenceIdentity {
   userInfo: unknown;
 }
 
-export type PresenceCheck = { ok: true; member: PresenceIdentity } | { ok: false; reason: string };
+/** `overLimit` marks a refusal by a size limit (user_info), as opposed to malformed data. */
+export type PresenceCheck = { ok: true; member: PresenceIdentity } | { ok: false; reason: string; overLimit?: true };
 
 /**
  * Parses a presence `channel_data` string (already signature-checked): an object with `user_id`
@@ -42,7 +43,7 @@ export function parsePresenceData(
     return { ok: false, reason: 'Invalid channel_data: user_info cannot be serialised' };
   }
   if (infoBytes > limits.maxPresenceUserInfoBytes) {
-    return { ok: false, reason: `Invalid channel_data: user_info is over ${limits.maxPresenceUserInfoBytes} bytes` };
+    return { ok: false, reason: `Invalid channel_data: user_info is over ${limits.maxPresenceUserInfoBytes} bytes`, overLimit: true };
   }
   return { ok: true, member: { userId, userInfo } };
 }

@@ -1,6 +1,7 @@
 import { PusherError, channelKind, clientEventRateLimited, dataToString, encodeChannelEvent } from '@herald/protocol';
 import type { HandlerContext } from '../context.js';
 import { sendError } from '../hub.js';
+import { countLimit } from '../metrics.js';
 import type { SocketData } from '../socket-data.js';
 
 const rejected = (why: string) => new PusherError(null, `Client event rejected - ${why}`);
@@ -35,6 +36,7 @@ export async function handleClientEvent(
   }
   if (++data.clientEventCount > app.limits.maxClientEventsPerSecond) {
     ctx.metrics.clientEventsRateLimited.inc();
+    countLimit(ctx.metrics, 'client_events_rate');
     return sendError(data, clientEventRateLimited(), ctx.metrics);
   }
   let body: string;
@@ -46,6 +48,7 @@ export async function handleClientEvent(
     return sendError(data, rejected('data cannot be serialised'), ctx.metrics);
   }
   if (Buffer.byteLength(body) > app.limits.maxEventPayloadBytes) {
+    countLimit(ctx.metrics, 'event_payload');
     return sendError(data, rejected(`data over ${app.limits.maxEventPayloadBytes} bytes`), ctx.metrics);
   }
   const frame = encodeChannelEvent(event, channel, body, sub.presenceUserId);

@@ -18,13 +18,14 @@ import {
 } from '@herald/protocol';
 import type { HandlerContext } from '../context.js';
 import { sendFrame } from '../hub.js';
-import type { SocketData } from '../socket-data.js';
+import { countLimit, type Metrics } from '../metrics.js';
+import { socketLog, type SocketData } from '../socket-data.js';
 
 const fail = (channel: string, type: SubscriptionErrorType, message: string, status: number) =>
   new SubscriptionError(channel, type, message, status);
 
 /** Checks a subscribe request; returns the presence identity for presence channels. */
-function authorize(data: SocketData, channel: string, auth: unknown, channelData: unknown): PresenceIdentity | undefined {
+function authorize(data: SocketData, channel: string, auth: unknown, channelData: unknown, metrics: Metrics): PresenceIdentity | undefined {
   const { app } = data;
   const kind = channelKind(channel);
   if (kind.user) {
@@ -48,7 +49,10 @@ function authorize(data: SocketData, channel: string, auth: unknown, channelData
     return { userId: data.userId, userInfo: data.userInfo };
   }
   const parsed = parsePresenceData(withData, app.limits);
-  if (!parsed.ok) throw fail(channel, SubscriptionErrorType.AuthError, parsed.reason, 400);
+  if (!parsed.ok) {
+    if (parsed.overLimit) countLimit(metrics, 'presence_user_info');
+    throw fail(channel, SubscriptionErrorType.AuthError, parsed.reason, 400);
+  }
   return parsed.member;
 }
 
@@ -71,10 +75,12 @@ export async function handleSubscribe(
     // The user's own `#server-to-user-` channel, joined at sign-in, does not count.
     const held = data.channels.size - (data.userId !== undefined && data.channels.has(userChannelName(data.userId)) ? 1 : 0);
     if (held >= app.limits.maxChannelsPerConnection) {
+      countLimit(ctx.metrics, 'channels_per_connection');
       throw fail(channel, SubscriptionErrorType.LimitReached, `Subscription limit reached: at most ${app.limits.maxChannelsPerConnection} channels per connection`, 4301);
     }
-    member = authorize(data, channel, auth, channelData);
+    member = authorize(data, channel, auth, channelData, ctx.metrics);
     if (member !== undefined && (await ctx.state.presence.wouldExceed(app.id, channel, member.userId, app.limits.maxPresenceMembers))) {
+      countLimit(ctx.metrics, 'presence_members');
       throw fail(channel, SubscriptionErrorType.LimitReached, `Presence channel ${channel} is full (${app.limits.maxPresenceMembers} members)`, 4100);
     }
   } catch (err) {
@@ -148,7 +154,7 @@ async function resendSucceeded(ctx: HandlerContext, data: SocketData, channel: s
 
 function reportFailure(ctx: HandlerContext, data: SocketData, err: SubscriptionError) {
   ctx.metrics.subscriptionErrors.inc({ type: err.type });
-  data.log.debug({ channel: err.channel, type: err.type, reason: err.message }, 'subscription refused');
+  socketLog(data).debug({ channel: err.channel, type: err.type, reason: err.message }, 'subscription refused');
   if (data.status !== 'open' || data.ws === undefined) return;
   data.ws.cork(() => {
     for (const frame of encodeSubscriptionFailure(err)) sendFrame(data, frame, ctx.metrics);
