@@ -3,6 +3,17 @@ import type { RedisKeys } from './keys.js';
 import type { PubSubTransport } from './redis-connection.js';
 
 const NEWLINE = 0x0a;
+/** A (un)subscribe call that has not answered by then is treated as failed and retried. */
+const SUBSCRIBE_TIMEOUT_MS = 5000;
+const RETRY_MS = 1000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 
 export interface BrokerLog {
   debug(obj: object, msg: string): void;
@@ -27,6 +38,7 @@ export class RedisBroker implements Broker {
   /** The flush waiting to run (collects every change until it starts), and the last one queued. */
   #next: Promise<void> | undefined;
   #chain: Promise<void> = Promise.resolve();
+  #retry: NodeJS.Timeout | undefined;
   publishedCount = 0;
   receivedCount = 0;
 
@@ -93,19 +105,28 @@ export class RedisBroker implements Broker {
     }
     this.#pending.clear();
     try {
+      // Bounded: a call that never answers (seen with Redis Cluster sharded subscribers) must not
+      // hold every later flush, and with it every join and leave of this node, forever.
       if (add.length > 0) {
-        await this.ps.subscribe(add);
+        await withTimeout(this.ps.subscribe(add), SUBSCRIBE_TIMEOUT_MS, 'subscribe');
         for (const t of add) this.#subscribed.add(t);
       }
       if (remove.length > 0) {
-        await this.ps.unsubscribe(remove);
+        await withTimeout(this.ps.unsubscribe(remove), SUBSCRIBE_TIMEOUT_MS, 'unsubscribe');
         for (const t of remove) this.#subscribed.delete(t);
       }
     } catch (err) {
-      // Put them back: the next flush (at the latest on reconnect) retries.
+      // Put them back (both calls are idempotent) and retry shortly, and again on reconnect.
       for (const t of add) if (!this.#pending.has(t)) this.#pending.set(t, true);
       for (const t of remove) if (!this.#pending.has(t)) this.#pending.set(t, false);
       this.log.warn({ err: (err as Error).message, add: add.length, remove: remove.length }, 'topic subscription failed; will retry');
+      if (this.#retry === undefined && this.#handler !== undefined) {
+        this.#retry = setTimeout(() => {
+          this.#retry = undefined;
+          void this.#schedule();
+        }, RETRY_MS);
+        this.#retry.unref();
+      }
     }
   }
 
@@ -164,6 +185,7 @@ export class RedisBroker implements Broker {
 
   async close(): Promise<void> {
     this.#handler = undefined;
+    if (this.#retry !== undefined) clearTimeout(this.#retry);
   }
 }
 

@@ -59,6 +59,10 @@ export function createRedisConnections(opts: RedisConnectOptions, onError: (conn
       shardedSubscribers: true,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
+      // ioredis 5 would auto-pipeline these onto a node's command connection (its list of commands
+      // never auto-pipelined lacks them) instead of the sharded subscriber: that connection then
+      // enters subscriber mode and every later command on it hangs.
+      autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe'],
       lazyConnect: true,
       clusterRetryStrategy: retryStrategy,
       redisOptions: { ...auth, maxRetriesPerRequest: 1 },

@@ -19,7 +19,9 @@ export async function leaveChannel(ctx: HandlerContext, data: SocketData, channe
   data.channels.delete(channel);
   ctx.metrics.subscriptions.dec();
   const { app, socketId } = data;
-  if (ctx.hub.localSubscribers(app.id, channel) === 0) await ctx.state.broker.unsubscribe(app.id, channel);
+  // Not awaited: a topic kept a little longer only brings messages nobody here receives, and the
+  // shared state below must be undone whatever the pub/sub connection is doing.
+  if (ctx.hub.localSubscribers(app.id, channel) === 0) void ctx.state.broker.unsubscribe(app.id, channel);
   const { count, removed } = await ctx.state.channels.leave(app.id, channel, socketId);
   if (sub.presenceUserId !== undefined) {
     const { last } = await ctx.state.presence.remove(app.id, channel, socketId);
