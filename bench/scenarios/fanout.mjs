@@ -1,6 +1,7 @@
-// fanout: C subscribers on one channel; signed HTTP triggers at a fixed rate, then at the maximum
-// rate (closed loop: the publisher keeps at most `window` deliveries outstanding, so the server is
-// driven as fast as it and the generator can deliver without unbounded buffering).
+// fanout: C subscribers on one channel; signed HTTP triggers at a fixed rate of `fixedDeliveries`
+// messages/s (fixedDeliveries / C triggers/s), then at the maximum rate (closed loop: the publisher
+// keeps at most `window` deliveries outstanding, so the server is driven as fast as it and the
+// generator can deliver without unbounded buffering).
 import { maxWindow, rotated, triggerPhase, tryStart } from '../lib/common.mjs';
 import { log, sleep } from '../lib/util.mjs';
 
@@ -8,8 +9,8 @@ export default {
   name: 'fanout',
   description: 'C subscribers on one channel; triggers through the signed HTTP API at a fixed and at the maximum rate',
   sizes: {
-    small: { subs: [250, 500, 1000], rate: 20, phaseMs: 2500, windowDeliveries: 50000, subscriberProcs: 2 },
-    full: { subs: [1000, 5000, 10000], rate: 20, phaseMs: 10000, windowDeliveries: 50000, subscriberProcs: 2 },
+    small: { subs: [250, 500, 1000], fixedDeliveries: 50000, phaseMs: 2500, windowDeliveries: 50000, subscriberProcs: 2 },
+    full: { subs: [1000, 5000, 10000], fixedDeliveries: 50000, phaseMs: 10000, windowDeliveries: 50000, subscriberProcs: 2 },
   },
   workers: (cfg) => ({ subscribers: cfg.subscriberProcs, publishers: 1 }),
   ratioMetrics: [
@@ -55,7 +56,8 @@ export default {
               groups: { server: srv.pids },
               mode,
               channels: { kind: 'single', name: 'bench-fanout', subs: c.ok },
-              rate: cfg.rate,
+              // The fixed phase runs at a moderate delivery rate (issue 8: 50,000 deliveries/s), whatever C.
+              rate: cfg.rate ?? Math.max(1, Math.round(cfg.fixedDeliveries / C)),
               durationMs: cfg.phaseMs,
               window: maxWindow(c.ok, cfg.windowDeliveries),
             });
