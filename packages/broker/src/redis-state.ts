@@ -162,8 +162,9 @@ export class RedisPresenceStore implements PresenceStore {
   async wouldExceed(appId: string, channel: string, userId: string, max: number) {
     const { client, keys } = this.d;
     const key = keys.members(appId, channel);
-    if ((await client.hexists(key, userId)) === 1) return false;
-    return (await client.hlen(key)) >= max;
+    // Sent together (one round trip with auto-pipelining); a member already in never counts.
+    const [exists, size] = await Promise.all([client.hexists(key, userId), client.hlen(key)]);
+    return exists !== 1 && size >= max;
   }
 }
 

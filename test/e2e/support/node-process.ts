@@ -1,3 +1,4 @@
+import { afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -119,6 +120,14 @@ export async function startNode(opts: {
 }
 
 const live = new Set<ChildProcess>();
-process.on('exit', () => {
+const killLive = () => {
   for (const p of live) p.kill('SIGKILL');
+};
+// Whatever a test forgot or could not reach (a failure before its try/finally): killed after the
+// file, and when the test process exits or is terminated, so no server outlives its test run.
+afterAll(killLive);
+process.on('exit', killLive);
+process.once('SIGTERM', () => {
+  killLive();
+  process.exit(143);
 });

@@ -112,15 +112,18 @@ export async function joinChannel(
       userId: member.userId,
       ...(member.userInfo !== undefined ? { userInfo: member.userInfo } : {}),
     });
-    if (first) {
-      await ctx.state.broker.publish({
-        appId: app.id,
-        channel,
-        frame: encodeMemberAdded(channel, member.userId, member.userInfo),
-        exceptSocketId: socketId,
-      });
-    }
-    const members = await ctx.state.presence.members(app.id, channel);
+    // The others hear member_added while this socket's member list is read: one round trip, not two.
+    const [members] = await Promise.all([
+      ctx.state.presence.members(app.id, channel),
+      first
+        ? ctx.state.broker.publish({
+            appId: app.id,
+            channel,
+            frame: encodeMemberAdded(channel, member.userId, member.userInfo),
+            exceptSocketId: socketId,
+          })
+        : undefined,
+    ]);
     sendFrame(data, encodePresenceSucceeded(channel, members.map((m) => ({ userId: m.userId, userInfo: m.userInfo }))), ctx.metrics);
     if (kind.cache) await sendCached(ctx, data, channel);
   } else {
