@@ -67,6 +67,49 @@ export interface PresenceStore {
   wouldExceed(appId: string, channel: string, userId: string, max: number): Promise<boolean>;
 }
 
+/** What a presence subscription did: the channel's subscription count and the member change. */
+export interface PresenceJoin {
+  count: number;
+  added: boolean;
+  /** The user's first connection in the channel: others hear member_added. */
+  first: boolean;
+  /** The members after the join (this user included), for pusher_internal:subscription_succeeded. */
+  members: PresenceMember[];
+}
+
+export interface PresenceLeave {
+  count: number;
+  removed: boolean;
+  /** The user's last connection left: others hear member_removed. */
+  last: boolean;
+  member?: PresenceMember;
+}
+
+/**
+ * A presence subscription in one step each way: the channel subscription and the membership
+ * together (on Redis one script call per join or leave instead of several round trips). Same
+ * effects as ChannelStore.join + PresenceStore.add + members, and ChannelStore.leave + PresenceStore.remove.
+ */
+export interface PresenceChannelStore {
+  join(appId: string, channel: string, socketId: string, m: PresenceMember): Promise<PresenceJoin>;
+  leave(appId: string, channel: string, socketId: string): Promise<PresenceLeave>;
+}
+
+/** Composes the two-step operations; for stores where each step is cheap (memory). */
+export function composePresenceChannels(channels: ChannelStore, presence: PresenceStore): PresenceChannelStore {
+  return {
+    async join(appId, channel, socketId, m) {
+      const { count, added } = await channels.join(appId, channel, socketId);
+      const { first } = await presence.add(appId, channel, socketId, m);
+      return { count, added, first, members: await presence.members(appId, channel) };
+    },
+    async leave(appId, channel, socketId) {
+      const { count, removed } = await channels.leave(appId, channel, socketId);
+      return { count, removed, ...(await presence.remove(appId, channel, socketId)) };
+    },
+  };
+}
+
 /** Signed-in users (pusher:signin) with a connection count per user, cluster-wide. */
 export interface UserStore {
   signin(appId: string, userId: string, socketId: string): Promise<{ first: boolean }>;
@@ -118,6 +161,7 @@ export interface ClusterState {
   broker: Broker;
   channels: ChannelStore;
   presence: PresenceStore;
+  presenceChannels: PresenceChannelStore;
   users: UserStore;
   cache: CacheStore;
   /** False while the shared store is unreachable (clustered mode); `/ready` answers 503 then. */

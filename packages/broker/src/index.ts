@@ -6,6 +6,9 @@ export type {
   ChannelStore,
   PresenceMember,
   PresenceStore,
+  PresenceChannelStore,
+  PresenceJoin,
+  PresenceLeave,
   UserStore,
   CachedEvent,
   CacheStore,
@@ -15,6 +18,7 @@ export type {
 export { MemoryBroker } from './memory-broker.js';
 export { MemoryChannelStore, MemoryPresenceStore, MemoryUserStore, MemoryCacheStore } from './memory-state.js';
 export { createMemoryState } from './memory-cluster.js';
+export { composePresenceChannels } from './broker.js';
 export type { LocalContribution, ClusterStats, UsageCounters } from './broker.js';
 export { RedisKeys } from './keys.js';
 export { RedisBroker } from './redis-broker.js';

@@ -1,4 +1,4 @@
-import type { ClusterState, StateObserver } from './broker.js';
+import { composePresenceChannels, type ClusterState, type StateObserver } from './broker.js';
 import { MemoryBroker } from './memory-broker.js';
 import { MemoryUsageCounters } from './memory-usage.js';
 import { MemoryCacheStore, MemoryChannelStore, MemoryPresenceStore, MemoryUserStore } from './memory-state.js';
@@ -7,10 +7,13 @@ import { MemoryCacheStore, MemoryChannelStore, MemoryPresenceStore, MemoryUserSt
 export function createMemoryState(observer?: StateObserver): ClusterState {
   const broker = new MemoryBroker();
   const cache = new MemoryCacheStore();
+  const channels = new MemoryChannelStore(observer);
+  const presence = new MemoryPresenceStore(observer);
   return {
     broker,
-    channels: new MemoryChannelStore(observer),
-    presence: new MemoryPresenceStore(observer),
+    channels,
+    presence,
+    presenceChannels: composePresenceChannels(channels, presence),
     users: new MemoryUserStore(),
     cache,
     usage: new MemoryUsageCounters(),

@@ -5,6 +5,7 @@ import type {
   ClusterState,
   ClusterStats,
   LocalContribution,
+  PresenceChannelStore,
   PresenceStore,
   UserStore,
 } from './broker.js';
@@ -15,6 +16,7 @@ import { createRedisConnections, type RedisConnectOptions, type RedisTopology } 
 import {
   RedisCacheStore,
   RedisChannelStore,
+  RedisPresenceChannelStore,
   RedisPresenceStore,
   RedisUserStore,
   decodeContribution,
@@ -69,6 +71,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   const deps = { client, keys, scripts, nodeId };
   const channels = new RedisChannelStore(deps);
   const presence = new RedisPresenceStore(deps);
+  const presenceChannels = new RedisPresenceChannelStore(deps);
   const users = new RedisUserStore(deps);
   const cache = new RedisCacheStore(deps);
   const broker = new RedisBroker(conn.pubsub, keys, log);
@@ -97,6 +100,10 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
     members: (a, c) => guard(() => presence.members(a, c), []),
     userCount: (a, c) => presence.userCount(a, c),
     wouldExceed: (a, c, u, max) => guard(() => presence.wouldExceed(a, c, u, max), false),
+  };
+  const guardedPresenceChannels: PresenceChannelStore = {
+    join: (a, c, s, m) => guard(() => presenceChannels.join(a, c, s, m), { count: 1, added: true, first: false, members: [] }),
+    leave: (a, c, s) => guard(() => presenceChannels.leave(a, c, s), { count: 0, removed: true, last: false }),
   };
   const guardedUsers: UserStore = {
     signin: (a, u, s) => guard(() => users.signin(a, u, s), { first: false }),
@@ -233,6 +240,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
     usage,
     channels: guardedChannels,
     presence: guardedPresence,
+    presenceChannels: guardedPresenceChannels,
     users: guardedUsers,
     cache: guardedCache,
     // Connected is not enough: a stalled link (no FIN, no answers) keeps ioredis 'ready' forever.

@@ -3,12 +3,15 @@ import type {
   CacheStore,
   CachedEvent,
   ChannelStore,
+  PresenceChannelStore,
+  PresenceJoin,
+  PresenceLeave,
   PresenceMember,
   PresenceStore,
   UserStore,
 } from './broker.js';
 import type { RedisKeys } from './keys.js';
-import { CACHE_GET, JOIN, LEAVE, PRESENCE_ADD, PRESENCE_REMOVE, SET_ADD, SET_REMOVE } from './redis-scripts.js';
+import { CACHE_GET, JOIN, LEAVE, PRESENCE_ADD, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_REMOVE, SET_ADD, SET_REMOVE } from './redis-scripts.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -26,6 +29,8 @@ export function defineScripts(client: RedisClient) {
     leave: def('heraldLeave', LEAVE, 1),
     presenceAdd: def('heraldPresenceAdd', PRESENCE_ADD, 3),
     presenceRemove: def('heraldPresenceRemove', PRESENCE_REMOVE, 3),
+    presenceJoin: def('heraldPresenceJoin', PRESENCE_JOIN, 4),
+    presenceLeave: def('heraldPresenceLeave', PRESENCE_LEAVE, 4),
     setAdd: def('heraldSetAdd', SET_ADD, 1),
     setRemove: def('heraldSetRemove', SET_REMOVE, 1),
     cacheGet: def('heraldCacheGet', CACHE_GET, 1),
@@ -165,6 +170,63 @@ export class RedisPresenceStore implements PresenceStore {
     // Sent together (one round trip with auto-pipelining); a member already in never counts.
     const [exists, size] = await Promise.all([client.hexists(key, userId), client.hlen(key)]);
     return exists !== 1 && size >= max;
+  }
+}
+
+/**
+ * Presence subscriptions in one script call each way (the channel's keys share one hash tag), with
+ * both contributions recorded in one SADD before the join and removed in one SREM after the leave.
+ */
+export class RedisPresenceChannelStore implements PresenceChannelStore {
+  constructor(private readonly d: Deps) {}
+
+  #keys(appId: string, channel: string) {
+    const k = this.d.keys;
+    return [k.subs(appId, channel), k.presenceSockets(appId, channel), k.presenceCounts(appId, channel), k.members(appId, channel)];
+  }
+
+  async join(appId: string, channel: string, socketId: string, m: PresenceMember): Promise<PresenceJoin> {
+    const { client, keys, scripts, nodeId } = this.d;
+    await client.sadd(
+      keys.contributions(nodeId),
+      encodeContribution({ kind: 's', appId, channel, socketId }),
+      encodeContribution({ kind: 'p', appId, channel, socketId }),
+    );
+    const [added, count, first, flat] = (await scripts.presenceJoin(this.#keys(appId, channel), [socketId, nodeId, m.userId, infoToJson(m.userInfo)])) as [
+      number,
+      number,
+      number,
+      string[],
+    ];
+    if (added === 1 && count === 1) await client.sadd(keys.appChannels(appId), channel);
+    const members: PresenceMember[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const userInfo = jsonToInfo(flat[i + 1]);
+      members.push(userInfo === undefined ? { userId: flat[i]! } : { userId: flat[i]!, userInfo });
+    }
+    return { count, added: added === 1, first: first === 1, members };
+  }
+
+  async leave(appId: string, channel: string, socketId: string): Promise<PresenceLeave> {
+    const { client, keys, scripts, nodeId } = this.d;
+    const r = (await scripts.presenceLeave(this.#keys(appId, channel), [socketId])) as [number, number, string?, string?];
+    const [removed, count] = r;
+    await client.srem(
+      keys.contributions(nodeId),
+      encodeContribution({ kind: 's', appId, channel, socketId }),
+      encodeContribution({ kind: 'p', appId, channel, socketId }),
+    );
+    if (removed === 1 && count === 0) {
+      await client.srem(keys.appChannels(appId), channel);
+      // Another node may have joined between our HDEL and SREM: put the channel back if so.
+      if ((await client.hlen(keys.subs(appId, channel))) > 0) await client.sadd(keys.appChannels(appId), channel);
+    }
+    const out: PresenceLeave = { count, removed: removed === 1, last: r.length >= 4 };
+    if (r.length >= 4) {
+      const userInfo = jsonToInfo(r[3]);
+      out.member = { userId: r[2]!, ...(userInfo !== undefined ? { userInfo } : {}) };
+    }
+    return out;
   }
 }
 

@@ -74,6 +74,41 @@ export function brokerContract(name: string, make: () => Promise<ClusterState>) 
       });
     });
 
+    it('presence channels: join and leave in one step do what the separate stores do', async () => {
+      await withState(async (s) => {
+        const pc = s.presenceChannels;
+        expect(await pc.join('a1', 'presence-q', 's1', { userId: '10', userInfo: { name: 'A' } })).toEqual({
+          count: 1,
+          added: true,
+          first: true,
+          members: [{ userId: '10', userInfo: { name: 'A' } }],
+        });
+        // A second connection of the same user: counted, not a new member.
+        const again = await pc.join('a1', 'presence-q', 's2', { userId: '10', userInfo: { name: 'A' } });
+        expect(again).toMatchObject({ count: 2, added: true, first: false });
+        expect(again.members).toEqual([{ userId: '10', userInfo: { name: 'A' } }]);
+        // Idempotent per socket.
+        expect(await pc.join('a1', 'presence-q', 's2', { userId: '10' })).toMatchObject({ count: 2, added: false, first: false });
+        const third = await pc.join('a1', 'presence-q', 's3', { userId: '11' });
+        expect(third).toMatchObject({ count: 3, added: true, first: true });
+        expect(third.members).toHaveLength(2);
+        expect(third.members).toContainEqual({ userId: '11' });
+        // The separate stores see the same state.
+        expect(await s.channels.count('a1', 'presence-q')).toBe(3);
+        expect(Object.fromEntries(await s.channels.channels('a1', 'presence-q'))).toEqual({ 'presence-q': 3 });
+        expect(await s.presence.userCount('a1', 'presence-q')).toBe(2);
+        expect(await s.presence.wouldExceed('a1', 'presence-q', '12', 2)).toBe(true);
+
+        expect(await pc.leave('a1', 'presence-q', 's1')).toEqual({ count: 2, removed: true, last: false });
+        expect(await pc.leave('a1', 'presence-q', 's2')).toEqual({ count: 1, removed: true, last: true, member: { userId: '10', userInfo: { name: 'A' } } });
+        expect(await pc.leave('a1', 'presence-q', 's2')).toEqual({ count: 1, removed: false, last: false });
+        expect(await s.presence.members('a1', 'presence-q')).toEqual([{ userId: '11' }]);
+        expect(await pc.leave('a1', 'presence-q', 's3')).toEqual({ count: 0, removed: true, last: true, member: { userId: '11' } });
+        expect(await s.channels.channels('a1')).toEqual(new Map());
+        expect(await s.presence.userCount('a1', 'presence-q')).toBe(0);
+      });
+    });
+
     it('users: signed in while one connection remains, online lookup', async () => {
       await withState(async (s) => {
         expect(await s.users.signin('a1', 'u1', 's1')).toEqual({ first: true });

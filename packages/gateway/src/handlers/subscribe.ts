@@ -106,27 +106,24 @@ export async function joinChannel(
   const topic = ctx.hub.topic(app.id, channel);
   data.ws!.subscribe(topic);
   if (ctx.hub.localSubscribers(app.id, channel) === 1) await ctx.state.broker.subscribe(app.id, channel);
-  const { count } = await ctx.state.channels.join(app.id, channel, socketId);
   if (member !== undefined) {
-    const { first } = await ctx.state.presence.add(app.id, channel, socketId, {
+    // Subscription, membership and member list in one step (one script call on Redis).
+    const { first, members } = await ctx.state.presenceChannels.join(app.id, channel, socketId, {
       userId: member.userId,
       ...(member.userInfo !== undefined ? { userInfo: member.userInfo } : {}),
     });
-    // The others hear member_added while this socket's member list is read: one round trip, not two.
-    const [members] = await Promise.all([
-      ctx.state.presence.members(app.id, channel),
-      first
-        ? ctx.state.broker.publish({
-            appId: app.id,
-            channel,
-            frame: encodeMemberAdded(channel, member.userId, member.userInfo),
-            exceptSocketId: socketId,
-          })
-        : undefined,
-    ]);
+    if (first) {
+      await ctx.state.broker.publish({
+        appId: app.id,
+        channel,
+        frame: encodeMemberAdded(channel, member.userId, member.userInfo),
+        exceptSocketId: socketId,
+      });
+    }
     sendFrame(data, encodePresenceSucceeded(channel, members.map((m) => ({ userId: m.userId, userInfo: m.userInfo }))), ctx.metrics);
     if (kind.cache) await sendCached(ctx, data, channel);
   } else {
+    const { count } = await ctx.state.channels.join(app.id, channel, socketId);
     sendFrame(data, encodeSubscriptionSucceeded(channel), ctx.metrics);
     // The cached event comes right after subscription_succeeded, before any count update.
     if (kind.cache) await sendCached(ctx, data, channel);

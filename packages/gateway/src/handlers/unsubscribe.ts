@@ -22,13 +22,15 @@ export async function leaveChannel(ctx: HandlerContext, data: SocketData, channe
   // Not awaited: a topic kept a little longer only brings messages nobody here receives, and the
   // shared state below must be undone whatever the pub/sub connection is doing.
   if (ctx.hub.localSubscribers(app.id, channel) === 0) void ctx.state.broker.unsubscribe(app.id, channel);
-  const { count, removed } = await ctx.state.channels.leave(app.id, channel, socketId);
   if (sub.presenceUserId !== undefined) {
-    const { last } = await ctx.state.presence.remove(app.id, channel, socketId);
+    const { last } = await ctx.state.presenceChannels.leave(app.id, channel, socketId);
     if (last) {
       await ctx.state.broker.publish({ appId: app.id, channel, frame: encodeMemberRemoved(channel, sub.presenceUserId) });
     }
-  } else if (removed && count > 0 && app.subscriptionCountEvents && !channelKind(channel).user) {
+    return;
+  }
+  const { count, removed } = await ctx.state.channels.leave(app.id, channel, socketId);
+  if (removed && count > 0 && app.subscriptionCountEvents && !channelKind(channel).user) {
     ctx.subscriptionCounts.changed(app.id, channel, count, () => ctx.state.channels.count(app.id, channel));
   }
 }
