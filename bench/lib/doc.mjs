@@ -100,8 +100,8 @@ Pusher-compatible server written on uWS in Node), and [soketi](https://github.co
 installed from npm into a scratch folder at run time. Every Herald figure is given as a ratio to both.
 
 > **Figures below: \`--size ${size}\`**, ${dates.length ? `run ${[...new Set(dates)].sort()[0]}–${[...new Set(dates)].sort().at(-1)} UTC` : ''}
-> on a ${m.nproc}-core ${m.cpu} machine (${m.memGiB} GiB), Node ${m.node}, Linux ${m.kernel}, Herald built from the working tree at commit${commits.length > 1 ? 's' : ''} ${commits.join(', ')}${commits.length > 1 ? ' (other sessions were committing meanwhile; each scenario names its own)' : ''}.
-> Server, Redis and load generator all share those ${m.nproc} cores, and the machine was **shared with other
+> on a ${m.nproc}-core ${m.cpu} machine (${m.memGiB} GiB), Node ${m.node}, Linux ${m.kernel}, Herald built from the working tree at commit${commits.length > 1 ? 's' : ''} ${commits.join(', ')}${commits.length > 1 ? ' (a scenario was rerun after a later commit; each names its own)' : ''}.
+> Server, Redis and load generator all share those ${m.nproc} cores, and the machine may be **shared with other
 > jobs** during the runs (1-minute load average at each scenario's start: ${loads}): the \`other\` column is
 > the CPU (in cores) used by processes outside the benchmark during each phase. Absolute numbers are therefore
 > low and noisy; server CPU per message and the same-run ratios are the figures to read, and a quiet machine
