@@ -13,45 +13,71 @@ export const LEAVE = `
 local removed = redis.call('HDEL', KEYS[1], ARGV[1])
 return {removed, redis.call('HLEN', KEYS[1])}`;
 
+/** Where the membership scripts find the psock, pcount and members keys and their arguments. */
+interface MemberRefs {
+  psock: string;
+  pcount: string;
+  members: string;
+  socket: string;
+  user?: string;
+  info?: string;
+}
+
+/**
+ * Lua that adds a socket's membership (idempotent per socket; a socket that changes user leaves the
+ * old one first) and sets the local `first` to 1 when it is the user's first connection.
+ */
+const addMember = (r: MemberRefs) => `
+local first = 0
+local prev = redis.call('HGET', ${r.psock}, ${r.socket})
+if prev ~= ${r.user} then
+  if prev then
+    if redis.call('HINCRBY', ${r.pcount}, prev, -1) <= 0 then
+      redis.call('HDEL', ${r.pcount}, prev)
+      redis.call('HDEL', ${r.members}, prev)
+    end
+  end
+  redis.call('HSET', ${r.psock}, ${r.socket}, ${r.user})
+  if redis.call('HINCRBY', ${r.pcount}, ${r.user}, 1) == 1 then
+    redis.call('HSET', ${r.members}, ${r.user}, ${r.info})
+    first = 1
+  end
+end`;
+
+/**
+ * Lua that removes a socket's membership: the local `user` is nil when the socket was no member,
+ * `gone` holds the user_info JSON ('' when none) when it was the user's last connection, else nil.
+ */
+const removeMember = (r: MemberRefs) => `
+local user = redis.call('HGET', ${r.psock}, ${r.socket})
+local gone = nil
+if user then
+  redis.call('HDEL', ${r.psock}, ${r.socket})
+  if redis.call('HINCRBY', ${r.pcount}, user, -1) <= 0 then
+    redis.call('HDEL', ${r.pcount}, user)
+    gone = redis.call('HGET', ${r.members}, user) or ''
+    redis.call('HDEL', ${r.members}, user)
+  end
+end`;
+
 /**
  * KEYS = psock, pcount, members; ARGV = socketId, userId, userInfoJson ('' when absent).
  * Returns 1 when this is the user's first connection in the channel. Idempotent per socket.
  */
-export const PRESENCE_ADD = `
-local prev = redis.call('HGET', KEYS[1], ARGV[1])
-if prev == ARGV[2] then return 0 end
-if prev then
-  local left = redis.call('HINCRBY', KEYS[2], prev, -1)
-  if left <= 0 then
-    redis.call('HDEL', KEYS[2], prev)
-    redis.call('HDEL', KEYS[3], prev)
-  end
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local n = redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-if n == 1 then
-  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-  return 1
-end
-return 0`;
+export const PRESENCE_ADD = `${addMember({ psock: 'KEYS[1]', pcount: 'KEYS[2]', members: 'KEYS[3]', socket: 'ARGV[1]', user: 'ARGV[2]', info: 'ARGV[3]' })}
+return first`;
 
 /**
  * KEYS = psock, pcount, members; ARGV[1] = socketId.
  * Returns {} when the socket was not in, {userId} when the user has other connections left,
  * {userId, userInfoJson} when its last connection left.
  */
-export const PRESENCE_REMOVE = `
-local user = redis.call('HGET', KEYS[1], ARGV[1])
+export const PRESENCE_REMOVE = `${removeMember({ psock: 'KEYS[1]', pcount: 'KEYS[2]', members: 'KEYS[3]', socket: 'ARGV[1]' })}
 if not user then return {} end
-redis.call('HDEL', KEYS[1], ARGV[1])
-local n = redis.call('HINCRBY', KEYS[2], user, -1)
-if n <= 0 then
-  redis.call('HDEL', KEYS[2], user)
-  local info = redis.call('HGET', KEYS[3], user) or ''
-  redis.call('HDEL', KEYS[3], user)
-  return {user, info}
-end
+if gone then return {user, gone} end
 return {user}`;
+
+const CHANNEL_MEMBER_REFS = { psock: 'KEYS[2]', pcount: 'KEYS[3]', members: 'KEYS[4]', socket: 'ARGV[1]', user: 'ARGV[3]', info: 'ARGV[4]' };
 
 /**
  * JOIN then PRESENCE_ADD then the member list, in one call. KEYS = subs, psock, pcount, members;
@@ -60,22 +86,7 @@ return {user}`;
 export const PRESENCE_JOIN = `
 local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 local count = redis.call('HLEN', KEYS[1])
-local first = 0
-local prev = redis.call('HGET', KEYS[2], ARGV[1])
-if prev ~= ARGV[3] then
-  if prev then
-    local left = redis.call('HINCRBY', KEYS[3], prev, -1)
-    if left <= 0 then
-      redis.call('HDEL', KEYS[3], prev)
-      redis.call('HDEL', KEYS[4], prev)
-    end
-  end
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-  if redis.call('HINCRBY', KEYS[3], ARGV[3], 1) == 1 then
-    redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
-    first = 1
-  end
-end
+${addMember(CHANNEL_MEMBER_REFS)}
 return {added, count, first, redis.call('HGETALL', KEYS[4])}`;
 
 /**
@@ -86,15 +97,9 @@ return {added, count, first, redis.call('HGETALL', KEYS[4])}`;
 export const PRESENCE_LEAVE = `
 local removed = redis.call('HDEL', KEYS[1], ARGV[1])
 local count = redis.call('HLEN', KEYS[1])
-local user = redis.call('HGET', KEYS[2], ARGV[1])
+${removeMember(CHANNEL_MEMBER_REFS)}
 if not user then return {removed, count} end
-redis.call('HDEL', KEYS[2], ARGV[1])
-if redis.call('HINCRBY', KEYS[3], user, -1) <= 0 then
-  redis.call('HDEL', KEYS[3], user)
-  local info = redis.call('HGET', KEYS[4], user) or ''
-  redis.call('HDEL', KEYS[4], user)
-  return {removed, count, user, info}
-end
+if gone then return {removed, count, user, gone} end
 return {removed, count, user}`;
 
 /** KEYS[1]=user sockets ARGV[1]=socketId → {added, count} */
