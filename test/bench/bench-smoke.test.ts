@@ -1,0 +1,63 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Every benchmark scenario runs from this checkout (the built gateway, the bare uWebSockets.js
+ * ceiling, a private redis-server for the clustered ones) at a tiny size, without saving results:
+ * `npm run bench -- <scenario>` keeps working on a fresh clone. soketi is left out here (it is
+ * installed from npm at run time); the figures themselves come from `npm run bench`, not from CI.
+ */
+const RUN = fileURLToPath(new URL('../../bench/run.mjs', import.meta.url));
+
+interface Row {
+  scenario: string;
+  server: string;
+  phase?: string;
+  loss?: number;
+  vsCeiling?: { of: string };
+  [k: string]: unknown;
+}
+
+function bench(scenario: string, sets: Record<string, unknown>): Promise<{ rows: Row[]; out: string; code: number | null }> {
+  const args = [RUN, scenario, '--servers', 'herald,ceiling', '--runs', '1', '--no-save'];
+  for (const [k, v] of Object.entries(sets)) args.push('--set', `${k}=${JSON.stringify(v)}`);
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('exit', (code) => {
+      const rows = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Row);
+      resolve({ rows, out: out + err, code });
+    });
+  });
+}
+
+describe('npm run bench at a tiny size', { timeout: 120_000 }, () => {
+  it.each([
+    ['fanout', { subs: [40], phaseMs: 600, windowDeliveries: 2000 }, ['herald', 'ceiling']],
+    ['many-channels', { conns: 60, rate: 50, sharedEvery: 20, phaseMs: 600 }, ['herald', 'ceiling']],
+    ['connections', { counts: [150], settleMs: 300 }, ['herald', 'ceiling']],
+    ['client-events', { pairs: 10, phaseMs: 600 }, ['herald', 'ceiling']],
+    ['cluster', { subs: 30, nodes: [1, 2], phaseMs: 600, idleMs: 300 }, ['herald', 'herald-c1', 'herald-c2', 'ceiling']],
+    ['presence-churn', { channels: 2, observers: 1, churners: 8, phaseMs: 600 }, ['herald', 'herald-c2', 'ceiling']],
+  ] as const)('%s prints a JSON line per server with ratios to the ceiling, and loses nothing at a fixed rate', async (scenario, sets, servers) => {
+    const { rows, out, code } = await bench(scenario, sets);
+    expect(code, out.slice(-3000)).toBe(0);
+    expect(new Set(rows.map((r) => r.server)), out.slice(-3000)).toEqual(new Set(servers));
+    for (const r of rows) {
+      expect(r.scenario).toBe(scenario);
+      // Open-loop fixed rates must lose nothing; the closed-loop maximum rate writes off what is owed
+      // after a full second without progress, which a machine busy with other tests can cause.
+      if (typeof r.loss === 'number') expect(r.loss, `${r.server} ${r.phase ?? ''}`).toBeLessThanOrEqual(r.phase === 'max' ? 0.01 : 0);
+      if (r.server === 'herald') expect(r.vsCeiling?.of).toBe('ceiling');
+    }
+    // The table follows the JSON lines.
+    expect(out).toContain(`${scenario} (small`);
+  });
+});
