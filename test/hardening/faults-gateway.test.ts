@@ -4,34 +4,21 @@
  * presence members and subscriptions disappear within the lease bound, and the REST counts
  * converge to what is left.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
+import { describe, expect, it } from 'vitest';
 import type { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle } from '../e2e/support/node-process.js';
+import { randomTestApp, type NodeHandle } from '../e2e/support/node-process.js';
 import { channelsInfo, presenceUsers } from './support/api.js';
-import { clientPool, publisher, seqs, strictlyIncreasing } from './support/cluster.js';
+import { clientPool, publisher, redisAndGateways, seqs, strictlyIncreasing } from './support/cluster.js';
 
 const LEASE_MS = 2000;
 const PER_NODE = 10;
 
 describe('a gateway SIGKILLed under load', () => {
-  let redis: RedisHandle;
-  let nodes: NodeHandle[] = [];
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
-    nodes = [];
-  });
+  const cluster = redisAndGateways();
 
   it('other nodes keep their sockets and receive every event; the dead node is reaped within the lease bound', { timeout: 60_000 }, async () => {
     const app = randomTestApp();
-    const prefix = uniquePrefix();
-    nodes = await Promise.all([0, 1, 2].map((i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `g${i}-${prefix}`, env: { PUSH_NODE_LEASE_MS: String(LEASE_MS) } })));
+    const nodes = await cluster.gateways(app, 3, LEASE_MS);
     const [g0, g1, g2] = nodes as [NodeHandle, NodeHandle, NodeHandle];
     const pool = clientPool(app);
     try {

@@ -4,33 +4,21 @@
  * away. No process may crash, no socket may be closed, /ready must go 503 and back, delivery must
  * resume at most once and in order, and the REST counts and presence must converge to the truth.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
+import { describe, expect, it } from 'vitest';
 import type { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle } from '../e2e/support/node-process.js';
+import { randomTestApp, type NodeHandle } from '../e2e/support/node-process.js';
 import { channelsInfo, presenceUsers } from './support/api.js';
-import { clientPool, publisher, seqs, strictlyIncreasing } from './support/cluster.js';
+import { clientPool, publisher, redisAndGateways, seqs, strictlyIncreasing } from './support/cluster.js';
 
 const PER_NODE = 8;
 
 describe('Redis killed and restarted under load', () => {
-  let redis: RedisHandle;
-  let nodes: NodeHandle[] = [];
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
-    nodes = [];
-  });
+  const cluster = redisAndGateways();
 
   it('no crash, no socket closed, /ready 503 then 200, delivery resumes in order, counts and presence converge', { timeout: 60_000 }, async () => {
     const app = randomTestApp();
-    const prefix = uniquePrefix();
-    nodes = await Promise.all([0, 1].map((i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `g${i}-${prefix}`, env: { PUSH_NODE_LEASE_MS: '2000' } })));
+    const nodes = await cluster.gateways(app, 2);
+    const { redis } = cluster;
     const [g0, g1] = nodes as [NodeHandle, NodeHandle];
     const pool = clientPool(app);
     try {
