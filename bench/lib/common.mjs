@@ -31,6 +31,21 @@ export async function tryStart(ctx, kind, opts = {}) {
 }
 
 /**
+ * The nodes of one configuration `{ server, kind, nodes, redis }`: named `<server>-A`, `-B`…, on the
+ * private Redis with a key prefix of their own when `redis` is set. Pushes each started node into
+ * `into` (so the caller stops whatever started) and returns false when one could not start.
+ */
+export async function startNodes(ctx, c, redis, into) {
+  const prefix = `hb${ctx.run}-${c.server}-${Date.now() % 100000}`;
+  for (let i = 0; i < c.nodes; i++) {
+    const s = await tryStart(ctx, c.kind, { name: `${c.server}-${String.fromCharCode(65 + i)}`, ...(c.redis ? { redisPort: redis.port, prefix } : {}) });
+    if (!s) return false;
+    into.push(s);
+  }
+  return true;
+}
+
+/**
  * Generator health: CPU of its processes, and which resource ran out first. A single-threaded
  * server process near one full core is server-bound; a generator process near one core means the
  * numbers are a floor for the server, not its limit; a machine near all of its cores (server and

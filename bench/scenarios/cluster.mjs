@@ -3,7 +3,7 @@
 // Herald (embedded, no Redis) and the ceiling in the same run; Redis commands per published
 // message from INFO commandstats as nodes are added (must stay flat: idle nodes subscribe to
 // nothing). soketi 1.6.1 single and as 2 nodes on its Redis adapter for comparison.
-import { maxWindow, triggerPhase, tryStart } from '../lib/common.mjs';
+import { maxWindow, startNodes, triggerPhase } from '../lib/common.mjs';
 import { startRedis } from '../lib/servers.mjs';
 import { diffCounts, log, redisCmd, redisCommandStats, round, sleep } from '../lib/util.mjs';
 
@@ -104,15 +104,9 @@ export default {
     const redis = configs.some((c) => c.redis) ? await startRedis() : null;
     try {
       for (const c of configs) {
-        const prefix = `hb${ctx.run}-${c.server}-${Date.now() % 100000}`;
         const nodes = [];
         try {
-          for (let i = 0; i < c.nodes; i++) {
-            const s = await tryStart(ctx, c.kind, { name: `${c.server}-${String.fromCharCode(65 + i)}`, ...(c.redis ? { redisPort: redis.port, prefix } : {}) });
-            if (!s) break;
-            nodes.push(s);
-          }
-          if (nodes.length < c.nodes) continue;
+          if (!(await startNodes(ctx, c, redis, nodes))) continue;
           const a = nodes[0];
           const b = nodes[Math.min(1, nodes.length - 1)];
           log(`cluster: ${c.server} (${c.nodes} node${c.nodes > 1 ? 's' : ''}), ${cfg.subs} subscribers on ${a.name}, triggers through ${b.name}`);

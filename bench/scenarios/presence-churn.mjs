@@ -4,7 +4,7 @@
 // member_added latency seen by the observers (from the joiner's user_info timestamp: across
 // nodes in the clustered configurations), whether every member_added/member_removed arrived, and
 // Redis commands per join+leave. Single-node configurations put both groups on the one node.
-import { genFields, tryStart } from '../lib/common.mjs';
+import { genFields, startNodes } from '../lib/common.mjs';
 import { PhaseMeter } from '../lib/proc.mjs';
 import { startRedis } from '../lib/servers.mjs';
 import { log, redisCmd, redisCommandStats, round, sleep } from '../lib/util.mjs';
@@ -57,15 +57,9 @@ export default {
     const [obsWorker, churnWorker] = gen.subs;
     try {
       for (const c of configs) {
-        const prefix = `hp${ctx.run}-${c.server}-${Date.now() % 100000}`;
         const nodes = [];
         try {
-          for (let i = 0; i < c.nodes; i++) {
-            const s = await tryStart(ctx, c.kind, { name: `${c.server}-${String.fromCharCode(65 + i)}`, ...(c.redis ? { redisPort: redis.port, prefix } : {}) });
-            if (!s) break;
-            nodes.push(s);
-          }
-          if (nodes.length < c.nodes) continue;
+          if (!(await startNodes(ctx, c, redis, nodes))) continue;
           const a = nodes[0];
           const b = nodes[nodes.length - 1];
           log(`presence-churn: ${c.server}: ${cfg.channels} channels x ${cfg.observers} observers on ${a.name}, ${cfg.churners} churners on ${b.name}`);
