@@ -90,6 +90,21 @@ function baseEnv(extra) {
   return env;
 }
 
+/** What a scenario gets for a started server: { kind, name, pid, pids, wsUrl, apiBase, app, output, stop }. */
+function serverHandle(kind, name, proc, wsPort, apiPort) {
+  return {
+    kind,
+    name,
+    pid: proc.pid,
+    pids: [proc.pid],
+    wsUrl: `ws://127.0.0.1:${wsPort}/app/${APP.key}?protocol=7&client=bench&version=1`,
+    apiBase: `http://127.0.0.1:${apiPort}`,
+    app: APP,
+    output: proc.output,
+    stop: () => proc.stop(),
+  };
+}
+
 /**
  * Herald: embedded single node, or (redisPort set) one gateway node of a cluster.
  * Returns a server handle: { kind, name, pid, pids, wsUrl, apiBase, app, stop }.
@@ -114,17 +129,7 @@ export async function startHerald({ name = 'herald', redisPort, prefix = 'herald
   const argv = ['node', main, ...(redisPort ? ['--role=gateway'] : [])];
   const proc = spawnTracked(name, argv, { env: e, cwd: ROOT });
   await waitReady(proc, `http://127.0.0.1:${apiPort}/ready`, name);
-  return {
-    kind: 'herald',
-    name,
-    pid: proc.pid,
-    pids: [proc.pid],
-    wsUrl: `ws://127.0.0.1:${wsPort}/app/${APP.key}?protocol=7&client=bench&version=1`,
-    apiBase: `http://127.0.0.1:${apiPort}`,
-    app: APP,
-    output: proc.output,
-    stop: () => proc.stop(),
-  };
+  return serverHandle('herald', name, proc, wsPort, apiPort);
 }
 
 /** Writes a PUSH_APPS_FILE for the bench app with limit overrides; returns its path. */
@@ -141,17 +146,7 @@ export async function startCeiling({ name = 'ceiling' } = {}) {
   const port = await freePort();
   const proc = spawnTracked(name, ['node', path.join(BENCH_DIR, 'ceiling.mjs')], { env: baseEnv({ PORT: String(port) }), cwd: ROOT });
   await waitReady(proc, `http://127.0.0.1:${port}/ready`, name);
-  return {
-    kind: 'ceiling',
-    name,
-    pid: proc.pid,
-    pids: [proc.pid],
-    wsUrl: `ws://127.0.0.1:${port}/app/${APP.key}?protocol=7&client=bench&version=1`,
-    apiBase: `http://127.0.0.1:${port}`,
-    app: APP,
-    output: proc.output,
-    stop: () => proc.stop(),
-  };
+  return serverHandle('ceiling', name, proc, port, port);
 }
 
 const SOKETI_VERSION = '1.6.1';
@@ -219,17 +214,7 @@ export async function startSoketi({ name = 'soketi', redisPort, prefix = 'soketi
   });
   const proc = spawnTracked(name, ['node', st.bin, 'start'], { env: e, cwd: st.dir });
   await waitReady(proc, `http://127.0.0.1:${port}/ready`, name);
-  return {
-    kind: 'soketi',
-    name,
-    pid: proc.pid,
-    pids: [proc.pid],
-    wsUrl: `ws://127.0.0.1:${port}/app/${APP.key}?protocol=7&client=bench&version=1`,
-    apiBase: `http://127.0.0.1:${port}`,
-    app: APP,
-    output: proc.output,
-    stop: () => proc.stop(),
-  };
+  return serverHandle('soketi', name, proc, port, port);
 }
 
 /** A private redis-server on a free port (never the machine's 6379), nothing kept on disk. */
