@@ -1,10 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Pusher from 'pusher';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
+import { describe, expect, it } from 'vitest';
+import { startRedis, uniquePrefix } from '../../packages/broker/test/support/redis.js';
 import { RawClient } from '../../packages/gateway/test/support/harness.js';
 import { randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
+import { redisAndNodes } from './support/redis-nodes.js';
 
 interface Hook {
   at: number;
@@ -68,34 +69,22 @@ const names = (events: Record<string, unknown>[], channel?: string) =>
   events.filter((e) => channel === undefined || e.channel === channel).map((e) => (e.user_id ? `${e.name}:${e.user_id}` : String(e.name)));
 
 describe('webhook worker (clustered webhooks from Redis)', () => {
-  let redis: RedisHandle;
-  let procs: NodeHandle[] = [];
-  const raws: RawClient[] = [];
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    for (const r of raws.splice(0)) await r[Symbol.asyncDispose]();
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    procs = [];
-  });
+  const fx = redisAndNodes();
+  const { nodes: procs, raws } = fx;
 
   async function cluster(opts: { gateways?: number; workers?: number; env?: Record<string, string>; app?: TestApp; hookUrl: string }) {
     const app = opts.app!;
     const prefix = uniquePrefix();
     const env = { PUSH_WEBHOOK_URL: opts.hookUrl, PUSH_WEBHOOK_DELAY_MS: '1000', PUSH_NODE_LEASE_MS: '2000', ...opts.env };
     const gateways = await Promise.all(
-      Array.from({ length: opts.gateways ?? 2 }, (_, i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `g${i}-${prefix}`, env })),
+      Array.from({ length: opts.gateways ?? 2 }, (_, i) => startNode({ app, redisUrl: fx.redis.url, prefix, nodeId: `g${i}-${prefix}`, env })),
     );
     const workers = await Promise.all(
-      Array.from({ length: opts.workers ?? 1 }, (_, i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `w${i}-${prefix}`, env, role: 'worker' })),
+      Array.from({ length: opts.workers ?? 1 }, (_, i) => startNode({ app, redisUrl: fx.redis.url, prefix, nodeId: `w${i}-${prefix}`, env, role: 'worker' })),
     );
     procs.push(...gateways, ...workers);
     const startWorker = async (i: number) => {
-      const w = await startNode({ app, redisUrl: redis.url, prefix, nodeId: `w${i}-${prefix}`, env, role: 'worker' });
+      const w = await startNode({ app, redisUrl: fx.redis.url, prefix, nodeId: `w${i}-${prefix}`, env, role: 'worker' });
       procs.push(w);
       return w;
     };

@@ -8,13 +8,14 @@ import { describe, expect, it } from 'vitest';
 import type { RawClient } from '../../packages/gateway/test/support/harness.js';
 import { randomTestApp, type NodeHandle } from '../e2e/support/node-process.js';
 import { channelsInfo, presenceUsers } from './support/api.js';
-import { clientPool, publisher, redisAndGateways, seqs, strictlyIncreasing } from './support/cluster.js';
+import { redisAndNodes } from '../e2e/support/redis-nodes.js';
+import { clientPool, publisher, seqs, strictlyIncreasing } from './support/cluster.js';
 
 const LEASE_MS = 2000;
 const PER_NODE = 10;
 
 describe('a gateway SIGKILLed under load', () => {
-  const cluster = redisAndGateways();
+  const cluster = redisAndNodes();
 
   it('other nodes keep their sockets and receive every event; the dead node is reaped within the lease bound', { timeout: 60_000 }, async () => {
     const app = randomTestApp();

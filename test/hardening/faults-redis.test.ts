@@ -8,12 +8,13 @@ import { describe, expect, it } from 'vitest';
 import type { RawClient } from '../../packages/gateway/test/support/harness.js';
 import { randomTestApp, type NodeHandle } from '../e2e/support/node-process.js';
 import { channelsInfo, presenceUsers } from './support/api.js';
-import { clientPool, publisher, redisAndGateways, seqs, strictlyIncreasing } from './support/cluster.js';
+import { redisAndNodes } from '../e2e/support/redis-nodes.js';
+import { clientPool, publisher, seqs, strictlyIncreasing } from './support/cluster.js';
 
 const PER_NODE = 8;
 
 describe('Redis killed and restarted under load', () => {
-  const cluster = redisAndGateways();
+  const cluster = redisAndNodes();
 
   it('no crash, no socket closed, /ready 503 then 200, delivery resumes in order, counts and presence converge', { timeout: 60_000 }, async () => {
     const app = randomTestApp();

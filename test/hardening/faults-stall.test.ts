@@ -6,45 +6,37 @@
  * A's /ready to 503 while A cannot reach Redis.
  */
 import Pusher from 'pusher';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { uniquePrefix } from '../../packages/broker/test/support/redis.js';
 import { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle, type TestApp } from '../e2e/support/node-process.js';
+import { randomTestApp, startNode, type NodeHandle } from '../e2e/support/node-process.js';
 import { channelsInfo, delay, presenceUsers } from './support/api.js';
+import { redisAndNodes } from '../e2e/support/redis-nodes.js';
+import { sdkFor } from './support/cluster.js';
 import { startStallProxy, type StallProxy } from './support/stall-proxy.js';
 
 const LEASE_MS = 2000;
 const STALL_MS = 3000;
 
 describe('network stall and drop between a gateway and Redis', () => {
-  let redis: RedisHandle;
+  const fx = redisAndNodes();
+  const { nodes, raws } = fx;
   let proxy: StallProxy | undefined;
-  let nodes: NodeHandle[] = [];
-  const raws: RawClient[] = [];
 
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
   afterEach(async () => {
-    for (const r of raws.splice(0)) await r[Symbol.asyncDispose]();
-    await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
-    nodes = [];
     await proxy?.close();
     proxy = undefined;
   });
 
   async function setup() {
-    proxy = await startStallProxy({ port: redis.port });
+    proxy = await startStallProxy({ port: fx.redis.port });
     const app = randomTestApp();
     const prefix = uniquePrefix();
     const env = { PUSH_NODE_LEASE_MS: String(LEASE_MS) };
     const a = await startNode({ app, redisUrl: `redis://127.0.0.1:${proxy.port}`, prefix, nodeId: `a-${prefix}`, env });
-    const b = await startNode({ app, redisUrl: redis.url, prefix, nodeId: `b-${prefix}`, env });
+    const b = await startNode({ app, redisUrl: fx.redis.url, prefix, nodeId: `b-${prefix}`, env });
     nodes.push(a, b);
-    const sdk = (n: NodeHandle) => new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(n.apiPort), useTLS: false });
+    const sdk = (n: NodeHandle) => sdkFor(app, n);
     const raw = async (n: NodeHandle) => {
       const r = await RawClient.established({ wsPort: n.wsPort, app });
       raws.push(r);

@@ -8,10 +8,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Pusher from 'pusher';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
+import { describe, expect, it } from 'vitest';
+import { uniquePrefix } from '../../packages/broker/test/support/redis.js';
 import type { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle, type TestApp } from '../e2e/support/node-process.js';
+import { randomTestApp, startNode, type TestApp } from '../e2e/support/node-process.js';
+import { redisAndNodes } from '../e2e/support/redis-nodes.js';
 import { clientPool, sdkFor } from './support/cluster.js';
 
 interface Hook {
@@ -76,18 +77,8 @@ const label = (e: Record<string, unknown>) => (e.user_id !== undefined && e.name
 const byChannel = (events: Record<string, unknown>[], channel: string) => events.filter((e) => e.channel === channel && e.name !== 'client_event').map(label);
 
 describe('the webhook worker SIGKILLed under load and restarted', () => {
-  let redis: RedisHandle;
-  let procs: NodeHandle[] = [];
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-    procs = [];
-  });
+  const fx = redisAndNodes();
+  const procs = fx.nodes;
 
   it('the de-duplicated webhook stream is exactly the expected one', { timeout: 60_000 }, async () => {
     const app = randomTestApp();
@@ -97,10 +88,10 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
     try {
       const prefix = uniquePrefix();
       const env = { PUSH_WEBHOOK_URL: rx.url, PUSH_WEBHOOK_DELAY_MS: '1000', PUSH_NODE_LEASE_MS: '2000', PUSH_WEBHOOK_CLAIM_MS: '5000' };
-      const [g0, g1] = await Promise.all([0, 1].map((i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `g${i}-${prefix}`, env })));
+      const [g0, g1] = await Promise.all([0, 1].map((i) => startNode({ app, redisUrl: fx.redis.url, prefix, nodeId: `g${i}-${prefix}`, env })));
       procs.push(g0!, g1!);
       const startWorker = async () => {
-        const w = await startNode({ app, redisUrl: redis.url, prefix, nodeId: `w-${prefix}`, env, role: 'worker' });
+        const w = await startNode({ app, redisUrl: fx.redis.url, prefix, nodeId: `w-${prefix}`, env, role: 'worker' });
         procs.push(w);
         return w;
       };

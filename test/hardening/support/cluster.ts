@@ -1,41 +1,7 @@
 import Pusher from 'pusher';
-import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../../packages/broker/test/support/redis.js';
+import { expect } from 'vitest';
 import { RawClient } from '../../../packages/gateway/test/support/harness.js';
-import { startNode, type NodeHandle, type TestApp } from '../../e2e/support/node-process.js';
-
-/**
- * A redis-server for the test file (started before its tests, stopped after them) and the gateway
- * processes of each test, SIGKILLed after it. Use inside a describe block.
- */
-export function redisAndGateways() {
-  const f = {
-    redis: undefined as unknown as RedisHandle,
-    nodes: [] as NodeHandle[],
-    /** `count` gateways of `app` on one fresh key prefix, with the given lease. */
-    async gateways(app: TestApp, count: number, leaseMs = 2000): Promise<NodeHandle[]> {
-      const prefix = uniquePrefix();
-      const started = await Promise.all(
-        Array.from({ length: count }, (_, i) =>
-          startNode({ app, redisUrl: f.redis.url, prefix, nodeId: `g${i}-${prefix}`, env: { PUSH_NODE_LEASE_MS: String(leaseMs) } }),
-        ),
-      );
-      f.nodes.push(...started);
-      return started;
-    },
-  };
-  beforeAll(async () => {
-    f.redis = await startRedis();
-  });
-  afterAll(async () => {
-    await f.redis?.stop();
-  });
-  afterEach(async () => {
-    await Promise.all(f.nodes.map((n) => n.kill('SIGKILL')));
-    f.nodes = [];
-  });
-  return f;
-}
+import type { NodeHandle, TestApp } from '../../e2e/support/node-process.js';
 
 /** The official SDK pointed at one node's API port. */
 export const sdkFor = (app: TestApp, node: NodeHandle) =>
