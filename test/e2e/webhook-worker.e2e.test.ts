@@ -1,69 +1,10 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Pusher from 'pusher';
 import { describe, expect, it } from 'vitest';
 import { startRedis, uniquePrefix } from '../../packages/broker/test/support/redis.js';
 import { RawClient } from '../../packages/gateway/test/support/harness.js';
 import { randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
 import { redisAndNodes } from './support/redis-nodes.js';
-
-interface Hook {
-  at: number;
-  status: number;
-  valid: boolean;
-  webhookId: string;
-  eventIds: string[];
-  events: Record<string, unknown>[];
-}
-
-/** A webhook receiver that verifies every request with the official SDK and can play dead. */
-async function receiver(app: TestApp) {
-  const sdk = new Pusher({ appId: app.id, key: app.key, secret: app.secret, cluster: 'mt1' });
-  const hooks: Hook[] = [];
-  let mode: 'up' | 'down' = 'up';
-  const server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c.toString()));
-    req.on('end', () => {
-      const status = mode === 'up' ? 200 : 503;
-      if (status === 200) {
-        hooks.push({
-          at: Date.now(),
-          status,
-          valid: sdk.webhook({ headers: req.headers as Record<string, string>, rawBody: raw }).isValid(),
-          webhookId: String(req.headers['x-herald-webhook-id']),
-          eventIds: String(req.headers['x-herald-event-ids'] ?? '').split(',').filter(Boolean),
-          events: (JSON.parse(raw) as { events: Record<string, unknown>[] }).events,
-        });
-      }
-      res.statusCode = status;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    hooks,
-    events: () => hooks.flatMap((h) => h.events),
-    /** Events with their stable ids, for duplicate detection. */
-    ids: () => hooks.flatMap((h) => h.eventIds),
-    /** Events once each: a re-delivery carries the same event id (X-Herald-Event-Ids). */
-    unique: () => {
-      const seen = new Set<string>();
-      const out: Record<string, unknown>[] = [];
-      for (const h of hooks) {
-        h.events.forEach((e, i) => {
-          const id = h.eventIds[i]!;
-          if (!seen.has(id)) out.push(e);
-          seen.add(id);
-        });
-      }
-      return out;
-    },
-    setMode: (m: 'up' | 'down') => (mode = m),
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
+import { startVerifyingReceiver } from './support/webhook-receiver.js';
 
 const names = (events: Record<string, unknown>[], channel?: string) =>
   events.filter((e) => channel === undefined || e.channel === channel).map((e) => (e.user_id ? `${e.name}:${e.user_id}` : String(e.name)));
@@ -106,7 +47,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('sends one occupied and one vacated per real transition, nothing for a reload, members once per user across nodes', async () => {
     const app = randomTestApp();
-    const rx = await receiver(app);
+    const rx = await startVerifyingReceiver(app);
     try {
       const c = await cluster({ app, hookUrl: rx.url });
       const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
@@ -136,7 +77,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('reports the members and channels of a SIGKILLed gateway within the lease bound plus the delay', async () => {
     const app = randomTestApp();
-    const rx = await receiver(app);
+    const rx = await startVerifyingReceiver(app);
     try {
       const c = await cluster({ app, hookUrl: rx.url });
       const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
@@ -160,7 +101,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('loses nothing and sends nothing twice when the worker is SIGKILLed mid-stream and restarted', async () => {
     const app = randomTestApp();
-    const rx = await receiver(app);
+    const rx = await startVerifyingReceiver(app);
     try {
       const c = await cluster({ app, hookUrl: rx.url, env: { PUSH_WEBHOOK_CLAIM_MS: '2000' } });
       const [g0] = c.gateways as [NodeHandle];
@@ -195,7 +136,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('two workers at once: every transition is sent once', async () => {
     const app = randomTestApp();
-    const rx = await receiver(app);
+    const rx = await startVerifyingReceiver(app);
     try {
       const c = await cluster({ app, hookUrl: rx.url, workers: 2 });
       const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
@@ -224,7 +165,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('receiver down for a while: everything arrives afterwards, in order per channel', async () => {
     const app = randomTestApp();
-    const rx = await receiver(app);
+    const rx = await startVerifyingReceiver(app);
     try {
       rx.setMode('down');
       const c = await cluster({ app, hookUrl: rx.url });
@@ -243,7 +184,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('receiver never up: dead-lettered, listed, then replayed on request', async () => {
     const app = randomTestApp();
-    const rx = await receiver(app);
+    const rx = await startVerifyingReceiver(app);
     try {
       rx.setMode('down');
       const c = await cluster({ app, hookUrl: rx.url, env: { PUSH_WEBHOOK_RETRY_WINDOW_MS: '1500' } });
@@ -270,7 +211,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('client events and cache misses from gateways are delivered by the worker', async () => {
     const app = randomTestApp();
-    const rx = await receiver(app);
+    const rx = await startVerifyingReceiver(app);
     try {
       const c = await cluster({ app, hookUrl: rx.url });
       const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
@@ -305,7 +246,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
   it('works when the flags are already configured and CONFIG is forbidden', async () => {
     await using locked = await startRedis({ args: ['--notify-keyspace-events', 'Khg', '--rename-command', 'CONFIG', '""'] });
     const app = randomTestApp();
-    const rx = await receiver(app);
+    const rx = await startVerifyingReceiver(app);
     try {
       const prefix = uniquePrefix();
       const env = { PUSH_WEBHOOK_URL: rx.url, PUSH_WEBHOOK_DELAY_MS: '1000' };
@@ -328,7 +269,7 @@ describe('webhook worker on Redis Cluster', () => {
     const { startRedisCluster } = await import('../../packages/broker/test/support/redis.js');
     await using rc = await startRedisCluster();
     const app = randomTestApp();
-    const rx = await receiver(app);
+    const rx = await startVerifyingReceiver(app);
     const procs: NodeHandle[] = [];
     const clients: RawClient[] = [];
     try {

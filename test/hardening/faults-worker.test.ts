@@ -5,73 +5,13 @@
  * the X-Herald-Event-Ids header, must be exactly the expected one: each real transition once, in
  * order per channel, and every client event once.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Pusher from 'pusher';
 import { describe, expect, it } from 'vitest';
 import { uniquePrefix } from '../../packages/broker/test/support/redis.js';
 import type { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type TestApp } from '../e2e/support/node-process.js';
+import { randomTestApp, startNode } from '../e2e/support/node-process.js';
 import { redisAndNodes } from '../e2e/support/redis-nodes.js';
 import { clientPool, sdkFor } from './support/cluster.js';
-
-interface Hook {
-  valid: boolean;
-  eventIds: string[];
-  events: Record<string, unknown>[];
-}
-
-/**
- * Records every request on arrival and answers 200, at once, or (between `hold()` and `release()`)
- * only on release: a slow receiver, so that the worker has a batch in flight and more events read
- * and waiting behind it.
- */
-async function receiver(app: TestApp) {
-  const sdk = new Pusher({ appId: app.id, key: app.key, secret: app.secret, cluster: 'mt1' });
-  const hooks: Hook[] = [];
-  let held: (() => void)[] | undefined;
-  const server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c.toString()));
-    req.on('end', () => {
-      hooks.push({
-        valid: sdk.webhook({ headers: req.headers as Record<string, string>, rawBody: raw }).isValid(),
-        eventIds: String(req.headers['x-herald-event-ids'] ?? '').split(',').filter(Boolean),
-        events: (JSON.parse(raw) as { events: Record<string, unknown>[] }).events,
-      });
-      if (held) held.push(() => res.end());
-      else res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    hooks,
-    all: () => hooks.flatMap((h) => h.events),
-    /** Each event once: a re-delivery carries the same id. */
-    unique: () => {
-      const seen = new Set<string>();
-      const out: Record<string, unknown>[] = [];
-      for (const h of hooks) {
-        h.events.forEach((e, i) => {
-          const id = h.eventIds[i]!;
-          if (!seen.has(id)) out.push(e);
-          seen.add(id);
-        });
-      }
-      return out;
-    },
-    hold: () => void (held = []),
-    release: () => {
-      for (const answer of held ?? []) answer();
-      held = undefined;
-    },
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
+import { startVerifyingReceiver } from '../e2e/support/webhook-receiver.js';
 
 const label = (e: Record<string, unknown>) => (e.user_id !== undefined && e.name !== 'client_event' ? `${e.name}:${e.user_id}` : String(e.name));
 const byChannel = (events: Record<string, unknown>[], channel: string) => events.filter((e) => e.channel === channel && e.name !== 'client_event').map(label);
@@ -82,7 +22,7 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
 
   it('the de-duplicated webhook stream is exactly the expected one', { timeout: 60_000 }, async () => {
     const app = randomTestApp();
-    const rx = await receiver(app);
+    const rx = await startVerifyingReceiver(app);
     const pool = clientPool(app);
     const senders: { r: RawClient; sent: number[]; on: boolean; loop?: Promise<void> }[] = [];
     try {
@@ -201,7 +141,7 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
       expect(clientSeqs().sort((a, b) => a - b)).toEqual(sent);
       expect(rx.hooks.every((h) => h.valid)).toBe(true);
       expect(rx.hooks.every((h) => h.eventIds.length === h.events.length)).toBe(true);
-      const dupes = rx.all().length - unique.length;
+      const dupes = rx.events().length - unique.length;
       console.log(`worker kill: ${unique.length} distinct events (${sent.length} client events), ${dupes} re-delivered duplicates removed by event id`);
       // Last: per sender (one channel, one socket), client events arrive in the order sent
       // (README: "per app and webhook URL, batches go one at a time; events arriving meanwhile
