@@ -1,21 +1,14 @@
 import { afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../../packages/broker/test/support/ports.js';
 
 /** The built entry points (`npm test` runs `tsc -b` before vitest). */
 export const GATEWAY_MAIN = fileURLToPath(new URL('../../../packages/gateway/dist/main.js', import.meta.url));
 export const WORKER_MAIN = fileURLToPath(new URL('../../../packages/webhook-worker/dist/main.js', import.meta.url));
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const addr = s.address();
-  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort };
 
 export interface TestApp {
   id: string;

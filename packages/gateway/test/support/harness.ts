@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import Pusher from 'pusher';
 import PusherJs from 'pusher-js';
 import WebSocket from 'ws';
+import { freePort } from '../../../broker/test/support/ports.js';
 import { startGateway, parseAppsJson, type App, type Gateway } from '@herald/gateway';
 
 export type PusherClient = InstanceType<typeof PusherJs>;
@@ -304,11 +305,4 @@ export async function startWebhookReceiver(sdk: Pusher, respond: (n: number) => 
   };
 }
 
-/** Picks a free TCP port (for receivers that must be known before the gateway starts). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort };
