@@ -56,7 +56,13 @@ export interface PresenceMember {
   userInfo?: unknown;
 }
 
-/** Presence members with a connection count per user. `first`/`last` say when to emit member events. */
+/**
+ * Presence members with a connection count per user. A store publishes the member events itself,
+ * in the same step that decides them (`first`: member_added to the channel except the joining
+ * socket; `last`: member_removed), so that every node sees a channel's member events in the order
+ * they were decided: a leave on one node and the same user's join on another, announced by their
+ * callers afterwards, could arrive the other way round and drop a user who is present.
+ */
 export interface PresenceStore {
   add(appId: string, channel: string, socketId: string, m: PresenceMember): Promise<{ first: boolean }>;
   remove(appId: string, channel: string, socketId: string): Promise<{ last: boolean; member?: PresenceMember }>;
@@ -71,7 +77,7 @@ export interface PresenceStore {
 export interface PresenceJoin {
   count: number;
   added: boolean;
-  /** The user's first connection in the channel: others hear member_added. */
+  /** The user's first connection in the channel: member_added was published. */
   first: boolean;
   /** The members after the join (this user included), for pusher_internal:subscription_succeeded. */
   members: PresenceMember[];
@@ -80,7 +86,7 @@ export interface PresenceJoin {
 export interface PresenceLeave {
   count: number;
   removed: boolean;
-  /** The user's last connection left: others hear member_removed. */
+  /** The user's last connection left: member_removed was published. */
   last: boolean;
   member?: PresenceMember;
 }
@@ -88,11 +94,13 @@ export interface PresenceLeave {
 /**
  * A presence subscription in one step each way: the channel subscription and the membership
  * together (on Redis one script call per join or leave instead of several round trips). Same
- * effects as ChannelStore.join + PresenceStore.add + members, and ChannelStore.leave + PresenceStore.remove.
+ * effects, member events included, as ChannelStore.join + PresenceStore.add + members, and
+ * ChannelStore.leave + PresenceStore.remove.
  */
 export interface PresenceChannelStore {
   join(appId: string, channel: string, socketId: string, m: PresenceMember): Promise<PresenceJoin>;
-  leave(appId: string, channel: string, socketId: string): Promise<PresenceLeave>;
+  /** `userId`: the user the socket joined as (member_removed names it). */
+  leave(appId: string, channel: string, socketId: string, userId: string): Promise<PresenceLeave>;
 }
 
 /** Composes the two-step operations; for stores where each step is cheap (memory). */
@@ -104,6 +112,7 @@ export function composePresenceChannels(channels: ChannelStore, presence: Presen
       return { count, added, first, members: await presence.members(appId, channel) };
     },
     async leave(appId, channel, socketId) {
+      // The store knows the socket's user itself.
       const { count, removed } = await channels.leave(appId, channel, socketId);
       return { count, removed, ...(await presence.remove(appId, channel, socketId)) };
     },

@@ -8,7 +8,8 @@ export function createMemoryState(observer?: StateObserver): ClusterState {
   const broker = new MemoryBroker();
   const cache = new MemoryCacheStore();
   const channels = new MemoryChannelStore(observer);
-  const presence = new MemoryPresenceStore(observer);
+  // MemoryBroker delivers synchronously: each member event goes out in the step that decided it.
+  const presence = new MemoryPresenceStore(observer, (pub) => void broker.publish(pub));
   return {
     broker,
     channels,

@@ -4,9 +4,11 @@ import type {
   ChannelStore,
   PresenceMember,
   PresenceStore,
+  Publication,
   StateObserver,
   UserStore,
 } from './broker.js';
+import { encodeMemberAdded, encodeMemberRemoved } from '@herald/protocol';
 
 const k = (appId: string, name: string) => `${appId}\n${name}`;
 
@@ -65,14 +67,20 @@ interface MemberEntry {
   sockets: Set<string>;
 }
 
-/** Presence members per channel with the sockets of each user; reports first-join/last-leave. */
+/**
+ * Presence members per channel with the sockets of each user; reports first-join/last-leave, and
+ * publishes the member event through `publish` in the same synchronous step that decides it.
+ */
 export class MemoryPresenceStore implements PresenceStore {
   /** channel key → userId → entry (Map keeps join order for member lists). */
   readonly #channels = new Map<string, Map<string, MemberEntry>>();
   /** channel key → socketId → userId */
   readonly #sockets = new Map<string, Map<string, string>>();
 
-  constructor(private readonly observer?: StateObserver) {}
+  constructor(
+    private readonly observer?: StateObserver,
+    private readonly publish?: (pub: Publication) => void,
+  ) {}
 
   async add(appId: string, channel: string, socketId: string, m: PresenceMember) {
     const key = k(appId, channel);
@@ -87,7 +95,10 @@ export class MemoryPresenceStore implements PresenceStore {
     const first = entry === undefined;
     if (entry === undefined) users.set(m.userId, (entry = { userInfo: m.userInfo, sockets: new Set() }));
     entry.sockets.add(socketId);
-    if (first) this.observer?.memberPresence(appId, channel, m.userId, true);
+    if (first) {
+      this.observer?.memberPresence(appId, channel, m.userId, true);
+      this.publish?.({ appId, channel, frame: encodeMemberAdded(channel, m.userId, m.userInfo), exceptSocketId: socketId });
+    }
     return { first };
   }
 
@@ -105,6 +116,7 @@ export class MemoryPresenceStore implements PresenceStore {
     users.delete(userId);
     if (users.size === 0) this.#channels.delete(key);
     this.observer?.memberPresence(appId, channel, userId, false);
+    this.publish?.({ appId, channel, frame: encodeMemberRemoved(channel, userId) });
     return { last: true, member: { userId, userInfo: entry.userInfo } };
   }
 

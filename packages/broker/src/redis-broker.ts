@@ -15,6 +15,12 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** A publication as sent on a channel topic: `<exceptSocketId>\n<frame>` (built once, by the publisher). */
+export function encodeEnvelope(pub: Pick<Publication, 'frame' | 'exceptSocketId'>): string | Buffer {
+  const head = (pub.exceptSocketId ?? '') + '\n';
+  return typeof pub.frame === 'string' ? head + pub.frame : Buffer.concat([Buffer.from(head), pub.frame]);
+}
+
 export interface BrokerLog {
   debug(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -135,10 +141,8 @@ export class RedisBroker implements Broker {
       this.#handler?.onPublication(pub);
       return;
     }
-    const head = (pub.exceptSocketId ?? '') + '\n';
-    const payload = typeof pub.frame === 'string' ? head + pub.frame : Buffer.concat([Buffer.from(head), pub.frame]);
     try {
-      await this.ps.publish(this.keys.topic(pub.appId, pub.channel), payload);
+      await this.ps.publish(this.keys.topic(pub.appId, pub.channel), encodeEnvelope(pub));
       this.publishedCount++;
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'publish failed; delivered locally only');

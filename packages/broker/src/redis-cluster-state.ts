@@ -1,4 +1,3 @@
-import { encodeMemberAdded, encodeMemberRemoved } from '@herald/protocol';
 import type {
   CacheStore,
   ChannelStore,
@@ -68,7 +67,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   await conn.connect();
   const client: RedisClient = conn.client;
   const scripts = defineScripts(client);
-  const deps = { client, keys, scripts, nodeId };
+  const deps = { client, keys, scripts, nodeId, pubsub: conn.pubsub };
   const channels = new RedisChannelStore(deps);
   const presence = new RedisPresenceStore(deps);
   const presenceChannels = new RedisPresenceChannelStore(deps);
@@ -103,7 +102,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   };
   const guardedPresenceChannels: PresenceChannelStore = {
     join: (a, c, s, m) => guard(() => presenceChannels.join(a, c, s, m), { count: 1, added: true, first: false, members: [] }),
-    leave: (a, c, s) => guard(() => presenceChannels.leave(a, c, s), { count: 0, removed: true, last: false }),
+    leave: (a, c, s, u) => guard(() => presenceChannels.leave(a, c, s, u), { count: 0, removed: true, last: false }),
   };
   const guardedUsers: UserStore = {
     signin: (a, u, s) => guard(() => users.signin(a, u, s), { first: false }),
@@ -115,7 +114,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
     get: (a, c) => guard(() => cache.get(a, c), undefined),
   };
 
-  /** Removes what `node` contributed, publishing member_removed / offline for real leaves. */
+  /** Removes what `node` contributed; real leaves are announced (member_removed by the store, offline here). */
   async function removeContributions(node: string, entries: string[]): Promise<void> {
     for (const raw of entries) {
       const c = decodeContribution(raw);
@@ -126,8 +125,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
       if (c.kind === 's') {
         await channels.leaveFor(node, c.appId, c.channel, c.socketId);
       } else if (c.kind === 'p') {
-        const { last, member } = await presence.removeFor(node, c.appId, c.channel, c.socketId);
-        if (last && member) await broker.publish({ appId: c.appId, channel: c.channel, frame: encodeMemberRemoved(c.channel, member.userId) });
+        await presence.removeFor(node, c.appId, c.channel, c.socketId);
       } else {
         const { last } = await users.signoutFor(node, c.appId, c.userId, c.socketId);
         if (last) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: false });
@@ -173,15 +171,8 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
       if (c.kind === 's') {
         await channels.join(c.appId, c.channel, c.socketId);
       } else if (c.kind === 'p') {
-        const { first } = await presence.add(c.appId, c.channel, c.socketId, c.member);
-        if (first) {
-          await broker.publish({
-            appId: c.appId,
-            channel: c.channel,
-            frame: encodeMemberAdded(c.channel, c.member.userId, c.member.userInfo),
-            exceptSocketId: c.socketId,
-          });
-        }
+        // member_added is published by the store when the user was missing.
+        await presence.add(c.appId, c.channel, c.socketId, c.member);
       } else {
         const { first } = await users.signin(c.appId, c.userId, c.socketId);
         if (first) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: true });

@@ -24,6 +24,8 @@ export interface RedisConnectOptions {
 export interface PubSubTransport {
   ready(): boolean;
   publish(topic: string, payload: string | Buffer): Promise<unknown>;
+  /** The command `publish` sends, for Lua scripts that publish what they decide. */
+  readonly publishCommand: 'PUBLISH' | 'SPUBLISH';
   subscribe(topics: string[]): Promise<void>;
   unsubscribe(topics: string[]): Promise<void>;
   onMessage(cb: (topic: string, payload: Buffer) => void): void;
@@ -72,6 +74,7 @@ export function createRedisConnections(opts: RedisConnectOptions, onError: (conn
     const pubsub: PubSubTransport = {
       ready: () => cluster.status === 'ready',
       publish: (topic, payload) => cluster.spublish(topic, payload),
+      publishCommand: 'SPUBLISH',
       // SSUBSCRIBE takes channels of one slot per call: one call per topic.
       subscribe: async (topics) => {
         await Promise.all(topics.map((topic) => cluster.ssubscribe(topic)));
@@ -106,6 +109,7 @@ export function createRedisConnections(opts: RedisConnectOptions, onError: (conn
   const pubsub: PubSubTransport = {
     ready: () => sub.status === 'ready',
     publish: (topic, payload) => client.publish(topic, payload),
+    publishCommand: 'PUBLISH',
     subscribe: async (topics) => {
       await sub.subscribe(...topics);
     },

@@ -61,18 +61,35 @@ if user then
 end`;
 
 /**
- * KEYS = psock, pcount, members; ARGV = socketId, userId, userInfoJson ('' when absent).
- * Returns 1 when this is the user's first connection in the channel. Idempotent per socket.
+ * Member events are published by the script that decides them (ARGV `pubCmd` is PUBLISH, or
+ * SPUBLISH on Redis Cluster; the topic shares the channel's hash tag), so every node receives a
+ * channel's member_added and member_removed in the order Redis decided them. Published by the
+ * caller after the script returned, a leave on one node and the same user's join on another could
+ * be announced in the opposite order, and every client would drop a user who is present.
+ */
+const announceAdded = (topic: string, pubCmd: string, payload: string) => `
+if first == 1 then redis.call(${pubCmd}, ${topic}, ${payload}) end`;
+/** The removal frame names the user the caller expected; another user (never seen) is left to the caller. */
+const announceRemoved = (topic: string, pubCmd: string, payload: string, expectedUser: string) => `
+if gone and user == ${expectedUser} then redis.call(${pubCmd}, ${topic}, ${payload}) end`;
+
+/**
+ * KEYS = psock, pcount, members, topic; ARGV = socketId, userId, userInfoJson ('' when absent),
+ * pubCmd, member_added payload. Returns 1 when this is the user's first connection in the channel
+ * (and then has published the payload). Idempotent per socket.
  */
 export const PRESENCE_ADD = `${addMember({ psock: 'KEYS[1]', pcount: 'KEYS[2]', members: 'KEYS[3]', socket: 'ARGV[1]', user: 'ARGV[2]', info: 'ARGV[3]' })}
+${announceAdded('KEYS[4]', 'ARGV[4]', 'ARGV[5]')}
 return first`;
 
 /**
- * KEYS = psock, pcount, members; ARGV[1] = socketId.
- * Returns {} when the socket was not in, {userId} when the user has other connections left,
- * {userId, userInfoJson} when its last connection left.
+ * KEYS = psock, pcount, members, topic; ARGV = socketId, pubCmd, member_removed payload, the
+ * payload's userId. Returns {} when the socket was not in, {userId} when the user has other
+ * connections left, {userId, userInfoJson} when its last connection left (and then has published
+ * the payload if the user is the expected one).
  */
 export const PRESENCE_REMOVE = `${removeMember({ psock: 'KEYS[1]', pcount: 'KEYS[2]', members: 'KEYS[3]', socket: 'ARGV[1]' })}
+${announceRemoved('KEYS[4]', 'ARGV[2]', 'ARGV[3]', 'ARGV[4]')}
 if not user then return {} end
 if gone then return {user, gone} end
 return {user}`;
@@ -80,24 +97,28 @@ return {user}`;
 const CHANNEL_MEMBER_REFS = { psock: 'KEYS[2]', pcount: 'KEYS[3]', members: 'KEYS[4]', socket: 'ARGV[1]', user: 'ARGV[3]', info: 'ARGV[4]' };
 
 /**
- * JOIN then PRESENCE_ADD then the member list, in one call. KEYS = subs, psock, pcount, members;
- * ARGV = socketId, nodeId, userId, userInfoJson. Returns {added, count, first, members (HGETALL)}.
+ * JOIN then PRESENCE_ADD then the member list, in one call. KEYS = subs, psock, pcount, members,
+ * topic; ARGV = socketId, nodeId, userId, userInfoJson, pubCmd, member_added payload.
+ * Returns {added, count, first, members (HGETALL)}.
  */
 export const PRESENCE_JOIN = `
 local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 local count = redis.call('HLEN', KEYS[1])
 ${addMember(CHANNEL_MEMBER_REFS)}
+${announceAdded('KEYS[5]', 'ARGV[5]', 'ARGV[6]')}
 return {added, count, first, redis.call('HGETALL', KEYS[4])}`;
 
 /**
- * LEAVE then PRESENCE_REMOVE, in one call. KEYS = subs, psock, pcount, members; ARGV[1] = socketId.
- * Returns {removed, count} when the socket was no member, {removed, count, userId} when the user has
- * other connections left, {removed, count, userId, userInfoJson} when its last connection left.
+ * LEAVE then PRESENCE_REMOVE, in one call. KEYS = subs, psock, pcount, members, topic; ARGV =
+ * socketId, pubCmd, member_removed payload, the payload's userId. Returns {removed, count} when the
+ * socket was no member, {removed, count, userId} when the user has other connections left,
+ * {removed, count, userId, userInfoJson} when its last connection left.
  */
 export const PRESENCE_LEAVE = `
 local removed = redis.call('HDEL', KEYS[1], ARGV[1])
 local count = redis.call('HLEN', KEYS[1])
 ${removeMember(CHANNEL_MEMBER_REFS)}
+${announceRemoved('KEYS[5]', 'ARGV[2]', 'ARGV[3]', 'ARGV[4]')}
 if not user then return {removed, count} end
 if gone then return {removed, count, user, gone} end
 return {removed, count, user}`;

@@ -10,7 +10,10 @@ import type {
   PresenceStore,
   UserStore,
 } from './broker.js';
+import { encodeMemberAdded, encodeMemberRemoved } from '@herald/protocol';
 import type { RedisKeys } from './keys.js';
+import { encodeEnvelope } from './redis-broker.js';
+import type { PubSubTransport } from './redis-connection.js';
 import { CACHE_GET, JOIN, LEAVE, PRESENCE_ADD, PRESENCE_JOIN, PRESENCE_LEAVE, PRESENCE_REMOVE, SET_ADD, SET_REMOVE } from './redis-scripts.js';
 
 export type RedisClient = Redis | Cluster;
@@ -27,10 +30,10 @@ export function defineScripts(client: RedisClient) {
   return {
     join: def('heraldJoin', JOIN, 1),
     leave: def('heraldLeave', LEAVE, 1),
-    presenceAdd: def('heraldPresenceAdd', PRESENCE_ADD, 3),
-    presenceRemove: def('heraldPresenceRemove', PRESENCE_REMOVE, 3),
-    presenceJoin: def('heraldPresenceJoin', PRESENCE_JOIN, 4),
-    presenceLeave: def('heraldPresenceLeave', PRESENCE_LEAVE, 4),
+    presenceAdd: def('heraldPresenceAdd', PRESENCE_ADD, 4),
+    presenceRemove: def('heraldPresenceRemove', PRESENCE_REMOVE, 4),
+    presenceJoin: def('heraldPresenceJoin', PRESENCE_JOIN, 5),
+    presenceLeave: def('heraldPresenceLeave', PRESENCE_LEAVE, 5),
     setAdd: def('heraldSetAdd', SET_ADD, 1),
     setRemove: def('heraldSetRemove', SET_REMOVE, 1),
     cacheGet: def('heraldCacheGet', CACHE_GET, 1),
@@ -63,7 +66,14 @@ interface Deps {
   keys: RedisKeys;
   scripts: Scripts;
   nodeId: string;
+  /** How the presence scripts publish the member events they decide (PUBLISH, or SPUBLISH). */
+  pubsub: Pick<PubSubTransport, 'publish' | 'publishCommand'>;
 }
+
+/** The member_added publication (not to the joining socket), as the presence scripts publish it. */
+const addedPayload = (channel: string, socketId: string, m: PresenceMember) =>
+  encodeEnvelope({ frame: encodeMemberAdded(channel, m.userId, m.userInfo), exceptSocketId: socketId }) as string;
+const removedPayload = (channel: string, userId: string) => encodeEnvelope({ frame: encodeMemberRemoved(channel, userId) }) as string;
 
 const pair = (r: unknown) => r as [number, number];
 
@@ -129,13 +139,15 @@ export class RedisPresenceStore implements PresenceStore {
 
   #keys(appId: string, channel: string) {
     const k = this.d.keys;
-    return [k.presenceSockets(appId, channel), k.presenceCounts(appId, channel), k.members(appId, channel)];
+    return [k.presenceSockets(appId, channel), k.presenceCounts(appId, channel), k.members(appId, channel), k.topic(appId, channel)];
   }
 
+  /** Publishes member_added (in the script) when it is the user's first connection. */
   async add(appId: string, channel: string, socketId: string, m: PresenceMember) {
-    const { client, keys, scripts, nodeId } = this.d;
+    const { client, keys, scripts, nodeId, pubsub } = this.d;
     await client.sadd(keys.contributions(nodeId), encodeContribution({ kind: 'p', appId, channel, socketId }));
-    const first = await scripts.presenceAdd(this.#keys(appId, channel), [socketId, m.userId, infoToJson(m.userInfo)]);
+    const args = [socketId, m.userId, infoToJson(m.userInfo), pubsub.publishCommand, addedPayload(channel, socketId, m)];
+    const first = await scripts.presenceAdd(this.#keys(appId, channel), args);
     return { first: first === 1 };
   }
 
@@ -143,11 +155,19 @@ export class RedisPresenceStore implements PresenceStore {
     return this.removeFor(this.d.nodeId, appId, channel, socketId);
   }
 
+  /**
+   * Also used to remove a dead node's members. Publishes member_removed (in the script) when it
+   * was the user's last connection: the user is read first, as the caller knows only the socket.
+   */
   async removeFor(nodeId: string, appId: string, channel: string, socketId: string) {
-    const { client, keys, scripts } = this.d;
-    const r = (await scripts.presenceRemove(this.#keys(appId, channel), [socketId])) as string[];
+    const { client, keys, scripts, pubsub } = this.d;
+    const userId = (await client.hget(keys.presenceSockets(appId, channel), socketId)) ?? '';
+    const args = [socketId, pubsub.publishCommand, removedPayload(channel, userId), userId];
+    const r = (await scripts.presenceRemove(this.#keys(appId, channel), args)) as string[];
     await client.srem(keys.contributions(nodeId), encodeContribution({ kind: 'p', appId, channel, socketId }));
     if (r.length < 2) return { last: false };
+    // The socket changed user between the read and the script (never by a dead node): not atomic.
+    if (r[0] !== userId) await pubsub.publish(keys.topic(appId, channel), removedPayload(channel, r[0]!));
     const userInfo = jsonToInfo(r[1]);
     return { last: true, member: { userId: r[0]!, ...(userInfo !== undefined ? { userInfo } : {}) } };
   }
@@ -182,22 +202,18 @@ export class RedisPresenceChannelStore implements PresenceChannelStore {
 
   #keys(appId: string, channel: string) {
     const k = this.d.keys;
-    return [k.subs(appId, channel), k.presenceSockets(appId, channel), k.presenceCounts(appId, channel), k.members(appId, channel)];
+    return [k.subs(appId, channel), k.presenceSockets(appId, channel), k.presenceCounts(appId, channel), k.members(appId, channel), k.topic(appId, channel)];
   }
 
   async join(appId: string, channel: string, socketId: string, m: PresenceMember): Promise<PresenceJoin> {
-    const { client, keys, scripts, nodeId } = this.d;
+    const { client, keys, scripts, nodeId, pubsub } = this.d;
     await client.sadd(
       keys.contributions(nodeId),
       encodeContribution({ kind: 's', appId, channel, socketId }),
       encodeContribution({ kind: 'p', appId, channel, socketId }),
     );
-    const [added, count, first, flat] = (await scripts.presenceJoin(this.#keys(appId, channel), [socketId, nodeId, m.userId, infoToJson(m.userInfo)])) as [
-      number,
-      number,
-      number,
-      string[],
-    ];
+    const args = [socketId, nodeId, m.userId, infoToJson(m.userInfo), pubsub.publishCommand, addedPayload(channel, socketId, m)];
+    const [added, count, first, flat] = (await scripts.presenceJoin(this.#keys(appId, channel), args)) as [number, number, number, string[]];
     if (added === 1 && count === 1) await client.sadd(keys.appChannels(appId), channel);
     const members: PresenceMember[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) {
@@ -207,9 +223,10 @@ export class RedisPresenceChannelStore implements PresenceChannelStore {
     return { count, added: added === 1, first: first === 1, members };
   }
 
-  async leave(appId: string, channel: string, socketId: string): Promise<PresenceLeave> {
-    const { client, keys, scripts, nodeId } = this.d;
-    const r = (await scripts.presenceLeave(this.#keys(appId, channel), [socketId])) as [number, number, string?, string?];
+  async leave(appId: string, channel: string, socketId: string, userId: string): Promise<PresenceLeave> {
+    const { client, keys, scripts, nodeId, pubsub } = this.d;
+    const args = [socketId, pubsub.publishCommand, removedPayload(channel, userId), userId];
+    const r = (await scripts.presenceLeave(this.#keys(appId, channel), args)) as [number, number, string?, string?];
     const [removed, count] = r;
     await client.srem(
       keys.contributions(nodeId),
@@ -222,6 +239,8 @@ export class RedisPresenceChannelStore implements PresenceChannelStore {
       if ((await client.hlen(keys.subs(appId, channel))) > 0) await client.sadd(keys.appChannels(appId), channel);
     }
     const out: PresenceLeave = { count, removed: removed === 1, last: r.length >= 4 };
+    // The socket had joined as another user than the caller said (a caller's bug): not atomic.
+    if (r.length >= 4 && r[2] !== userId) await pubsub.publish(keys.topic(appId, channel), removedPayload(channel, r[2]!));
     if (r.length >= 4) {
       const userInfo = jsonToInfo(r[3]);
       out.member = { userId: r[2]!, ...(userInfo !== undefined ? { userInfo } : {}) };

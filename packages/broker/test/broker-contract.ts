@@ -99,13 +99,36 @@ export function brokerContract(name: string, make: () => Promise<ClusterState>) 
         expect(await s.presence.userCount('a1', 'presence-q')).toBe(2);
         expect(await s.presence.wouldExceed('a1', 'presence-q', '12', 2)).toBe(true);
 
-        expect(await pc.leave('a1', 'presence-q', 's1')).toEqual({ count: 2, removed: true, last: false });
-        expect(await pc.leave('a1', 'presence-q', 's2')).toEqual({ count: 1, removed: true, last: true, member: { userId: '10', userInfo: { name: 'A' } } });
-        expect(await pc.leave('a1', 'presence-q', 's2')).toEqual({ count: 1, removed: false, last: false });
+        expect(await pc.leave('a1', 'presence-q', 's1', '10')).toEqual({ count: 2, removed: true, last: false });
+        expect(await pc.leave('a1', 'presence-q', 's2', '10')).toEqual({ count: 1, removed: true, last: true, member: { userId: '10', userInfo: { name: 'A' } } });
+        expect(await pc.leave('a1', 'presence-q', 's2', '10')).toEqual({ count: 1, removed: false, last: false });
         expect(await s.presence.members('a1', 'presence-q')).toEqual([{ userId: '11' }]);
-        expect(await pc.leave('a1', 'presence-q', 's3')).toEqual({ count: 0, removed: true, last: true, member: { userId: '11' } });
+        expect(await pc.leave('a1', 'presence-q', 's3', '11')).toEqual({ count: 0, removed: true, last: true, member: { userId: '11' } });
         expect(await s.channels.channels('a1')).toEqual(new Map());
         expect(await s.presence.userCount('a1', 'presence-q')).toBe(0);
+      });
+    });
+
+    it('presence: the stores publish member_added (not to the joiner) and member_removed once per user', async () => {
+      await withState(async (s, got) => {
+        await s.broker.subscribe('a1', 'presence-m');
+        const events = () => got.pubs.map((p) => ({ except: p.exceptSocketId, ...(JSON.parse(text(p.frame)) as object) }));
+        await s.presenceChannels.join('a1', 'presence-m', 's1', { userId: '10', userInfo: { name: 'A' } });
+        await s.presenceChannels.join('a1', 'presence-m', 's2', { userId: '10', userInfo: { name: 'A' } });
+        await s.presence.add('a1', 'presence-m', 's3', { userId: '11' });
+        await s.presenceChannels.leave('a1', 'presence-m', 's1', '10');
+        await s.presenceChannels.leave('a1', 'presence-m', 's2', '10');
+        await s.presence.remove('a1', 'presence-m', 's3');
+        await s.presence.remove('a1', 'presence-m', 's3');
+        const added = (channel: string, data: object, except: string) => ({ except, event: 'pusher_internal:member_added', channel, data: JSON.stringify(data) });
+        const removed = (channel: string, userId: string) => ({ except: undefined, event: 'pusher_internal:member_removed', channel, data: JSON.stringify({ user_id: userId }) });
+        await expect.poll(() => events().length).toBe(4);
+        expect(events()).toEqual([
+          added('presence-m', { user_id: '10', user_info: { name: 'A' } }, 's1'),
+          added('presence-m', { user_id: '11' }, 's3'),
+          removed('presence-m', '10'),
+          removed('presence-m', '11'),
+        ]);
       });
     });
 

@@ -5,7 +5,6 @@ import {
   channelKind,
   encodeCacheMiss,
   encodeChannelEvent,
-  encodeMemberAdded,
   encodePresenceSucceeded,
   encodeSubscriptionFailure,
   encodeSubscriptionSucceeded,
@@ -107,19 +106,12 @@ export async function joinChannel(
   data.ws!.subscribe(topic);
   if (ctx.hub.localSubscribers(app.id, channel) === 1) await ctx.state.broker.subscribe(app.id, channel);
   if (member !== undefined) {
-    // Subscription, membership and member list in one step (one script call on Redis).
-    const { first, members } = await ctx.state.presenceChannels.join(app.id, channel, socketId, {
+    // Subscription, membership, member_added to the others and the member list in one step (one
+    // script call on Redis).
+    const { members } = await ctx.state.presenceChannels.join(app.id, channel, socketId, {
       userId: member.userId,
       ...(member.userInfo !== undefined ? { userInfo: member.userInfo } : {}),
     });
-    if (first) {
-      await ctx.state.broker.publish({
-        appId: app.id,
-        channel,
-        frame: encodeMemberAdded(channel, member.userId, member.userInfo),
-        exceptSocketId: socketId,
-      });
-    }
     sendFrame(data, encodePresenceSucceeded(channel, members.map((m) => ({ userId: m.userId, userInfo: m.userInfo }))), ctx.metrics);
     if (kind.cache) await sendCached(ctx, data, channel);
   } else {

@@ -1,4 +1,4 @@
-import { channelKind, encodeMemberRemoved } from '@herald/protocol';
+import { channelKind } from '@herald/protocol';
 import type { HandlerContext } from '../context.js';
 import type { SocketData } from '../socket-data.js';
 
@@ -23,10 +23,8 @@ export async function leaveChannel(ctx: HandlerContext, data: SocketData, channe
   // shared state below must be undone whatever the pub/sub connection is doing.
   if (ctx.hub.localSubscribers(app.id, channel) === 0) void ctx.state.broker.unsubscribe(app.id, channel);
   if (sub.presenceUserId !== undefined) {
-    const { last } = await ctx.state.presenceChannels.leave(app.id, channel, socketId);
-    if (last) {
-      await ctx.state.broker.publish({ appId: app.id, channel, frame: encodeMemberRemoved(channel, sub.presenceUserId) });
-    }
+    // member_removed, when it was the user's last connection, is published by the store.
+    await ctx.state.presenceChannels.leave(app.id, channel, socketId, sub.presenceUserId);
     return;
   }
   const { count, removed } = await ctx.state.channels.leave(app.id, channel, socketId);
