@@ -5,7 +5,9 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export function createMetrics(opts: { nodeId: string; native: boolean; cluster?: () => ClusterStats | undefined }) {
   const registry = new Registry();
   registry.setDefaultLabels({ node: opts.nodeId });
-  collectDefaultMetrics({ register: registry, prefix: 'herald_process_' });
+  // Event-loop delay sampled every 100 ms, not prom-client's default 10 ms: its 100 timer wake-ups a
+  // second cost an idle gateway about 7 ms of CPU per second (17 → 10 ms/s measured).
+  collectDefaultMetrics({ register: registry, prefix: 'herald_process_', eventLoopMonitoringPrecision: 100 });
   const m = {
     registry,
     connections: new Gauge({ name: 'herald_connections', help: 'Open WebSocket connections', labelNames: ['app'], registers: [registry] }),
