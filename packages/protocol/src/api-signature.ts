@@ -23,6 +23,8 @@ export function parseQueryString(raw: string): Map<string, string> {
 }
 
 function safeDecode(s: string): string {
+  // Most parameters (keys, timestamps, hex digests) have nothing to decode.
+  if (!s.includes('%')) return s;
   try {
     return decodeURIComponent(s);
   } catch {

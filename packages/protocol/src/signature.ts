@@ -1,10 +1,14 @@
+import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Lowercase hex HMAC-SHA256 with the app secret as key: every Pusher signature uses it. */
 export const hmacSha256Hex = (secret: string, message: string | Buffer): string =>
   createHmac('sha256', secret).update(message).digest('hex');
 
-export const md5Hex = (body: string | Buffer): string => createHash('md5').update(body).digest('hex');
+/** One-shot `crypto.hash` where Node has it (20.12+: half the cost of a Hash object per request). */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: 'hex') => string }).hash;
+
+export const md5Hex = (body: string | Buffer): string => (oneShot !== undefined ? oneShot('md5', body, 'hex') : createHash('md5').update(body).digest('hex'));
 
 /** Constant-time string comparison; unequal lengths fail without comparing contents. */
 export function safeEqual(a: string, b: string): boolean {
