@@ -76,17 +76,24 @@ async function channelInfo(ctx: ApiContext, app: App, channel: string, info: Set
   return out;
 }
 
-/** POST /apps/:appId/events and /apps/:appId/batch_events. */
+/** POST /apps/:appId/events once authorised: validates, publishes, answers the requested info. */
+export async function triggerEvents(ctx: ApiContext, app: App, body: Record<string, unknown>): Promise<object> {
+  const t = parseTrigger(app, body, false);
+  await publish(ctx, app, t);
+  if (t.info.size === 0) return {};
+  const channels: Record<string, object> = {};
+  for (const ch of t.channels) channels[ch] = await channelInfo(ctx, app, ch, t.info);
+  return { channels };
+}
+
+/**
+ * POST /apps/:appId/events and /apps/:appId/batch_events. Most /events requests are answered by
+ * the fast path in trigger-fast-path.ts before fastify sees them, with this same triggerEvents.
+ */
 export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
   f.post('/apps/:appId/events', async (req) => {
     await authorizeRequest(req, ctx);
-    const app = req.heraldApp;
-    const t = parseTrigger(app, jsonBody(req), false);
-    await publish(ctx, app, t);
-    if (t.info.size === 0) return {};
-    const channels: Record<string, object> = {};
-    for (const ch of t.channels) channels[ch] = await channelInfo(ctx, app, ch, t.info);
-    return { channels };
+    return triggerEvents(ctx, req.heraldApp, jsonBody(req));
   });
 
   f.post('/apps/:appId/batch_events', async (req) => {

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, createServer } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { channelsRoutes } from './channels.js';
@@ -7,6 +7,7 @@ import type { ApiContext } from './context.js';
 import { ApiError, ApiErrorCode } from './errors.js';
 import { eventsRoutes } from './events.js';
 import { healthRoutes } from './health.js';
+import { createTriggerFastPath } from './trigger-fast-path.js';
 import { usersRoutes } from './users.js';
 import { countLimit } from '../metrics.js';
 
@@ -18,8 +19,21 @@ const BODY_LIMIT = 256 * 1024;
  * bytes received; every success is 200 with a JSON object, every error `{"error", "code"}`.
  */
 export function createApiServer(ctx: ApiContext, log: Logger): FastifyInstance {
+  let closing = false;
+  const fastPath = createTriggerFastPath(ctx, { bodyLimit: BODY_LIMIT, closing: () => closing, answerError: (err) => answerError(err, ctx, log) });
   const f = Fastify({
     loggerInstance: log as FastifyBaseLogger,
+    // Node's server as fastify would make it, with the trigger fast path in front of fastify.
+    serverFactory: (handler, options) => {
+      const opts = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
+      const server = createServer((req, res) => {
+        if (!fastPath(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = opts.keepAliveTimeout ?? 72_000;
+      server.requestTimeout = opts.requestTimeout ?? 0;
+      server.setTimeout(opts.connectionTimeout ?? 0);
+      return server;
+    },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
@@ -52,21 +66,13 @@ export function createApiServer(ctx: ApiContext, log: Logger): FastifyInstance {
     reply.header('Access-Control-Allow-Origin', '*');
     return payload;
   });
+  f.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   f.setErrorHandler((err, req, reply) => {
-    if (err instanceof ApiError) {
-      if (err.statusCode === 413) countLimit(ctx.metrics, 'event_payload');
-      else if (err.statusCode === 429) countLimit(ctx.metrics, 'api_rate');
-      req.log.debug({ status: err.statusCode, code: err.code, msg: err.message }, 'api request refused');
-      return reply.code(err.statusCode).send({ error: err.message, code: err.statusCode });
-    }
-    const fe = err as { statusCode?: number; code?: string; message: string };
-    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-      if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') countLimit(ctx.metrics, 'request_body');
-      const message = fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `Request body too large (max ${BODY_LIMIT} bytes)` : fe.message;
-      return reply.code(fe.statusCode).send({ error: message, code: fe.statusCode });
-    }
-    req.log.error({ err }, 'api request failed');
-    return reply.code(500).send({ error: 'Internal server error', code: 500, type: ApiErrorCode.Internal });
+    const { status, body } = answerError(err, ctx, req.log);
+    return reply.code(status).send(body);
   });
   f.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'Not found', code: 404 }));
   void f.register(healthRoutes, ctx);
@@ -75,4 +81,22 @@ export function createApiServer(ctx: ApiContext, log: Logger): FastifyInstance {
   void f.register(usersRoutes, ctx);
   void f.register(clientBundleRoutes, ctx);
   return f;
+}
+
+/** The status and `{"error", "code"}` body of a refused or failed request (counted and logged here). */
+function answerError(err: unknown, ctx: ApiContext, log: Pick<Logger, 'debug' | 'error'>): { status: number; body: object } {
+  if (err instanceof ApiError) {
+    if (err.statusCode === 413) countLimit(ctx.metrics, 'event_payload');
+    else if (err.statusCode === 429) countLimit(ctx.metrics, 'api_rate');
+    log.debug({ status: err.statusCode, code: err.code, msg: err.message }, 'api request refused');
+    return { status: err.statusCode, body: { error: err.message, code: err.statusCode } };
+  }
+  const fe = err as { statusCode?: number; code?: string; message: string };
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') countLimit(ctx.metrics, 'request_body');
+    const message = fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `Request body too large (max ${BODY_LIMIT} bytes)` : fe.message;
+    return { status: fe.statusCode, body: { error: message, code: fe.statusCode } };
+  }
+  log.error({ err }, 'api request failed');
+  return { status: 500, body: { error: 'Internal server error', code: 500, type: ApiErrorCode.Internal } };
 }

@@ -1,21 +1,38 @@
 import { parseQueryString, verifyApiRequest } from '@herald/protocol';
 import type { FastifyRequest } from 'fastify';
-import type { AppRegistry } from '@herald/config';
+import type { App, AppRegistry } from '@herald/config';
 import type { ApiContext } from './context.js';
 import { ApiError, ApiErrorCode } from './errors.js';
+
+/** What the signature check reads of a request: fastify's request and the trigger fast path both give it. */
+export interface SignedRequest {
+  method: string;
+  /** The raw request target: path and query as received. */
+  url: string;
+  /** The path's app id, when the route has one. */
+  appId: string | undefined;
+  /** The raw body; undefined when there is none. */
+  body: Buffer | undefined;
+}
+
+/** A request whose signature verified: its app, and its query as the check read it. */
+export interface Authorized {
+  app: App;
+  params: ReadonlyMap<string, string>;
+}
 
 /**
  * Finds the app of a REST request and verifies its signature (spec/http-api.md §2.3). The app is
  * found by the path's app id, or else by `auth_key` (webman/push's PHP Api always signs
  * `/apps/1024/...`; pusher-http-python's terminate path has no app id at all). Either way the
- * signature must verify with that app's secret.
+ * signature must verify with that app's secret. Throws the ApiError to answer.
  */
-export function checkSignature(req: FastifyRequest, apps: AppRegistry): void {
-  const raw = req.raw.url ?? '/';
+export function checkSignature(r: SignedRequest, apps: AppRegistry): Authorized {
+  const raw = r.url;
   const q = raw.indexOf('?');
   const path = q === -1 ? raw : raw.slice(0, q);
   const params = parseQueryString(q === -1 ? '' : raw.slice(q + 1));
-  const appId = (req.params as { appId?: string }).appId;
+  const { appId } = r;
   const authKey = params.get('auth_key');
   const app = (appId !== undefined ? apps.byId(appId) : undefined) ?? (authKey !== undefined ? apps.byKey(authKey) : undefined);
   if (app === undefined) {
@@ -30,30 +47,37 @@ export function checkSignature(req: FastifyRequest, apps: AppRegistry): void {
       /* malformed escape: only the raw path can verify */
     }
   }
-  const body = req.body instanceof Buffer ? req.body : undefined;
-  const result = verifyApiRequest({ app, method: req.method, paths, params, rawBody: body });
+  const result = verifyApiRequest({ app, method: r.method, paths, params, rawBody: r.body });
   if (!result.ok) {
     throw new ApiError(result.status, result.status === 400 ? ApiErrorCode.UnknownAuthKey : ApiErrorCode.InvalidSignature, result.message);
   }
   if (!app.enabled) throw new ApiError(403, ApiErrorCode.AppDisabled, 'Application disabled');
+  return { app, params };
+}
+
+/** Signature check, then the app's cluster-wide API rate limit (429 beyond). */
+export async function authorize(r: SignedRequest, ctx: ApiContext): Promise<Authorized> {
+  const a = checkSignature(r, ctx.apps);
+  const limit = a.app.limits.maxApiRequestsPerSecond;
+  if (limit > 0 && !(await ctx.state.usage.hitApi(a.app.id, limit))) {
+    ctx.metrics.apiRateLimited.inc();
+    throw new ApiError(429, ApiErrorCode.RateLimited, `Too many requests: at most ${limit} per second for this app`);
+  }
+  return a;
+}
+
+const bodyOf = (req: FastifyRequest) => (req.body instanceof Buffer ? req.body : undefined);
+
+/** `authorize` for a fastify route: the app and query are kept on the request. */
+export async function authorizeRequest(req: FastifyRequest, ctx: ApiContext): Promise<void> {
+  const { app, params } = await authorize({ method: req.method, url: req.raw.url ?? '/', appId: (req.params as { appId?: string }).appId, body: bodyOf(req) }, ctx);
   req.heraldApp = app;
   req.heraldParams = params;
 }
 
-/** Signature check, then the app's cluster-wide API rate limit (429 beyond). */
-export async function authorizeRequest(req: FastifyRequest, ctx: ApiContext): Promise<void> {
-  checkSignature(req, ctx.apps);
-  const limit = req.heraldApp.limits.maxApiRequestsPerSecond;
-  if (limit > 0 && !(await ctx.state.usage.hitApi(req.heraldApp.id, limit))) {
-    ctx.metrics.apiRateLimited.inc();
-    throw new ApiError(429, ApiErrorCode.RateLimited, `Too many requests: at most ${limit} per second for this app`);
-  }
-}
-
 /** Parses the raw JSON body (the signature was checked over its exact bytes first). */
-export function jsonBody(req: FastifyRequest): Record<string, unknown> {
-  const body = req.body instanceof Buffer ? req.body : Buffer.alloc(0);
-  if (body.length === 0) return {};
+export function parseJsonBody(body: Buffer | undefined): Record<string, unknown> {
+  if (body === undefined || body.length === 0) return {};
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -65,3 +89,5 @@ export function jsonBody(req: FastifyRequest): Record<string, unknown> {
   }
   return parsed as Record<string, unknown>;
 }
+
+export const jsonBody = (req: FastifyRequest) => parseJsonBody(bodyOf(req));
