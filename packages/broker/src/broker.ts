@@ -18,8 +18,13 @@ export interface Publication {
 /** Node-to-node commands that are not channel traffic. Add variants; never `any`. */
 export type ControlCommand =
   | { kind: 'terminate-user'; appId: string; userId: string }
-  /** A user went online (first signed-in connection) or offline (last one closed), cluster-wide. */
-  | { kind: 'user-presence'; appId: string; userId: string; online: boolean };
+  /**
+   * A user went online (first signed-in connection) or offline (last one closed), cluster-wide.
+   * `version` orders one user's transitions as they were decided (UserStore): the node that
+   * decided a sign-out and the node that decided the next sign-in publish independently, so
+   * receivers may get the two the other way round and must drop one older than the last seen.
+   */
+  | { kind: 'user-presence'; appId: string; userId: string; online: boolean; version: number };
 
 /** Receives traffic from every node, this one included. Must not throw. */
 export interface BrokerHandler {
@@ -121,8 +126,10 @@ export function composePresenceChannels(channels: ChannelStore, presence: Presen
 
 /** Signed-in users (pusher:signin) with a connection count per user, cluster-wide. */
 export interface UserStore {
-  signin(appId: string, userId: string, socketId: string): Promise<{ first: boolean }>;
-  signout(appId: string, userId: string, socketId: string): Promise<{ last: boolean }>;
+  /** `version`, when `first`: greater than that of every earlier transition of this user (see ControlCommand). */
+  signin(appId: string, userId: string, socketId: string): Promise<{ first: boolean; version: number }>;
+  /** `version`, when `last`: greater than that of every earlier transition of this user. */
+  signout(appId: string, userId: string, socketId: string): Promise<{ last: boolean; version: number }>;
   /** The subset of `userIds` signed in on at least one connection anywhere. */
   online(appId: string, userIds: readonly string[]): Promise<Set<string>>;
 }

@@ -105,8 +105,8 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
     leave: (a, c, s, u) => guard(() => presenceChannels.leave(a, c, s, u), { count: 0, removed: true, last: false }),
   };
   const guardedUsers: UserStore = {
-    signin: (a, u, s) => guard(() => users.signin(a, u, s), { first: false }),
-    signout: (a, u, s) => guard(() => users.signout(a, u, s), { last: false }),
+    signin: (a, u, s) => guard(() => users.signin(a, u, s), { first: false, version: 0 }),
+    signout: (a, u, s) => guard(() => users.signout(a, u, s), { last: false, version: 0 }),
     online: (a, ids) => guard(() => users.online(a, ids), new Set<string>()),
   };
   const guardedCache: CacheStore = {
@@ -127,8 +127,8 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
       } else if (c.kind === 'p') {
         await presence.removeFor(node, c.appId, c.channel, c.socketId);
       } else {
-        const { last } = await users.signoutFor(node, c.appId, c.userId, c.socketId);
-        if (last) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: false });
+        const { last, version } = await users.signoutFor(node, c.appId, c.userId, c.socketId);
+        if (last) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: false, version });
       }
     }
   }
@@ -174,8 +174,8 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
         // member_added is published by the store when the user was missing.
         await presence.add(c.appId, c.channel, c.socketId, c.member);
       } else {
-        const { first } = await users.signin(c.appId, c.userId, c.socketId);
-        if (first) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: true });
+        const { first, version } = await users.signin(c.appId, c.userId, c.socketId);
+        if (first) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: true, version });
       }
     }
     log.info({ entries: local.length, removed: stored.length - [...wanted.keys()].filter((k) => stored.includes(k)).length }, 'registered local state in redis');

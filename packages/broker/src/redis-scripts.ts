@@ -123,15 +123,33 @@ if not user then return {removed, count} end
 if gone then return {removed, count, user, gone} end
 return {removed, count, user}`;
 
-/** KEYS[1]=user sockets ARGV[1]=socketId → {added, count} */
+/**
+ * Redis's clock in µs, read inside the script that decides a user's online/offline transition: the
+ * transitions of one user are decided one after another on the shard of its key, so their times
+ * increase (the version of ControlCommand 'user-presence'; no key is kept per user for it).
+ */
+const NOW_US = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])`;
+
+/** KEYS[1]=user sockets ARGV[1]=socketId → {added, count, version µs (when it went online, else 0)} */
 export const SET_ADD = `
 local added = redis.call('SADD', KEYS[1], ARGV[1])
-return {added, redis.call('SCARD', KEYS[1])}`;
+local count = redis.call('SCARD', KEYS[1])
+if added == 1 and count == 1 then
+  ${NOW_US}
+  return {added, count, now}
+end
+return {added, count, 0}`;
 
-/** KEYS[1]=user sockets ARGV[1]=socketId → {removed, count} */
+/** KEYS[1]=user sockets ARGV[1]=socketId → {removed, count, version µs (when it went offline, else 0)} */
 export const SET_REMOVE = `
 local removed = redis.call('SREM', KEYS[1], ARGV[1])
-return {removed, redis.call('SCARD', KEYS[1])}`;
+local count = redis.call('SCARD', KEYS[1])
+if removed == 1 and count == 0 then
+  ${NOW_US}
+  return {removed, count, now}
+end
+return {removed, count, 0}`;
 
 /** KEYS[1]=cache → {value, ttl seconds} or {} */
 export const CACHE_GET = `

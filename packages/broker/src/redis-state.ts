@@ -256,8 +256,8 @@ export class RedisUserStore implements UserStore {
   async signin(appId: string, userId: string, socketId: string) {
     const { client, keys, scripts, nodeId } = this.d;
     await client.sadd(keys.contributions(nodeId), encodeContribution({ kind: 'u', appId, userId, socketId }));
-    const [added, count] = pair(await scripts.setAdd([keys.user(appId, userId)], [socketId]));
-    return { first: added === 1 && count === 1 };
+    const [added, count, version] = (await scripts.setAdd([keys.user(appId, userId)], [socketId])) as [number, number, number];
+    return { first: added === 1 && count === 1, version };
   }
 
   async signout(appId: string, userId: string, socketId: string) {
@@ -266,9 +266,9 @@ export class RedisUserStore implements UserStore {
 
   async signoutFor(nodeId: string, appId: string, userId: string, socketId: string) {
     const { client, keys, scripts } = this.d;
-    const [removed, count] = pair(await scripts.setRemove([keys.user(appId, userId)], [socketId]));
+    const [removed, count, version] = (await scripts.setRemove([keys.user(appId, userId)], [socketId])) as [number, number, number];
     await client.srem(keys.contributions(nodeId), encodeContribution({ kind: 'u', appId, userId, socketId }));
-    return { last: removed === 1 && count === 0 };
+    return { last: removed === 1 && count === 0, version };
   }
 
   async online(appId: string, userIds: readonly string[]) {

@@ -132,14 +132,21 @@ export function brokerContract(name: string, make: () => Promise<ClusterState>) 
       });
     });
 
-    it('users: signed in while one connection remains, online lookup', async () => {
+    it('users: signed in while one connection remains, online lookup, transitions versioned in order', async () => {
       await withState(async (s) => {
-        expect(await s.users.signin('a1', 'u1', 's1')).toEqual({ first: true });
-        expect(await s.users.signin('a1', 'u1', 's2')).toEqual({ first: false });
+        const on = await s.users.signin('a1', 'u1', 's1');
+        expect(on).toMatchObject({ first: true });
+        expect(await s.users.signin('a1', 'u1', 's2')).toEqual({ first: false, version: 0 });
         expect([...(await s.users.online('a1', ['u1', 'u2']))]).toEqual(['u1']);
-        expect(await s.users.signout('a1', 'u1', 's1')).toEqual({ last: false });
-        expect(await s.users.signout('a1', 'u1', 's2')).toEqual({ last: true });
+        expect(await s.users.signout('a1', 'u1', 's1')).toEqual({ last: false, version: 0 });
+        const off = await s.users.signout('a1', 'u1', 's2');
+        expect(off).toMatchObject({ last: true });
         expect((await s.users.online('a1', ['u1'])).size).toBe(0);
+        const back = await s.users.signin('a1', 'u1', 's3');
+        expect(back.first).toBe(true);
+        expect(on.version).toBeGreaterThan(0);
+        expect(off.version).toBeGreaterThan(on.version);
+        expect(back.version).toBeGreaterThan(off.version);
       });
     });
 

@@ -1,5 +1,5 @@
 /**
- * Member events across nodes: a user's connection leaving on one node while the same user's new
+ * Member events across nodes (and, below, a user's online/offline transitions): a user's connection leaving on one node while the same user's new
  * connection joins on another (a page reload that lands on another gateway, a drained gateway's
  * clients coming back) must reach every node in the order Redis decided the two, or the clients
  * replaying them drop a user who is present. Three node states on one real redis-server.
@@ -72,6 +72,38 @@ describe('RedisState on several nodes: presence member events', () => {
       expect(replayed()).toEqual([]);
       // Not a test of one order only: the leave won the race some of the time.
       expect(raced, 'rounds where the leave was decided first').toBeGreaterThan(0);
+    } finally {
+      for (const n of nodes) await n.close();
+    }
+  });
+
+  it('a sign-out on one node and the same user signing in on another carry versions in the order they were decided', async () => {
+    const prefix = uniquePrefix();
+    const nodes: RedisClusterState[] = [];
+    try {
+      for (const id of ['a', 'b']) nodes.push(await createRedisState({ url: redis.url, prefix, nodeId: `${id}-${prefix}`, log: quiet }));
+      const [a, b] = nodes as [RedisClusterState, RedisClusterState];
+      let raced = 0;
+      let last = 0;
+      for (let i = 0; i < ROUNDS; i++) {
+        const on = await a.users.signin('app', 'u', `a.${i}`);
+        expect(on.first).toBe(true);
+        expect(on.version).toBeGreaterThan(last);
+        const [off, again] = await Promise.all([a.users.signout('app', 'u', `a.${i}`), b.users.signin('app', 'u', `b.${i}`)]);
+        // Either the sign-out was decided first (offline, then online: both transitions) or the
+        // sign-in was (the user never went offline: neither).
+        expect(off.last).toBe(again.first);
+        if (off.last) {
+          raced++;
+          expect(again.version, `round ${i}`).toBeGreaterThan(off.version);
+          expect(off.version).toBeGreaterThan(on.version);
+        }
+        const end = await b.users.signout('app', 'u', `b.${i}`);
+        expect(end.last).toBe(true);
+        expect(end.version).toBeGreaterThan(again.first ? again.version : on.version);
+        last = end.version;
+      }
+      expect(raced, 'rounds where the sign-out was decided first').toBeGreaterThan(0);
     } finally {
       for (const n of nodes) await n.close();
     }

@@ -17,6 +17,8 @@ export class Hub {
   readonly #users = new Map<string, Set<WebSocket<SocketData>>>();
   readonly #watchers = new Map<string, Set<WebSocket<SocketData>>>();
   readonly #topicPrefix = new Map<string, string>();
+  /** Version of the last online/offline applied per watched user: an older one arriving later is stale. */
+  readonly #presenceVersion = new Map<string, number>();
 
   constructor(
     private readonly uws: TemplatedApp,
@@ -43,7 +45,11 @@ export class Hub {
     const d = ws.getUserData();
     this.sockets.delete(d.socketId);
     if (d.userId !== undefined) this.#drop(this.#users, key(d.app.id, d.userId), ws);
-    for (const id of d.watchlist ?? []) this.#drop(this.#watchers, key(d.app.id, id), ws);
+    for (const id of d.watchlist ?? []) {
+      const k = key(d.app.id, id);
+      this.#drop(this.#watchers, k, ws);
+      if (!this.#watchers.has(k)) this.#presenceVersion.delete(k);
+    }
   }
 
   addUser(ws: WebSocket<SocketData>, userId: string, watchlist: readonly string[]): void {
@@ -99,8 +105,17 @@ export class Hub {
         return;
       }
       case 'user-presence': {
-        const set = this.#watchers.get(key(cmd.appId, cmd.userId));
+        const k = key(cmd.appId, cmd.userId);
+        const set = this.#watchers.get(k);
         if (set === undefined) return;
+        // Published by whichever node decided it: a sign-out and the next sign-in elsewhere can
+        // arrive the other way round. The older one is dropped; watchers keep the newer state.
+        // (A command without a version, from a node of an older release, is applied as it comes.)
+        if (typeof cmd.version === 'number') {
+          const last = this.#presenceVersion.get(k);
+          if (last !== undefined && cmd.version < last) return;
+          this.#presenceVersion.set(k, cmd.version);
+        }
         const frame = encodeWatchlistEvents([{ name: cmd.online ? 'online' : 'offline', user_ids: [cmd.userId] }]);
         for (const ws of set) sendFrame(ws.getUserData(), frame, this.metrics);
         return;

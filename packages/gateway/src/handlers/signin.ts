@@ -36,8 +36,8 @@ export async function handleSignin(ctx: HandlerContext, data: SocketData, auth: 
   data.userInfo = user.userInfo;
   data.watchlist = user.watchlist;
   ctx.hub.addUser(data.ws!, user.id, user.watchlist);
-  const { first } = await ctx.state.users.signin(data.app.id, user.id, data.socketId);
-  if (first) await ctx.state.broker.publishControl({ kind: 'user-presence', appId: data.app.id, userId: user.id, online: true });
+  const { first, version } = await ctx.state.users.signin(data.app.id, user.id, data.socketId);
+  if (first) await ctx.state.broker.publishControl({ kind: 'user-presence', appId: data.app.id, userId: user.id, online: true, version });
   if (data.status !== 'open') return;
   await joinChannel(ctx, data, userChannelName(user.id), undefined);
   if (user.watchlist.length > 0) {
@@ -57,6 +57,6 @@ export async function handleSignin(ctx: HandlerContext, data: SocketData, auth: 
 /** On close: the user goes offline cluster-wide when this was its last signed-in connection. */
 export async function signout(ctx: HandlerContext, data: SocketData): Promise<void> {
   if (data.userId === undefined) return;
-  const { last } = await ctx.state.users.signout(data.app.id, data.userId, data.socketId);
-  if (last) await ctx.state.broker.publishControl({ kind: 'user-presence', appId: data.app.id, userId: data.userId, online: false });
+  const { last, version } = await ctx.state.users.signout(data.app.id, data.userId, data.socketId);
+  if (last) await ctx.state.broker.publishControl({ kind: 'user-presence', appId: data.app.id, userId: data.userId, online: false, version });
 }
