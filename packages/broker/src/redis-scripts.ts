@@ -131,25 +131,21 @@ return {removed, count, user}`;
 const NOW_US = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])`;
 
-/** KEYS[1]=user sockets ARGV[1]=socketId → {added, count, version µs (when it went online, else 0)} */
-export const SET_ADD = `
-local added = redis.call('SADD', KEYS[1], ARGV[1])
+/**
+ * KEYS[1]=user sockets ARGV[1]=socketId: `cmd` (SADD or SREM) of the socket → {changed 0|1, count,
+ * version µs when `transition` holds (the user went online / offline), else 0}.
+ */
+const userSetChange = (cmd: 'SADD' | 'SREM', transition: string) => `
+local changed = redis.call('${cmd}', KEYS[1], ARGV[1])
 local count = redis.call('SCARD', KEYS[1])
-if added == 1 and count == 1 then
+if ${transition} then
   ${NOW_US}
-  return {added, count, now}
+  return {changed, count, now}
 end
-return {added, count, 0}`;
+return {changed, count, 0}`;
 
-/** KEYS[1]=user sockets ARGV[1]=socketId → {removed, count, version µs (when it went offline, else 0)} */
-export const SET_REMOVE = `
-local removed = redis.call('SREM', KEYS[1], ARGV[1])
-local count = redis.call('SCARD', KEYS[1])
-if removed == 1 and count == 0 then
-  ${NOW_US}
-  return {removed, count, now}
-end
-return {removed, count, 0}`;
+export const SET_ADD = userSetChange('SADD', 'changed == 1 and count == 1');
+export const SET_REMOVE = userSetChange('SREM', 'changed == 1 and count == 0');
 
 /** KEYS[1]=cache → {value, ttl seconds} or {} */
 export const CACHE_GET = `
