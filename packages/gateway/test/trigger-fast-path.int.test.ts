@@ -1,5 +1,5 @@
 /**
- * POST /apps/:appId/events is answered by a fast path in front of fastify (api/trigger-fast-path.ts).
+ * POST /apps/:appId/events and batch_events are answered by a fast path in front of fastify (api/trigger-fast-path.ts).
  * Two things are proven here: which requests it takes (the rest reach fastify untouched), and that
  * for every outcome its answer is fastify's answer. A chunked request always goes to fastify, so
  * the same request sent with and without Content-Length is answered once by each.
@@ -48,8 +48,12 @@ function post(port: number, target: string, body: string, chunked: boolean): Pro
   });
 }
 
-const signed = (t: TestGateway, body: string, opts: { appId?: string; key?: string; secret?: string; timestamp?: number; params?: Record<string, string> } = {}) => {
-  const path = `/apps/${opts.appId ?? t.app.id}/events`;
+const signed = (
+  t: TestGateway,
+  body: string,
+  opts: { appId?: string; key?: string; secret?: string; timestamp?: number; params?: Record<string, string>; route?: 'events' | 'batch_events' } = {},
+) => {
+  const path = `/apps/${opts.appId ?? t.app.id}/${opts.route ?? 'events'}`;
   const qs = signApiRequest({
     key: opts.key ?? t.app.key,
     secret: opts.secret ?? t.app.secret,
@@ -63,8 +67,8 @@ const signed = (t: TestGateway, body: string, opts: { appId?: string; key?: stri
 };
 
 describe('the trigger fast path', () => {
-  it('answers every outcome of POST /events exactly as fastify does', async () => {
-    await using t = await startTestGateway({ apps: [{ maxChannelsPerTrigger: 3, maxEventPayloadBytes: 200 }, { enabled: false }] });
+  it('answers every outcome of POST /events and /batch_events exactly as fastify does', async () => {
+    await using t = await startTestGateway({ apps: [{ maxChannelsPerTrigger: 3, maxEventPayloadBytes: 200, maxBatchSize: 2 }, { enabled: false }] });
     const disabled = t.gw.apps.apps[1]!;
     await using sub = await RawClient.established({ wsPort: t.wsPort, app: t.app });
     await sub.subscribe('news');
@@ -87,6 +91,18 @@ describe('the trigger fast path', () => {
       ['an unknown app', () => ({ target: signed(t, ev({}), { appId: '999999' }), body: ev({}) }), 200],
       ['a disabled app', () => ({ target: signed(t, ev({}), { appId: disabled.id, key: disabled.key, secret: disabled.secret }), body: ev({}) }), 403],
     ];
+    const item = (o: object) => ({ name: 'ev', channel: 'news', data: 'hello', ...o });
+    const batch = (items: object[]) => JSON.stringify({ batch: items });
+    const batched = (body: string, opts: Parameters<typeof signed>[2] = {}) => ({ target: signed(t, body, { ...opts, route: 'batch_events' }), body });
+    cases.push(
+      ['a batch', () => batched(batch([item({}), item({ data: 'two' })])), 200],
+      ['a batch with info', () => batched(batch([item({ info: 'subscription_count' }), item({})])), 200],
+      ['a batch over maxBatchSize', () => batched(batch([item({}), item({}), item({})])), 400],
+      ['a batch with one invalid item', () => batched(batch([item({}), item({ channel: 'a b' })])), 400],
+      ['a batch item that is not an object', () => batched(batch([item({}), 'x' as never])), 400],
+      ['no batch', () => batched(JSON.stringify({ items: [] })), 400],
+      ['a batch with a wrong secret', () => batched(batch([item({})]), { secret: 'not-the-secret-at-all' }), 401],
+    );
     for (const [name, make, status] of cases) {
       const { target, body } = make();
       // The expired-timestamp message quotes the server's clock: the same up to that.
@@ -99,17 +115,18 @@ describe('the trigger fast path', () => {
       expect(fast.cors, name).toBe('*');
       if (status !== 200) expect(JSON.parse(fast.body), name).toEqual({ error: expect.any(String), code: status });
     }
-    // Both paths published: the subscriber got each accepted trigger twice (an unknown app id is
-    // found by its auth_key, as for webman/push's fixed /apps/1024), and nothing refused.
+    // Both paths published: the subscriber got each accepted event twice (an unknown app id is
+    // found by its auth_key, as for webman/push's fixed /apps/1024; batches of 2 items), and
+    // nothing refused, not even the valid items of a refused batch.
     const got = () => sub.frames.filter((f) => f.event === 'ev').length;
-    await expect.poll(got).toBe(6);
+    await expect.poll(got).toBe(2 * (3 + 2 + 2));
     // Counted like every API request, by status.
     const metrics = await (await fetch(`${t.apiUrl}/metrics`)).text();
-    expect(metrics).toMatch(/herald_api_requests_total\{status="200"[^}]*\} 6/);
+    expect(metrics).toMatch(/herald_api_requests_total\{status="200"[^}]*\} 10/);
     expect(metrics).toMatch(/herald_api_requests_total\{status="413"[^}]*\} 2/);
   });
 
-  it('takes a plain POST /apps/:id/events and nothing else, reading no byte of what it leaves', async () => {
+  it('takes a plain POST /apps/:id/events or batch_events and nothing else, reading no byte of what it leaves', async () => {
     const apps = new AppRegistry(parseAppsJson(JSON.stringify([{ id: '7', key: 'k7', secret: 'secret-of-app-7' }]), 'apps'));
     const state = createMemoryState();
     const metrics = createMetrics({ nodeId: 'n', native: true });
@@ -138,9 +155,16 @@ describe('the trigger fast path', () => {
     plain.req.end(body);
     await expect.poll(() => plain.answer).toEqual({ status: 200, body: '{}' });
 
+    // batch_events is taken too. This request is signed for /events, so it is refused, and the fast
+    // path answers the refusal itself through answerError (which answers 500 in this test).
+    const batch = request({ url: target.replace('/events', '/batch_events') });
+    expect(batch.taken).toBe(true);
+    batch.req.end(body);
+    await expect.poll(() => batch.answer.status).toBe(500);
+
     const left = [
       request({ method: 'GET' }),
-      request({ url: target.replace('/events', '/batch_events') }),
+      request({ url: target.replace('/events', '/channels') }),
       request({ url: target.replace('/events', '/events/') }),
       request({ url: target.replace('/apps/7/', '/apps/%37/') }),
       request({ url: `/apps/${'9'.repeat(101)}/events` }),

@@ -86,9 +86,26 @@ export async function triggerEvents(ctx: ApiContext, app: App, body: Record<stri
   return { channels };
 }
 
+/** POST /apps/:appId/batch_events once authorised: all or nothing, every item validated first. */
+export async function batchEvents(ctx: ApiContext, app: App, body: Record<string, unknown>): Promise<object> {
+  if (!Array.isArray(body.batch)) throw missing('batch');
+  if (body.batch.length > app.limits.maxBatchSize) {
+    throw badRequest(ApiErrorCode.BatchTooLarge, `Cannot batch-send more than ${app.limits.maxBatchSize} events`);
+  }
+  const items = body.batch.map((item: unknown) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw badRequest(ApiErrorCode.InvalidParameter, 'Each batch item must be an object');
+    return parseTrigger(app, item as Record<string, unknown>, true);
+  });
+  for (const t of items) await publish(ctx, app, t);
+  if (!items.some((t) => t.info.size > 0)) return {};
+  const batch = [];
+  for (const t of items) batch.push(t.info.size === 0 ? {} : await channelInfo(ctx, app, t.channels[0]!, t.info));
+  return { batch };
+}
+
 /**
- * POST /apps/:appId/events and /apps/:appId/batch_events. Most /events requests are answered by
- * the fast path in trigger-fast-path.ts before fastify sees them, with this same triggerEvents.
+ * POST /apps/:appId/events and /apps/:appId/batch_events. Most requests are answered by the fast
+ * path in trigger-fast-path.ts before fastify sees them, with these same triggerEvents and batchEvents.
  */
 export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
   f.post('/apps/:appId/events', async (req) => {
@@ -98,21 +115,6 @@ export const eventsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
 
   f.post('/apps/:appId/batch_events', async (req) => {
     await authorizeRequest(req, ctx);
-    const app = req.heraldApp;
-    const body = jsonBody(req);
-    if (!Array.isArray(body.batch)) throw missing('batch');
-    if (body.batch.length > app.limits.maxBatchSize) {
-      throw badRequest(ApiErrorCode.BatchTooLarge, `Cannot batch-send more than ${app.limits.maxBatchSize} events`);
-    }
-    // All or nothing: every item is validated before any is published.
-    const items = body.batch.map((item: unknown) => {
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) throw badRequest(ApiErrorCode.InvalidParameter, 'Each batch item must be an object');
-      return parseTrigger(app, item as Record<string, unknown>, true);
-    });
-    for (const t of items) await publish(ctx, app, t);
-    if (!items.some((t) => t.info.size > 0)) return {};
-    const batch = [];
-    for (const t of items) batch.push(t.info.size === 0 ? {} : await channelInfo(ctx, app, t.channels[0]!, t.info));
-    return { batch };
+    return batchEvents(ctx, req.heraldApp, jsonBody(req));
   });
 };

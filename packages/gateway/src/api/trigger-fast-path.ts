@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiContext } from './context.js';
-import { triggerEvents } from './events.js';
+import { batchEvents, triggerEvents } from './events.js';
 import { authorize, parseJsonBody } from './signature-check.js';
 
-/** `/apps/<id>/events`, with or without a query; ids with `%` or longer than fastify's limit are left to fastify. */
-const EVENTS_PATH = /^\/apps\/([^/?%#]{1,100})\/events(?:\?|$)/;
+/** `/apps/<id>/events` or `/batch_events`, with or without a query; ids with `%` or longer than fastify's limit are left to fastify. */
+const EVENTS_PATH = /^\/apps\/([^/?%#]{1,100})\/(events|batch_events)(?:\?|$)/;
 
 export interface FastPathOptions {
   bodyLimit: number;
@@ -15,7 +15,7 @@ export interface FastPathOptions {
 }
 
 /**
- * `POST /apps/:appId/events`, the request an application sends for every event, answered straight
+ * `POST /apps/:appId/events` (and `batch_events`), the requests an application sends for every event, answered straight
  * from Node's HTTP server: the same signature check, rate limit, validation, publication and
  * answers as the fastify route (the same functions), without fastify's routing, hooks, request
  * and reply objects, which cost more CPU per trigger than the rest of the request (measured in
@@ -35,11 +35,11 @@ export function createTriggerFastPath(ctx: ApiContext, opts: FastPathOptions) {
     ctx.metrics.apiRequests.inc({ status: String(status) });
   };
 
-  const handle = async (res: ServerResponse, url: string, appId: string, body: Buffer | undefined) => {
+  const handle = async (res: ServerResponse, url: string, appId: string, batch: boolean, body: Buffer | undefined) => {
     let answer: object;
     try {
       const { app } = await authorize({ method: 'POST', url, appId, body }, ctx);
-      answer = await triggerEvents(ctx, app, parseJsonBody(body));
+      answer = await (batch ? batchEvents : triggerEvents)(ctx, app, parseJsonBody(body));
     } catch (err) {
       const e = opts.answerError(err);
       respond(res, e.status, e.body);
@@ -64,7 +64,7 @@ export function createTriggerFastPath(ctx: ApiContext, opts: FastPathOptions) {
     req.on('error', () => undefined);
     req.on('end', () => {
       const body = chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      handle(res, url, m[1]!, body !== undefined && body.length > 0 ? body : undefined).catch(() => res.destroy());
+      handle(res, url, m[1]!, m[2] === 'batch_events', body !== undefined && body.length > 0 ? body : undefined).catch(() => res.destroy());
     });
     return true;
   };
