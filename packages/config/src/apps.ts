@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_LIMITS, type AppLimits } from '@herald/protocol';
+import { ConfigError } from './config-error.js';
+import { weakSecretReason } from './secret-policy.js';
 
 const EVENT_NAMES = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count'] as const;
 export type WebhookEventName = (typeof EVENT_NAMES)[number];
@@ -39,10 +41,6 @@ export interface App {
   index: number;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'PUSH_ERR_CONFIG';
-}
 
 
 const Webhook = z.object({
@@ -78,7 +76,7 @@ const AppFileEntry = z
       .transform(String)
       .refine((id) => /^[A-Za-z0-9_.-]{1,64}$/.test(id), 'app id: 1 to 64 of A-Z a-z 0-9 _ . -'),
     key: z.string().min(1),
-    secret: z.string().min(8),
+    secret: z.string().min(1),
     enabled: z.boolean().default(true),
     webhooks: z.array(Webhook).default([]),
     clientEvents: z.boolean().default(true),
@@ -137,6 +135,11 @@ export function parseAppsJson(text: string, source = 'PUSH_APPS_FILE'): App[] {
     throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
   }
   const apps = parsed.data.map(toApp);
+  const weak = apps.flatMap((a) => {
+    const reason = weakSecretReason(a.secret);
+    return reason === undefined ? [] : [`  ${source}: the secret of app ${a.id} ${reason}`];
+  });
+  if (weak.length > 0) throw new ConfigError(`${source} is invalid:\n${weak.join('\n')}`);
   const dup = (f: (a: App) => string) => apps.map(f).find((v, i, all) => all.indexOf(v) !== i);
   const dupId = dup((a) => a.id);
   if (dupId !== undefined) throw new ConfigError(`${source}: app id ${dupId} appears twice`);

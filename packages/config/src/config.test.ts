@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from './apps.js';
+import { ConfigError } from './config-error.js';
 import { loadConfig } from './config.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'herald-config-'));
@@ -27,7 +27,7 @@ describe('loadConfig', () => {
   });
 
   it('uses PUSH_APP_* and PUSH_WEBHOOK_URL for the default app', () => {
-    const c = loadConfig({ PUSH_APP_ID: '7', PUSH_APP_KEY: 'k', PUSH_APP_SECRET: 'secret-secret', PUSH_WEBHOOK_URL: 'http://127.0.0.1:9/h' });
+    const c = loadConfig({ PUSH_APP_ID: '7', PUSH_APP_KEY: 'k', PUSH_APP_SECRET: 'secret-secret-0123456789', PUSH_WEBHOOK_URL: 'http://127.0.0.1:9/h' });
     expect(c.apps).toHaveLength(1);
     expect(c.apps[0]).toMatchObject({ id: '7', key: 'k', webhooks: [{ url: 'http://127.0.0.1:9/h' }], limits: DEFAULT_LIMITS });
     expect(c.credentials).toBeUndefined();
@@ -54,8 +54,8 @@ describe('loadConfig', () => {
   it('reads PUSH_APPS_FILE with per-app limits and webhooks', () => {
     const file = join(dir(), 'apps.json');
     writeFileSync(file, JSON.stringify([
-      { id: 1, key: 'k1', secret: 'secret-one', maxPresenceMembers: 5, webhooks: [{ url: 'http://127.0.0.1:1/w', events: ['channel_occupied'], format: 'webman' }] },
-      { id: 'b', key: 'k2', secret: 'secret-two', clientEvents: false, enabled: false },
+      { id: 1, key: 'k1', secret: 'secret-one-0123456789', maxPresenceMembers: 5, webhooks: [{ url: 'http://127.0.0.1:1/w', events: ['channel_occupied'], format: 'webman' }] },
+      { id: 'b', key: 'k2', secret: 'secret-two-0123456789', clientEvents: false, enabled: false },
     ]));
     const c = loadConfig({ PUSH_APPS_FILE: file });
     expect(c.apps.map((a) => a.id)).toEqual(['1', 'b']);
@@ -69,9 +69,9 @@ describe('loadConfig', () => {
     ['not JSON', '{oops', /not valid JSON/],
     ['an empty list', '[]', /\[\]|at least|too small|>=1/i],
     ['a missing secret', JSON.stringify([{ id: '1', key: 'k' }]), /\[0\.secret\]/],
-    ['a bad webhook url', JSON.stringify([{ id: '1', key: 'k', secret: 'secret-xx', webhooks: [{ url: 'nope' }] }]), /webhooks\.0\.url/],
-    ['a duplicate key', JSON.stringify([{ id: '1', key: 'k', secret: 'secret-xx' }, { id: '2', key: 'k', secret: 'secret-yy' }]), /app key k appears twice/],
-    ['a negative limit', JSON.stringify([{ id: '1', key: 'k', secret: 'secret-xx', maxPresenceMembers: -1 }]), /maxPresenceMembers/],
+    ['a bad webhook url', JSON.stringify([{ id: '1', key: 'k', secret: 'secret-xx-0123456789', webhooks: [{ url: 'nope' }] }]), /webhooks\.0\.url/],
+    ['a duplicate key', JSON.stringify([{ id: '1', key: 'k', secret: 'secret-xx-0123456789' }, { id: '2', key: 'k', secret: 'secret-yy-0123456789' }]), /app key k appears twice/],
+    ['a negative limit', JSON.stringify([{ id: '1', key: 'k', secret: 'secret-xx-0123456789', maxPresenceMembers: -1 }]), /maxPresenceMembers/],
   ])('fails the start on a malformed apps file: %s', (_name, text, re) => {
     const file = join(dir(), 'apps.json');
     writeFileSync(file, text);
@@ -80,5 +80,70 @@ describe('loadConfig', () => {
 
   it('names an unreadable apps file', () => {
     expect(() => loadConfig({ PUSH_APPS_FILE: '/nonexistent/apps.json' })).toThrow(/cannot be read/);
+  });
+});
+
+describe('secrets and values that would open a door', () => {
+  const env = (secret: string) => ({ PUSH_APP_ID: '7', PUSH_APP_KEY: 'k', PUSH_APP_SECRET: secret });
+
+  it.each([
+    ['the .env.example placeholder', 'change-me-to-a-long-random-secret', /PUSH_APP_SECRET is a placeholder/],
+    ['any change-me value', 'CHANGE-ME-please-0123456789', /PUSH_APP_SECRET is a placeholder/],
+    ['a 15-character secret', 'a'.repeat(15), /PUSH_APP_SECRET is shorter than 16 characters/],
+  ])('refuses PUSH_APP_SECRET: %s (PUSH_ERR_CONFIG, naming the variable)', (_name, secret, re) => {
+    try {
+      loadConfig(env(secret));
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).code).toBe('PUSH_ERR_CONFIG');
+      expect((err as Error).message).toMatch(re);
+      // The refusal names the variable, never the value.
+      expect((err as Error).message).not.toContain(secret);
+    }
+  });
+
+  it('accepts a 16-character secret', () => {
+    expect(loadConfig(env('0123456789abcdef')).apps[0]!.secret).toBe('0123456789abcdef');
+  });
+
+  it('names each app of the apps file whose secret is weak', () => {
+    const file = join(dir(), 'apps.json');
+    writeFileSync(file, JSON.stringify([
+      { id: 'good', key: 'k1', secret: '0123456789abcdef0123' },
+      { id: 'short', key: 'k2', secret: 'secret-x' },
+      { id: 'placeholder', key: 'k3', secret: 'app-secret-at-least-16-chars' },
+    ]));
+    const msg = (() => {
+      try {
+        loadConfig({ PUSH_APPS_FILE: file });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
+    expect(msg).toMatch(/secret of app short is shorter than 16/);
+    expect(msg).toMatch(/secret of app placeholder is a placeholder/);
+    expect(msg).not.toMatch(/app good/);
+  });
+
+  it.each(['he{r}ald', 'a*', 'what?', 'x[1]', 'two words', 'tab\there', 'back\\slash'])('refuses PUSH_REDIS_PREFIX %j', (prefix) => {
+    expect(() => loadConfig({ ...env('0123456789abcdef'), REDIS_URL: 'redis://127.0.0.1:6379', PUSH_REDIS_PREFIX: prefix })).toThrow(/PUSH_REDIS_PREFIX/);
+  });
+
+  it('accepts an ordinary PUSH_REDIS_PREFIX', () => {
+    expect(loadConfig({ ...env('0123456789abcdef'), REDIS_URL: 'redis://127.0.0.1:6379', PUSH_REDIS_PREFIX: 'herald-prod:eu1' }).redis?.prefix).toBe('herald-prod:eu1');
+  });
+
+  it('refuses an admin token shorter than 16 characters, and leaves it unset by default', () => {
+    expect(() => loadConfig({ ...env('0123456789abcdef'), PUSH_ADMIN_TOKEN: 'short' })).toThrow(/PUSH_ADMIN_TOKEN/);
+    expect(loadConfig(env('0123456789abcdef')).adminToken).toBeUndefined();
+  });
+
+  it('has bounded defaults for the API listener, the frame queue and the webhook buffers', () => {
+    const c = loadConfig(env('0123456789abcdef'));
+    expect(c.api).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 1000 });
+    expect(c.maxQueuedFrames).toBe(100);
+    expect(c.webhookBuffers).toEqual({ outboxMax: 100_000, maxInFlight: 1000 });
   });
 });

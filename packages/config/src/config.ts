@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { RedisTopology } from '@herald/broker';
-import { ConfigError, createApp, loadOrCreateCredentials, parseAppsJson, type App } from './apps.js';
+import { assertStrongSecret } from './secret-policy.js';
+import { createApp, loadOrCreateCredentials, parseAppsJson, type App } from './apps.js';
+import { ConfigError } from './config-error.js';
 
 const Env = z.object({
   /** Address both listeners bind. @default 0.0.0.0 */
@@ -30,8 +32,17 @@ const Env = z.object({
   REDIS_USERNAME: z.string().min(1).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_TLS: z.enum(['0', '1', 'true', 'false']).default('0'),
-  /** Prefix of every Redis key and topic, so deployments can share one Redis. @default herald */
-  PUSH_REDIS_PREFIX: z.string().min(1).default('herald'),
+  /**
+   * Prefix of every Redis key and topic, so deployments can share one Redis. Braces would break the
+   * hash tags that keep a channel's keys on one Cluster shard, and glob characters the SCAN and
+   * keyspace patterns that find them. @default herald
+   */
+  PUSH_REDIS_PREFIX: z
+    .string()
+    .min(1)
+    .max(64)
+    .refine((p) => !/[{}*?[\]\s\\]/.test(p), 'must not contain {, }, *, ?, [, ], \\ or whitespace')
+    .default('herald'),
   /** A gateway silent for this long is dead and its members are removed. @default 10000 */
   PUSH_NODE_LEASE_MS: z.coerce.number().int().min(500).max(120_000).default(10_000),
   PUSH_NODE_ID: z.string().min(1).optional(),
@@ -58,6 +69,23 @@ const Env = z.object({
   PUSH_MAX_CONNECTIONS_PER_SECOND: z.coerce.number().int().min(0).default(1000),
   /** Milliseconds to spread client closes over on shutdown. @default 0 */
   PUSH_DRAIN_MS: z.coerce.number().int().min(0).default(0),
+  /**
+   * Bearer token of everything administrative (the worker's dead-letter endpoints, later the admin
+   * API). Unset: those routes answer 404. At least 16 characters, so it cannot be guessed.
+   */
+  PUSH_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** A request's headers must arrive within this many ms of the connection (else 408). @default 10000 */
+  PUSH_API_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** A whole request, body included, must arrive within this many ms (else 408). @default 30000 */
+  PUSH_API_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** Open connections the API port accepts; beyond, new ones are closed at once. @default 1000 */
+  PUSH_API_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(1000),
+  /** Frames of one socket waiting to be handled; beyond, the socket is closed with 4301. @default 100 */
+  PUSH_MAX_QUEUED_FRAMES: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** Clustered: webhook events the Redis outbox holds at most; beyond, new ones are dropped (counted, logged). @default 100000 */
+  PUSH_WEBHOOK_OUTBOX_MAX: z.coerce.number().int().min(100).default(100_000),
+  /** Embedded: webhook batches being delivered or retried at once; beyond, new ones are dropped (counted, logged). @default 1000 */
+  PUSH_WEBHOOK_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(1000),
 });
 
 export interface RedisConfig {
@@ -101,6 +129,14 @@ export interface Config {
   allowUwsFallback: boolean;
   drainMs: number;
   maxConnectionsPerSecond: number;
+  /** Bearer token of the administrative routes; undefined: they answer 404. */
+  adminToken: string | undefined;
+  /** The API listener's limits against slow or too many clients. */
+  api: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
+  /** Frames of one socket waiting to be handled before it is closed (4301). */
+  maxQueuedFrames: number;
+  /** Bounds of the webhook buffers: the Redis outbox (clustered), batches in flight (embedded). */
+  webhookBuffers: { outboxMax: number; maxInFlight: number };
   worker: { port: number; retryWindowMs: number; attemptTimeoutMs: number; claimMs: number };
   ws: { maxBackpressure: number; maxPayloadLength: number };
   apps: App[];
@@ -128,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     }
     apps = parseAppsJson(text, e.PUSH_APPS_FILE);
   } else if (e.PUSH_APP_ID && e.PUSH_APP_KEY && e.PUSH_APP_SECRET) {
+    assertStrongSecret(e.PUSH_APP_SECRET, 'PUSH_APP_SECRET');
     apps = [createApp(e.PUSH_APP_ID, e.PUSH_APP_KEY, e.PUSH_APP_SECRET, e.PUSH_WEBHOOK_URL)];
   } else if (e.PUSH_APP_ID || e.PUSH_APP_KEY || e.PUSH_APP_SECRET) {
     throw new ConfigError('PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET must be set together');
@@ -161,6 +198,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     allowUwsFallback: e.PUSH_ALLOW_UWS_FALLBACK === '1' || e.PUSH_ALLOW_UWS_FALLBACK === 'true',
     drainMs: e.PUSH_DRAIN_MS,
     maxConnectionsPerSecond: e.PUSH_MAX_CONNECTIONS_PER_SECOND,
+    adminToken: e.PUSH_ADMIN_TOKEN,
+    api: { headersTimeoutMs: e.PUSH_API_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.PUSH_API_REQUEST_TIMEOUT_MS, maxConnections: e.PUSH_API_MAX_CONNECTIONS },
+    maxQueuedFrames: e.PUSH_MAX_QUEUED_FRAMES,
+    webhookBuffers: { outboxMax: e.PUSH_WEBHOOK_OUTBOX_MAX, maxInFlight: e.PUSH_WEBHOOK_MAX_IN_FLIGHT },
     worker: {
       port: e.PUSH_WORKER_PORT,
       retryWindowMs: e.PUSH_WEBHOOK_RETRY_WINDOW_MS,

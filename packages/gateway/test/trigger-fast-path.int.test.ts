@@ -127,14 +127,14 @@ describe('the trigger fast path', () => {
   });
 
   it('takes a plain POST /apps/:id/events or batch_events and nothing else, reading no byte of what it leaves', async () => {
-    const apps = new AppRegistry(parseAppsJson(JSON.stringify([{ id: '7', key: 'k7', secret: 'secret-of-app-7' }]), 'apps'));
+    const apps = new AppRegistry(parseAppsJson(JSON.stringify([{ id: '7', key: 'k7', secret: 'secret-of-app-7-0123' }]), 'apps'));
     const state = createMemoryState();
     const metrics = createMetrics({ nodeId: 'n', native: true });
     const ctx = { apps, state, metrics, ready: () => true };
     let closing = false;
     const fast = createTriggerFastPath(ctx, { bodyLimit: 1000, closing: () => closing, answerError: () => ({ status: 500, body: {} }) });
     const body = JSON.stringify({ name: 'e', channel: 'c', data: 'd' });
-    const target = `/apps/7/events?${signApiRequest({ key: 'k7', secret: 'secret-of-app-7', method: 'POST', path: '/apps/7/events', body })}`;
+    const target = `/apps/7/events?${signApiRequest({ key: 'k7', secret: 'secret-of-app-7-0123', method: 'POST', path: '/apps/7/events', body })}`;
     const request = (over: { method?: string; url?: string; headers?: Record<string, string> }) => {
       const req = Object.assign(new PassThrough(), {
         method: over.method ?? 'POST',
