@@ -416,6 +416,32 @@ describe('client events', () => {
     await expectOpen(a);
   });
 
+  it.each(['private-encrypted-room', 'private-encrypted-cache-room'])(
+    '%s: rejected as on a public channel (not relayed, socket open), so one sender cannot send every subscriber to the auth endpoint',
+    async (channel) => {
+      await using t = await startTestGateway();
+      const sdk = new Pusher({
+        appId: t.app.id,
+        key: t.app.key,
+        secret: t.app.secret,
+        host: '127.0.0.1',
+        port: String(t.apiPort),
+        useTLS: false,
+        encryptionMasterKeyBase64: randomBytes(32).toString('base64'),
+      });
+      await using a = await RawClient.established(t);
+      await using b = await RawClient.established(t);
+      await subscribePrivate(t, a, channel, sdk);
+      await subscribePrivate(t, b, channel, sdk);
+      a.send({ event: 'client-forged', channel, data: { ciphertext: 'not-really', nonce: 'x' } });
+      const err = await a.waitFor((f) => f.event === ERROR);
+      expect(err.data).toEqual({ code: null, message: 'Client event rejected - only supported on private and presence channels' });
+      await marker(t, channel, [a, b], sdk);
+      expect(b.events('client-forged')).toEqual([]);
+      await expectOpen(a);
+    },
+  );
+
   it('a channel the sender has not joined: pusher:error, not relayed', async () => {
     await using t = await startTestGateway();
     const channel = 'private-not-mine';

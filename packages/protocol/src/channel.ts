@@ -8,7 +8,11 @@ export interface ChannelKind {
   readonly cache: boolean;
   /** `#server-to-user-{id}`: only the signed-in user `id` may join. */
   readonly user: boolean;
-  /** Client events (`client-*`) allowed: private and presence channels. */
+  /**
+   * Client events (`client-*`) allowed: private and presence channels, not encrypted ones (the
+   * server cannot tell an encrypted payload from a forged one, and every subscriber that fails to
+   * decrypt asks the app's auth endpoint for a new key: one sender would make them all hit it).
+   */
   readonly clientEvents: boolean;
 }
 
@@ -24,8 +28,8 @@ const PUBLIC = kind({});
 const PUBLIC_CACHE = kind({ cache: true });
 const PRIVATE = kind({ authorized: true, clientEvents: true });
 const PRIVATE_CACHE = kind({ authorized: true, clientEvents: true, cache: true });
-const ENCRYPTED = kind({ authorized: true, encrypted: true, clientEvents: true });
-const ENCRYPTED_CACHE = kind({ authorized: true, encrypted: true, clientEvents: true, cache: true });
+const ENCRYPTED = kind({ authorized: true, encrypted: true });
+const ENCRYPTED_CACHE = kind({ authorized: true, encrypted: true, cache: true });
 const PRESENCE = kind({ authorized: true, presence: true, clientEvents: true });
 const PRESENCE_CACHE = kind({ authorized: true, presence: true, clientEvents: true, cache: true });
 const USER = kind({ user: true });
