@@ -30,6 +30,8 @@ export type GatewayConfig = Pick<
 > & {
   /** Per-node connection rate limit; unset or 0: unlimited. */
   maxConnectionsPerSecond?: number;
+  /** Frames of one socket waiting to be handled before it is closed (4301). @default 100 */
+  maxQueuedFrames?: number;
   /** Clustered mode: Redis connection and key prefix. Unset: embedded in-memory state. */
   redis?: RedisConfig | undefined;
   /** Liveness timers, shortened by tests. */
@@ -78,6 +80,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     maxPayloadLength: cfg.ws.maxPayloadLength,
     ...cfg.timers,
     maxConnectionsPerSecond: cfg.maxConnectionsPerSecond ?? 0,
+    ...(cfg.maxQueuedFrames !== undefined ? { maxQueuedFrames: cfg.maxQueuedFrames } : {}),
   }, log.child({ component: 'ws' }));
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {

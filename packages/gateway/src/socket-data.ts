@@ -24,6 +24,8 @@ export interface SocketData {
   watchlist?: string[];
   /** Frames of one connection are handled in order, one at a time (handlers await the broker). */
   queue: Promise<void>;
+  /** Frames waiting in `queue` or being handled; bounded so a flooding client cannot hold memory. */
+  queued: number;
   lastSeen: number;
   pingSentAt: number;
   /** Client-event rate limiting: window start (ms) and count in that window. */

@@ -39,6 +39,8 @@ export interface WsServerOptions {
   sweepMs?: number;
   /** New connections accepted per second on this node; 0: unlimited. */
   maxConnectionsPerSecond?: number;
+  /** Frames of one socket waiting to be handled; one more closes the socket with 4301. @default 100 */
+  maxQueuedFrames?: number;
 }
 
 /** Per-socket state before `open`: the app, or why the connection is refused once open. */
@@ -47,6 +49,7 @@ interface UpgradeData extends SocketData {
 }
 
 const PONG_WAIT_MS = 30_000;
+const MAX_QUEUED_FRAMES = 100;
 const SWEEP_MS = 5_000;
 /** The close reason uWebSockets.js gives (with 1006) when a message is over maxPayloadLength. */
 const TOO_BIG = 'Received too big message';
@@ -67,6 +70,7 @@ export class WsServer {
   #rateCount = 0;
   readonly #pongWaitMs: number;
   readonly #sweepMs: number;
+  readonly #maxQueued: number;
 
   constructor(
     private readonly uwsApp: TemplatedApp,
@@ -78,6 +82,7 @@ export class WsServer {
   ) {
     this.#pongWaitMs = opts.pongWaitMs ?? PONG_WAIT_MS;
     this.#sweepMs = opts.sweepMs ?? SWEEP_MS;
+    this.#maxQueued = opts.maxQueuedFrames ?? MAX_QUEUED_FRAMES;
     uwsApp.ws<UpgradeData>('/*', {
       // Idle sockets are our sweep's job (it closes with 4201); uWS's timeout is only a backstop.
       idleTimeout: Math.min(960, Math.ceil((opts.activityTimeout * 1000 + 2 * this.#pongWaitMs + this.#sweepMs) / 1000 / 4) * 4 + 8),
@@ -157,6 +162,7 @@ export class WsServer {
       status: 'upgrading',
       channels: new Map(),
       queue: IDLE_QUEUE,
+      queued: 0,
       lastSeen: Date.now(),
       pingSentAt: 0,
       clientEventWindow: 0,
@@ -227,15 +233,27 @@ export class WsServer {
     }
   }
 
-  /** Runs `fn` after the socket's earlier frames; skipped if the socket closed meanwhile. */
+  /**
+   * Runs `fn` after the socket's earlier frames; skipped if the socket closed meanwhile. A socket
+   * with `maxQueuedFrames` frames already waiting is closed (4301): each waiting frame holds its
+   * decoded payload (up to the frame limit) until its turn.
+   */
   #enqueue(data: SocketData, fn: () => Promise<void>): void {
+    if (data.queued >= this.#maxQueued) {
+      countLimit(this.ctx.metrics, 'frame_queue');
+      socketLog(data).warn({ queued: data.queued }, 'too many frames waiting: socket closed');
+      closeWithError(data, new PusherError(PusherErrorCode.ClientEventRateLimited, `Too many frames waiting (max ${this.#maxQueued}): slow down`, true), this.ctx.metrics);
+      return;
+    }
+    data.queued++;
     data.queue = data.queue.then(async () => {
-      if (data.status !== 'open') return;
       try {
-        await fn();
+        if (data.status === 'open') await fn();
       } catch (err) {
         socketLog(data).error({ err }, 'frame handler failed');
         sendError(data, toPusherError(err), this.ctx.metrics);
+      } finally {
+        data.queued--;
       }
     });
   }

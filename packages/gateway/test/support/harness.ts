@@ -46,6 +46,9 @@ export async function startTestGateway(opts: {
   maxBackpressure?: number;
   logLevel?: string;
   maxConnectionsPerSecond?: number;
+  maxQueuedFrames?: number;
+  /** Clustered mode on this Redis (a fresh key prefix per gateway unless given). */
+  redis?: { url: string; prefix?: string; leaseMs?: number };
 } = {}): Promise<TestGateway> {
   const inputs = opts.apps ?? [{}];
   const apps = parseAppsJson(JSON.stringify(inputs.map((a, i) => ({ ...randomApp(i), ...a }))), 'test apps');
@@ -65,6 +68,16 @@ export async function startTestGateway(opts: {
       apps,
       ...(opts.timers ? { timers: opts.timers } : {}),
       ...(opts.maxConnectionsPerSecond !== undefined ? { maxConnectionsPerSecond: opts.maxConnectionsPerSecond } : {}),
+      ...(opts.maxQueuedFrames !== undefined ? { maxQueuedFrames: opts.maxQueuedFrames } : {}),
+      ...(opts.redis
+        ? {
+            redis: {
+              topology: { kind: 'single' as const, url: opts.redis.url },
+              prefix: opts.redis.prefix ?? `t-${randomBytes(6).toString('hex')}`,
+              leaseMs: opts.redis.leaseMs ?? 10_000,
+            },
+          }
+        : {}),
     },
     log,
   );
