@@ -69,7 +69,8 @@ export type LimitName =
   | 'api_rate'
   | 'app_connections'
   | 'connection_rate'
-  | 'slow_consumer';
+  | 'slow_consumer'
+  | 'frame_queue';
 
 export function countLimit(metrics: Metrics, limit: LimitName): void {
   metrics.limitRefusals.inc({ limit });
