@@ -3,7 +3,7 @@ import { USER_CHANNEL_PREFIX } from '@herald/protocol';
 import { WebhookDispatcher } from '@herald/webhook-worker';
 import type { Logger } from 'pino';
 import type { us_listen_socket } from 'uWebSockets.js';
-import { createApiServer } from './api/server.js';
+import { createApiServer, type ApiListenerLimits } from './api/server.js';
 import { AppRegistry } from '@herald/config';
 import type { Config, RedisConfig } from '@herald/config';
 import type { GatewayEvents, HandlerContext } from './context.js';
@@ -32,6 +32,8 @@ export type GatewayConfig = Pick<
   maxConnectionsPerSecond?: number;
   /** Frames of one socket waiting to be handled before it is closed (4301). @default 100 */
   maxQueuedFrames?: number;
+  /** Timeouts and connection cap of the API listener. @default DEFAULT_API_LIMITS */
+  api?: ApiListenerLimits;
   /** Clustered mode: Redis connection and key prefix. Unset: embedded in-memory state. */
   redis?: RedisConfig | undefined;
   /** Liveness timers, shortened by tests. */
@@ -88,7 +90,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   });
   const wsPort = uws.us_socket_local_port(listenSocket as never);
   let ready = false;
-  const api = createApiServer({ apps, state, metrics, ready: () => ready && state.isReady() }, log.child({ component: 'api' }));
+  const api = createApiServer({ apps, state, metrics, ready: () => ready && state.isReady() }, log.child({ component: 'api' }), cfg.api);
   try {
     await api.listen({ host: cfg.apiHost, port: cfg.apiPort });
   } catch (err) {

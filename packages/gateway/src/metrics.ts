@@ -70,7 +70,9 @@ export type LimitName =
   | 'app_connections'
   | 'connection_rate'
   | 'slow_consumer'
-  | 'frame_queue';
+  | 'frame_queue'
+  | 'api_request_timeout'
+  | 'api_connections';
 
 export function countLimit(metrics: Metrics, limit: LimitName): void {
   metrics.limitRefusals.inc({ limit });

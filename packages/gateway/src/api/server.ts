@@ -15,23 +15,48 @@ import { countLimit } from '../metrics.js';
 const BODY_LIMIT = 256 * 1024;
 
 /**
+ * What the API listener allows a client: the API port shares the process's file descriptors with
+ * the WebSocket port, so a client that holds connections open (headers or a body trickled byte by
+ * byte, or simply many sockets) must not be able to starve the WebSockets.
+ */
+export interface ApiListenerLimits {
+  /** The request line and headers must arrive within this many ms. @default 10000 */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this many ms. @default 30000 */
+  requestTimeoutMs: number;
+  /** Open connections at most; one more is closed at once. @default 1000 */
+  maxConnections: number;
+}
+
+export const DEFAULT_API_LIMITS: ApiListenerLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 1000 };
+
+/**
  * The Pusher REST API. Bodies are kept raw (Buffer) so that body_md5 is checked over the exact
  * bytes received; every success is 200 with a JSON object, every error `{"error", "code"}`.
  */
-export function createApiServer(ctx: ApiContext, log: Logger): FastifyInstance {
+export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListenerLimits = DEFAULT_API_LIMITS): FastifyInstance {
   let closing = false;
   const fastPath = createTriggerFastPath(ctx, { bodyLimit: BODY_LIMIT, closing: () => closing, answerError: (err) => answerError(err, ctx, log) });
   const f = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // Node's server as fastify would make it, with the trigger fast path in front of fastify.
     serverFactory: (handler, options) => {
-      const opts = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
-      const server = createServer((req, res) => {
-        if (!fastPath(req, res)) handler(req, res);
-      });
+      const opts = options as { keepAliveTimeout?: number };
+      const server = createServer(
+        {
+          // A request over either timeout is cut by Node, which reports it to clientErrorHandler
+          // below (408). Node looks for expired requests every connectionsCheckingInterval.
+          headersTimeout: limits.headersTimeoutMs,
+          requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+          connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+        },
+        (req, res) => {
+          if (!fastPath(req, res)) handler(req, res);
+        },
+      );
       server.keepAliveTimeout = opts.keepAliveTimeout ?? 72_000;
-      server.requestTimeout = opts.requestTimeout ?? 0;
-      server.setTimeout(opts.connectionTimeout ?? 0);
+      server.maxConnections = limits.maxConnections;
+      server.on('drop', () => countLimit(ctx.metrics, 'api_connections'));
       return server;
     },
     logController: new LogController({ disableRequestLogging: true }),
@@ -47,6 +72,7 @@ export function createApiServer(ctx: ApiContext, log: Logger): FastifyInstance {
     clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
       if (err.code === 'ECONNRESET' || socket.destroyed) return;
       const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      if (status === 408) countLimit(ctx.metrics, 'api_request_timeout');
       const message = status === 408 ? 'Request timeout' : status === 431 ? 'Request headers too large' : 'Malformed HTTP request';
       const body = JSON.stringify({ error: message, code: status });
       if (socket.writable) {

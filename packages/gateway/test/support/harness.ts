@@ -47,6 +47,7 @@ export async function startTestGateway(opts: {
   logLevel?: string;
   maxConnectionsPerSecond?: number;
   maxQueuedFrames?: number;
+  api?: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
   /** Clustered mode on this Redis (a fresh key prefix per gateway unless given). */
   redis?: { url: string; prefix?: string; leaseMs?: number };
 } = {}): Promise<TestGateway> {
@@ -69,6 +70,7 @@ export async function startTestGateway(opts: {
       ...(opts.timers ? { timers: opts.timers } : {}),
       ...(opts.maxConnectionsPerSecond !== undefined ? { maxConnectionsPerSecond: opts.maxConnectionsPerSecond } : {}),
       ...(opts.maxQueuedFrames !== undefined ? { maxQueuedFrames: opts.maxQueuedFrames } : {}),
+      ...(opts.api ? { api: opts.api } : {}),
       ...(opts.redis
         ? {
             redis: {
