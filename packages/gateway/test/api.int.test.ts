@@ -682,6 +682,31 @@ describe('operational endpoints', () => {
     expect(text).not.toContain(t.app.secret);
   });
 
+  it('REST answers carry no Access-Control-Allow-Origin (servers call the API, not pages); /push.js does', async () => {
+    await using t = await startTestGateway();
+    const answers = [
+      await fetch(`${t.apiUrl}/ready`),
+      await fetch(`${t.apiUrl}/nope`),
+      await fetch(`${t.apiUrl}/apps/${t.app.id}/channels`),
+      // The trigger fast path (Content-Length) and fastify (chunked) both.
+      await fetch(`${t.apiUrl}/apps/${t.app.id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+      await fetch(`${t.apiUrl}/apps/${t.app.id}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode('{}')), c.close()) }),
+        duplex: 'half',
+      } as RequestInit),
+    ];
+    const signed = await sdkCall(t.sdk.trigger('lobby', 'ev', 'x'));
+    expectOk(signed);
+    expect(answers.map((r) => r.status)).toEqual([200, 404, 401, 401, 401]);
+    for (const r of answers) expect(r.headers.get('access-control-allow-origin')).toBeNull();
+    const signedRaw = await fetch(`${t.apiUrl}/ready`, { headers: { origin: 'https://evil.example' } });
+    expect(signedRaw.headers.get('access-control-allow-origin')).toBeNull();
+    const bundle = await fetch(`${t.apiUrl}/push.js`);
+    if (bundle.status === 200) expect(bundle.headers.get('access-control-allow-origin')).toBe('*');
+  });
+
   function body() {
     return JSON.stringify({ name: 'ev', data: 'x', channels: ['metered'] });
   }
@@ -722,3 +747,32 @@ describe('multiple apps', () => {
   });
 });
 
+
+describe('channels named like Object.prototype members', () => {
+  const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+  const own = (o: object) => Object.getOwnPropertyNames(o).sort();
+
+  it('are listed, counted and answered like any other channel', async () => {
+    await using t = await startTestGateway();
+    await using c = await client(t, ...names);
+    await using p = await presence(t, 'presence-__proto__', 'u1');
+    const list = await sdkCall(t.sdk.get({ path: '/channels', params: { info: 'subscription_count' } }));
+    expectOk(list);
+    // Parsed by JSON.parse, `__proto__` is an own property like the others.
+    expect(own(list.json.channels)).toEqual([...names, 'presence-__proto__'].sort());
+    for (const n of names) expect(Object.getOwnPropertyDescriptor(list.json.channels, n)?.value).toEqual({ subscription_count: 1 });
+    expect(list.text).toContain('"__proto__":{"subscription_count":1}');
+
+    const presenceList = await sdkCall(t.sdk.get({ path: '/channels', params: { filter_by_prefix: 'presence-', info: 'user_count' } }));
+    expect(presenceList.text).toBe('{"channels":{"presence-__proto__":{"user_count":1}}}');
+
+    const one = await sdkCall(t.sdk.get({ path: '/channels/__proto__', params: { info: 'subscription_count' } }));
+    expect(one.json).toEqual({ occupied: true, subscription_count: 1 });
+
+    const trig = await sdkCall(t.sdk.trigger(names, 'ev', 'x', { info: 'subscription_count' }));
+    expectOk(trig);
+    expect(own(trig.json.channels)).toEqual([...names].sort());
+    expect(trig.text).toContain('"__proto__":{"subscription_count":1}');
+    for (const n of names) await c.waitFor((f) => f.event === 'ev' && f.channel === n);
+  });
+});

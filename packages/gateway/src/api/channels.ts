@@ -25,7 +25,8 @@ export const channelsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => 
       throw badRequest(ApiErrorCode.NotPresence, 'user_count is only available for presence channels: use filter_by_prefix=presence-');
     }
     const occupied = await ctx.state.channels.channels(app.id, filter);
-    const channels: Record<string, { user_count?: number; subscription_count?: number }> = {};
+    // No prototype: a channel named `__proto__` is a key like any other.
+    const channels: Record<string, { user_count?: number; subscription_count?: number }> = Object.create(null);
     for (const [name, count] of occupied) {
       if (name.startsWith(USER_CHANNEL_PREFIX)) continue;
       const entry: { user_count?: number; subscription_count?: number } = {};

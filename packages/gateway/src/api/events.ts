@@ -81,7 +81,8 @@ export async function triggerEvents(ctx: ApiContext, app: App, body: Record<stri
   const t = parseTrigger(app, body, false);
   await publish(ctx, app, t);
   if (t.info.size === 0) return {};
-  const channels: Record<string, object> = {};
+  // No prototype: a channel named `__proto__` is a key like any other.
+  const channels: Record<string, object> = Object.create(null);
   for (const ch of t.channels) channels[ch] = await channelInfo(ctx, app, ch, t.info);
   return { channels };
 }
