@@ -25,6 +25,8 @@ describe('gateway client-bundle route', () => {
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-type']).toBe('application/javascript; charset=utf-8');
       expect(res.body).toBe('window.Push = function () {};');
+      // Any page may load the script (the REST API's answers carry no CORS header).
+      expect(res.headers['access-control-allow-origin']).toBe('*');
     }
     await f.close();
   });

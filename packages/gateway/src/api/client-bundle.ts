@@ -38,9 +38,11 @@ export const clientBundleRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx)
           type: ApiErrorCode.NotFound,
         });
       }
+      // A public script any page may load (the REST API's answers, for servers only, carry no CORS header).
       return reply
         .type('application/javascript; charset=utf-8')
         .header('Cache-Control', 'no-cache')
+        .header('Access-Control-Allow-Origin', '*')
         .send(body);
     });
   }

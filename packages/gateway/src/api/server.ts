@@ -88,10 +88,6 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
   f.addHook('onResponse', async (_req, reply) => {
     ctx.metrics.apiRequests.inc({ status: String(reply.statusCode) });
   });
-  f.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('Access-Control-Allow-Origin', '*');
-    return payload;
-  });
   f.addHook('preClose', (done) => {
     closing = true;
     done();
@@ -114,7 +110,10 @@ function answerError(err: unknown, ctx: ApiContext, log: Pick<Logger, 'debug' | 
   if (err instanceof ApiError) {
     if (err.statusCode === 413) countLimit(ctx.metrics, 'event_payload');
     else if (err.statusCode === 429) countLimit(ctx.metrics, 'api_rate');
-    log.debug({ status: err.statusCode, code: err.code, msg: err.message }, 'api request refused');
+    // A signature refusal's message holds the string that was signed (the client needs it to debug
+    // its signing); logs never get it, at any level.
+    const msg = err.code === ApiErrorCode.InvalidSignature ? undefined : err.message;
+    log.debug({ status: err.statusCode, code: err.code, ...(msg !== undefined ? { msg } : {}) }, 'api request refused');
     return { status: err.statusCode, body: { error: err.message, code: err.statusCode } };
   }
   const fe = err as { statusCode?: number; code?: string; message: string };

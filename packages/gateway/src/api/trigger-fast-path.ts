@@ -33,7 +33,6 @@ export function createTriggerFastPath(ctx: ApiContext, opts: FastPathOptions) {
     res.writeHead(status, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(text),
-      'access-control-allow-origin': '*',
     });
     res.end(text);
     ctx.metrics.apiRequests.inc({ status: String(status) });
