@@ -59,11 +59,12 @@ function printBanner(cfg: ReturnType<typeof loadConfig>, wsPort: number, apiPort
   const lines = ['', clustered ? `Herald gateway node ${cfg.nodeId} (clustered, Redis prefix ${cfg.redis?.prefix})` : 'Herald push server (embedded single node)'];
   for (const app of cfg.apps) {
     lines.push(`  app id:     ${app.id}`, `  app key:    ${app.key}`);
-    // Embedded mode prints the secret a new user needs; an operator configured it in clustered mode.
-    if (!clustered) lines.push(`  app secret: ${app.secret}`);
+    // Only a secret embedded mode has just generated is printed: the new user needs it once; one
+    // that was configured, or loaded again from the credentials file, stays out of the output.
+    if (cfg.credentials?.created === true) lines.push(`  app secret: ${app.secret}`);
   }
   if (cfg.credentials) {
-    lines.push(`  (credentials ${cfg.credentials.created ? 'generated and saved' : 'loaded'} in ${cfg.credentials.file})`);
+    lines.push(cfg.credentials.created ? `  (credentials generated and saved in ${cfg.credentials.file})` : `  (credentials, secret included, loaded from ${cfg.credentials.file})`);
   }
   const key = cfg.apps[0]?.key ?? '<app_key>';
   lines.push(

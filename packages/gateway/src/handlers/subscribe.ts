@@ -146,7 +146,10 @@ async function resendSucceeded(ctx: HandlerContext, data: SocketData, channel: s
 
 function reportFailure(ctx: HandlerContext, data: SocketData, err: SubscriptionError) {
   ctx.metrics.subscriptionErrors.inc({ type: err.type });
-  socketLog(data).debug({ channel: err.channel, type: err.type, reason: err.message }, 'subscription refused');
+  // An AuthError's message holds the string that was signed (channel_data included): the client
+  // gets it, logs never do.
+  const reason = err.type === SubscriptionErrorType.AuthError ? undefined : err.message;
+  socketLog(data).debug({ channel: err.channel, type: err.type, ...(reason !== undefined ? { reason } : {}) }, 'subscription refused');
   if (data.status !== 'open' || data.ws === undefined) return;
   data.ws.cork(() => {
     for (const frame of encodeSubscriptionFailure(err)) sendFrame(data, frame, ctx.metrics);
