@@ -45,12 +45,24 @@ export interface Broker {
   close(): Promise<void>;
 }
 
-/** Subscription counts per channel, cluster-wide, keyed by socket so a repeat is not counted twice. */
+/**
+ * What a write did. `partial`: the shared state was unreachable, so the write was skipped (the
+ * node registers its local state again once the store is back) and `count` is not the cluster's.
+ */
+export interface ChannelChange {
+  count: number;
+  partial?: boolean;
+}
+
+/**
+ * Subscription counts per channel, cluster-wide, keyed by socket so a repeat is not counted twice.
+ * Reads throw StateUnavailableError while the shared state is unreachable.
+ */
 export interface ChannelStore {
   /** Adds the socket; `count` is the channel's subscription count afterwards, `added` false if already in. */
-  join(appId: string, channel: string, socketId: string): Promise<{ count: number; added: boolean }>;
+  join(appId: string, channel: string, socketId: string): Promise<ChannelChange & { added: boolean }>;
   /** Removes the socket; `removed` false if it was not in. */
-  leave(appId: string, channel: string, socketId: string): Promise<{ count: number; removed: boolean }>;
+  leave(appId: string, channel: string, socketId: string): Promise<ChannelChange & { removed: boolean }>;
   count(appId: string, channel: string): Promise<number>;
   /** Occupied channels (count ≥ 1) and their counts, optionally filtered by name prefix. */
   channels(appId: string, prefix?: string): Promise<Map<string, number>>;
@@ -67,6 +79,7 @@ export interface PresenceMember {
  * socket; `last`: member_removed), so that every node sees a channel's member events in the order
  * they were decided: a leave on one node and the same user's join on another, announced by their
  * callers afterwards, could arrive the other way round and drop a user who is present.
+ * Reads (`members`, `userCount`) throw StateUnavailableError while the state is unreachable.
  */
 export interface PresenceStore {
   add(appId: string, channel: string, socketId: string, m: PresenceMember): Promise<{ first: boolean }>;
@@ -86,10 +99,17 @@ export interface PresenceJoin {
   first: boolean;
   /** The members after the join (this user included), for pusher_internal:subscription_succeeded. */
   members: PresenceMember[];
+  /**
+   * The shared state was unreachable: the join is local only (registered, and member_added sent,
+   * once the store is back) and `members` is empty, not the channel's members.
+   */
+  partial?: boolean;
 }
 
 export interface PresenceLeave {
   count: number;
+  /** The shared state was unreachable: the leave is local only (undone in the store on recovery). */
+  partial?: boolean;
   removed: boolean;
   /** The user's last connection left: member_removed was published. */
   last: boolean;
@@ -124,7 +144,7 @@ export function composePresenceChannels(channels: ChannelStore, presence: Presen
   };
 }
 
-/** Signed-in users (pusher:signin) with a connection count per user, cluster-wide. */
+/** Signed-in users (pusher:signin) with a connection count per user, cluster-wide; `online` throws StateUnavailableError while the state is unreachable. */
 export interface UserStore {
   /** `version`, when `first`: greater than that of every earlier transition of this user (see ControlCommand). */
   signin(appId: string, userId: string, socketId: string): Promise<{ first: boolean; version: number }>;
@@ -182,6 +202,12 @@ export interface ClusterState {
   cache: CacheStore;
   /** False while the shared store is unreachable (clustered mode); `/ready` answers 503 then. */
   isReady(): boolean;
+  /**
+   * Runs `cb` each time the shared state is back after being unreachable, once this node's local
+   * state is registered again in it: answers given as partial meanwhile can be completed then.
+   * Memory state is never unreachable and never calls it.
+   */
+  onRecovered(cb: () => void): void;
   /**
    * Registers how to list this node's local state. After a lost connection comes back (the store
    * possibly restarted empty), the state re-registers it and publishes the member and user events

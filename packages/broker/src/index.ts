@@ -1,4 +1,6 @@
+export { StateUnavailableError } from './state-unavailable.js';
 export type {
+  ChannelChange,
   Publication,
   ControlCommand,
   BrokerHandler,

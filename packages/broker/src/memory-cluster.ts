@@ -20,6 +20,7 @@ export function createMemoryState(observer?: StateObserver): ClusterState {
     usage: new MemoryUsageCounters(),
     isReady: () => true,
     setLocalState: () => undefined,
+    onRecovered: () => undefined,
     async close() {
       cache.close();
       await broker.close();

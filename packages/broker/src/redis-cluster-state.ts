@@ -1,5 +1,6 @@
 import type {
   CacheStore,
+  ChannelChange,
   ChannelStore,
   ClusterState,
   ClusterStats,
@@ -23,6 +24,7 @@ import {
   encodeContribution,
   type RedisClient,
 } from './redis-state.js';
+import { StateUnavailableError } from './state-unavailable.js';
 
 export interface RedisStateOptions extends Omit<RedisConnectOptions, 'topology'> {
   /** Where Redis is; or `url` for one server (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). */
@@ -76,7 +78,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   const broker = new RedisBroker(conn.pubsub, keys, log);
 
   const ready = () => conn.ready();
-  /** Runs `op` when Redis is reachable; while it is not, returns `fallback` (reconcile repairs). */
+  /** Runs a write when Redis is reachable; while it is not, returns `fallback` (reconcile repairs). */
   const guard = async <T>(op: () => Promise<T>, fallback: T): Promise<T> => {
     if (!ready()) return fallback;
     try {
@@ -86,32 +88,45 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
       throw err;
     }
   };
+  /**
+   * Runs a read when Redis answers; while it does not (disconnected, or stalled: the lease is
+   * overdue), throws StateUnavailableError rather than answering from nothing.
+   */
+  const read = async <T>(op: () => Promise<T>): Promise<T> => {
+    if (!isReady()) throw new StateUnavailableError();
+    try {
+      return await op();
+    } catch (err) {
+      if (!isReady()) throw new StateUnavailableError();
+      throw err;
+    }
+  };
 
   const guardedChannels: ChannelStore = {
-    join: (a, c, s) => guard(() => channels.join(a, c, s), { count: 1, added: true }),
-    leave: (a, c, s) => guard(() => channels.leave(a, c, s), { count: 0, removed: true }),
-    count: (a, c) => channels.count(a, c),
-    channels: (a, p) => channels.channels(a, p),
+    join: (a, c, s) => guard<ChannelChange & { added: boolean }>(() => channels.join(a, c, s), { count: 1, added: true, partial: true }),
+    leave: (a, c, s) => guard<ChannelChange & { removed: boolean }>(() => channels.leave(a, c, s), { count: 0, removed: true, partial: true }),
+    count: (a, c) => read(() => channels.count(a, c)),
+    channels: (a, p) => read(() => channels.channels(a, p)),
   };
   const guardedPresence: PresenceStore = {
     add: (a, c, s, m) => guard(() => presence.add(a, c, s, m), { first: false }),
     remove: (a, c, s) => guard(() => presence.remove(a, c, s), { last: false }),
-    members: (a, c) => guard(() => presence.members(a, c), []),
-    userCount: (a, c) => presence.userCount(a, c),
+    members: (a, c) => read(() => presence.members(a, c)),
+    userCount: (a, c) => read(() => presence.userCount(a, c)),
     wouldExceed: (a, c, u, max) => guard(() => presence.wouldExceed(a, c, u, max), false),
   };
   const guardedPresenceChannels: PresenceChannelStore = {
-    join: (a, c, s, m) => guard(() => presenceChannels.join(a, c, s, m), { count: 1, added: true, first: false, members: [] }),
-    leave: (a, c, s, u) => guard(() => presenceChannels.leave(a, c, s, u), { count: 0, removed: true, last: false }),
+    join: (a, c, s, m) => guard(() => presenceChannels.join(a, c, s, m), { count: 1, added: true, first: false, members: [], partial: true }),
+    leave: (a, c, s, u) => guard(() => presenceChannels.leave(a, c, s, u), { count: 0, removed: true, last: false, partial: true }),
   };
   const guardedUsers: UserStore = {
     signin: (a, u, s) => guard(() => users.signin(a, u, s), { first: false, version: 0 }),
     signout: (a, u, s) => guard(() => users.signout(a, u, s), { last: false, version: 0 }),
-    online: (a, ids) => guard(() => users.online(a, ids), new Set<string>()),
+    online: (a, ids) => read(() => users.online(a, ids)),
   };
   const guardedCache: CacheStore = {
     set: (a, c, e, d, t) => guard(() => cache.set(a, c, e, d, t), undefined),
-    get: (a, c) => guard(() => cache.get(a, c), undefined),
+    get: (a, c) => read(() => cache.get(a, c)),
   };
 
   /** Removes what `node` contributed; real leaves are announced (member_removed by the store, offline here). */
@@ -158,6 +173,21 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
 
   let listLocal: () => LocalContribution[] = () => [];
   let leaseAt = 0;
+  // Connected is not enough: a stalled link (no FIN, no answers) keeps ioredis 'ready' forever.
+  // The lease is renewed every leaseMs/3: two renewals missed means Redis is not answering.
+  function isReady(): boolean {
+    return ready() && leaseAt !== 0 && Date.now() - leaseAt < Math.max(1000, (2 * leaseMs) / 3);
+  }
+  const recoveredListeners: (() => void)[] = [];
+  const recovered = () => {
+    for (const cb of recoveredListeners) {
+      try {
+        cb();
+      } catch (err) {
+        log.error({ err }, 'recovery listener failed');
+      }
+    }
+  };
   let reconnects = 0;
   let rttMs = 0;
 
@@ -189,7 +219,10 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
     await client.zadd(keys.nodes(), Date.now() + leaseMs, nodeId);
     leaseAt = Date.now();
     // Our lease lapsed (a stall longer than leaseMs) and another node may have removed our state.
-    if (known === null && started) await reconcile();
+    if (known === null && started) {
+      await reconcile();
+      recovered();
+    }
   }
 
   let started = false;
@@ -209,6 +242,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
     log.info({}, 'redis connection back: re-registering local state');
     void renewLease()
       .then(() => reconcile())
+      .then(recovered)
       .catch((err: Error) => log.error({ err: err.message }, 're-registering local state failed'));
   });
 
@@ -228,15 +262,14 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
     redis: client,
     keys,
     onReconnect: (cb) => void reconnectListeners.push(cb),
+    onRecovered: (cb) => void recoveredListeners.push(cb),
     usage,
     channels: guardedChannels,
     presence: guardedPresence,
     presenceChannels: guardedPresenceChannels,
     users: guardedUsers,
     cache: guardedCache,
-    // Connected is not enough: a stalled link (no FIN, no answers) keeps ioredis 'ready' forever.
-    // The lease is renewed every leaseMs/3: two renewals missed means Redis is not answering.
-    isReady: () => ready() && leaseAt !== 0 && Date.now() - leaseAt < Math.max(1000, (2 * leaseMs) / 3),
+    isReady,
     setLocalState(list) {
       listLocal = list;
     },

@@ -1,4 +1,4 @@
-import { RedisWebhooks, createMemoryState, createRedisState, type ClusterState, type ClusterStats, type RedisClusterState, type StateObserver } from '@herald/broker';
+import { createMemoryState, createRedisState, type ClusterState, type ClusterStats, type RedisClusterState, type StateObserver } from '@herald/broker';
 import { USER_CHANNEL_PREFIX } from '@herald/protocol';
 import { WebhookDispatcher } from '@herald/webhook-worker';
 import type { Logger } from 'pino';
@@ -8,7 +8,9 @@ import { AppRegistry } from '@herald/config';
 import type { Config, RedisConfig } from '@herald/config';
 import type { GatewayEvents, HandlerContext } from './context.js';
 import { Hub } from './hub.js';
+import { completePartialAnswers } from './partial-answers.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { countWebhookDrops, outboxEvents } from './outbox-events.js';
 import { SubscriptionCounter } from './subscription-count.js';
 import { loadUws } from './uws.js';
 import { WsServer } from './ws-server.js';
@@ -38,6 +40,8 @@ export type GatewayConfig = Pick<
   redis?: RedisConfig | undefined;
   /** Liveness timers, shortened by tests. */
   timers?: { pongWaitMs?: number; sweepMs?: number };
+  /** Bounds of the webhook buffers (PUSH_WEBHOOK_OUTBOX_MAX, PUSH_WEBHOOK_MAX_IN_FLIGHT); unset: their defaults. */
+  webhookBuffers?: Config['webhookBuffers'];
 };
 
 /** The memory stores' transitions, for the in-process webhook pipeline; `#server-to-user-` channels are internal. */
@@ -64,17 +68,25 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   // events); the events only a gateway sees go to the worker through the Redis outbox stream.
   const webhooks = clustered
     ? undefined
-    : new WebhookDispatcher({ apps: (id) => apps.byId(id), delayMs: cfg.webhookDelayMs, log: log.child({ component: 'webhooks' }) });
+    : new WebhookDispatcher({
+        apps: (id) => apps.byId(id),
+        delayMs: cfg.webhookDelayMs,
+        ...(cfg.webhookBuffers ? { maxInFlight: cfg.webhookBuffers.maxInFlight } : {}),
+        onDropped: countWebhookDrops(metrics),
+        log: log.child({ component: 'webhooks' }),
+      });
   const state: ClusterState = cfg.redis
     ? await createRedisState({ ...cfg.redis, nodeId: cfg.nodeId, log: log.child({ component: 'redis' }) })
     : createMemoryState(webhookObserver(webhooks!));
   stats = state.stats?.bind(state);
-  const events: GatewayEvents = webhooks === undefined ? outboxEvents(state as RedisClusterState, apps, log) : webhooks;
+  const events: GatewayEvents =
+    webhooks ?? outboxEvents({ state: state as RedisClusterState, apps, log, outboxMax: cfg.webhookBuffers?.outboxMax, onDropped: countWebhookDrops(metrics) });
   const uwsApp = uws.App();
   const hub = new Hub(uwsApp, metrics, apps.apps);
   const subscriptionCounts = new SubscriptionCounter(state.broker);
   const ctx: HandlerContext = { hub, state, metrics, events, subscriptionCounts, log };
   state.setLocalState(() => hub.localState());
+  state.onRecovered(() => completePartialAnswers(ctx));
   await state.broker.start({ onPublication: (p) => hub.deliver(p), onControl: (c) => hub.control(c) });
   const wsServer = new WsServer(uwsApp, uws, apps, ctx, {
     activityTimeout: cfg.activityTimeout,
@@ -122,27 +134,5 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
         await state.close();
         log.info('stopped');
       })()),
-  };
-}
-
-/** Clustered mode: client events and cache misses are appended to the Redis webhook outbox. */
-function outboxEvents(state: RedisClusterState, apps: AppRegistry, log: Logger): GatewayEvents {
-  const outbox = new RedisWebhooks(state.redis, state.keys);
-  const wants = (appId: string) => (apps.byId(appId)?.webhooks.length ?? 0) > 0;
-  const append = (appId: string, event: Record<string, unknown>) => {
-    if (!wants(appId) || !state.isReady()) return;
-    outbox.append(appId, event).catch((err: Error) => log.warn({ err: err.message }, 'webhook outbox append failed'));
-  };
-  return {
-    clientEvent: (appId, ev) =>
-      append(appId, {
-        name: 'client_event',
-        channel: ev.channel,
-        event: ev.event,
-        data: ev.data,
-        socket_id: ev.socketId,
-        ...(ev.userId !== undefined ? { user_id: ev.userId } : {}),
-      }),
-    cacheMiss: (appId, channel) => append(appId, { name: 'cache_miss', channel }),
   };
 }

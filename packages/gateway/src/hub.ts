@@ -58,6 +58,14 @@ export class Hub {
     for (const id of watchlist) this.#put(this.#watchers, key(appId, id), ws);
   }
 
+  /** Users signed in on this node's sockets of the app. */
+  localUsers(appId: string): Set<string> {
+    const out = new Set<string>();
+    const head = `${appId}\n`;
+    for (const k of this.#users.keys()) if (k.startsWith(head)) out.add(k.slice(head.length));
+    return out;
+  }
+
   /** Every subscription, presence membership and sign-in held by local sockets. */
   localState(): LocalContribution[] {
     const out: LocalContribution[] = [];

@@ -9,6 +9,8 @@ export interface LocalSubscription {
   presenceUserId?: string;
   /** The member's user_info, kept to re-register presence after a Redis outage. */
   presenceUserInfo?: unknown;
+  /** The member list sent was partial (shared state unreachable): the full one is due on recovery. */
+  partialMembers?: boolean;
 }
 
 /** Per-socket state, set in `res.upgrade(...)` and read with `ws.getUserData()`. */
@@ -22,6 +24,8 @@ export interface SocketData {
   /** Signed-in user's info, used for presence subscriptions without channel_data. */
   userInfo?: unknown;
   watchlist?: string[];
+  /** The watchlist's state could not be read at sign-in (shared state unreachable): due on recovery. */
+  watchlistPending?: boolean;
   /** Frames of one connection are handled in order, one at a time (handlers await the broker). */
   queue: Promise<void>;
   /** Frames waiting in `queue` or being handled; bounded so a flooding client cannot hold memory. */

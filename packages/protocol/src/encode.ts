@@ -36,7 +36,12 @@ export interface PresenceMemberWire {
   userInfo: unknown;
 }
 
-export function encodePresenceSucceeded(channel: string, members: readonly PresenceMemberWire[]): string {
+/**
+ * `partial`: the list holds only the members this node knows (the cluster state was unreachable);
+ * the complete list follows in another subscription_succeeded once it is back. Clients that do
+ * not know the flag ignore it (it sits beside `ids`, `hash` and `count`).
+ */
+export function encodePresenceSucceeded(channel: string, members: readonly PresenceMemberWire[], opts: { partial?: boolean } = {}): string {
   // Null prototype: a user id such as `__proto__` must become an own key, not hit Object.prototype's setter.
   const hash: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const ids: string[] = [];
@@ -48,7 +53,7 @@ export function encodePresenceSucceeded(channel: string, members: readonly Prese
   return JSON.stringify({
     event: PusherEvent.SubscriptionSucceeded,
     channel,
-    data: JSON.stringify({ presence: { ids, hash, count: ids.length } }),
+    data: JSON.stringify({ presence: { ids, hash, count: ids.length, ...(opts.partial === true ? { partial: true } : {}) } }),
   });
 }
 

@@ -13,6 +13,7 @@ export const ApiErrorCode = {
   UnknownApp: 'PUSH_ERR_UNKNOWN_APP',
   NotFound: 'PUSH_ERR_NOT_FOUND',
   RateLimited: 'PUSH_ERR_RATE_LIMITED',
+  StateUnavailable: 'PUSH_ERR_STATE_UNAVAILABLE',
   Internal: 'PUSH_ERR_INTERNAL',
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];

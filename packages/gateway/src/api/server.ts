@@ -1,5 +1,6 @@
 import { STATUS_CODES, createServer } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { StateUnavailableError } from '@herald/broker';
 import type { Logger } from 'pino';
 import { channelsRoutes } from './channels.js';
 import { clientBundleRoutes } from './client-bundle.js';
@@ -115,6 +116,11 @@ function answerError(err: unknown, ctx: ApiContext, log: Pick<Logger, 'debug' | 
     const msg = err.code === ApiErrorCode.InvalidSignature ? undefined : err.message;
     log.debug({ status: err.statusCode, code: err.code, ...(msg !== undefined ? { msg } : {}) }, 'api request refused');
     return { status: err.statusCode, body: { error: err.message, code: err.statusCode } };
+  }
+  if (err instanceof StateUnavailableError) {
+    // Counts and member lists of a cluster whose state is unreachable would be made up: 503, retry.
+    log.debug({ status: 503, code: ApiErrorCode.StateUnavailable }, 'api request refused');
+    return { status: 503, body: { error: 'Cluster state unreachable (Redis): retry shortly', code: 503 } };
   }
   const fe = err as { statusCode?: number; code?: string; message: string };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {

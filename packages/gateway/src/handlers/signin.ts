@@ -2,7 +2,6 @@ import {
   PusherError,
   PusherErrorCode,
   encodeSigninSuccess,
-  encodeWatchlistEvents,
   parseUserData,
   userAuthString,
   userChannelName,
@@ -11,6 +10,7 @@ import {
 import type { HandlerContext } from '../context.js';
 import { sendError, sendFrame } from '../hub.js';
 import type { SocketData } from '../socket-data.js';
+import { sendWatchlistState } from '../partial-answers.js';
 import { joinChannel } from './subscribe.js';
 
 const unauthorized = (why: string) => new PusherError(PusherErrorCode.Unauthorized, why, false);
@@ -40,15 +40,9 @@ export async function handleSignin(ctx: HandlerContext, data: SocketData, auth: 
   if (first) await ctx.state.broker.publishControl({ kind: 'user-presence', appId: data.app.id, userId: user.id, online: true, version });
   if (data.status !== 'open') return;
   await joinChannel(ctx, data, userChannelName(user.id), undefined);
-  if (user.watchlist.length > 0) {
-    const online = await ctx.state.users.online(data.app.id, user.watchlist);
-    const onIds = user.watchlist.filter((id) => online.has(id));
-    const offIds = user.watchlist.filter((id) => !online.has(id));
-    const events: { name: 'online' | 'offline'; user_ids: string[] }[] = [];
-    if (onIds.length > 0) events.push({ name: 'online', user_ids: onIds });
-    if (offIds.length > 0) events.push({ name: 'offline', user_ids: offIds });
-    sendFrame(data, encodeWatchlistEvents(events), ctx.metrics);
-  }
+  // While the shared state is unreachable only the watched users signed in here are reported
+  // (online); the full state follows once it is back. Nobody is reported offline from nothing.
+  await sendWatchlistState(ctx, data);
   if (user.watchlistTruncated) {
     sendError(data, new PusherError(PusherErrorCode.WatchlistTooLong, 'Watchlist is limited to 100 user ids; only the first 100 are watched', false), ctx.metrics);
   }

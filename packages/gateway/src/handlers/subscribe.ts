@@ -5,7 +5,6 @@ import {
   channelKind,
   encodeCacheMiss,
   encodeChannelEvent,
-  encodePresenceSucceeded,
   encodeSubscriptionFailure,
   encodeSubscriptionSucceeded,
   isValidChannelName,
@@ -15,7 +14,9 @@ import {
   verifyAuthValue,
   type PresenceIdentity,
 } from '@herald/protocol';
+import { StateUnavailableError } from '@herald/broker';
 import type { HandlerContext } from '../context.js';
+import { membersOrUnavailable, sendMemberList } from '../partial-answers.js';
 import { sendFrame } from '../hub.js';
 import { countLimit, type Metrics } from '../metrics.js';
 import { socketLog, type SocketData } from '../socket-data.js';
@@ -107,27 +108,39 @@ export async function joinChannel(
   if (ctx.hub.localSubscribers(app.id, channel) === 1) await ctx.state.broker.subscribe(app.id, channel);
   if (member !== undefined) {
     // Subscription, membership, member_added to the others and the member list in one step (one
-    // script call on Redis).
-    const { members } = await ctx.state.presenceChannels.join(app.id, channel, socketId, {
+    // script call on Redis). Partial (shared state unreachable): this node's members, marked so.
+    const joined = await ctx.state.presenceChannels.join(app.id, channel, socketId, {
       userId: member.userId,
       ...(member.userInfo !== undefined ? { userInfo: member.userInfo } : {}),
     });
-    sendFrame(data, encodePresenceSucceeded(channel, members.map((m) => ({ userId: m.userId, userInfo: m.userInfo }))), ctx.metrics);
+    await sendMemberList(ctx, data, channel, joined.partial === true ? undefined : joined.members);
     if (kind.cache) await sendCached(ctx, data, channel);
   } else {
-    const { count } = await ctx.state.channels.join(app.id, channel, socketId);
+    const { count, partial } = await ctx.state.channels.join(app.id, channel, socketId);
     sendFrame(data, encodeSubscriptionSucceeded(channel), ctx.metrics);
     // The cached event comes right after subscription_succeeded, before any count update.
     if (kind.cache) await sendCached(ctx, data, channel);
-    if (app.subscriptionCountEvents && !kind.user) {
+    // A partial join's count is not the cluster's: no count event is made up from it.
+    if (app.subscriptionCountEvents && !kind.user && partial !== true) {
       ctx.subscriptionCounts.changed(app.id, channel, count, () => ctx.state.channels.count(app.id, channel));
     }
   }
 }
 
+/**
+ * The cached event, or `pusher:cache_miss` (and its webhook). While the shared state is unreachable
+ * neither is sent: the cache may well hold an event, so a miss would be made up.
+ */
 async function sendCached(ctx: HandlerContext, data: SocketData, channel: string) {
   const { app } = data;
-  const cached = await ctx.state.cache.get(app.id, channel);
+  let cached;
+  try {
+    cached = await ctx.state.cache.get(app.id, channel);
+  } catch (err) {
+    if (!(err instanceof StateUnavailableError)) throw err;
+    socketLog(data).debug({ channel }, 'cache unreadable: neither the cached event nor a miss sent');
+    return;
+  }
   if (cached !== undefined) {
     sendFrame(data, encodeChannelEvent(cached.event, channel, cached.data), ctx.metrics);
   } else {
@@ -140,8 +153,7 @@ async function sendCached(ctx: HandlerContext, data: SocketData, channel: string
 async function resendSucceeded(ctx: HandlerContext, data: SocketData, channel: string, presence: boolean) {
   const { app } = data;
   if (!presence) return sendFrame(data, encodeSubscriptionSucceeded(channel), ctx.metrics);
-  const members = await ctx.state.presence.members(app.id, channel);
-  sendFrame(data, encodePresenceSucceeded(channel, members.map((m) => ({ userId: m.userId, userInfo: m.userInfo }))), ctx.metrics);
+  await sendMemberList(ctx, data, channel, await membersOrUnavailable(ctx, app.id, channel));
 }
 
 function reportFailure(ctx: HandlerContext, data: SocketData, err: SubscriptionError) {

@@ -27,8 +27,8 @@ export async function leaveChannel(ctx: HandlerContext, data: SocketData, channe
     await ctx.state.presenceChannels.leave(app.id, channel, socketId, sub.presenceUserId);
     return;
   }
-  const { count, removed } = await ctx.state.channels.leave(app.id, channel, socketId);
-  if (removed && count > 0 && app.subscriptionCountEvents && !channelKind(channel).user) {
+  const { count, removed, partial } = await ctx.state.channels.leave(app.id, channel, socketId);
+  if (removed && partial !== true && count > 0 && app.subscriptionCountEvents && !channelKind(channel).user) {
     ctx.subscriptionCounts.changed(app.id, channel, count, () => ctx.state.channels.count(app.id, channel));
   }
 }

@@ -1,0 +1,97 @@
+import { StateUnavailableError, type PresenceMember } from '@herald/broker';
+import { encodePresenceSucceeded, encodeWatchlistEvents } from '@herald/protocol';
+import type { HandlerContext } from './context.js';
+import { sendFrame } from './hub.js';
+import { socketLog, type SocketData } from './socket-data.js';
+
+/**
+ * Answers given while the shared state is unreachable say only what this node knows, and are
+ * completed once it is back: a presence member list then holds the members of this node's own
+ * sockets (marked `partial`), a watchlist the watched users signed in here (online; the others
+ * are not reported offline). When the state recovers, every such socket gets the full answer.
+ */
+
+/** Members of `channel` among this node's sockets, each user once (the first socket's user_info). */
+export function localMembers(ctx: HandlerContext, appId: string, channel: string): PresenceMember[] {
+  const seen = new Map<string, PresenceMember>();
+  for (const ws of ctx.hub.sockets.values()) {
+    const d = ws.getUserData();
+    if (d.app.id !== appId) continue;
+    const sub = d.channels.get(channel);
+    if (sub?.presenceUserId === undefined || seen.has(sub.presenceUserId)) continue;
+    seen.set(sub.presenceUserId, sub.presenceUserInfo === undefined ? { userId: sub.presenceUserId } : { userId: sub.presenceUserId, userInfo: sub.presenceUserInfo });
+  }
+  return [...seen.values()];
+}
+
+const wire = (members: readonly PresenceMember[]) => members.map((m) => ({ userId: m.userId, userInfo: m.userInfo }));
+
+/** Sends pusher_internal:subscription_succeeded with the cluster's members, or this node's marked partial. */
+export async function sendMemberList(ctx: HandlerContext, data: SocketData, channel: string, members: readonly PresenceMember[] | undefined): Promise<void> {
+  const sub = data.channels.get(channel);
+  if (members !== undefined) {
+    if (sub !== undefined) sub.partialMembers = false;
+    sendFrame(data, encodePresenceSucceeded(channel, wire(members)), ctx.metrics);
+    return;
+  }
+  if (sub !== undefined) sub.partialMembers = true;
+  sendFrame(data, encodePresenceSucceeded(channel, wire(localMembers(ctx, data.app.id, channel)), { partial: true }), ctx.metrics);
+}
+
+/** The cluster's members, or undefined while the shared state is unreachable. */
+export async function membersOrUnavailable(ctx: HandlerContext, appId: string, channel: string): Promise<PresenceMember[] | undefined> {
+  try {
+    return await ctx.state.presence.members(appId, channel);
+  } catch (err) {
+    if (err instanceof StateUnavailableError) return undefined;
+    throw err;
+  }
+}
+
+/** Sends the watchlist's online/offline state; while the state is unreachable, only the users signed in here (online). */
+export async function sendWatchlistState(ctx: HandlerContext, data: SocketData): Promise<void> {
+  const watchlist = data.watchlist ?? [];
+  if (watchlist.length === 0) return;
+  let online: Set<string>;
+  try {
+    online = await ctx.state.users.online(data.app.id, watchlist);
+    data.watchlistPending = false;
+  } catch (err) {
+    if (!(err instanceof StateUnavailableError)) throw err;
+    data.watchlistPending = true;
+    const here = ctx.hub.localUsers(data.app.id);
+    const onIds = watchlist.filter((id) => here.has(id));
+    if (onIds.length > 0) sendFrame(data, encodeWatchlistEvents([{ name: 'online', user_ids: onIds }]), ctx.metrics);
+    return;
+  }
+  const onIds = watchlist.filter((id) => online.has(id));
+  const offIds = watchlist.filter((id) => !online.has(id));
+  const events: { name: 'online' | 'offline'; user_ids: string[] }[] = [];
+  if (onIds.length > 0) events.push({ name: 'online', user_ids: onIds });
+  if (offIds.length > 0) events.push({ name: 'offline', user_ids: offIds });
+  sendFrame(data, encodeWatchlistEvents(events), ctx.metrics);
+}
+
+/**
+ * Completes every partial answer of this node's sockets (run when the shared state is back and this
+ * node's state is registered in it again). Queued behind each socket's frames, so a subscription
+ * being handled finishes first. What still cannot be read stays pending for the next recovery.
+ */
+export function completePartialAnswers(ctx: HandlerContext): void {
+  for (const ws of ctx.hub.sockets.values()) {
+    const data = ws.getUserData();
+    const channels = [...data.channels].filter(([, sub]) => sub.partialMembers === true).map(([name]) => name);
+    if (channels.length === 0 && data.watchlistPending !== true) continue;
+    data.queue = data.queue.then(async () => {
+      try {
+        for (const channel of channels) {
+          const members = await membersOrUnavailable(ctx, data.app.id, channel);
+          if (members !== undefined && data.channels.get(channel)?.partialMembers === true) await sendMemberList(ctx, data, channel, members);
+        }
+        if (data.watchlistPending === true) await sendWatchlistState(ctx, data);
+      } catch (err) {
+        socketLog(data).warn({ err }, 'completing a partial answer failed');
+      }
+    });
+  }
+}
