@@ -11,7 +11,8 @@
  * the secret (and its first and last 16 hex characters). The only allowed occurrence is the line
  * `  app secret: <secret>` of the embedded node's start-up banner.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -190,21 +191,25 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
   it('embedded node and cluster node + worker: the secret is printed only by the embedded start-up banner', { timeout: 60_000 }, async () => {
     const captured: Captured[] = [];
     const capture = (where: string, text: string) => captured.push({ where, text });
-    const embApp = randomTestApp();
+    let embApp: TestApp = randomTestApp();
     const cluApp = randomTestApp();
+    const adminToken = `admin-${randomBytes(12).toString('hex')}`;
     const rxEmb = await startReceiver(capture);
     const rxClu = await startReceiver(capture);
     try {
       const trace = { LOG_LEVEL: 'trace', PUSH_WEBHOOK_DELAY_MS: '1000' };
-      const embedded = await startNode({ app: embApp, role: 'embedded', env: { ...trace, PUSH_WEBHOOK_URL: rxEmb.url, PUSH_CREDENTIALS_FILE: join(mkdtempSync(join(tmpdir(), 'herald-cred-')), 'c.json') } });
+      // Embedded with no app configured: it generates one, prints its secret once, keeps it in the file.
+      const credFile = join(mkdtempSync(join(tmpdir(), 'herald-cred-')), 'c.json');
+      const embedded = await startNode({ app: null, role: 'embedded', env: { ...trace, PUSH_WEBHOOK_URL: rxEmb.url, PUSH_CREDENTIALS_FILE: credFile } });
       procs.push(embedded);
+      embApp = JSON.parse(readFileSync(credFile, 'utf8')) as TestApp;
       // The cluster app has a second webhook to a closed port: retried, then dead-lettered.
       const dir = mkdtempSync(join(tmpdir(), 'herald-secrets-'));
       const appsFile = join(dir, 'apps.json');
       const deadPort = await freePort();
       writeFileSync(appsFile, JSON.stringify([{ ...cluApp, webhooks: [{ url: rxClu.url }, { url: `http://127.0.0.1:${deadPort}/gone`, events: ['channel_occupied'] }] }]));
       const prefix = uniquePrefix();
-      const cluEnv = { ...trace, PUSH_APPS_FILE: appsFile, PUSH_WEBHOOK_RETRY_WINDOW_MS: '1500', PUSH_NODE_LEASE_MS: '2000' };
+      const cluEnv = { ...trace, PUSH_APPS_FILE: appsFile, PUSH_WEBHOOK_RETRY_WINDOW_MS: '1500', PUSH_NODE_LEASE_MS: '2000', PUSH_ADMIN_TOKEN: adminToken };
       const gateway = await startNode({ app: cluApp, redisUrl: redis.url, prefix, nodeId: `g-${prefix}`, env: cluEnv });
       const worker = await startNode({ app: cluApp, redisUrl: redis.url, prefix, nodeId: `w-${prefix}`, env: cluEnv, role: 'worker' });
       procs.push(gateway, worker);
@@ -217,7 +222,7 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
       await expect.poll(() => rxEmb.events.some((e) => e.name === 'member_added'), { timeout: 15_000 }).toBe(true);
       await expect.poll(() => rxClu.events.some((e) => e.name === 'member_added'), { timeout: 15_000 }).toBe(true);
       await expect.poll(() => rxClu.events.some((e) => e.name === 'client_event'), { timeout: 15_000 }).toBe(true);
-      const deadLetters = async () => (await rawRequest(worker.apiPort, { method: 'GET', path: '/dead-letters' })).body;
+      const deadLetters = async () => (await rawRequest(worker.apiPort, { method: 'GET', path: '/dead-letters', headers: { authorization: `Bearer ${adminToken}` } })).body;
       await expect.poll(async () => (JSON.parse(await deadLetters()) as { dead_letters: unknown[] }).dead_letters.length, { timeout: 15_000 }).toBeGreaterThan(0);
       capture('worker dead letters', await deadLetters());
       for (const n of [embedded, gateway, worker]) capture(`metrics ${n.nodeId}`, (await rawRequest(n.apiPort, { method: 'GET', path: '/metrics' })).body);
@@ -231,6 +236,17 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
       for (const n of [embedded, gateway, worker]) {
         expect(await n.kill('SIGTERM')).toBe(0);
         capture(`output ${n.nodeId}`, n.output());
+      }
+      // Started again on the same file (credentials loaded), or with the secret in PUSH_APP_SECRET:
+      // the banner names the app but not its secret.
+      for (const again of [
+        await startNode({ app: null, role: 'embedded', env: { ...trace, PUSH_CREDENTIALS_FILE: credFile } }),
+        await startNode({ app: embApp, role: 'embedded', env: { ...trace, PUSH_CREDENTIALS_FILE: join(mkdtempSync(join(tmpdir(), 'herald-cred-')), 'c.json') } }),
+      ]) {
+        procs.push(again);
+        expect(await again.kill('SIGTERM')).toBe(0);
+        expect(again.output()).toContain(`app key:    ${embApp.key}`);
+        capture(`output again ${again.nodeId}`, again.output());
       }
       // A start-up refused for a bad apps file names the problem, not the secret.
       const badFile = join(dir, 'bad.json');
@@ -253,9 +269,19 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
     expect(all).toMatch(/webhook dead-lettered/);
     console.log(`secret scan: ${captured.length} captures, ${all.length} characters`);
 
+    // Process output (logs at trace) never holds presence channel_data, nor a string that was
+    // signed (a subscription's `<socket_id>:<channel>…`, a REST request's `METHOD\n/path\nquery`),
+    // although the clients themselves are told the latter in their error messages.
+    const outputs = captured.filter((c) => c.where.startsWith('output'));
+    expect(outputs.length).toBeGreaterThanOrEqual(5);
+    expect(captured.some((c) => !c.where.startsWith('output') && c.text.includes(':presence-forged:'))).toBe(true);
+    for (const needle of ['secretish', 'not the secret', ':presence-forged', ':private-forged', ':presence-baddata', '\\n/apps/', 'POST\n/apps/']) {
+      expect(outputs.filter((c) => c.text.includes(needle)).map((c) => `${c.where}: ${needle}`)).toEqual([]);
+    }
+
     const needles = (secret: string) => [secret, secret.slice(0, 16), secret.slice(-16)];
-    // The cluster app's secret: nowhere at all.
-    for (const needle of needles(cluApp.secret)) {
+    // The cluster app's secret and the worker's admin token: nowhere at all.
+    for (const needle of [...needles(cluApp.secret), ...needles(adminToken)]) {
       expect(captured.filter((c) => c.text.includes(needle)).map((c) => c.where)).toEqual([]);
     }
     // The embedded app's secret: only on its banner line, exactly once.

@@ -40,7 +40,8 @@ export interface NodeHandle extends AsyncDisposable {
  * on free ports and waits until its /ready answers 200.
  */
 export async function startNode(opts: {
-  app: TestApp;
+  /** The default app, passed as PUSH_APP_*; null: none (embedded mode then generates one). */
+  app: TestApp | null;
   redisUrl?: string;
   prefix?: string;
   nodeId?: string;
@@ -58,9 +59,7 @@ export async function startNode(opts: {
     PUSH_HOST: '127.0.0.1',
     PUSH_WS_PORT: String(wsPort),
     PUSH_API_PORT: String(apiPort),
-    PUSH_APP_ID: opts.app.id,
-    PUSH_APP_KEY: opts.app.key,
-    PUSH_APP_SECRET: opts.app.secret,
+    ...(opts.app !== null ? { PUSH_APP_ID: opts.app.id, PUSH_APP_KEY: opts.app.key, PUSH_APP_SECRET: opts.app.secret } : {}),
     PUSH_NODE_ID: nodeId,
     LOG_LEVEL: process.env.TEST_NODE_LOG_LEVEL ?? 'warn',
     ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
