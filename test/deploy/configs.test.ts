@@ -2,46 +2,40 @@
  * The deployment files are checked by the real tools where they exist here (nginx -t, haproxy -c)
  * and otherwise parsed with a real YAML parser and held to the rules that matter in production:
  * scalable gateways (no fixed names or host ports), probes on /ready and /health, non-root,
- * grace periods above the drain, budgets and autoscalers pointing at real workloads, and an example
- * environment that Herald itself accepts.
+ * grace periods above the drain, budgets and autoscalers pointing at real workloads, an example
+ * environment that Herald refuses until its placeholders are replaced, Redis behind a password,
+ * NetworkPolicies, per-address limits in the balancers, and /push.js routed by each of them.
+ * balancers.test.ts and redis-auth.test.ts run the balancers and Redis for real.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '@herald/config';
+import { ConfigError, loadConfig } from '@herald/config';
+import { interpolate, interpolatedNames, parseEnvFile } from './support/compose.js';
 import { readRepoFile, repoPath, requireBin, run, runWithFileStdio, selfSignedCert, substitute, tempDir } from './support/deploy-files.js';
+import { containerEnv, ingressAllowed, loadManifests, selects, type K8sObject, type PodPeer } from './support/kubernetes.js';
 
-// ------------------------------------------------------------------------------------------------
-// small parsers
+/** Generated app credentials, as `openssl rand -hex 16` would print them. */
+const generated = () => ({
+  PUSH_APP_ID: String(100_000 + (randomBytes(3).readUIntBE(0, 3) % 900_000)),
+  PUSH_APP_KEY: randomBytes(16).toString('hex'),
+  PUSH_APP_SECRET: randomBytes(16).toString('hex'),
+});
 
-/** KEY=VALUE lines of an env file (comments and blank lines skipped). */
-function parseEnvFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-    if (m) out[m[1]!] = m[2]!.trim();
+/** What loadConfig throws for `env`, or undefined when it accepts it. */
+function configError(env: Record<string, string | undefined>): ConfigError | undefined {
+  try {
+    loadConfig(env);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
   }
-  return out;
 }
-
-/** Docker Compose interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}. */
-function interpolate(value: string, vars: Record<string, string>): string {
-  return value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?:(:?[-?])([^}]*))?\}/g, (_m, name: string, op: string | undefined, arg: string | undefined) => {
-    const v = vars[name];
-    if (op === ':-') return v === undefined || v === '' ? arg! : v;
-    if (op === '-') return v === undefined ? arg! : v;
-    if (op === ':?' || op === '?') {
-      if (v === undefined || (op === ':?' && v === '')) throw new Error(`${name}: ${arg}`);
-      return v;
-    }
-    return v ?? '';
-  });
-}
-
-const interpolatedNames = (text: string) => [...text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]!);
 
 /** Compose duration ("30s", "1m30s", "500ms") in milliseconds. */
 function durationMs(d: string | number): number {
@@ -75,6 +69,54 @@ const code = (text: string) =>
 
 /** nginx time ("120s", "2m", "120") in seconds. */
 const nginxSeconds = (t: string) => Number(/^(\d+)/.exec(t)![1]) * (t.endsWith('m') ? 60 : t.endsWith('h') ? 3600 : t.endsWith('ms') ? 0.001 : 1);
+
+/** Each `server { ... }` block of an nginx config (comments stripped). */
+function nginxServers(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/^\s*server \{/gm)) out.push(block(text.slice(m.index), /server \{/));
+  return out;
+}
+
+/**
+ * The location block nginx picks for `path` in one server (its own rule: an exact `=` match; else
+ * the longest prefix, unless that one is `^~`, loses to the first regex that matches).
+ */
+function nginxLocation(server: string, path: string): { header: string; body: string } | undefined {
+  const locs = [...server.matchAll(/location\s+(=|~\*?|\^~)?\s*(\S+)\s*\{/g)].map((m) => ({
+    op: m[1] ?? '',
+    arg: m[2]!,
+    header: m[0],
+    body: block(server.slice(m.index), /location[^{]*\{/),
+  }));
+  const exact = locs.find((l) => l.op === '=' && l.arg === path);
+  if (exact) return exact;
+  const prefix = locs.filter((l) => (l.op === '' || l.op === '^~') && path.startsWith(l.arg)).sort((a, b) => b.arg.length - a.arg.length)[0];
+  if (prefix?.op === '^~') return prefix;
+  const regex = locs.find((l) => l.op.startsWith('~') && new RegExp(l.arg, l.op === '~*' ? 'i' : '').test(path));
+  return regex ?? prefix;
+}
+
+/** A server's own directives, its location blocks cut out (what every location inherits). */
+const serverLevel = (server: string) => {
+  let out = server;
+  for (const m of [...server.matchAll(/location[^{]*\{/g)].reverse()) {
+    const body = block(server.slice(m.index), /location[^{]*\{/);
+    const end = server.indexOf(body, m.index) + body.length + 1;
+    out = out.slice(0, m.index) + out.slice(end);
+  }
+  return out;
+};
+
+/** HAProxy sections by header line ("frontend herald_ws_in", "backend herald_api", "global"...), comments stripped. */
+function haproxySections(text: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  let current = '';
+  for (const line of text.split('\n')) {
+    if (/^\S/.test(line)) sections.set((current = line.trim()), '');
+    else if (current) sections.set(current, sections.get(current)! + line + '\n');
+  }
+  return sections;
+}
 
 // The protocol's clocks (README): a silent client is pinged after the activity timeout and
 // closed when no pong comes within 30 s more. A proxy must not cut an idle-looking socket sooner.
@@ -143,6 +185,53 @@ describe('nginx configs (deploy/nginx)', () => {
       // No pid/daemon/user: the image's command and the test harness set them.
       expect(text).not.toMatch(/^\s*(pid|daemon|user)\s/m);
     });
+
+    it(`${file}: the browser client (/push.js, webman's path) goes to the gateways' API port, on the API's public port`, () => {
+      const text = code(readRepoFile('deploy', 'nginx', file));
+      const servers = nginxServers(text);
+      const apiServer = servers.find((s) => /listen (3232|443 ssl);/.test(s))!;
+      expect(apiServer).toBeDefined();
+      for (const path of ['/push.js', '/plugin/webman/push/push.js']) {
+        const loc = nginxLocation(apiServer, path);
+        expect(loc?.body, path).toMatch(/proxy_pass http:\/\/\$herald_api;/);
+        expect(loc?.body, path).toMatch(/proxy_http_version 1\.1;/);
+      }
+      // Nothing else of the API port: not a neighbour, not the gateways' own routes.
+      for (const path of ['/push.jsx', '/x/push.js', '/plugin/webman/push/other.js', '/metrics', '/ready', '/admin/v1/apps', '/dashboard']) {
+        expect(nginxLocation(apiServer, path)?.body ?? '', path).not.toMatch(/proxy_pass/);
+      }
+    });
+
+    it(`${file}: per-address limits, 429 beyond: open WebSockets on /app/, requests on the API and /push.js; generous numbers`, () => {
+      const text = code(readRepoFile('deploy', 'nginx', file));
+      const conn = /limit_conn_zone \$binary_remote_addr zone=(\w+):\d+m;/.exec(text);
+      const req = /limit_req_zone \$binary_remote_addr zone=(\w+):\d+m rate=(\d+)r\/s;/.exec(text);
+      expect(conn && req, 'limit_conn_zone and limit_req_zone keyed by $binary_remote_addr').toBeTruthy();
+      expect(text).toMatch(/limit_conn_status 429;/);
+      expect(text).toMatch(/limit_req_status 429;/);
+      // Requests per second per address: an application server's normal rate is far below.
+      expect(Number(req![2])).toBeGreaterThanOrEqual(200);
+      const servers = nginxServers(text);
+      for (const server of servers) {
+        const app = nginxLocation(server, '/app/key');
+        if (app?.body.includes('$herald_ws')) {
+          // Many users share one address behind a NAT: not a handful of sockets.
+          const n = new RegExp(`limit_conn ${conn![1]} (\\d+);`).exec(app.body);
+          expect(n, 'limit_conn in location /app/').toBeTruthy();
+          expect(Number(n![1])).toBeGreaterThanOrEqual(100);
+        }
+        for (const path of ['/apps/1/events', '/users/u/terminate_connections', '/push.js', '/plugin/webman/push/push.js']) {
+          const loc = nginxLocation(server, path);
+          if (!loc?.body.includes('$herald_api')) continue;
+          const where = `${loc.body}\n${serverLevel(server)}`;
+          const burst = new RegExp(`limit_req zone=${req![1]} burst=(\\d+) nodelay;`).exec(where);
+          expect(burst, `limit_req for ${path}`).toBeTruthy();
+          expect(Number(burst![1]), path).toBeGreaterThanOrEqual(Number(req![2]));
+        }
+      }
+      // Both kinds are in use somewhere (the loop above saw the locations).
+      expect(servers.some((s) => nginxLocation(s, '/app/key')?.body.includes('limit_conn'))).toBe(true);
+    });
   }
 });
 
@@ -180,6 +269,8 @@ describe('HAProxy config (deploy/haproxy/haproxy.cfg)', () => {
     expect(text).toMatch(/bind :3232\b/);
     expect(text).toMatch(/path_beg \/app\//);
     expect(text).toMatch(/path_beg \/apps\/ \/users\//);
+    // The browser client on the API frontend, both paths, exactly (path, not path_beg).
+    expect(text).toMatch(/acl (\w+) path \/push\.js \/plugin\/webman\/push\/push\.js\n/);
     const tunnel = /timeout tunnel (\d+)(ms|s|m|h)?/.exec(text)!;
     const tunnelS = Number(tunnel[1]) * ({ ms: 0.001, s: 1, m: 60, h: 3600 }[(tunnel[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'] ?? 0.001);
     expect(tunnelS).toBeGreaterThan(ACTIVITY_TIMEOUT_S + PONG_WAIT_S);
@@ -187,7 +278,32 @@ describe('HAProxy config (deploy/haproxy/haproxy.cfg)', () => {
     expect(text).toMatch(/server-template gw \d+ gateway:3232/);
     expect(text.match(/option httpchk GET \/ready/g)).toHaveLength(2);
     expect(text).toMatch(/nameserver \w+ 127\.0\.0\.11:53/);
-    expect(text).not.toMatch(/^\s*(cookie|stick-table|stick on|balance source)\b/m);
+    // No stickiness to a gateway: stick tables only count per address in the frontends.
+    expect(text).not.toMatch(/^\s*(cookie|stick on|stick match|stick store-request|stick store-response|balance source)\b/m);
+    for (const [header, body] of haproxySections(text)) {
+      if (!header.startsWith('frontend')) expect(body, header).not.toMatch(/stick-table|track-sc/);
+    }
+  });
+
+  it('per-address limits, 429 beyond: open connections on the WebSocket frontend, request rate on the API frontend; generous numbers', () => {
+    const sections = haproxySections(code(readRepoFile('deploy', 'haproxy', 'haproxy.cfg')));
+    const ws = sections.get('frontend herald_ws_in')!;
+    const api = sections.get('frontend herald_api_in')!;
+    expect(ws).toMatch(/stick-table type ipv6 size \w+ expire \w+ store conn_cur\n/);
+    expect(ws).toMatch(/http-request track-sc0 src\n/);
+    const conns = /http-request deny deny_status 429 if \{ sc0_conn_cur gt (\d+) \}/.exec(ws);
+    expect(conns, 'deny 429 on sc0_conn_cur').toBeTruthy();
+    // Many users share one address behind a NAT: not a handful of sockets.
+    expect(Number(conns![1])).toBeGreaterThanOrEqual(100);
+    const table = /stick-table type ipv6 size \w+ expire \w+ store http_req_rate\((\d+)s\)\n/.exec(api);
+    expect(table, 'http_req_rate stick-table').toBeTruthy();
+    expect(api).toMatch(/http-request track-sc0 src\n/);
+    const reqs = /http-request deny deny_status 429 if \{ sc0_http_req_rate gt (\d+) \}/.exec(api);
+    expect(reqs, 'deny 429 on sc0_http_req_rate').toBeTruthy();
+    // Per second: an application server's normal rate is far below.
+    expect(Number(reqs![1]) / Number(table![1])).toBeGreaterThanOrEqual(200);
+    // The balancer's own /health is answered before anything is counted.
+    expect(api.indexOf('if { path /health }')).toBeLessThan(api.indexOf('track-sc0'));
   });
 });
 
@@ -249,20 +365,55 @@ describe('docker-compose.yml and .env.example', () => {
     for (const v of interpolatedNames(composeText)) expect(envExample, `.env.example lacks ${v}`).toHaveProperty(v);
   });
 
-  it('.env.example has placeholder credentials marked as to be changed, and Herald accepts it as both roles see it', () => {
+  /** What a role's container gets: .env (env_file), then the service's `environment`, interpolated with .env. */
+  const roleEnv = (name: string, dotEnv: Record<string, string>) => {
+    const env: Record<string, string> = { ...dotEnv };
+    for (const [k, v] of Object.entries(services[name]!.environment!)) env[k] = interpolate(String(v), dotEnv);
+    return env;
+  };
+  const redisPassword = randomBytes(16).toString('hex');
+
+  it('.env.example: Herald refuses its placeholder credentials, and accepts the file once the three app values are generated', () => {
     const text = readRepoFile('.env.example');
     for (const k of ['PUSH_APP_ID', 'PUSH_APP_KEY', 'PUSH_APP_SECRET']) expect(envExample[k]).toMatch(/change-me/);
     expect(text).toMatch(/CHANGE/);
+    expect(text).toMatch(/openssl rand -hex 16/);
     expect(text).toMatch(/PUSH_WEBHOOK_URL=/);
+    // As compose needs it to start at all (next test), with the example's app values as they are.
+    const dotEnv = { ...envExample, REDIS_PASSWORD: redisPassword };
     for (const name of ['gateway', 'webhook-worker']) {
-      const env: Record<string, string> = { ...envExample };
-      for (const [k, v] of Object.entries(services[name]!.environment!)) env[k] = interpolate(String(v), envExample);
+      const refused = configError(roleEnv(name, dotEnv));
+      expect(refused?.code, name).toBe('PUSH_ERR_CONFIG');
+      expect(refused?.message, name).toMatch(/PUSH_APP_SECRET/);
+      const mine = { ...dotEnv, ...generated() };
+      const env = roleEnv(name, mine);
       const cfg = loadConfig(env);
-      expect(cfg.redis?.topology).toEqual({ kind: 'single', url: 'redis://redis:6379' });
-      expect(cfg.apps[0]).toMatchObject({ id: envExample.PUSH_APP_ID, key: envExample.PUSH_APP_KEY });
+      expect(cfg.redis?.topology).toEqual({ kind: 'single', url: `redis://:${redisPassword}@redis:6379` });
+      expect(cfg.apps[0]).toMatchObject({ id: mine.PUSH_APP_ID, key: mine.PUSH_APP_KEY });
       // With the webhook URL uncommented too.
       const withHook = { ...env, PUSH_WEBHOOK_URL: /# PUSH_WEBHOOK_URL=(\S+)/.exec(text)![1]! };
       expect(loadConfig(withHook).apps[0]!.webhooks).toHaveLength(1);
+    }
+  });
+
+  it('Redis requires a password: compose refuses to start without REDIS_PASSWORD, and both Redis and every REDIS_URL use it', () => {
+    // .env.example ships it empty: compose stops at interpolation (`${REDIS_PASSWORD:?...}`),
+    // whether the variable is empty or missing, before any container starts.
+    expect(envExample).toHaveProperty('REDIS_PASSWORD', '');
+    const { REDIS_PASSWORD: _unset, ...withoutIt } = envExample;
+    for (const vars of [envExample, withoutIt]) expect(() => interpolate(composeText, vars)).toThrow(/^REDIS_PASSWORD: .*openssl rand -hex 16/);
+
+    const ready = parseYaml(interpolate(composeText, { ...envExample, REDIS_PASSWORD: redisPassword }), { merge: true }) as typeof compose;
+    const redis = ready.services.redis!;
+    const cmd = redis.command as string[];
+    expect(cmd[0]).toBe('redis-server');
+    expect(cmd[cmd.indexOf('--requirepass') + 1]).toBe(redisPassword);
+    expect(cmd[cmd.indexOf('--protected-mode') + 1]).toBe('yes');
+    // The healthcheck authenticates (REDISCLI_AUTH) and only PONG passes (redis-cli exits 0 on NOAUTH).
+    expect(redis.environment).toEqual({ REDISCLI_AUTH: redisPassword });
+    expect(redis.healthcheck!.test).toEqual(['CMD-SHELL', 'redis-cli ping | grep -q PONG']);
+    for (const name of ['gateway', 'webhook-worker']) {
+      expect(ready.services[name]!.environment!.REDIS_URL, name).toBe(`redis://:${redisPassword}@redis:6379`);
     }
   });
 
@@ -364,27 +515,10 @@ describe('deploy/Dockerfile and .dockerignore', () => {
 
 // ------------------------------------------------------------------------------------------------
 
-type K8sObject = {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  data?: Record<string, string>;
-  stringData?: Record<string, string>;
-};
-
 describe('Kubernetes manifests (deploy/kubernetes)', () => {
   const dir = repoPath('deploy', 'kubernetes');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'));
-  const objects: Array<K8sObject & { file: string }> = [];
-  for (const f of files) {
-    if (f === 'kustomization.yaml') continue;
-    for (const doc of parseAllDocuments(readRepoFile('deploy', 'kubernetes', f))) {
-      if (doc.errors.length > 0) throw new Error(`${f}: ${doc.errors.map((e) => e.message).join('; ')}`);
-      const o = doc.toJS() as K8sObject | null;
-      if (o) objects.push({ ...o, file: f });
-    }
-  }
+  const objects = loadManifests();
   const ofKind = (kind: string) => objects.filter((o) => o.kind === kind);
   const workloads = objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
   const deployments = ofKind('Deployment');
@@ -468,7 +602,15 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     }
   });
 
-  it('Deployments read the ConfigMap and Secret that exist, and Herald accepts them', () => {
+  /** The Secret with generated values in place of the placeholders, as the user must apply it. */
+  const mySecret = (): K8sObject => ({
+    ...secret,
+    stringData: { ...secret.stringData, ...generated(), REDIS_PASSWORD: randomBytes(16).toString('hex') },
+  });
+  const podEnv = (d: K8sObject, s: K8sObject) =>
+    containerEnv(d.spec.template.spec.containers[0], { configMaps: [configMap], secrets: [s], fieldRefs: { 'metadata.name': `${d.metadata.name}-abc` } });
+
+  it('Deployments read the ConfigMap and Secret that exist; Herald refuses the placeholders and accepts generated values', () => {
     for (const d of deployments) {
       for (const c of d.spec.template.spec.containers) {
         for (const from of c.envFrom) {
@@ -477,13 +619,95 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
         }
       }
     }
-    for (const k of ['PUSH_APP_ID', 'PUSH_APP_KEY', 'PUSH_APP_SECRET']) expect(secret.stringData![k]).toMatch(/change-me/);
-    const cfg = loadConfig({ ...configMap.data, ...secret.stringData, PUSH_NODE_ID: 'herald-gateway-abc' });
-    expect(cfg.drainMs).toBe(Number(configMap.data!.PUSH_DRAIN_MS));
-    expect(cfg.redis?.topology).toEqual({ kind: 'single', url: configMap.data!.REDIS_URL });
-    // REDIS_URL names the Redis Service.
-    const host = new URL(configMap.data!.REDIS_URL!).hostname;
-    expect(ofKind('Service').map((s) => s.metadata.name)).toContain(host);
+    for (const k of ['PUSH_APP_ID', 'PUSH_APP_KEY', 'PUSH_APP_SECRET', 'REDIS_PASSWORD']) expect(secret.stringData![k], k).toMatch(/change-me/);
+    for (const d of deployments) {
+      const refused = configError(podEnv(d, secret));
+      expect(refused?.code, d.metadata.name).toBe('PUSH_ERR_CONFIG');
+      expect(refused?.message, d.metadata.name).toMatch(/PUSH_APP_SECRET/);
+      const cfg = loadConfig(podEnv(d, mySecret()));
+      expect(cfg.drainMs).toBe(Number(configMap.data!.PUSH_DRAIN_MS));
+      expect(cfg.redis?.topology.kind).toBe('single');
+    }
+  });
+
+  it('Redis requires the Secret\'s password: the trial Redis runs with it, and every gateway and worker connects with it', () => {
+    // Not in the ConfigMap any more: the URL is built from the Secret in each Deployment.
+    expect(configMap.data).not.toHaveProperty('REDIS_URL');
+    const redis = workloads.find((w) => w.spec.template.metadata.labels['app.kubernetes.io/component'] === 'redis')!;
+    const c = redis.spec.template.spec.containers[0];
+    const fromSecret = { valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'REDIS_PASSWORD' } } };
+    expect(c.env).toEqual(expect.arrayContaining([{ name: 'REDIS_PASSWORD', ...fromSecret }, { name: 'REDISCLI_AUTH', ...fromSecret }]));
+    const script = [...(c.command ?? []), ...(c.args ?? [])].join(' ');
+    expect(script).toMatch(/exec redis-server .*--protected-mode yes --requirepass "\$REDIS_PASSWORD"/);
+    // redis-cli exits 0 on NOAUTH: the probes pass on PONG only (REDISCLI_AUTH authenticates them).
+    for (const probe of [c.readinessProbe, c.livenessProbe]) expect(probe.exec.command).toEqual(['sh', '-c', 'redis-cli ping | grep -q PONG']);
+    // (redis-auth.test.ts runs this script and these probes.)
+
+    const s = mySecret();
+    const redisService = ofKind('Service').find((x) => selects({ matchLabels: x.spec.selector }, redis.spec.template.metadata.labels))!;
+    for (const d of deployments) {
+      const env = d.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
+      const at = (n: string) => env.findIndex((e) => e.name === n);
+      expect(env[at('REDIS_PASSWORD')], d.metadata.name).toEqual({ name: 'REDIS_PASSWORD', ...fromSecret });
+      // Kubernetes expands $(REDIS_PASSWORD) only from entries defined before it.
+      expect(at('REDIS_PASSWORD')).toBeLessThan(at('REDIS_URL'));
+      expect(env[at('REDIS_URL')]!.value).toBe(`redis://:$(REDIS_PASSWORD)@${redisService.metadata.name}:6379`);
+      const cfg = loadConfig(podEnv(d, s));
+      expect(cfg.redis?.topology).toEqual({ kind: 'single', url: `redis://:${s.stringData!.REDIS_PASSWORD}@redis:6379` });
+      // A Secret without the key: the pod does not start, rather than run without a password.
+      const { REDIS_PASSWORD: _gone, ...rest } = s.stringData!;
+      expect(() => podEnv(d, { ...s, stringData: rest })).toThrow(/REDIS_PASSWORD/);
+    }
+  });
+
+  it('NetworkPolicies: Redis only from the gateways and workers, the gateways only from the ingress controller (and Prometheus on 3232), the workers only from this namespace (and Prometheus)', () => {
+    const policies = ofKind('NetworkPolicy');
+    expect(policies.map((p) => p.file)).toEqual(policies.map(() => 'networkpolicy.yaml'));
+    const byComponent = (c: string) => workloads.find((w) => w.spec.template.metadata.labels['app.kubernetes.io/component'] === c)!;
+    // Every policy selects exactly one workload's pods, ingress only (egress stays open: webhooks).
+    for (const p of policies) {
+      expect(workloads.filter((w) => selects(p.spec.podSelector, w.spec.template.metadata.labels)), p.metadata.name).toHaveLength(1);
+      expect(p.spec.policyTypes, p.metadata.name).toEqual(['Ingress']);
+    }
+    const NS = 'herald';
+    const pod = (w: K8sObject): PodPeer => ({ namespace: NS, podLabels: w.spec.template.metadata.labels });
+    const gateway = pod(byComponent('gateway'));
+    const worker = pod(byComponent('webhook-worker'));
+    const redis = pod(byComponent('redis'));
+    const stranger: PodPeer = { namespace: NS, podLabels: { app: 'debug-shell' } };
+    const ingress: PodPeer = { namespace: 'ingress-nginx', podLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } };
+    const prometheus: PodPeer = { namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'prometheus' } };
+    // A pod of another namespace that copies Herald's labels gets nothing.
+    const impostor: PodPeer = { namespace: 'default', podLabels: gateway.podLabels };
+    const to = (component: string, peer: PodPeer, port: number) =>
+      ingressAllowed(policies, NS, { labels: byComponent(component).spec.template.metadata.labels }, peer, port);
+    const table: Array<[string, PodPeer, string, number, boolean]> = [
+      ['gateway', gateway, 'redis', 6379, true],
+      ['webhook-worker', worker, 'redis', 6379, true],
+      ['another pod of the namespace', stranger, 'redis', 6379, false],
+      ['redis itself', redis, 'redis', 6379, false],
+      ['the ingress controller', ingress, 'redis', 6379, false],
+      ['a labelled pod of another namespace', impostor, 'redis', 6379, false],
+      ['the ingress controller', ingress, 'gateway', 3131, true],
+      ['the ingress controller', ingress, 'gateway', 3232, true],
+      ['Prometheus', prometheus, 'gateway', 3232, true],
+      ['Prometheus', prometheus, 'gateway', 3131, false],
+      ['another pod of the namespace', stranger, 'gateway', 3131, false],
+      ['another pod of the namespace', stranger, 'gateway', 3232, false],
+      ['a labelled pod of another namespace', impostor, 'gateway', 3232, false],
+      ['another pod of the namespace', stranger, 'webhook-worker', 3233, true],
+      ['Prometheus', prometheus, 'webhook-worker', 3233, true],
+      ['the ingress controller', ingress, 'webhook-worker', 3233, false],
+      ['a labelled pod of another namespace', impostor, 'webhook-worker', 3233, false],
+    ];
+    const got = table.map(([who, peer, component, port]) => `${who} -> ${component}:${port} ${to(component, peer, port)}`);
+    expect(got).toEqual(table.map(([who, , component, port, allowed]) => `${who} -> ${component}:${port} ${allowed}`));
+    // The ports named in the policies are ports the selected containers declare.
+    for (const p of policies) {
+      const w = workloads.find((x) => selects(p.spec.podSelector, x.spec.template.metadata.labels))!;
+      const declared = w.spec.template.spec.containers.flatMap((c: { ports: { containerPort: number }[] }) => c.ports.map((x) => x.containerPort));
+      for (const r of p.spec.ingress) for (const port of r.ports) expect(declared, p.metadata.name).toContain(port.port);
+    }
   });
 
   it('Services select existing pods and target ports those pods declare; no session affinity', () => {
@@ -524,12 +748,19 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     const portNames = svc.spec.ports.map((p: { name: string }) => p.name);
     const paths = ing.spec.rules.flatMap((r: { http: { paths: unknown[] } }) => r.http.paths) as {
       path: string;
+      pathType: string;
       backend: { service: { name: string; port: { name: string } } };
     }[];
     const to = (path: string) => paths.find((p) => p.path === path)?.backend.service;
     expect(to('/app/')).toEqual({ name: 'herald-gateway', port: { name: 'ws' } });
     expect(to('/apps/')).toEqual({ name: 'herald-gateway', port: { name: 'api' } });
     expect(to('/users/')).toEqual({ name: 'herald-gateway', port: { name: 'api' } });
+    // The browser client, at both paths, exactly (nothing else of the API port is routed).
+    for (const p of ['/push.js', '/plugin/webman/push/push.js']) {
+      expect(to(p), p).toEqual({ name: 'herald-gateway', port: { name: 'api' } });
+      expect(paths.find((x) => x.path === p)).toMatchObject({ pathType: 'Exact' });
+    }
+    expect(paths.map((p) => p.path).sort()).toEqual(['/app/', '/apps/', '/plugin/webman/push/push.js', '/push.js', '/users/']);
     for (const p of paths) expect(portNames).toContain(p.backend.service.port.name);
     const annotations = ing.metadata.annotations ?? {};
     for (const a of ['proxy-read-timeout', 'proxy-send-timeout']) {
@@ -539,6 +770,30 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
 });
 
 // ------------------------------------------------------------------------------------------------
+
+describe('every deployment file', () => {
+  /** deploy/** plus the compose file and the example environment. */
+  const deployFiles = () => {
+    const out: string[] = [repoPath('docker-compose.yml'), repoPath('.env.example')];
+    const walk = (d: string) => {
+      for (const n of readdirSync(d)) {
+        const p = join(d, n);
+        if (statSync(p).isDirectory()) walk(p);
+        else out.push(p);
+      }
+    };
+    walk(repoPath('deploy'));
+    return out;
+  };
+
+  it('never turns Redis\'s protected mode off', () => {
+    const files = deployFiles();
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
+      expect(readFileSync(f, 'utf8'), f).not.toMatch(/protected-mode\W+no\b/i);
+    }
+  });
+});
 
 describe('docs/operations.md', () => {
   it('its metrics section names only metrics that exist (README or source)', () => {

@@ -1,8 +1,8 @@
 /**
  * Helpers shared by the deployment tests: locating nginx/HAProxy/openssl, self-signed certificates,
  * runnable copies of the real files in deploy/ (only what cannot work on a test machine is
- * substituted, and every substitution must match, so a changed file fails loudly), and nginx as a
- * foreground child process.
+ * substituted, and every substitution must match, so a changed file fails loudly), and nginx,
+ * HAProxy and redis-server as foreground child processes.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -106,7 +106,13 @@ export async function selfSignedCert(dir: string): Promise<{ cert: string; key: 
  * Replaces each `from` (a string, matched literally, or a RegExp with the g flag) and checks it
  * matched exactly `times` times (1 unless given): the real file must still look as the test expects.
  */
-export function substitute(text: string, edits: Array<{ from: string | RegExp; to: string; times?: number }>): string {
+export interface Edit {
+  from: string | RegExp;
+  to: string;
+  times?: number;
+}
+
+export function substitute(text: string, edits: Edit[]): string {
   let out = text;
   for (const e of edits) {
     const re = typeof e.from === 'string' ? new RegExp(e.from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g') : e.from;
@@ -132,11 +138,19 @@ export function nginxTempPaths(dir: string): string {
  */
 export function runnableNginxConfig(
   file: 'nginx.conf' | 'nginx-tls.conf',
-  opts: { dir: string; listen: Record<string, number>; wsBackends: number[]; apiBackends: number[]; cert?: { cert: string; key: string } },
+  opts: {
+    dir: string;
+    listen: Record<string, number>;
+    wsBackends: number[];
+    apiBackends: number[];
+    cert?: { cert: string; key: string };
+    /** Further substitutions, e.g. test-sized limits in place of the shipped ones. */
+    edits?: Edit[];
+  },
 ): string {
   const text = readRepoFile('deploy', 'nginx', file);
   const upstream = (name: string, ports: number[]) => `    upstream ${name} {\n${ports.map((p) => `        server 127.0.0.1:${p};`).join('\n')}\n    }`;
-  const edits: Array<{ from: string | RegExp; to: string; times?: number }> = [
+  const edits: Edit[] = [
     { from: 'error_log stderr warn;', to: `error_log ${join(opts.dir, 'error.log')} info;` },
     { from: 'access_log /dev/stdout herald;', to: `access_log ${join(opts.dir, 'access.log')} herald;` },
     { from: 'set $herald_ws gateway:3131;', to: 'set $herald_ws herald_ws_test;' },
@@ -153,44 +167,127 @@ export function runnableNginxConfig(
   if (opts.cert) {
     edits.push({ from: '/etc/nginx/certs/fullchain.pem', to: opts.cert.cert }, { from: '/etc/nginx/certs/privkey.pem', to: opts.cert.key });
   }
-  return substitute(text, edits);
+  return substitute(text, [...edits, ...(opts.edits ?? [])]);
 }
 
-export interface NginxHandle extends AsyncDisposable {
+/** One gateway as the balancers see it: its WebSocket and API ports. */
+export interface GatewayPorts {
+  wsPort: number;
+  apiPort: number;
+}
+
+/**
+ * A runnable copy of deploy/haproxy/haproxy.cfg: the frontends bind 127.0.0.1 ports, each
+ * `server-template` (Docker's DNS) becomes one `server` line per local gateway, health-checked on
+ * its API port as the template is, and the global maxconn fits the machine's descriptor limit.
+ * `tls` uncomments the TLS frontend and binds it too. Everything else (ACLs, limits, checks,
+ * timeouts) is the file as shipped.
+ */
+export function runnableHaproxyConfig(opts: {
+  listen: { ws: number; api: number; tls?: number };
+  gateways: GatewayPorts[];
+  tls?: { pem: string };
+  /** A stats socket to add (test-only), for haproxyServers(). */
+  statsSocket?: string;
+  edits?: Edit[];
+}): string {
+  let text = readRepoFile('deploy', 'haproxy', 'haproxy.cfg');
+  if (opts.tls) {
+    const at = text.indexOf('# frontend herald_tls_in');
+    if (at < 0) throw new Error('haproxy.cfg has no commented TLS frontend');
+    text = text.slice(0, at) + text.slice(at).replace(/^# ?/gm, '');
+  }
+  const servers = (port: (g: GatewayPorts) => number) => opts.gateways.map((g, i) => `    server gw${i} 127.0.0.1:${port(g)} port ${g.apiPort}`).join('\n');
+  const edits: Edit[] = [
+    // HAProxy refuses to start when it cannot raise its file descriptor limit to twice maxconn,
+    // which a test machine's hard limit may forbid.
+    { from: /^ {4}maxconn 100000$/gm, to: '    maxconn 4096' },
+    { from: 'bind :3131', to: `bind 127.0.0.1:${opts.listen.ws}` },
+    { from: 'bind :3232', to: `bind 127.0.0.1:${opts.listen.api}` },
+    { from: 'check port 3232 resolvers docker init-addr none', to: 'check' },
+    { from: 'check resolvers docker init-addr none', to: 'check' },
+    { from: /^ {4}server-template gw \d+ gateway:3131$/gm, to: servers((g) => g.wsPort) },
+    { from: /^ {4}server-template gw \d+ gateway:3232$/gm, to: servers((g) => g.apiPort) },
+  ];
+  if (opts.statsSocket) edits.push({ from: /^global$/gm, to: `global\n    stats socket ${opts.statsSocket} mode 600 level admin` });
+  if (opts.tls) {
+    if (opts.listen.tls === undefined) throw new Error('tls needs listen.tls');
+    edits.push({ from: 'bind :443 ssl crt /etc/haproxy/certs/herald.pem', to: `bind 127.0.0.1:${opts.listen.tls} ssl crt ${opts.tls.pem}` });
+  }
+  return substitute(text, [...edits, ...(opts.edits ?? [])]);
+}
+
+/** A server started from a shipped file, as a foreground child process. */
+export interface ProcessHandle extends AsyncDisposable {
   proc: ChildProcess;
+  /** stdout and stderr so far. */
   output(): string;
-  errorLog(): string;
-  accessLog(): string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
-const liveNginx = new Set<ChildProcess>();
+const liveChildren = new Set<ChildProcess>();
 let exitHooked = false;
+
+/**
+ * Spawns `bin args` in the foreground and resolves once every port in `waitPorts` accepts on
+ * 127.0.0.1 (or rejects with the output if the process exits first, or after 10 s). Stopped with
+ * SIGTERM (an nginx master then stops its workers; a killed master would orphan them), and on the
+ * test process's exit.
+ */
+export async function startProcess(bin: string, args: string[], waitPorts: number[], opts: { env?: NodeJS.ProcessEnv; describe?: () => string } = {}): Promise<ProcessHandle> {
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  liveChildren.add(proc);
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const p of liveChildren) p.kill('SIGTERM');
+    });
+  }
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  void exited.then(() => liveChildren.delete(proc));
+  const handle: ProcessHandle = {
+    proc,
+    output: () => out,
+    exited,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+    [Symbol.asyncDispose]: () => handle.stop(),
+  };
+  const what = () => `${bin} ${args.join(' ')}:\n${out}\n${opts.describe?.() ?? ''}`;
+  const deadline = Date.now() + 10_000;
+  for (const port of waitPorts) {
+    for (;;) {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`exited with ${proc.exitCode ?? proc.signalCode}: ${what()}`);
+      if (await accepts(port)) break;
+      if (Date.now() > deadline) {
+        await handle.stop();
+        throw new Error(`did not listen on ${port}: ${what()}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return handle;
+}
+
+export interface NginxHandle extends ProcessHandle {
+  errorLog(): string;
+  accessLog(): string;
+}
 
 /**
  * Debian's nginx as a foreground child: `nginx -g 'daemon off; pid <dir>/nginx.pid;'` with the
  * prefix and the startup error log in `dir`; resolves once every port in `waitPorts` accepts.
  */
 export async function startNginx(config: string, dir: string, waitPorts: number[]): Promise<NginxHandle> {
-  const bin = requireBin('nginx');
   const confPath = join(dir, 'nginx.conf');
   writeFileSync(confPath, config);
-  const proc = spawn(bin, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', confPath, '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  liveNginx.add(proc);
-  if (!exitHooked) {
-    exitHooked = true;
-    // SIGTERM, not SIGKILL: the master then stops its workers (a killed master would orphan them).
-    process.on('exit', () => {
-      for (const p of liveNginx) p.kill('SIGTERM');
-    });
-  }
-  let out = '';
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  void exited.then(() => liveNginx.delete(proc));
   const readLog = (name: string) => {
     try {
       return readFileSync(join(dir, name), 'utf8');
@@ -198,30 +295,53 @@ export async function startNginx(config: string, dir: string, waitPorts: number[
       return '';
     }
   };
-  const handle: NginxHandle = {
-    proc,
-    output: () => out,
-    errorLog: () => readLog('error.log'),
-    accessLog: () => readLog('access.log'),
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await exited;
-    },
-    [Symbol.asyncDispose]: () => handle.stop(),
-  };
-  const deadline = Date.now() + 10_000;
-  for (const port of waitPorts) {
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`nginx exited with ${proc.exitCode}:\n${out}\n${handle.errorLog()}`);
-      if (await accepts(port)) break;
-      if (Date.now() > deadline) {
-        await handle.stop();
-        throw new Error(`nginx did not listen on ${port}:\n${out}\n${handle.errorLog()}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  const args = ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', confPath, '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`];
+  const handle = await startProcess(requireBin('nginx'), args, waitPorts, { describe: () => readLog('error.log') });
+  return Object.assign(handle, { errorLog: () => readLog('error.log'), accessLog: () => readLog('access.log') });
+}
+
+/** Debian's HAProxy in the foreground (`-db`), with `config` written to `dir`. */
+export async function startHaproxy(config: string, dir: string, waitPorts: number[]): Promise<ProcessHandle> {
+  const confPath = join(dir, 'haproxy.cfg');
+  writeFileSync(confPath, config);
+  return startProcess(requireBin('haproxy'), ['-db', '-f', confPath], waitPorts);
+}
+
+/** `show stat` over HAProxy's stats socket: each server's proxy, name, status and last check. */
+export function haproxyServers(socketPath: string): Promise<Array<{ proxy: string; server: string; status: string; check: string }>> {
+  return new Promise((resolve, reject) => {
+    const s = connect(socketPath);
+    let text = '';
+    s.setEncoding('utf8');
+    s.on('data', (c: string) => (text += c));
+    s.once('error', reject);
+    s.once('end', () => {
+      const [header, ...rows] = text.trim().split('\n');
+      const cols = header!.replace(/^# /, '').split(',');
+      const at = (name: string) => cols.indexOf(name);
+      resolve(
+        rows
+          .map((r) => r.split(','))
+          .filter((f) => f[at('svname')] !== 'FRONTEND' && f[at('svname')] !== 'BACKEND')
+          .map((f) => ({ proxy: f[at('pxname')]!, server: f[at('svname')]!, status: f[at('status')]!, check: f[at('check_status')]! })),
+      );
+    });
+    s.write('show stat\n');
+  });
+}
+
+/**
+ * Resolves once every server HAProxy knows is UP after a passed check (L7OK: the gateway's /ready
+ * answered 200), asked over the stats socket so that no request counts against a limit.
+ */
+export async function waitHaproxyServersUp(socketPath: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await haproxyServers(socketPath);
+    if (rows.length > 0 && rows.every((r) => r.status === 'UP' && r.check === 'L7OK')) return;
+    if (Date.now() > deadline) throw new Error(`HAProxy servers not up: ${JSON.stringify(rows)}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
-  return handle;
 }
 
 function accepts(port: number): Promise<boolean> {
