@@ -248,7 +248,7 @@ export class RawClient implements AsyncDisposable {
   }
 
   /** Waits for a frame matching `pred` (already received ones count). */
-  async waitFor(pred: (f: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+  async waitFor(pred: (f: Frame) => boolean, timeoutMs = 15_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const f = this.frames.find(pred);
