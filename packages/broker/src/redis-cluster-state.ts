@@ -62,11 +62,22 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   const { log, nodeId } = opts;
   const topology = opts.topology ?? (opts.url !== undefined ? { kind: 'single' as const, url: opts.url } : undefined);
   if (topology === undefined) throw new Error('createRedisState needs a topology or a url');
+  let lastError: Error | undefined;
   const conn = createRedisConnections(
     { topology, username: opts.username, password: opts.password, tls: opts.tls },
-    (connection, err) => log.debug({ connection, err: err.message }, 'redis error'),
+    (connection, err) => {
+      lastError = err;
+      log.debug({ connection, err: err.message }, 'redis error');
+    },
   );
-  await conn.connect();
+  try {
+    await conn.connect();
+  } catch (err) {
+    // ioredis reports "Connection is closed" here; the reason (NOAUTH, WRONGPASS, ECONNREFUSED...)
+    // came through its error event.
+    conn.disconnect();
+    throw new Error(`cannot connect to Redis: ${lastError?.message ?? (err as Error).message}`, { cause: err });
+  }
   const client: RedisClient = conn.client;
   const scripts = defineScripts(client);
   const deps = { client, keys, scripts, nodeId, pubsub: conn.pubsub };
