@@ -187,18 +187,19 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
     const rx = await startVerifyingReceiver(app);
     try {
       rx.setMode('down');
-      const c = await cluster({ app, hookUrl: rx.url, env: { PUSH_WEBHOOK_RETRY_WINDOW_MS: '1500' } });
+      const admin = { authorization: 'Bearer e2e-admin-token-0123456789' };
+      const c = await cluster({ app, hookUrl: rx.url, env: { PUSH_WEBHOOK_RETRY_WINDOW_MS: '1500', PUSH_ADMIN_TOKEN: 'e2e-admin-token-0123456789' } });
       const [g0] = c.gateways as [NodeHandle];
       const w = c.workers[0]!;
       const r = await raw(app, g0);
       await r.subscribe('dead-end');
-      const dead = async () => ((await (await fetch(`${w.apiUrl}/dead-letters`)).json()) as { dead_letters: { id: string; events: { name: string }[]; target: string }[] }).dead_letters;
+      const dead = async () => ((await (await fetch(`${w.apiUrl}/dead-letters`, { headers: admin })).json()) as { dead_letters: { id: string; events: { name: string }[]; target: string }[] }).dead_letters;
       await expect.poll(async () => (await dead()).length, { timeout: 10_000 }).toBe(1);
       const [d] = await dead();
       expect(d!.events.map((e) => e.name)).toEqual(['channel_occupied']);
       expect(d!.target).toBe(rx.url);
       rx.setMode('up');
-      const res = await fetch(`${w.apiUrl}/dead-letters/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${w.apiUrl}/dead-letters/replay`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"all":true}' });
       expect(await res.json()).toEqual({ replayed: 1 });
       await expect.poll(() => names(rx.events(), 'dead-end'), { timeout: 5000 }).toEqual(['channel_occupied']);
       expect(await dead()).toEqual([]);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisKeys } from './keys.js';
 import type { RedisClient } from './redis-state.js';
+import { withoutUserinfo } from './webhook-url.js';
 
 /**
  * KEYS = subs, members, wh (reported state), whq (decided transitions); ARGV = channel, presence 0|1.
@@ -55,6 +56,44 @@ else
 end
 return #events`;
 
+/**
+ * KEYS = outbox; ARGV = cap, all-or-nothing 0|1, entry count, then per entry its field count and its
+ * field/value strings. Every append to the outbox goes through here. Acknowledged entries are deleted,
+ * so XLEN is the undelivered backlog: entries are appended while it is under the cap and refused
+ * beyond (all-or-nothing: every entry or none). MAXLEN ~ is only a backstop; it never trims while the
+ * cap holds, so nothing undelivered is trimmed away. Returns how many were appended (0: full).
+ */
+const OUTBOX_APPEND = `
+local room = tonumber(ARGV[1]) - redis.call('XLEN', KEYS[1])
+local count = tonumber(ARGV[3])
+if room <= 0 or (ARGV[2] == '1' and count > room) then return 0 end
+local i = 4
+local added = 0
+while added < count and added < room do
+  local n = tonumber(ARGV[i])
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+  added = added + 1
+end
+return added`;
+
+/** The outbox's cap when none is given (PUSH_WEBHOOK_OUTBOX_MAX's default). */
+export const DEFAULT_OUTBOX_MAX = 100_000;
+
+export interface RedisWebhooksOptions {
+  /** Undelivered events the outbox holds at most; appends beyond are refused. @default 100000 */
+  outboxMax?: number;
+}
+
+/** What `move` did: `locked` (another worker moves this channel), or how many it moved before the queue emptied or the outbox filled. */
+export type MoveResult = { outcome: 'locked' } | { outcome: 'moved' | 'outbox_full'; moved: number };
+
+/** Dead letters put back in the outbox, and those kept because the outbox was full. */
+export interface ReplayResult {
+  replayed: number;
+  refused: number;
+}
+
 export interface OutboxEntry {
   /** Stream entry id. */
   id: string;
@@ -91,20 +130,39 @@ const fieldsOf = (arr: string[]) => {
  * consumer group, so a worker that dies mid-send has its entries claimed by another.
  */
 export class RedisWebhooks {
-  #transition: (keys: string[], args: string[]) => Promise<unknown>;
+  readonly #transition: (keys: string[], args: string[]) => Promise<unknown>;
+  readonly #outboxAppend: (keys: string[], args: string[]) => Promise<unknown>;
+  readonly #outboxMax: number;
 
   constructor(
     private readonly client: RedisClient,
     private readonly keys: RedisKeys,
+    options: RedisWebhooksOptions = {},
   ) {
-    client.defineCommand('heraldWebhookTransition', { lua: TRANSITION, numberOfKeys: 4 });
-    const fn = (client as unknown as Record<string, (...a: string[]) => Promise<unknown>>).heraldWebhookTransition!.bind(client);
-    this.#transition = (k, a) => fn(...k, ...a);
+    this.#outboxMax = options.outboxMax ?? DEFAULT_OUTBOX_MAX;
+    const script = (name: string, lua: string, numberOfKeys: number) => {
+      client.defineCommand(name, { lua, numberOfKeys });
+      const fn = (client as unknown as Record<string, (...a: string[]) => Promise<unknown>>)[name]!.bind(client);
+      return (k: string[], a: string[]) => fn(...k, ...a);
+    };
+    this.#transition = script('heraldWebhookTransition', TRANSITION, 4);
+    this.#outboxAppend = script('heraldWebhookOutboxAppend', OUTBOX_APPEND, 1);
   }
 
-  /** Gateways: queue an event the gateway saw itself (client_event, cache_miss). */
-  async append(appId: string, event: Record<string, unknown>): Promise<void> {
-    await this.client.xadd(this.keys.webhookOutbox(), '*', 'app', appId, 'eid', randomUUID(), 'ev', JSON.stringify(event), 't', String(Date.now()));
+  get outboxMax(): number {
+    return this.#outboxMax;
+  }
+
+  /** Appends entries (field/value lists) through OUTBOX_APPEND; returns how many fitted. */
+  async #append(entries: string[][], allOrNothing: boolean): Promise<number> {
+    const args = [String(this.#outboxMax), allOrNothing ? '1' : '0', String(entries.length)];
+    for (const fields of entries) args.push(String(fields.length), ...fields);
+    return Number(await this.#outboxAppend([this.keys.webhookOutbox()], args));
+  }
+
+  /** Gateways: queues an event the gateway saw itself (client_event, cache_miss). False: the outbox is full, nothing queued. */
+  async append(appId: string, event: object): Promise<boolean> {
+    return (await this.#append([['app', appId, 'eid', randomUUID(), 'ev', JSON.stringify(event), 't', String(Date.now())]], true)) === 1;
   }
 
   /** Workers: decides the channel's pending transitions; returns how many were queued. */
@@ -118,28 +176,30 @@ export class RedisWebhooks {
   }
 
   /**
-   * Moves a channel's decided transitions to the outbox; one worker at a time per channel (a lock
-   * that expires if its holder dies). Returns the number moved, or -1 when another worker holds the
-   * lock (the caller tries again shortly). At-least-once: a crash between the XADD and the LTRIM
-   * queues them again, with the same event ids.
+   * Moves a channel's decided transitions to the outbox, in order; one worker at a time per channel
+   * (a lock that expires if its holder dies). When the outbox is full the rest stay queued, in order,
+   * for a later call (`outbox_full`): never dropped. At-least-once: a crash between the append and
+   * the LTRIM queues them again, with the same event ids.
    */
-  async move(appId: string, channel: string, owner: string): Promise<number> {
+  async move(appId: string, channel: string, owner: string): Promise<MoveResult> {
     const lock = this.keys.webhookQueueLock(appId, channel);
-    if ((await this.client.set(lock, owner, 'PX', 10_000, 'NX')) !== 'OK') return -1;
+    if ((await this.client.set(lock, owner, 'PX', 10_000, 'NX')) !== 'OK') return { outcome: 'locked' };
     try {
       const q = this.keys.webhookQueue(appId, channel);
       let moved = 0;
       for (;;) {
         const items = await this.client.lrange(q, 0, 99);
-        if (items.length === 0) return moved;
+        if (items.length === 0) return { outcome: 'moved', moved };
         const now = String(Date.now());
-        for (const item of items) {
+        const entries = items.map((item) => {
           const sp = item.indexOf(' ');
-          await this.client.xadd(this.keys.webhookOutbox(), '*', 'app', appId, 'eid', `${appId}:${channel}:${item.slice(0, sp)}`, 'ev', item.slice(sp + 1), 't', now);
-        }
+          return ['app', appId, 'eid', `${appId}:${channel}:${item.slice(0, sp)}`, 'ev', item.slice(sp + 1), 't', now];
+        });
+        const added = await this.#append(entries, false);
         // Only this holder removes from the head; deciders only append at the tail.
-        await this.client.ltrim(q, items.length, -1);
-        moved += items.length;
+        if (added > 0) await this.client.ltrim(q, added, -1);
+        moved += added;
+        if (added < items.length) return { outcome: 'outbox_full', moved };
       }
     } finally {
       await this.client.del(lock);
@@ -229,26 +289,10 @@ export class RedisWebhooks {
     return n;
   }
 
+  /** Stores a batch that never got a 2xx; its target URL is kept without userinfo (no credentials at rest). */
   async deadLetter(d: Omit<DeadLetter, 'id' | 'atMs'>): Promise<void> {
-    await this.client.xadd(
-      this.keys.webhookDead(),
-      'MAXLEN',
-      '~',
-      '10000',
-      '*',
-      'app',
-      d.appId,
-      'target',
-      d.target,
-      'error',
-      d.error,
-      'events',
-      JSON.stringify(d.events),
-      'eids',
-      JSON.stringify(d.eventIds),
-      't',
-      String(Date.now()),
-    );
+    const fields = ['app', d.appId, 'target', withoutUserinfo(d.target), 'error', d.error, 'events', JSON.stringify(d.events), 'eids', JSON.stringify(d.eventIds)];
+    await this.client.xadd(this.keys.webhookDead(), 'MAXLEN', '~', '10000', '*', ...fields, 't', String(Date.now()));
   }
 
   async deadLetters(count = 100): Promise<DeadLetter[]> {
@@ -258,7 +302,8 @@ export class RedisWebhooks {
       return {
         id,
         appId: f.app ?? '',
-        target: f.target ?? '',
+        // Stripped on read too, so no stored form of a target is ever shown with credentials.
+        target: withoutUserinfo(f.target ?? ''),
         error: f.error ?? '',
         events: JSON.parse(f.events ?? '[]') as Record<string, unknown>[],
         eventIds: JSON.parse(f.eids ?? '[]') as string[],
@@ -267,30 +312,23 @@ export class RedisWebhooks {
     });
   }
 
-  /** Puts dead letters back in the outbox, for their original target only; returns how many. */
-  async replay(ids?: string[]): Promise<number> {
+  /**
+   * Puts dead letters (`ids`, or all) back in the outbox, oldest first, each for its original target
+   * only and whole (all its events or none). Stops at the first that does not fit in the outbox: it
+   * and the rest stay dead letters and are counted `refused`.
+   */
+  async replay(ids?: string[]): Promise<ReplayResult> {
     const all = await this.deadLetters(10_000);
     const chosen = ids === undefined ? all : all.filter((d) => ids.includes(d.id));
+    let replayed = 0;
     for (const d of chosen) {
-      for (let i = 0; i < d.events.length; i++) {
-        await this.client.xadd(
-          this.keys.webhookOutbox(),
-          '*',
-          'app',
-          d.appId,
-          'eid',
-          d.eventIds[i] ?? randomUUID(),
-          'ev',
-          JSON.stringify(d.events[i]),
-          'target',
-          d.target,
-          't',
-          String(Date.now()),
-        );
-      }
+      const now = String(Date.now());
+      const entries = d.events.map((ev, i) => ['app', d.appId, 'eid', d.eventIds[i] ?? randomUUID(), 'ev', JSON.stringify(ev), 'target', d.target, 't', now]);
+      if (entries.length > 0 && (await this.#append(entries, true)) === 0) break;
       await this.client.xdel(this.keys.webhookDead(), d.id);
+      replayed++;
     }
-    return chosen.length;
+    return { replayed, refused: chosen.length - replayed };
   }
 
   async dropDeadLetters(ids?: string[]): Promise<number> {

@@ -30,6 +30,12 @@ export function createMetrics(opts: { nodeId: string; native: boolean; cluster?:
       registers: [registry],
     }),
     apiRateLimited: new Counter({ name: 'herald_api_rate_limited_total', help: 'API requests refused (429) by the per-app rate limit', registers: [registry] }),
+    webhookEventsDropped: new Counter({
+      name: 'herald_webhook_events_dropped_total',
+      help: 'Webhook events dropped because a bounded buffer was full, by event and reason (outbox_full: PUSH_WEBHOOK_OUTBOX_MAX; in_flight_full: PUSH_WEBHOOK_MAX_IN_FLIGHT)',
+      labelNames: ['event', 'reason'],
+      registers: [registry],
+    }),
     uwsNative: new Gauge({ name: 'herald_uws_native', help: '1 when the native uWebSockets.js binary is in use', registers: [registry] }),
   };
   m.uwsNative.set(opts.native ? 1 : 0);

@@ -173,7 +173,7 @@ describe('WebhookDispatcher', () => {
       { name: 'channel_occupied', channel: 'presence-r' },
       { name: 'member_added', channel: 'presence-r', user_id: '1' },
     ]);
-    expect(d.stats()).toEqual({ pending: 0, sent: 1, failedAttempts: 0, deadLettered: 0 });
+    expect(d.stats()).toEqual({ pending: 0, sent: 1, failedAttempts: 0, deadLettered: 0, dropped: 0 });
 
     d.cacheMiss('a', 'cache-y'); // ignored after close
     expect(d.stats().pending).toBe(0);
@@ -202,6 +202,6 @@ describe('WebhookDispatcher', () => {
     d.memberPresence('a', 'presence-c', 'u', true);
     d.clientEvent('a', { channel: 'private-c', event: 'client-x', data: '{}', socketId: '1.1' });
     d.cacheMiss('unknown-app', 'cache-c');
-    expect(d.stats()).toEqual({ pending: 0, sent: 0, failedAttempts: 0, deadLettered: 0 });
+    expect(d.stats()).toEqual({ pending: 0, sent: 0, failedAttempts: 0, deadLettered: 0, dropped: 0 });
   });
 });

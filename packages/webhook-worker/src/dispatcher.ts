@@ -1,9 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { Debouncer } from './debouncer.js';
 import { WebhookDelivery } from './delivery.js';
+import { LogThrottle } from './log-throttle.js';
 import { formatForTarget, targetAccepts } from './target-filter.js';
 import type { RetryOptions } from './retry-policy.js';
-import type { DeadLetterHandler, TransitionSink, WebhookApp, WebhookEvent, WebhookLogger, WebhookTarget } from './types.js';
+import { WebhookDropReason } from './types.js';
+import type {
+  DeadLetterHandler,
+  TransitionSink,
+  WebhookApp,
+  WebhookDropHandler,
+  WebhookEvent,
+  WebhookEventName,
+  WebhookLogger,
+  WebhookTarget,
+} from './types.js';
 
 export interface WebhookDispatcherOptions {
   /** Current config of an app; called per event, so config changes apply to the next event. */
@@ -27,6 +38,14 @@ export interface WebhookDispatcherOptions {
   flushTimeoutMs?: number;
   /** Clock for `time_ms` and the retry window. @default Date.now */
   now?: () => number;
+  /**
+   * Batches being delivered or waiting for a retry at once (PUSH_WEBHOOK_MAX_IN_FLIGHT). A batch beyond
+   * is dropped, logged (at most once a second per app) and reported to `onDropped`, so receivers that
+   * hang cannot grow memory without bound. @default 1000
+   */
+  maxInFlight?: number;
+  /** Told about every event dropped because `maxInFlight` batches were in flight (the gateway counts them). */
+  onDropped?: WebhookDropHandler;
 }
 
 export interface WebhookDispatcherStats {
@@ -38,6 +57,8 @@ export interface WebhookDispatcherStats {
   failedAttempts: number;
   /** Batches given up on. */
   deadLettered: number;
+  /** Batches dropped because `maxInFlight` were in flight. */
+  dropped: number;
 }
 
 interface OccupancyContext {
@@ -55,6 +76,8 @@ interface OpenBatch {
   readonly id: string;
   readonly timeMs: number;
   readonly events: WebhookEvent[];
+  /** The events' Pusher names (the wire names of a webman target differ), to report a drop by. */
+  readonly names: WebhookEventName[];
   /** cache_miss channels already in this batch: several clients hitting one empty cache channel send one event. */
   readonly cacheMisses: Set<string>;
   timer: NodeJS.Timeout | undefined;
@@ -82,6 +105,10 @@ export class WebhookDispatcher implements TransitionSink {
   readonly #occupancy: Debouncer<OccupancyContext>;
   readonly #presence: Debouncer<PresenceContext>;
   readonly #delivery: WebhookDelivery;
+  readonly #maxInFlight: number;
+  readonly #onDropped: WebhookDropHandler | undefined;
+  readonly #dropLog = new LogThrottle();
+  #dropped = 0;
   /** Open batches by app id, then by target object (targets are config objects, compared by identity). */
   readonly #open = new Map<string, Map<WebhookTarget, OpenBatch>>();
   #openEvents = 0;
@@ -94,6 +121,8 @@ export class WebhookDispatcher implements TransitionSink {
     this.#maxBatchSize = Math.max(1, nonNegative('maxBatchSize', options.maxBatchSize ?? 100));
     this.#flushTimeoutMs = nonNegative('flushTimeoutMs', options.flushTimeoutMs ?? 5000);
     this.#now = options.now ?? Date.now;
+    this.#maxInFlight = Math.max(1, nonNegative('maxInFlight', options.maxInFlight ?? 1000));
+    this.#onDropped = options.onDropped;
     const delayMs = nonNegative('delayMs', options.delayMs);
     this.#occupancy = new Debouncer<OccupancyContext>(delayMs, (_key, occupied, { appId, channel }) =>
       this.#guard(() => this.#enqueue(appId, { name: occupied ? 'channel_occupied' : 'channel_vacated', channel })),
@@ -137,6 +166,7 @@ export class WebhookDispatcher implements TransitionSink {
     return {
       pending: this.#occupancy.pending + this.#presence.pending + this.#openEvents + this.#delivery.inFlight,
       ...delivery,
+      dropped: this.#dropped,
     };
   }
 
@@ -186,7 +216,7 @@ export class WebhookDispatcher implements TransitionSink {
       }
       let batch = byTarget.get(target);
       if (batch === undefined) {
-        batch = { appId, app, target, id: randomUUID(), timeMs: Math.trunc(this.#now()), events: [], cacheMisses: new Set(), timer: undefined };
+        batch = { appId, app, target, id: randomUUID(), timeMs: Math.trunc(this.#now()), events: [], names: [], cacheMisses: new Set(), timer: undefined };
         byTarget.set(target, batch);
         const opened = batch;
         opened.timer = setTimeout(() => this.#guard(() => this.#send(opened)), this.#batchWindowMs).unref();
@@ -196,6 +226,7 @@ export class WebhookDispatcher implements TransitionSink {
         batch.cacheMisses.add(event.channel);
       }
       batch.events.push(formatForTarget(target, event));
+      batch.names.push(event.name);
       this.#openEvents++;
       if (batch.events.length >= this.#maxBatchSize) this.#send(batch);
     }
@@ -208,7 +239,24 @@ export class WebhookDispatcher implements TransitionSink {
     byTarget.delete(batch.target);
     if (byTarget.size === 0) this.#open.delete(batch.appId);
     this.#openEvents -= batch.events.length;
+    if (this.#delivery.inFlight >= this.#maxInFlight) return this.#drop(batch);
     this.#delivery.deliver(batch.app, batch.target, { id: batch.id, timeMs: batch.timeMs, events: batch.events });
+  }
+
+  /** Over `maxInFlight`: the batch is dropped, never silently (counted, reported, logged at most once a second per app). */
+  #drop(batch: OpenBatch): void {
+    this.#dropped++;
+    try {
+      this.#onDropped?.(batch.appId, batch.names, WebhookDropReason.InFlightFull);
+    } catch (err) {
+      this.#log.error({ err, appId: batch.appId }, 'onDropped threw');
+    }
+    const held = this.#dropLog.take(batch.appId);
+    if (held === undefined) return;
+    this.#log.warn(
+      { appId: batch.appId, events: [...new Set(batch.names)], count: batch.names.length, maxInFlight: this.#maxInFlight, heldBackLines: held },
+      'webhook batch dropped: too many batches in flight',
+    );
   }
 
   /** Timer callbacks must not throw (it would crash the process); a throw here is our bug. */

@@ -7,7 +7,10 @@ export type {
   WebhookBatch,
   DeadLetterHandler,
   WebhookLogger,
+  WebhookDropHandler,
 } from './types.js';
+export { WebhookDropReason } from './types.js';
+export { LogThrottle } from './log-throttle.js';
 export type { RetryOptions } from './retry-policy.js';
 export type { WebhookDispatcherOptions, WebhookDispatcherStats } from './dispatcher.js';
 export { WebhookDispatcher } from './dispatcher.js';
@@ -21,3 +24,5 @@ export { RedisWebhookWorker } from './redis-worker.js';
 export type { RedisWebhookWorkerOptions, RedisWebhookWorkerStats } from './redis-worker.js';
 export { KeyspaceConfigError, REQUIRED_KEYSPACE_FLAGS, ensureKeyspaceEvents } from './keyspace-source.js';
 export { createWorkerHttp } from './worker-http.js';
+export type { WorkerHttpOptions } from './worker-http.js';
+export { WorkerHttpError, WorkerHttpErrorCode } from './worker-http-error.js';

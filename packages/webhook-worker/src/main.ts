@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const log = pino({
     level: cfg.logLevel,
     base: { service: 'webhook-worker', nodeId: workerId },
-    redact: { paths: ['secret', '*.secret', 'apps[*].secret'], censor: '[redacted]' },
+    redact: { paths: ['secret', '*.secret', 'apps[*].secret', 'adminToken', '*.adminToken', 'req.headers.authorization'], censor: '[redacted]' },
   });
   const apps = new AppRegistry(cfg.apps);
   const state = await createRedisState({ ...cfg.redis!, nodeId: workerId, log: log.child({ component: 'redis' }) });
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     workerId,
     claimMs: cfg.worker.claimMs,
     retry: { windowMs: cfg.worker.retryWindowMs, attemptTimeoutMs: cfg.worker.attemptTimeoutMs },
+    outboxMax: cfg.webhookBuffers.outboxMax,
     log: log.child({ component: 'webhooks' }),
   });
   try {
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const http = createWorkerHttp(worker, { nodeId: workerId, log: log.child({ component: 'http' }) });
+  const http = createWorkerHttp(worker, { nodeId: workerId, log: log.child({ component: 'http' }), adminToken: cfg.adminToken });
   await http.listen({ host: cfg.host, port: cfg.worker.port });
   log.info({ port: cfg.worker.port, apps: cfg.apps.length, delayMs: cfg.webhookDelayMs }, 'webhook worker running');
   let stopping = false;

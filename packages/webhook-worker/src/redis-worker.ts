@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
 import type { OutboxEntry, RedisClusterState } from '@herald/broker';
-import { RedisWebhooks } from '@herald/broker';
+import { RedisWebhooks, withoutUserinfo } from '@herald/broker';
 import { WebhookDelivery } from './delivery.js';
 import { KeyspaceSubscriber, ensureKeyspaceEvents, scanChannels } from './keyspace-source.js';
+import { LogThrottle } from './log-throttle.js';
 import type { RetryOptions } from './retry-policy.js';
 import { formatForTarget, targetAccepts } from './target-filter.js';
 import type { WebhookApp, WebhookBatch, WebhookEvent, WebhookLogger, WebhookTarget } from './types.js';
@@ -18,6 +19,8 @@ export interface RedisWebhookWorkerOptions {
   /** Entries another worker has held this long without progress are taken over. @default 30000 */
   claimMs?: number;
   retry?: RetryOptions;
+  /** Undelivered events the Redis outbox holds at most (PUSH_WEBHOOK_OUTBOX_MAX). @default 100000 */
+  outboxMax?: number;
   log: WebhookLogger;
 }
 
@@ -29,6 +32,8 @@ export interface RedisWebhookWorkerStats {
   deadLettered: number;
   reconciliations: number;
   transitions: number;
+  /** Times moving a channel's decided transitions found the outbox full (they waited in the channel's queue). */
+  outboxFull: number;
   /** Sum and count of ms from an event's creation to its 2xx, for an average. */
   latencyMsSum: number;
   latencyCount: number;
@@ -62,6 +67,7 @@ export class RedisWebhookWorker {
     deadLettered: 0,
     reconciliations: 0,
     transitions: 0,
+    outboxFull: 0,
     latencyMsSum: 0,
     latencyCount: 0,
   };
@@ -75,10 +81,11 @@ export class RedisWebhookWorker {
   readonly #batchEntries = new Map<string, string[]>();
   readonly #batchTargets = new Map<string, { app: WebhookApp; target: WebhookTarget; key: string }>();
   readonly #queues = new Map<string, { busy: boolean; waiting: OutboxEntry[] }>();
+  readonly #fullLog = new LogThrottle();
 
   constructor(private readonly o: RedisWebhookWorkerOptions) {
     this.#claimMs = o.claimMs ?? 30_000;
-    this.#webhooks = new RedisWebhooks(o.state.redis, o.state.keys);
+    this.#webhooks = new RedisWebhooks(o.state.redis, o.state.keys, o.outboxMax === undefined ? {} : { outboxMax: o.outboxMax });
     this.#delivery = new WebhookDelivery({
       log: o.log,
       ...(o.retry ? { retry: o.retry } : {}),
@@ -87,6 +94,7 @@ export class RedisWebhookWorker {
         const entries = this.#batchEntries.get(batch.id) ?? [];
         const appId = entries.length > 0 ? (this.#inFlight.get(entries[0]!)?.entry.appId ?? '') : '';
         o.log.error({ appId, webhookId: batch.id, events: batch.events.length, err: err.message }, 'webhook dead-lettered');
+        // Stored without the URL's userinfo; a replay finds this target again by the URL without it.
         this.#webhooks
           .deadLetter({ appId, target: target.url, error: err.message, events: batch.events as unknown as Record<string, unknown>[], eventIds: [...(batch.eventIds ?? [])] })
           .catch((e: Error) => o.log.error({ err: e.message }, 'storing a dead letter failed'))
@@ -152,10 +160,26 @@ export class RedisWebhookWorker {
   }
 
   async #move(appId: string, channel: string, attempt = 0): Promise<void> {
-    if ((await this.#webhooks.move(appId, channel, this.o.workerId)) >= 0 || attempt > 50) return;
+    const r = await this.#webhooks.move(appId, channel, this.o.workerId);
+    if (r.outcome === 'outbox_full') return this.#outboxFull(appId, channel, r.moved);
+    if (r.outcome === 'moved' || attempt > 50) return;
     // Another worker is moving this channel's queue; what we decided may have landed after its read.
     await new Promise((r) => setTimeout(r, 100 + Math.random() * 100));
     await this.#move(appId, channel, attempt + 1);
+  }
+
+  /**
+   * The rest of the channel's transitions wait in its Redis queue (in order, not dropped) and are
+   * moved by a later check, scheduled here; a worker stopping meanwhile leaves them to the next
+   * start's reconciliation, which finds every queue.
+   */
+  #outboxFull(appId: string, channel: string, moved: number): void {
+    this.#stats.outboxFull++;
+    const held = this.#fullLog.take('outbox_full');
+    if (held !== undefined) {
+      this.o.log.warn({ appId, channel, moved, outboxMax: this.#webhooks.outboxMax, heldBackLines: held }, 'webhook outbox full: transitions wait in their channel queue');
+    }
+    if (this.#running) this.#schedule(appId, channel);
   }
 
   /**
@@ -232,7 +256,9 @@ export class RedisWebhookWorker {
       const app = this.o.apps(appId);
       const plan: { target: WebhookTarget; entries: OutboxEntry[] }[] = [];
       for (const target of app?.webhooks ?? []) {
-        const accepted = list.filter((e) => (e.target === undefined || e.target === target.url) && targetAccepts(target, e.event as unknown as WebhookEvent));
+        // A replayed dead letter names its target without userinfo: it goes to the target with that URL, with its current credentials.
+        const url = withoutUserinfo(target.url);
+        const accepted = list.filter((e) => (e.target === undefined || withoutUserinfo(e.target) === url) && targetAccepts(target, e.event as unknown as WebhookEvent));
         if (accepted.length > 0) plan.push({ target, entries: accepted });
       }
       const counts = new Map<string, number>();

@@ -69,3 +69,15 @@ export interface WebhookLogger {
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
+
+/** Why webhook events were dropped: a bounded buffer was full (counted in `herald_webhook_events_dropped_total{reason}`). */
+export const WebhookDropReason = {
+  /** Clustered: the Redis outbox held PUSH_WEBHOOK_OUTBOX_MAX undelivered events. */
+  OutboxFull: 'outbox_full',
+  /** Embedded: PUSH_WEBHOOK_MAX_IN_FLIGHT batches were being delivered or retried. */
+  InFlightFull: 'in_flight_full',
+} as const;
+export type WebhookDropReason = (typeof WebhookDropReason)[keyof typeof WebhookDropReason];
+
+/** Told about every dropped event, by its Pusher name (one entry per event); must not throw. */
+export type WebhookDropHandler = (appId: string, events: readonly WebhookEventName[], reason: WebhookDropReason) => void;

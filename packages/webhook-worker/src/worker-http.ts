@@ -1,15 +1,38 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
+import { deadLetterRoutes } from './dead-letter-routes.js';
 import type { RedisWebhookWorker } from './redis-worker.js';
+import { WorkerHttpError, WorkerHttpErrorCode, errorBody } from './worker-http-error.js';
+
+export interface WorkerHttpOptions {
+  nodeId: string;
+  log: Logger;
+  /** PUSH_ADMIN_TOKEN: the bearer token of the dead-letter routes. Unset: they answer 404. */
+  adminToken?: string | undefined;
+}
 
 /**
- * The worker's HTTP port (internal, like the API port): /ready, /health, /metrics, and the
- * dead-letter list: GET /dead-letters, POST /dead-letters/replay (`{"ids":[...]}` or all),
- * DELETE /dead-letters (`?id=...` repeated, or all).
+ * The worker's HTTP port (internal, like the API port). Errors are `{"error": "...", "code": <status>}`.
+ *
+ * Open to anyone who reaches the port, for probes and scrapers: GET /ready, /health, /metrics.
+ *
+ * Administrative: the dead letters (GET /dead-letters, POST /dead-letters/replay, DELETE
+ * /dead-letters; dead-letter-routes.ts has the bodies). They need `Authorization: Bearer
+ * <PUSH_ADMIN_TOKEN>`, compared in constant time (401 without it or with another token). With
+ * PUSH_ADMIN_TOKEN unset they do not exist (404, like any unknown route) and the worker logs that
+ * once, here, at start.
  */
-export function createWorkerHttp(worker: RedisWebhookWorker, opts: { nodeId: string; log: Logger }): FastifyInstance {
+export function createWorkerHttp(worker: RedisWebhookWorker, opts: WorkerHttpOptions): FastifyInstance {
   const f = Fastify({ loggerInstance: opts.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  f.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody(404, 'Not found')));
+  f.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    if (err instanceof WorkerHttpError) return reply.code(err.statusCode).send(errorBody(err.statusCode, err.message));
+    // fastify's own refusals (a body over the limit, a malformed request) keep their 4xx status.
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send(errorBody(err.statusCode, err.message));
+    req.log.error({ err, code: WorkerHttpErrorCode.Internal }, 'worker http request failed');
+    return reply.code(500).send(errorBody(500, 'Internal error'));
+  });
   const registry = new Registry();
   registry.setDefaultLabels({ node: opts.nodeId });
   collectDefaultMetrics({ register: registry, prefix: 'herald_worker_process_' });
@@ -34,23 +57,23 @@ export function createWorkerHttp(worker: RedisWebhookWorker, opts: { nodeId: str
     return s.latencyCount === 0 ? 0 : s.latencyMsSum / s.latencyCount;
   });
   gauge('herald_webhook_outbox_backlog', 'Outbox entries not yet acknowledged (all workers)', () => worker.webhooks.backlog().catch(() => -1));
+  new Counter({
+    name: 'herald_webhook_outbox_full_total',
+    help: 'Times moving decided transitions found the outbox full (PUSH_WEBHOOK_OUTBOX_MAX): they waited in their channel queue',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(worker.stats().outboxFull);
+    },
+  });
 
   f.get('/ready', async (_req, reply) => reply.code(worker.ready ? 200 : 503).send({ ready: worker.ready }));
   f.get('/health', async () => ({ ok: true }));
   f.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
-  f.get('/dead-letters', async (req) => {
-    const count = Number((req.query as { count?: string }).count ?? 100);
-    return { dead_letters: await worker.webhooks.deadLetters(Number.isFinite(count) && count > 0 ? count : 100) };
-  });
-  f.post('/dead-letters/replay', async (req) => {
-    const ids = (req.body as { ids?: unknown } | undefined)?.ids;
-    const list = Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : undefined;
-    return { replayed: await worker.webhooks.replay(list) };
-  });
-  f.delete('/dead-letters', async (req) => {
-    const q = (req.query as { id?: string | string[] }).id;
-    const ids = q === undefined ? undefined : Array.isArray(q) ? q : [q];
-    return { deleted: await worker.webhooks.dropDeadLetters(ids) };
-  });
+  if (opts.adminToken === undefined) {
+    opts.log.warn({}, 'dead-letter endpoints disabled (404): PUSH_ADMIN_TOKEN is unset');
+  } else {
+    void f.register(deadLetterRoutes, { webhooks: worker.webhooks, adminToken: opts.adminToken, log: opts.log });
+  }
   return f;
 }
