@@ -27,7 +27,7 @@ export { RedisBroker } from './redis-broker.js';
 export type { RedisStateOptions, RedisClusterState } from './redis-cluster-state.js';
 export { createRedisState } from './redis-cluster-state.js';
 export type { RedisTopology, RedisConnectOptions } from './redis-connection.js';
-export type { OutboxEntry, DeadLetter, MoveResult, ReplayResult, RedisWebhooksOptions } from './redis-webhooks.js';
+export type { OutboxEntry, DeadLetter, MoveResult, ReplayResult, RedisWebhooksOptions, ReportedState } from './redis-webhooks.js';
 export { RedisWebhooks, DEFAULT_OUTBOX_MAX } from './redis-webhooks.js';
 export { withoutUserinfo } from './webhook-url.js';
 export { createRedisConnections } from './redis-connection.js';

@@ -54,6 +54,13 @@ export class RedisKeys {
   webhookLeader() {
     return `${this.prefix}:{wh}:leader`;
   }
+  /**
+   * Random id of the Redis dataset the outbox lives in, created by the first worker: part of every
+   * event id, so ids stay unique when a Redis that lost its data starts the sequences again.
+   */
+  webhookEpoch() {
+    return `${this.prefix}:{wh}:epoch`;
+  }
   /** Stream of webhook batches that never got a 2xx. */
   webhookDead() {
     return `${this.prefix}:{wh}:dead`;
@@ -94,6 +101,13 @@ export class RedisKeys {
   /** Sorted set nodeId → lease expiry (ms since epoch). */
   nodes() {
     return `${this.prefix}:nodes`;
+  }
+  /**
+   * Hash nodeId → a random token each node writes once it has (re-)registered its local state:
+   * after an outage the webhook worker waits for the tokens to change before comparing states.
+   */
+  registered() {
+    return `${this.prefix}:registered`;
   }
   /** Set of JSON entries: what a node contributed to the shared state, for cleanup when it dies. */
   contributions(nodeId: string) {

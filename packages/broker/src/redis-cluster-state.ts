@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type {
   CacheStore,
   ChannelChange,
@@ -167,6 +168,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
       await removeContributions(node, entries);
       await client.del(keys.contributions(node));
       await client.zrem(keys.nodes(), node);
+      await client.hdel(keys.registered(), node);
       log.info({ deadNode: node, entries: entries.length }, 'removed state of a dead node');
       return true;
     } finally {
@@ -220,6 +222,12 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
       }
     }
     log.info({ entries: local.length, removed: stored.length - [...wanted.keys()].filter((k) => stored.includes(k)).length }, 'registered local state in redis');
+    await markRegistered();
+  }
+
+  /** A new token each time this node's state is registered: the webhook worker waits for it after an outage. */
+  async function markRegistered(): Promise<void> {
+    await client.hset(keys.registered(), nodeId, randomUUID().slice(0, 8));
   }
 
   async function renewLease(): Promise<void> {
@@ -240,6 +248,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   // A restart with the same node id: whatever the previous incarnation left is removed first.
   await removeContributions(nodeId, await client.smembers(keys.contributions(nodeId)));
   await renewLease();
+  await markRegistered();
   started = true;
 
   let wasLost = false;
@@ -304,6 +313,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
           await removeContributions(nodeId, await client.smembers(keys.contributions(nodeId)));
           await client.del(keys.contributions(nodeId));
           await client.zrem(keys.nodes(), nodeId);
+          await client.hdel(keys.registered(), nodeId);
         } catch (err) {
           log.warn({ err: (err as Error).message }, 'releasing node state failed; it expires with the lease');
         }

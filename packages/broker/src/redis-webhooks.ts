@@ -2,80 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RedisKeys } from './keys.js';
 import type { RedisClient } from './redis-state.js';
 import { withoutUserinfo } from './webhook-url.js';
-
-/**
- * KEYS = subs, members, wh (reported state), whq (decided transitions); ARGV = channel, presence 0|1.
- * Compares the channel's stored state with what was last reported and, in the same atomic step,
- * records the new reported state and queues the events: so among several workers checking at
- * once exactly one decides each transition. Order: occupied, member changes, vacated.
- */
-const TRANSITION = `
-local occ = redis.call('EXISTS', KEYS[1]) == 1
-local prev = redis.call('HEXISTS', KEYS[3], 'occ') == 1
-local events = {}
-if occ and not prev then
-  events[#events + 1] = cjson.encode({ name = 'channel_occupied', channel = ARGV[1] })
-end
-if ARGV[2] == '1' then
-  local cur = {}
-  for _, u in ipairs(redis.call('HKEYS', KEYS[2])) do cur[u] = true end
-  local reported = {}
-  local fields = redis.call('HKEYS', KEYS[3])
-  for _, f in ipairs(fields) do
-    if string.sub(f, 1, 2) == 'm:' then reported[string.sub(f, 3)] = true end
-  end
-  for u in pairs(cur) do
-    if not reported[u] then
-      redis.call('HSET', KEYS[3], 'm:' .. u, '1')
-      events[#events + 1] = cjson.encode({ name = 'member_added', channel = ARGV[1], user_id = u })
-    end
-  end
-  for u in pairs(reported) do
-    if not cur[u] then
-      redis.call('HDEL', KEYS[3], 'm:' .. u)
-      events[#events + 1] = cjson.encode({ name = 'member_removed', channel = ARGV[1], user_id = u })
-    end
-  end
-end
-if prev and not occ then
-  events[#events + 1] = cjson.encode({ name = 'channel_vacated', channel = ARGV[1] })
-end
-if occ and not prev then redis.call('HSET', KEYS[3], 'occ', '1') end
-if prev and not occ then redis.call('HDEL', KEYS[3], 'occ') end
-if #events > 0 then
-  local seq = redis.call('HINCRBY', KEYS[3], 'seq', #events)
-  for i, e in ipairs(events) do
-    redis.call('RPUSH', KEYS[4], (seq - #events + i) .. ' ' .. e)
-  end
-end
--- An entirely reported-away channel leaves no hash behind (only its sequence).
-if redis.call('HLEN', KEYS[3]) == 1 and redis.call('HEXISTS', KEYS[3], 'seq') == 1 and not occ then
-  redis.call('EXPIRE', KEYS[3], 86400)
-else
-  redis.call('PERSIST', KEYS[3])
-end
-return #events`;
-
-/**
- * KEYS = outbox; ARGV = cap, all-or-nothing 0|1, entry count, then per entry its field count and its
- * field/value strings. Every append to the outbox goes through here. Acknowledged entries are deleted,
- * so XLEN is the undelivered backlog: entries are appended while it is under the cap and refused
- * beyond (all-or-nothing: every entry or none). MAXLEN ~ is only a backstop; it never trims while the
- * cap holds, so nothing undelivered is trimmed away. Returns how many were appended (0: full).
- */
-const OUTBOX_APPEND = `
-local room = tonumber(ARGV[1]) - redis.call('XLEN', KEYS[1])
-local count = tonumber(ARGV[3])
-if room <= 0 or (ARGV[2] == '1' and count > room) then return 0 end
-local i = 4
-local added = 0
-while added < count and added < room do
-  local n = tonumber(ARGV[i])
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, i + 1, i + n))
-  i = i + n + 1
-  added = added + 1
-end
-return added`;
+import { OUTBOX_APPEND, RESTORE_REPORTED, TRANSITION } from './webhook-scripts.js';
 
 /** The outbox's cap when none is given (PUSH_WEBHOOK_OUTBOX_MAX's default). */
 export const DEFAULT_OUTBOX_MAX = 100_000;
@@ -83,6 +10,15 @@ export const DEFAULT_OUTBOX_MAX = 100_000;
 export interface RedisWebhooksOptions {
   /** Undelivered events the outbox holds at most; appends beyond are refused. @default 100000 */
   outboxMax?: number;
+}
+
+/** What a channel's webhooks last reported: the state the next check compares with. */
+export interface ReportedState {
+  /** Events decided for the channel so far (the next event's id is seq + 1). */
+  seq: number;
+  occupied: boolean;
+  /** Presence members reported added and not yet removed. */
+  members: string[];
 }
 
 /** What `move` did: `locked` (another worker moves this channel), or how many it moved before the queue emptied or the outbox filled. */
@@ -132,7 +68,9 @@ const fieldsOf = (arr: string[]) => {
 export class RedisWebhooks {
   readonly #transition: (keys: string[], args: string[]) => Promise<unknown>;
   readonly #outboxAppend: (keys: string[], args: string[]) => Promise<unknown>;
+  readonly #restore: (keys: string[], args: string[]) => Promise<unknown>;
   readonly #outboxMax: number;
+  #epoch = '';
 
   constructor(
     private readonly client: RedisClient,
@@ -147,6 +85,18 @@ export class RedisWebhooks {
     };
     this.#transition = script('heraldWebhookTransition', TRANSITION, 4);
     this.#outboxAppend = script('heraldWebhookOutboxAppend', OUTBOX_APPEND, 1);
+    this.#restore = script('heraldWebhookRestoreReported', RESTORE_REPORTED, 1);
+  }
+
+  /**
+   * Reads (creating it if missing) the id of the Redis dataset, which event ids carry. Workers call
+   * it at start and whenever Redis may have been replaced (a restart without persistence).
+   */
+  async syncEpoch(): Promise<string> {
+    const key = this.keys.webhookEpoch();
+    await this.client.set(key, randomUUID().slice(0, 8), 'NX');
+    this.#epoch = (await this.client.get(key)) ?? '';
+    return this.#epoch;
   }
 
   get outboxMax(): number {
@@ -165,14 +115,21 @@ export class RedisWebhooks {
     return (await this.#append([['app', appId, 'eid', randomUUID(), 'ev', JSON.stringify(event), 't', String(Date.now())]], true)) === 1;
   }
 
-  /** Workers: decides the channel's pending transitions; returns how many were queued. */
-  async decide(appId: string, channel: string, presence: boolean): Promise<number> {
+  /** Workers: decides the channel's pending transitions; returns how many were queued, and what is reported now. */
+  async decide(appId: string, channel: string, presence: boolean): Promise<{ queued: number; reported: ReportedState }> {
     const k = this.keys;
-    const n = await this.#transition(
+    const r = (await this.#transition(
       [k.subs(appId, channel), k.members(appId, channel), k.webhookReported(appId, channel), k.webhookQueue(appId, channel)],
       [channel, presence ? '1' : '0'],
-    );
-    return Number(n);
+    )) as [number, number, number, ...string[]];
+    const [queued, seq, occ, ...members] = r;
+    return { queued: Number(queued), reported: { seq: Number(seq), occupied: Number(occ) === 1, members } };
+  }
+
+  /** Writes back a channel's reported state if Redis holds an older one (lower seq) or none; true if written. */
+  async restoreReported(appId: string, channel: string, r: ReportedState): Promise<boolean> {
+    const n = await this.#restore([this.keys.webhookReported(appId, channel)], [String(r.seq), r.occupied ? '1' : '0', ...r.members]);
+    return Number(n) === 1;
   }
 
   /**
@@ -193,7 +150,8 @@ export class RedisWebhooks {
         const now = String(Date.now());
         const entries = items.map((item) => {
           const sp = item.indexOf(' ');
-          return ['app', appId, 'eid', `${appId}:${channel}:${item.slice(0, sp)}`, 'ev', item.slice(sp + 1), 't', now];
+          // Unique across Redis datasets: a Redis restarted empty starts the sequences again.
+          return ['app', appId, 'eid', `${this.#epoch}:${appId}:${channel}:${item.slice(0, sp)}`, 'ev', item.slice(sp + 1), 't', now];
         });
         const added = await this.#append(entries, false);
         // Only this holder removes from the head; deciders only append at the tail.

@@ -45,6 +45,7 @@ describe('RedisWebhooks outbox cap', () => {
 
   it('move leaves what does not fit in the channel queue, in order, and moves it once there is room', async () => {
     const { keys, webhooks, xlen } = setup(100);
+    const epoch = await webhooks.syncEpoch();
     for (let i = 0; i < 95; i++) expect(await webhooks.append('app', event(i))).toBe(true);
     const q = keys.webhookQueue('app', 'ch');
     await client.rpush(q, ...Array.from({ length: 10 }, (_, i) => `${i + 1} ${JSON.stringify({ name: i % 2 ? 'channel_vacated' : 'channel_occupied', channel: 'ch' })}`));
@@ -59,7 +60,9 @@ describe('RedisWebhooks outbox cap', () => {
     expect(await webhooks.move('app', 'ch', 'w1')).toEqual({ outcome: 'moved', moved: 5 });
     expect(await client.llen(q)).toBe(0);
     const moved = await client.xrange(keys.webhookOutbox(), '-', '+');
-    expect(moved.map(([, f]) => f[f.indexOf('eid') + 1])).toEqual(['6', '7', '8', '9', '10'].map((n) => `app:ch:${n}`));
+    // Event ids: the dataset's epoch, the channel, the sequence.
+    expect(epoch).toMatch(/^[0-9a-f]{8}$/);
+    expect(moved.map(([, f]) => f[f.indexOf('eid') + 1])).toEqual(['6', '7', '8', '9', '10'].map((n) => `${epoch}:app:ch:${n}`));
   });
 
   it('replays a dead letter whole or not at all, and keeps what did not fit as a dead letter', async () => {

@@ -5,6 +5,12 @@ import { KeyspaceConfigError } from './keyspace-source.js';
 import { RedisWebhookWorker } from './redis-worker.js';
 import { createWorkerHttp } from './worker-http.js';
 
+/**
+ * The longest a stop may take: the final checks and deliveries get 5 s (RedisWebhookWorker.close),
+ * the rest is margin. Orchestrators wait 30 s (compose) or 40 s (Kubernetes) before SIGKILL.
+ */
+const SHUTDOWN_LIMIT_MS = 10_000;
+
 /** Entry point of `npm run webhook-worker`: Redis occupancy and presence changes → webhooks. */
 async function main(): Promise<void> {
   if (!process.env.REDIS_URL && !process.env.REDIS_SENTINELS && !process.env.REDIS_CLUSTER_NODES) {
@@ -37,6 +43,7 @@ async function main(): Promise<void> {
     claimMs: cfg.worker.claimMs,
     retry: { windowMs: cfg.worker.retryWindowMs, attemptTimeoutMs: cfg.worker.attemptTimeoutMs },
     outboxMax: cfg.webhookBuffers.outboxMax,
+    leaseMs: cfg.redis!.leaseMs,
     log: log.child({ component: 'webhooks' }),
   });
   try {
@@ -57,6 +64,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // Whatever Redis is doing (gone, failing over), the process is gone within this bound.
+    setTimeout(() => {
+      log.warn({ afterMs: SHUTDOWN_LIMIT_MS }, 'shutdown did not finish in time (Redis unreachable?): exiting');
+      process.exit(0);
+    }, SHUTDOWN_LIMIT_MS).unref();
     (async () => {
       await http.close();
       await worker.close();
