@@ -90,27 +90,48 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   const broker = new RedisBroker(conn.pubsub, keys, log);
 
   const ready = () => conn.ready();
-  /** Runs a write when Redis is reachable; while it is not, returns `fallback` (reconcile repairs). */
+  let repairTimer: NodeJS.Timeout | undefined;
+  let closing = false;
+  /**
+   * A write failed while the connection looked up (a Redis Cluster shard failing over, a command
+   * refused mid-failover): the local state is registered again shortly, by the same diff as after an
+   * outage, and again until it succeeds; answers given as partial meanwhile are completed then.
+   */
+  const scheduleRepair = (err: Error) => {
+    if (repairTimer !== undefined || closing) return;
+    log.warn({ err: err.message }, 'a redis write failed: local state will be registered again');
+    repairTimer = setTimeout(() => {
+      repairTimer = undefined;
+      // Disconnected: the reconnect re-registers by itself.
+      if (!ready() || closing) return;
+      reconcile().then(recovered, (e: Error) => scheduleRepair(e));
+    }, 1000);
+    repairTimer.unref();
+  };
+  /**
+   * Runs a write. While Redis is unreachable it is skipped (`fallback`, reconcile repairs); when it
+   * fails on a connection that looks up (a shard failing over), the same, with a repair scheduled.
+   */
   const guard = async <T>(op: () => Promise<T>, fallback: T): Promise<T> => {
     if (!ready()) return fallback;
     try {
       return await op();
     } catch (err) {
-      if (!ready()) return fallback;
-      throw err;
+      if (ready()) scheduleRepair(err as Error);
+      return fallback;
     }
   };
   /**
-   * Runs a read when Redis answers; while it does not (disconnected, or stalled: the lease is
-   * overdue), throws StateUnavailableError rather than answering from nothing.
+   * Runs a read when Redis answers; while it does not (disconnected, stalled: the lease is overdue,
+   * or the command fails: a shard failing over), throws StateUnavailableError rather than answering
+   * from nothing.
    */
   const read = async <T>(op: () => Promise<T>): Promise<T> => {
     if (!isReady()) throw new StateUnavailableError();
     try {
       return await op();
     } catch (err) {
-      if (!isReady()) throw new StateUnavailableError();
-      throw err;
+      throw new StateUnavailableError(undefined, { cause: err });
     }
   };
 
@@ -303,6 +324,8 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
       received: broker.receivedCount,
     }),
     async close() {
+      closing = true;
+      if (repairTimer !== undefined) clearTimeout(repairTimer);
       clearInterval(leaseTimer);
       clearInterval(reapTimer);
       await broker.close();

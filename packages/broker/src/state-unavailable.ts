@@ -7,7 +7,7 @@
 export class StateUnavailableError extends Error {
   override readonly name = 'StateUnavailableError';
   readonly code = 'PUSH_ERR_STATE_UNAVAILABLE';
-  constructor(message = 'Shared state unreachable: retry shortly') {
-    super(message);
+  constructor(message = 'Shared state unreachable: retry shortly', options?: ErrorOptions) {
+    super(message, options);
   }
 }

@@ -4,6 +4,12 @@ import { startGateway } from './gateway.js';
 import { createLogger } from './logger.js';
 import { UwsFallbackError } from './uws.js';
 
+/**
+ * What a stop may take beyond PUSH_DRAIN_MS (webhook flush, releasing the node's Redis state).
+ * Orchestrators wait 30 s (compose, drain 10 s) or 40 s (Kubernetes, drain 20 s) before SIGKILL.
+ */
+const SHUTDOWN_MARGIN_MS = 10_000;
+
 /** Entry point of `npm start` (embedded) and `npm run gateway` (one node of a cluster). */
 async function main(): Promise<void> {
   const role = process.argv.includes('--role=gateway') ? 'gateway' : 'embedded';
@@ -39,6 +45,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // The drain, then up to 10 s for webhooks and Redis: gone within that even if Redis is not.
+    const limitMs = cfg.drainMs + SHUTDOWN_MARGIN_MS;
+    setTimeout(() => {
+      log.warn({ afterMs: limitMs }, 'shutdown did not finish in time (Redis unreachable?): exiting');
+      process.exit(0);
+    }, limitMs).unref();
     gw.close().then(
       () => process.exit(0),
       (err: unknown) => {

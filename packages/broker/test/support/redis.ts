@@ -155,6 +155,9 @@ export async function startRedisCluster(): Promise<RedisClusterSet> {
           // relative to --dir, the node's own fresh temp dir
           '--cluster-config-file', 'nodes.conf',
           '--cluster-node-timeout', '2000',
+          // the default 5 s diskless-sync delay would leave a fresh replica unsynced, and so unable
+          // to take over its primary (its data counts as too old), for the first seconds
+          '--repl-diskless-sync-delay', '0',
           // an explicit bus port: the default (port + 10000) overflows for ports above 55535
           '--cluster-port', String(await freePort()),
         ]),
@@ -167,6 +170,14 @@ export async function startRedisCluster(): Promise<RedisClusterSet> {
       for (const h of handles) {
         const info = await command(h, ['CLUSTER', 'INFO']);
         if (typeof info !== 'string' || !info.includes('cluster_state:ok')) return false;
+      }
+      return true;
+    });
+    // Every replica synced with its primary: only then can it take over when a test kills one.
+    await pollUntil('every replica to sync with its primary', 30_000, async () => {
+      for (const h of handles) {
+        const repl = await infoSection(h, 'replication');
+        if (repl.includes('role:slave') && !repl.includes('master_link_status:up')) return false;
       }
       return true;
     });
