@@ -32,6 +32,15 @@ export interface BrokerHandler {
   onControl(cmd: ControlCommand): void;
 }
 
+export interface PublishOptions {
+  /**
+   * Wait up to this long for the cluster while it is unreachable or failing over, then, if still
+   * not published, throw PublishUnavailableError (this node's subscribers have it). Unset: never
+   * wait nor throw; this node's subscribers get it, the others may not.
+   */
+  waitMs?: number;
+}
+
 /** At-most-once, ordered per channel only. subscribe/unsubscribe are idempotent. */
 export interface Broker {
   /** Once, after the local hub exists. */
@@ -40,8 +49,8 @@ export interface Broker {
   subscribe(appId: string, channel: string): Promise<void>;
   /** Called after the last local subscriber leaves. */
   unsubscribe(appId: string, channel: string): Promise<void>;
-  publish(pub: Publication): Promise<void>;
-  publishControl(cmd: ControlCommand): Promise<void>;
+  publish(pub: Publication, opts?: PublishOptions): Promise<void>;
+  publishControl(cmd: ControlCommand, opts?: PublishOptions): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,9 @@
 export { StateUnavailableError } from './state-unavailable.js';
+export { PublishUnavailableError } from './publish-unavailable.js';
 export type {
   ChannelChange,
   Publication,
+  PublishOptions,
   ControlCommand,
   BrokerHandler,
   Broker,

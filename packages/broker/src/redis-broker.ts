@@ -1,4 +1,5 @@
-import type { Broker, BrokerHandler, ControlCommand, Publication } from './broker.js';
+import type { Broker, BrokerHandler, ControlCommand, Publication, PublishOptions } from './broker.js';
+import { PublishUnavailableError } from './publish-unavailable.js';
 import type { RedisKeys } from './keys.js';
 import type { PubSubTransport } from './redis-connection.js';
 
@@ -19,6 +20,35 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export function encodeEnvelope(pub: Pick<Publication, 'frame' | 'exceptSocketId'>): string | Buffer {
   const head = (pub.exceptSocketId ?? '') + '\n';
   return typeof pub.frame === 'string' ? head + pub.frame : Buffer.concat([Buffer.from(head), pub.frame]);
+}
+
+/**
+ * `encodeEnvelope` as one Buffer, the form `publish` sends: the frame is encoded to bytes once, here,
+ * and ioredis writes it as is (a string payload is copied again into every command it builds).
+ */
+export function encodeEnvelopeBytes(pub: Pick<Publication, 'frame' | 'exceptSocketId'>): Buffer {
+  const head = pub.exceptSocketId ?? '';
+  const frame = pub.frame;
+  const frameBytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
+  // Socket ids are ASCII (isValidSocketId), so latin1 writes one byte per character.
+  const out = Buffer.allocUnsafe(head.length + 1 + frameBytes);
+  let at = out.write(head, 0, 'latin1');
+  out[at++] = NEWLINE;
+  if (typeof frame === 'string') out.write(frame, at, 'utf8');
+  else out.set(frame, at);
+  return out;
+}
+
+/** The publication in an envelope received on a channel topic; undefined if it is not one. */
+function decodeEnvelope(appId: string, channel: string, message: Buffer): Publication | undefined {
+  const nl = message.indexOf(NEWLINE);
+  if (nl === -1) return undefined;
+  return {
+    appId,
+    channel,
+    frame: message.subarray(nl + 1),
+    ...(nl > 0 ? { exceptSocketId: message.toString('latin1', 0, nl) } : {}),
+  };
 }
 
 export interface BrokerLog {
@@ -136,21 +166,78 @@ export class RedisBroker implements Broker {
     }
   }
 
-  async publish(pub: Publication): Promise<void> {
+  publish(pub: Publication, opts: PublishOptions = {}): Promise<void> {
+    const waitMs = opts.waitMs;
+    if (waitMs !== undefined && waitMs > 0) {
+      const { appId, channel } = pub;
+      const envelope = encodeEnvelopeBytes(pub);
+      const topic = this.keys.topic(appId, channel);
+      const slow = (first?: Error) =>
+        this.#waitAndSend(topic, envelope, waitMs, first, () => {
+          const local = decodeEnvelope(appId, channel, envelope);
+          if (local !== undefined) this.#handler?.onPublication(local);
+        });
+      if (!this.ps.ready()) return slow();
+      // The usual case costs one PUBLISH, no timer: waiting starts only once it failed.
+      return this.ps.publish(topic, envelope).then(
+        () => void this.publishedCount++,
+        (err: Error) => slow(err),
+      );
+    }
     if (!this.ps.ready()) {
       this.#handler?.onPublication(pub);
-      return;
+      return Promise.resolve();
     }
+    return this.#send(pub.appId, pub.channel, encodeEnvelopeBytes(pub));
+  }
+
+  /**
+   * Publishes, waiting up to `waitMs` for Redis while it is unreachable or failing over (one
+   * attempt in flight at a time, so a slow answer is never doubled by a retry). Not published by
+   * then: `local` (this node's subscribers get it) and PublishUnavailableError.
+   */
+  async #waitAndSend(topic: string, payload: string | Buffer, waitMs: number, first: Error | undefined, local: () => void): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    let pause = 50;
+    let last = first;
+    if (first !== undefined) await new Promise((r) => setTimeout(r, pause));
+    for (;;) {
+      const left = deadline - Date.now();
+      if (this.ps.ready() && left > 0) {
+        try {
+          await withTimeout(this.ps.publish(topic, payload), left, 'publish');
+          this.publishedCount++;
+          return;
+        } catch (err) {
+          last = err as Error;
+        }
+      }
+      const rest = deadline - Date.now();
+      if (rest <= 0) break;
+      await new Promise((r) => setTimeout(r, Math.min(pause, rest)));
+      pause = Math.min(pause * 2, 500);
+    }
+    local();
+    this.log.warn({ err: last?.message ?? 'redis unreachable', waitMs }, 'publish failed after waiting for redis; delivered locally only');
+    throw new PublishUnavailableError(`not published within ${waitMs} ms: ${last?.message ?? 'Redis unreachable'}`);
+  }
+
+  /** Only the envelope waits for Redis's answer: the publication (its frame string) is garbage already. */
+  async #send(appId: string, channel: string, envelope: Buffer): Promise<void> {
     try {
-      await this.ps.publish(this.keys.topic(pub.appId, pub.channel), encodeEnvelope(pub));
+      await this.ps.publish(this.keys.topic(appId, channel), envelope);
       this.publishedCount++;
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'publish failed; delivered locally only');
-      this.#handler?.onPublication(pub);
+      const local = decodeEnvelope(appId, channel, envelope);
+      if (local !== undefined) this.#handler?.onPublication(local);
     }
   }
 
-  async publishControl(cmd: ControlCommand): Promise<void> {
+  async publishControl(cmd: ControlCommand, opts: PublishOptions = {}): Promise<void> {
+    if (opts.waitMs !== undefined && opts.waitMs > 0) {
+      return this.#waitAndSend(this.keys.control(), JSON.stringify(cmd), opts.waitMs, undefined, () => this.#handler?.onControl(cmd));
+    }
     if (!this.ps.ready()) {
       this.#handler?.onControl(cmd);
       return;
@@ -176,15 +263,10 @@ export class RedisBroker implements Broker {
     }
     const target = this.#topics.get(topic) ?? this.keys.parseTopic(topic);
     if (target === undefined) return;
-    const nl = message.indexOf(NEWLINE);
-    if (nl === -1) return;
+    const pub = decodeEnvelope(target.appId, target.channel, message);
+    if (pub === undefined) return;
     this.receivedCount++;
-    handler.onPublication({
-      appId: target.appId,
-      channel: target.channel,
-      frame: message.subarray(nl + 1),
-      ...(nl > 0 ? { exceptSocketId: message.toString('latin1', 0, nl) } : {}),
-    });
+    handler.onPublication(pub);
   }
 
   async close(): Promise<void> {

@@ -37,6 +37,15 @@ export interface PubSubTransport {
 /** Reconnect forever, quickly at first; a gateway never gives up on Redis. */
 const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
 
+/**
+ * Publications are written to the socket as they come, not auto-pipelined: ioredis holds an
+ * auto-pipeline, with every payload queued in it, until Redis has answered all of it, and copies
+ * the whole batch into one more buffer (or string) to write it. Under a burst of large events those
+ * payloads and copies outlive V8's young generation, and the gateway's RSS grows by them until a
+ * full GC.
+ */
+const PUBLISH_NOT_PIPELINED = ['publish', 'spublish'];
+
 export interface RedisConnections {
   client: RedisClient;
   pubsub: PubSubTransport;
@@ -54,7 +63,13 @@ export function createRedisConnections(opts: RedisConnectOptions, onError: (conn
     ...(opts.password ? { password: opts.password } : {}),
     ...(opts.tls ? { tls: {} } : {}),
   };
-  const base: RedisOptions = { retryStrategy, maxRetriesPerRequest: 1, enableAutoPipelining: true, lazyConnect: true };
+  const base: RedisOptions = {
+    retryStrategy,
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: PUBLISH_NOT_PIPELINED,
+    lazyConnect: true,
+  };
   const t = opts.topology;
   if (t.kind === 'cluster') {
     const clusterOpts: ClusterOptions = {
@@ -64,7 +79,7 @@ export function createRedisConnections(opts: RedisConnectOptions, onError: (conn
       // ioredis 5 would auto-pipeline these onto a node's command connection (its list of commands
       // never auto-pipelined lacks them) instead of the sharded subscriber: that connection then
       // enters subscriber mode and every later command on it hangs.
-      autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe'],
+      autoPipeliningIgnoredCommands: ['ssubscribe', 'sunsubscribe', ...PUBLISH_NOT_PIPELINED],
       lazyConnect: true,
       clusterRetryStrategy: retryStrategy,
       redisOptions: { ...auth, maxRetriesPerRequest: 1 },

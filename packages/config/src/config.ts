@@ -84,6 +84,11 @@ const Env = z.object({
   PUSH_MAX_QUEUED_FRAMES: z.coerce.number().int().min(1).max(100_000).default(100),
   /** Clustered: webhook events the Redis outbox holds at most; beyond, new ones are dropped (counted, logged). @default 100000 */
   PUSH_WEBHOOK_OUTBOX_MAX: z.coerce.number().int().min(100).default(100_000),
+  /**
+   * Clustered: how long a trigger waits for Redis while it is unreachable or failing over (longer
+   * than a Sentinel or Cluster failover); not published by then, it answers 503. @default 10000
+   */
+  PUSH_PUBLISH_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
   /** Embedded: webhook batches being delivered or retried at once; beyond, new ones are dropped (counted, logged). @default 1000 */
   PUSH_WEBHOOK_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(1000),
 });
@@ -135,6 +140,8 @@ export interface Config {
   api: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
   /** Frames of one socket waiting to be handled before it is closed (4301). */
   maxQueuedFrames: number;
+  /** How long a trigger waits for an unreachable or failing-over Redis before answering 503. */
+  publishWaitMs: number;
   /** Bounds of the webhook buffers: the Redis outbox (clustered), batches in flight (embedded). */
   webhookBuffers: { outboxMax: number; maxInFlight: number };
   worker: { port: number; retryWindowMs: number; attemptTimeoutMs: number; claimMs: number };
@@ -201,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.PUSH_ADMIN_TOKEN,
     api: { headersTimeoutMs: e.PUSH_API_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.PUSH_API_REQUEST_TIMEOUT_MS, maxConnections: e.PUSH_API_MAX_CONNECTIONS },
     maxQueuedFrames: e.PUSH_MAX_QUEUED_FRAMES,
+    publishWaitMs: e.PUSH_PUBLISH_WAIT_MS,
     webhookBuffers: { outboxMax: e.PUSH_WEBHOOK_OUTBOX_MAX, maxInFlight: e.PUSH_WEBHOOK_MAX_IN_FLIGHT },
     worker: {
       port: e.PUSH_WORKER_PORT,

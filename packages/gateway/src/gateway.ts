@@ -34,6 +34,8 @@ export type GatewayConfig = Pick<
   maxConnectionsPerSecond?: number;
   /** Frames of one socket waiting to be handled before it is closed (4301). @default 100 */
   maxQueuedFrames?: number;
+  /** How long a trigger waits for an unreachable or failing-over Redis before answering 503. @default 10000 */
+  publishWaitMs?: number;
   /** Timeouts and connection cap of the API listener. @default DEFAULT_API_LIMITS */
   api?: ApiListenerLimits;
   /** Clustered mode: Redis connection and key prefix. Unset: embedded in-memory state. */
@@ -102,7 +104,11 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   });
   const wsPort = uws.us_socket_local_port(listenSocket as never);
   let ready = false;
-  const api = createApiServer({ apps, state, metrics, ready: () => ready && state.isReady() }, log.child({ component: 'api' }), cfg.api);
+  const api = createApiServer(
+    { apps, state, metrics, ready: () => ready && state.isReady(), publishWaitMs: cfg.publishWaitMs ?? 10_000 },
+    log.child({ component: 'api' }),
+    cfg.api,
+  );
   try {
     await api.listen({ host: cfg.apiHost, port: cfg.apiPort });
   } catch (err) {

@@ -15,11 +15,11 @@ export function redisAndNodes() {
     nodes: [] as NodeHandle[],
     raws: [] as RawClient[],
     /** `count` gateways of `app` on one fresh key prefix, with the given lease; tracked in `nodes`. */
-    async gateways(app: TestApp, count: number, leaseMs = 2000): Promise<NodeHandle[]> {
+    async gateways(app: TestApp, count: number, leaseMs = 2000, env: Record<string, string> = {}): Promise<NodeHandle[]> {
       const prefix = uniquePrefix();
       const started = await Promise.all(
         Array.from({ length: count }, (_, i) =>
-          startNode({ app, redisUrl: f.redis.url, prefix, nodeId: `g${i}-${prefix}`, env: { PUSH_NODE_LEASE_MS: String(leaseMs) } }),
+          startNode({ app, redisUrl: f.redis.url, prefix, nodeId: `g${i}-${prefix}`, env: { PUSH_NODE_LEASE_MS: String(leaseMs), ...env } }),
         ),
       );
       f.nodes.push(...started);

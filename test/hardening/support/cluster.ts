@@ -44,6 +44,7 @@ export function publisher(app: TestApp, node: () => NodeHandle, channel: string,
   let seq = 0;
   let failed = 0;
   const ok: number[] = [];
+  const refused: { seq: number; status: number | undefined }[] = [];
   let on = true;
   const loop = (async () => {
     while (on) {
@@ -52,7 +53,10 @@ export function publisher(app: TestApp, node: () => NodeHandle, channel: string,
         .trigger(channel, event, { seq: n })
         .then(
           () => ok.push(n),
-          () => failed++,
+          (err: { status?: number }) => {
+            failed++;
+            refused.push({ seq: n, status: err.status });
+          },
         );
       await new Promise((r) => setTimeout(r, everyMs));
     }
@@ -66,6 +70,8 @@ export function publisher(app: TestApp, node: () => NodeHandle, channel: string,
     },
     /** Sequence numbers whose trigger answered 200. */
     ok,
+    /** Triggers that did not answer 200, with their status. */
+    refused,
     async stop() {
       on = false;
       await loop;

@@ -9,6 +9,8 @@ export interface ApiContext {
   metrics: Metrics;
   /** True once the gateway listens on both ports (and, clustered, reaches Redis). */
   ready: () => boolean;
+  /** How long a trigger waits for an unreachable or failing-over cluster before answering 503. */
+  publishWaitMs?: number;
   /** Bytes of the browser client bundle, when built. */
   clientBundle?: () => Buffer | undefined;
 }

@@ -14,6 +14,7 @@ export const ApiErrorCode = {
   NotFound: 'PUSH_ERR_NOT_FOUND',
   RateLimited: 'PUSH_ERR_RATE_LIMITED',
   StateUnavailable: 'PUSH_ERR_STATE_UNAVAILABLE',
+  PublishUnavailable: 'PUSH_ERR_PUBLISH_UNAVAILABLE',
   Internal: 'PUSH_ERR_INTERNAL',
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];

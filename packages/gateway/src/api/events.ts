@@ -63,7 +63,11 @@ async function publish(ctx: ApiContext, app: App, t: Trigger): Promise<void> {
       const frame = encodeChannelEvent(t.name, channel, t.data);
       // Cached before it is published: a subscriber joining in between gets it from the cache.
       if (channelKind(channel).cache) await ctx.state.cache.set(app.id, channel, t.name, t.data, app.cacheTtlSeconds);
-      await ctx.state.broker.publish({ appId: app.id, channel, frame, ...(t.socketId ? { exceptSocketId: t.socketId } : {}) });
+      await ctx.state.broker.publish(
+        { appId: app.id, channel, frame, ...(t.socketId ? { exceptSocketId: t.socketId } : {}) },
+        // Held while the cluster fails over; not published by then, the trigger answers 503.
+        ctx.publishWaitMs !== undefined ? { waitMs: ctx.publishWaitMs } : {},
+      );
     }),
   );
 }

@@ -1,6 +1,6 @@
 import { STATUS_CODES, createServer } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import { StateUnavailableError } from '@herald/broker';
+import { PublishUnavailableError, StateUnavailableError } from '@herald/broker';
 import type { Logger } from 'pino';
 import { channelsRoutes } from './channels.js';
 import { clientBundleRoutes } from './client-bundle.js';
@@ -116,6 +116,13 @@ function answerError(err: unknown, ctx: ApiContext, log: Pick<Logger, 'debug' | 
     const msg = err.code === ApiErrorCode.InvalidSignature ? undefined : err.message;
     log.debug({ status: err.statusCode, code: err.code, ...(msg !== undefined ? { msg } : {}) }, 'api request refused');
     return { status: err.statusCode, body: { error: err.message, code: err.statusCode } };
+  }
+  if (err instanceof PublishUnavailableError) {
+    log.debug({ status: 503, code: ApiErrorCode.PublishUnavailable }, 'api request refused');
+    return {
+      status: 503,
+      body: { error: "Not published: the cluster (Redis) is unreachable; only this node's subscribers received it. Retry shortly (they get it again)", code: 503 },
+    };
   }
   if (err instanceof StateUnavailableError) {
     // Counts and member lists of a cluster whose state is unreachable would be made up: 503, retry.

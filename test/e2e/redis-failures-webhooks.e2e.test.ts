@@ -1,0 +1,331 @@
+/**
+ * Webhooks and triggers across Redis failures, on every topology, with real processes and no
+ * process restarted by hand: one server SIGKILLed and restarted empty; a Sentinel primary
+ * SIGKILLed (the replica promoted); a Redis Cluster primary SIGKILLed (its replica promoted), once
+ * holding channels only and once holding the worker's own keys.
+ *
+ * In each: channels and presence members opened before the failure, closed, joined and opened
+ * while Redis is failing, and changed again after it; every transition must be reported exactly
+ * once (de-duplicated by event id, the receivers' documented rule) and in order per channel and
+ * user, within the webhook delay plus a bounded recovery time; the worker's /ready must say 503
+ * while it cannot hear every primary, and 200 again after; every trigger answered 200 must have
+ * been published (received by a subscriber on another gateway).
+ */
+import { Cluster } from 'ioredis';
+import Pusher from 'pusher';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startRedis, startRedisCluster, startSentinelSet, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
+import { RawClient } from '../../packages/gateway/test/support/harness.js';
+import { randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
+import { startVerifyingReceiver } from './support/webhook-receiver.js';
+
+/** The recovery bound the worker promises on top of the webhook delay, measured from Redis being usable again. */
+const RECOVERY_BOUND_MS = 15_000;
+const DELAY_MS = 1000;
+
+interface Topology {
+  env: Record<string, string>;
+  /** Names of the four channels, chosen (on Cluster) so that their keys live on the shard that fails. */
+  names: { keep: string; gone: string; fresh: string; room: string };
+  fail(): Promise<void>;
+  /** Resolves once Redis is usable again (restarted, or the replica promoted). */
+  back(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const plainNames = { keep: 'keep', gone: 'gone', fresh: 'fresh', room: 'presence-room' };
+
+async function single(): Promise<Topology> {
+  const redis = await startRedis();
+  return {
+    env: { REDIS_URL: redis.url },
+    names: plainNames,
+    fail: () => redis.kill(),
+    back: () => redis.restart(),
+    stop: () => redis.stop(),
+  };
+}
+
+/** `allDataNodes`: the failure kills the replica too (no primary left), not only the primary. */
+async function sentinel(opts: { allDataNodes?: boolean } = {}): Promise<Topology> {
+  const set = await startSentinelSet();
+  const [s0] = set.sentinels as [RedisHandle];
+  const primaryPort = async () => {
+    const c = new (await import('ioredis')).Redis({ host: s0.host, port: s0.port, lazyConnect: true });
+    try {
+      await c.connect();
+      const addr = (await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', set.name)) as [string, string];
+      return Number(addr[1]);
+    } finally {
+      c.disconnect();
+    }
+  };
+  return {
+    env: { REDIS_SENTINELS: set.sentinels.map((s) => `${s.host}:${s.port}`).join(','), REDIS_SENTINEL_NAME: set.name },
+    names: plainNames,
+    fail: async () => {
+      await set.primary.kill();
+      if (opts.allDataNodes === true) await set.replica.kill();
+    },
+    back: async () => {
+      await expect.poll(primaryPort, { timeout: 30_000, interval: 200 }).toBe(set.replica.port);
+    },
+    stop: () => set.stop(),
+  };
+}
+
+/** A Cluster whose failing primary holds the test's channels, or the worker's own keys (`{wh}`) too. */
+async function cluster(appId: string, prefix: string, failing: 'channels' | 'worker keys'): Promise<Topology> {
+  const rc = await startRedisCluster();
+  const c = new Cluster(rc.nodes, { lazyConnect: true });
+  await c.connect();
+  const slots = (await c.cluster('SLOTS')) as [number, number, [string, number]][];
+  const portOf = (slot: number) => slots.find(([a, b]) => slot >= a && slot <= b)![2][1];
+  const slotOf = async (key: string) => Number(await c.cluster('KEYSLOT', key));
+  const whPort = portOf(await slotOf(`${prefix}:{wh}:outbox`));
+  // The failing primary: the one with the worker's keys, or another one (channels only).
+  const target = failing === 'worker keys' ? whPort : slots.map((s) => s[2][1]).find((p) => p !== whPort)!;
+  const pick = async (base: string) => {
+    for (let i = 0; ; i++) {
+      const name = `${base}-${i}`;
+      if (portOf(await slotOf(`${appId}:${name}`)) === target) return name;
+    }
+  };
+  const names = { keep: await pick('keep'), gone: await pick('gone'), fresh: await pick('fresh'), room: await pick('presence-room') };
+  c.disconnect();
+  const victim = rc.handles.find((h) => h.port === target)!;
+  const others = rc.handles.filter((h) => h !== victim);
+  return {
+    env: { REDIS_CLUSTER_NODES: rc.nodes.map((n) => `${n.host}:${n.port}`).join(',') },
+    names,
+    fail: () => victim.kill(),
+    back: async () => {
+      // The replica promoted, and every live node agrees the cluster is whole again.
+      await expect
+        .poll(
+          async () => {
+            for (const h of others) {
+              const probe = new (await import('ioredis')).Redis({ host: h.host, port: h.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+              try {
+                await probe.connect();
+                const info = String(await probe.cluster('INFO'));
+                if (!info.includes('cluster_state:ok')) return `${h.port}: ${/cluster_state:\w+/.exec(info)?.[0]}\n${String(await probe.cluster('NODES'))}`;
+              } catch (err) {
+                return `${h.port}: ${(err as Error).message}`;
+              } finally {
+                probe.disconnect();
+              }
+            }
+            return true;
+          },
+          { timeout: 30_000, interval: 200 },
+        )
+        .toBe(true);
+    },
+    stop: () => rc.stop(),
+  };
+}
+
+type Hook = Record<string, unknown>;
+const label = (e: Hook) => (e.user_id ? `${e.name}:${e.user_id}` : String(e.name));
+
+describe('webhooks and triggers across Redis failures', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
+  });
+
+  async function scenario(make: (app: TestApp, prefix: string) => Promise<Topology>) {
+    const app = randomTestApp();
+    const prefix = uniquePrefix();
+    const topo = await make(app, prefix);
+    cleanup.push(() => topo.stop());
+    const rx = await startVerifyingReceiver(app);
+    cleanup.push(() => rx.close());
+    const env = {
+      ...topo.env,
+      PUSH_REDIS_PREFIX: prefix,
+      PUSH_WEBHOOK_URL: rx.url,
+      PUSH_WEBHOOK_DELAY_MS: String(DELAY_MS),
+      PUSH_NODE_LEASE_MS: '2000',
+    };
+    const nodes: NodeHandle[] = [];
+    cleanup.push(() => Promise.all(nodes.map((n) => n.kill('SIGKILL'))));
+    const [g0, g1] = await Promise.all([0, 1].map((i) => startNode({ app, role: 'gateway', nodeId: `g${i}-${prefix}`, env })));
+    nodes.push(g0!, g1!);
+    const worker = await startNode({ app, role: 'worker', nodeId: `w-${prefix}`, env });
+    nodes.push(worker);
+    const clients: RawClient[] = [];
+    cleanup.push(async () => {
+      for (const c of clients) await c[Symbol.asyncDispose]();
+    });
+    const raw = async (g: NodeHandle) => {
+      const c = await RawClient.established({ wsPort: g.wsPort, app });
+      clients.push(c);
+      return c;
+    };
+    const sdk = (g: NodeHandle) => new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(g.apiPort), useTLS: false });
+    const member = async (g: NodeHandle, user: string) => {
+      const c = await raw(g);
+      const a = sdk(g).authorizeChannel(c.socketId, topo.names.room, { user_id: user });
+      c.send({ event: 'pusher:subscribe', data: { channel: topo.names.room, auth: a.auth, channel_data: a.channel_data } });
+      await c.waitFor((f) => f.event === 'pusher_internal:subscription_succeeded');
+      return c;
+    };
+    const close = async (c: RawClient) => {
+      await c[Symbol.asyncDispose]();
+      clients.splice(clients.indexOf(c), 1);
+    };
+    const { keep, gone, fresh, room } = topo.names;
+    const seen = (channel: string) => rx.unique().filter((e) => e.channel === channel).map(label);
+
+    // --- steady state before the failure
+    const keepSub = await raw(g1!);
+    await keepSub.subscribe(keep);
+    const goneSub = await raw(g0!);
+    await goneSub.subscribe(gone);
+    const alice = await member(g0!, 'alice');
+    const bob = await member(g1!, 'bob');
+    await expect.poll(() => [seen(keep), seen(gone), seen(room).length]).toEqual([['channel_occupied'], ['channel_occupied'], 3]);
+
+    // The worker's readiness, sampled throughout.
+    const readiness: { at: number; status: number }[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const status = await fetch(`${worker.apiUrl}/ready`).then((r) => r.status, () => 0);
+        readiness.push({ at: Date.now(), status });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    cleanup.push(async () => {
+      sampling = false;
+      await sampler;
+    });
+
+    // --- the failure, and changes while Redis is failing
+    const failedAt = Date.now();
+    await topo.fail();
+    // Triggers through g0 from the failure on, to keepSub on g1: answered 200 only if published.
+    // Sent concurrently, a few every 100 ms, so that some are in flight throughout the failure.
+    const outcomes: { n: number; status: number }[] = [];
+    const sent: Promise<void>[] = [];
+    const triggering = (async () => {
+      for (let n = 0; n < 60; n++) {
+        sent.push(
+          sdk(g0!)
+            .trigger(keep, 'during', { n })
+            .then((r) => r.status, (e: { status?: number }) => e.status ?? 0)
+            .then((status) => void outcomes.push({ n, status })),
+        );
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await Promise.all(sent);
+    })();
+    await expect.poll(async () => (await fetch(`${worker.apiUrl}/ready`)).status, { timeout: 30_000 }).toBe(503);
+    await close(goneSub);
+    await close(bob);
+    const carol = await member(g1!, 'carol');
+    const freshSub = await raw(g0!);
+    freshSub.send({ event: 'pusher:subscribe', data: { channel: fresh } });
+
+    await topo.back();
+    const backAt = Date.now();
+    await triggering;
+    await expect.poll(async () => (await fetch(`${worker.apiUrl}/ready`)).status, { timeout: RECOVERY_BOUND_MS }).toBe(200);
+    const readyAt = Date.now();
+
+    // --- every transition of the outage reported once, within the delay plus the recovery bound
+    await expect.poll(() => seen(gone), { timeout: DELAY_MS + RECOVERY_BOUND_MS }).toEqual(['channel_occupied', 'channel_vacated']);
+    await expect.poll(() => seen(fresh), { timeout: DELAY_MS + RECOVERY_BOUND_MS }).toEqual(['channel_occupied']);
+    const perUser = (u: string) => seen(room).filter((l) => l.endsWith(`:${u}`));
+    await expect.poll(() => [perUser('alice'), perUser('bob'), perUser('carol')], { timeout: DELAY_MS + RECOVERY_BOUND_MS }).toEqual([
+      ['member_added:alice'],
+      ['member_added:bob', 'member_removed:bob'],
+      ['member_added:carol'],
+    ]);
+    const reportedAt = Date.now();
+
+    // --- and steady state again after it
+    await close(keepSub);
+    const later = await raw(g1!);
+    await later.subscribe(`${fresh}-later`);
+    await close(alice);
+    await close(carol);
+    await expect.poll(() => seen(keep), { timeout: DELAY_MS + 10_000 }).toEqual(['channel_occupied', 'channel_vacated']);
+    await expect.poll(() => seen(`${fresh}-later`), { timeout: DELAY_MS + 10_000 }).toEqual(['channel_occupied']);
+    await expect.poll(() => seen(room), { timeout: DELAY_MS + 10_000 }).toContain('channel_vacated');
+    expect(seen(room).filter((l) => l === 'channel_occupied')).toEqual(['channel_occupied']);
+    expect(seen(room).at(-1)).toBe('channel_vacated');
+    expect(seen(keep)).toEqual(['channel_occupied', 'channel_vacated']);
+    expect(rx.hooks.every((h) => h.valid)).toBe(true);
+
+    // Triggers: every 200 was published, so the subscriber on the other gateway got it.
+    const received = new Set(keepSub.events('during').map((f) => (JSON.parse(f.data as string) as { n: number }).n));
+    for (const o of outcomes) {
+      expect([200, 503], `trigger ${o.n}`).toContain(o.status);
+      if (o.status === 200) expect(received.has(o.n), `trigger ${o.n} answered 200`).toBe(true);
+    }
+    sampling = false;
+    await sampler;
+    // /ready was 503 while the worker could not hear Redis, 200 again after.
+    expect(readiness.some((r) => r.at >= failedAt && r.at <= backAt && r.status === 503)).toBe(true);
+    expect(readiness.at(-1)?.status).toBe(200);
+    return {
+      worker,
+      timings: {
+        readyAfterBackMs: readyAt - backAt,
+        reportedAfterBackMs: reportedAt - backAt,
+        triggers: `${outcomes.filter((o) => o.status === 200).length} × 200, ${outcomes.filter((o) => o.status === 503).length} × 503`,
+      },
+    };
+  }
+
+  it.each(['one server', 'Sentinel'] as const)('SIGTERM with Redis gone (%s): the gateway and the worker exit 0 within their stop bound, never crash meanwhile', async (kind) => {
+    const app = randomTestApp();
+    const topo = kind === 'one server' ? await single() : await sentinel({ allDataNodes: true });
+    cleanup.push(() => topo.stop());
+    const prefix = uniquePrefix();
+    const env = { ...topo.env, PUSH_REDIS_PREFIX: prefix, PUSH_WEBHOOK_URL: 'http://127.0.0.1:9/hook', PUSH_NODE_LEASE_MS: '2000', PUSH_DRAIN_MS: '0' };
+    const gateway = await startNode({ app, role: 'gateway', env });
+    const worker = await startNode({ app, role: 'worker', env });
+    cleanup.push(() => Promise.all([gateway.kill(), worker.kill()]));
+    const c = await RawClient.established({ wsPort: gateway.wsPort, app });
+    cleanup.push(() => c[Symbol.asyncDispose]());
+    await c.subscribe('pending-webhook');
+    await topo.fail();
+    await expect.poll(async () => (await fetch(`${worker.apiUrl}/ready`)).status).toBe(503);
+    await expect.poll(async () => (await fetch(`${gateway.apiUrl}/ready`)).status).toBe(503);
+    // Both stay up while Redis is gone (a few seconds of reconnect attempts), then stop.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(worker.proc.exitCode).toBeNull();
+    expect(gateway.proc.exitCode).toBeNull();
+    const t0 = Date.now();
+    const [w, g] = await Promise.all([worker.kill('SIGTERM'), gateway.kill('SIGTERM')]);
+    const tookMs = Date.now() - t0;
+    expect([w, g]).toEqual([0, 0]);
+    // The bound is 10 s for both (PUSH_DRAIN_MS 0); the rest is room for a busy machine.
+    expect(tookMs).toBeLessThan(20_000);
+    console.log(`stopped with Redis gone in ${tookMs} ms`);
+  }, 120_000);
+
+  it('one Redis server SIGKILLed and restarted empty', async () => {
+    const { timings } = await scenario(() => single());
+    console.log('redis restarted empty:', timings);
+  }, 180_000);
+
+  it('a Sentinel primary SIGKILLed (the replica promoted)', async () => {
+    const { timings } = await scenario(() => sentinel());
+    console.log('sentinel failover:', timings);
+  }, 180_000);
+
+  it('a Redis Cluster primary holding the channels SIGKILLed (its replica promoted)', async () => {
+    const { timings } = await scenario((app, prefix) => cluster(app.id, prefix, 'channels'));
+    console.log('cluster failover (channels):', timings);
+  }, 180_000);
+
+  it("a Redis Cluster primary holding the worker's own keys SIGKILLed (its replica promoted)", async () => {
+    const { timings } = await scenario((app, prefix) => cluster(app.id, prefix, 'worker keys'));
+    console.log('cluster failover (worker keys):', timings);
+  }, 180_000);
+});
