@@ -74,6 +74,9 @@ export function createRedisConnections(opts: RedisConnectOptions, onError: (conn
   if (t.kind === 'cluster') {
     const clusterOpts: ClusterOptions = {
       shardedSubscribers: true,
+      // The slot map is asked for every second (ioredis: every 5 s): after a shard's failover the
+      // sharded subscriber moves to the promoted replica, and commands find it, that much sooner.
+      slotsRefreshInterval: 1000,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
       // ioredis 5 would auto-pipeline these onto a node's command connection (its list of commands
