@@ -26,6 +26,18 @@ type SubErrorData = { type: string; error: string; status: number };
 const onChannel = (c: RawClient, channel: string) => c.frames.filter((f) => f.channel === channel);
 const errors = (c: RawClient) => c.events(ERROR).map((f) => f.data as ErrorData);
 
+/** The official SDK with an encryption master key: it can authorize and trigger on private-encrypted- channels. */
+const encryptingSdk = (t: TestGateway) =>
+  new Pusher({
+    appId: t.app.id,
+    key: t.app.key,
+    secret: t.app.secret,
+    host: '127.0.0.1',
+    port: String(t.apiPort),
+    useTLS: false,
+    encryptionMasterKeyBase64: randomBytes(32).toString('base64'),
+  });
+
 /** Subscribes a raw client to a private (or private-encrypted) channel with a valid signature. */
 function subscribePrivate(t: TestGateway, c: RawClient, channel: string, sdk: Pusher = t.sdk) {
   const { auth } = sdk.authorizeChannel(c.socketId, channel);
@@ -334,15 +346,7 @@ describe('cache channels', () => {
   it.each(['private-cache-', 'presence-cache-', 'private-encrypted-cache-'])('%s channels are cached too', async (prefix) => {
     await using t = await startTestGateway();
     // An SDK with a master key, so that it can authorize and encrypt for private-encrypted-cache- too.
-    const sdk = new Pusher({
-      appId: t.app.id,
-      key: t.app.key,
-      secret: t.app.secret,
-      host: '127.0.0.1',
-      port: String(t.apiPort),
-      useTLS: false,
-      encryptionMasterKeyBase64: randomBytes(32).toString('base64'),
-    });
+    const sdk = encryptingSdk(t);
     const channel = `${prefix}state`;
     const join = (c: RawClient, user: string) =>
       prefix.startsWith('presence-') ? subscribePresence(t, c, channel, { user_id: user }) : subscribePrivate(t, c, channel, sdk);
@@ -420,15 +424,7 @@ describe('client events', () => {
     '%s: rejected as on a public channel (not relayed, socket open), so one sender cannot send every subscriber to the auth endpoint',
     async (channel) => {
       await using t = await startTestGateway();
-      const sdk = new Pusher({
-        appId: t.app.id,
-        key: t.app.key,
-        secret: t.app.secret,
-        host: '127.0.0.1',
-        port: String(t.apiPort),
-        useTLS: false,
-        encryptionMasterKeyBase64: randomBytes(32).toString('base64'),
-      });
+      const sdk = encryptingSdk(t);
       await using a = await RawClient.established(t);
       await using b = await RawClient.established(t);
       await subscribePrivate(t, a, channel, sdk);
