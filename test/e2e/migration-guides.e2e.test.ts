@@ -132,7 +132,8 @@ function runNode(code: string, t: TestGateway, prelude = ''): Proc {
   return p;
 }
 
-async function exitCode(p: Proc, timeoutMs = 15_000): Promise<number | null> {
+/** Waits for a block to exit; the deadline is a backstop for a hung block (a busy machine starts node slowly). */
+async function exitCode(p: Proc, timeoutMs = 30_000): Promise<number | null> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`the block did not finish in ${timeoutMs} ms:\n${p.out()}`)), timeoutMs);
