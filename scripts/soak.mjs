@@ -170,7 +170,8 @@ const hookUrl = `http://127.0.0.1:${hookServer.address().port}/hook`;
 
 const redisPort = await freePort();
 const redis = start('redis', opts['redis-server'], ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']);
-await waitFor('redis', 10_000, () =>
+// readiness waits are backstops: a busy machine starts processes slowly
+await waitFor('redis', 30_000, () =>
   new Promise((resolve) => {
     const s = net.connect(redisPort, '127.0.0.1');
     s.on('connect', () => s.write('PING\r\n'));
@@ -208,7 +209,7 @@ const worker = start('worker', process.execPath, [...inspectArgs, WORKER_MAIN], 
 Object.assign(worker, { api: `http://127.0.0.1:${workerPort}`, handleMetric: 'herald_worker_process_nodejs_active_handles_total', fdMetric: 'herald_worker_process_process_open_fds', heapMetric: 'herald_worker_process_nodejs_heap_size_used_bytes' });
 const nodes = [...gateways, worker];
 for (const n of nodes) {
-  await waitFor(`${n.name} /ready`, 20_000, async () => {
+  await waitFor(`${n.name} /ready`, 30_000, async () => {
     if (n.exited) throw new Error(`${n.name} exited ${JSON.stringify(n.exit)}`);
     return (await http('GET', `${n.api}/ready`)).status === 200;
   }).catch((err) => fail(2, `${err.message}\n${n.tail.join('\n')}`));
@@ -389,8 +390,8 @@ async function churn(seconds, target) {
 /** Closes every client, then waits until both gateways and the worker have nothing left. */
 async function settle() {
   for (const c of [...clients]) c.ws.close();
-  await waitFor('clients to close', 20_000, () => clients.size === 0);
-  await waitFor('the cluster to be empty', 30_000, async () => {
+  await waitFor('clients to close', 60_000, () => clients.size === 0);
+  await waitFor('the cluster to be empty', 60_000, async () => {
     for (const g of gateways) {
       const q = signApiRequest({ key: app.key, secret: app.secret, method: 'GET', path: `/apps/${app.id}/channels` });
       const body = JSON.parse((await http('GET', `${g.api}/apps/${app.id}/channels?${q}`)).text);

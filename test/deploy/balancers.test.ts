@@ -168,7 +168,7 @@ function limitChecks(name: string, startSmall: StartSmall, app: () => TestApp) {
           const again = await upgrade(url, f.ca);
           if (again.ok) open.push(again.ws);
           return again.status;
-        }, { timeout: 5000 })
+        })
         .toBe(101);
     } finally {
       await closeAll(open);

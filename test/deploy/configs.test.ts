@@ -484,7 +484,7 @@ describe('deploy/Dockerfile and .dockerignore', () => {
     const check = async (env: Record<string, string>) => {
       const [bin, ...args] = healthcheckCommand(dockerfile);
       expect(bin).toBe('node');
-      return (await run(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, timeoutMs: 10_000 })).code;
+      return (await run(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env } })).code;
     };
     const closedPort = async () => {
       const p = await serve(200);

@@ -26,7 +26,7 @@ const baseEnv = () => ({ PATH: process.env.PATH ?? '' });
 async function probe(command: string[], port: number, env: Record<string, string>): Promise<number> {
   const [bin, ...args] = command;
   const withPort = args.map((a) => a.replace(/\bredis-cli\b/, `redis-cli -p ${port}`));
-  return (await run(bin!, withPort, { env: { ...baseEnv(), ...env }, timeoutMs: 10_000 })).code;
+  return (await run(bin!, withPort, { env: { ...baseEnv(), ...env } })).code;
 }
 
 /** An unauthenticated client, as any other container or pod on the network would be. */
@@ -105,7 +105,7 @@ describe('deploy/kubernetes/redis.yaml: the trial Redis and the Deployments', ()
   it('refuses to start with the Secret as shipped (the placeholder) or an empty password', async () => {
     for (const value of [secret.stringData!.REDIS_PASSWORD!, '']) {
       const [bin, ...args] = command(await freePort());
-      const r = await run(bin!, args, { env: { ...baseEnv(), ...envWith(withPassword(value)) }, timeoutMs: 10_000 });
+      const r = await run(bin!, args, { env: { ...baseEnv(), ...envWith(withPassword(value)) } });
       expect(r.code, JSON.stringify(value)).toBe(1);
       expect(r.stderr).toMatch(/set REDIS_PASSWORD in the herald-secrets Secret/);
     }

@@ -82,13 +82,13 @@ describe('three gateways behind a TCP balancer', () => {
       const survivor = nodes.find((n) => alive.has(n))!;
       const sdk2 = new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(survivor.apiPort), useTLS: false });
       for (const [c, oldId] of moved) {
-        await expect.poll(() => c.connection.state === 'connected' && c.connection.socket_id !== oldId, { timeout: 15_000 }).toBe(true);
+        await expect.poll(() => c.connection.state === 'connected' && c.connection.socket_id !== oldId).toBe(true);
         expect(alive.has(nodeOf(c))).toBe(true);
       }
       // pusher-js resubscribes by itself; everyone is back in the list, nobody twice.
-      for (const m of members) await expect.poll(m, { timeout: 15_000 }).toEqual(everyone);
+      for (const m of members) await expect.poll(m).toEqual(everyone);
       await expect
-        .poll(async () => ((await (await sdk2.get({ path: '/channels/presence-lobby', params: { info: 'user_count,subscription_count' } })).json())), { timeout: 15_000 })
+        .poll(async () => ((await (await sdk2.get({ path: '/channels/presence-lobby', params: { info: 'user_count,subscription_count' } })).json())))
         .toEqual({ occupied: true, user_count: 6, subscription_count: 6 });
       await sdk2.trigger('lobby-news', 'msg', { n: 2 });
       for (const got of received) await expect.poll(() => got).toEqual([{ n: 1 }, { n: 2 }]);
@@ -97,9 +97,9 @@ describe('three gateways behind a TCP balancer', () => {
       const states: string[] = [];
       for (const c of clients) c.connection.bind('state_change', (s: { current: string }) => states.push(s.current));
       await redis.restart();
-      for (const n of alive) await n.waitReady(15_000);
+      for (const n of alive) await n.waitReady();
       await expect
-        .poll(async () => ((await (await sdk2.get({ path: '/channels/presence-lobby', params: { info: 'user_count,subscription_count' } })).json())), { timeout: 15_000 })
+        .poll(async () => ((await (await sdk2.get({ path: '/channels/presence-lobby', params: { info: 'user_count,subscription_count' } })).json())))
         .toEqual({ occupied: true, user_count: 6, subscription_count: 6 });
       await sdk2.trigger('lobby-news', 'msg', { n: 3 });
       for (const got of received) await expect.poll(() => got).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);

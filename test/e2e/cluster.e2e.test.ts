@@ -155,7 +155,7 @@ describe('clustered mode: three gateways on one Redis', () => {
         const f = await extra.waitFor((x) => x.event === 'pusher:connection_established' || x.event === 'pusher:error');
         await extra[Symbol.asyncDispose]();
         return f.event === 'pusher:error' ? (f.data as { code: number }).code : 0;
-      }, { timeout: 8000, interval: 300 })
+      }, { interval: 300 })
       .toBe(4004);
     const t0 = Date.now();
     const statuses = await Promise.all(
@@ -227,9 +227,11 @@ describe('clustered mode: three gateways on one Redis', () => {
     await watcher.waitFor((f) => f.event === 'pusher_internal:member_added');
     const t0 = Date.now();
     await nodes[2]!.kill('SIGKILL');
-    await watcher.waitFor((f) => f.event === 'pusher_internal:member_removed', 10_000);
+    await watcher.waitFor((f) => f.event === 'pusher_internal:member_removed');
     const took = Date.now() - t0;
-    expect(took).toBeLessThan(2000 + 2000);
+    // The lease is 2 s (expired after ~2.5 s); generous for a busy machine, while a removal that waited
+    // for anything but the lease (a restart, a client's activity timeout) would still fail it.
+    expect(took).toBeLessThan(2000 + 8000);
     const users = await (await s.get({ path: '/channels/presence-x/users' })).json();
     expect(users).toEqual({ users: [{ id: 'watcher' }] });
     const info = await (await s.get({ path: '/channels/presence-x', params: { info: 'subscription_count' } })).json();
@@ -275,13 +277,13 @@ describe('clustered mode: three gateways on one Redis', () => {
     a.send({ event: 'pusher:ping' });
     await a.waitFor((f) => f.event === 'pusher:pong');
     await redis.restart();
-    for (const n of nodes) await n.waitReady(15_000);
+    for (const n of nodes) await n.waitReady();
     await expect.poll(async () => {
       const r = await (await sdk(nodes[1]!).get({ path: '/channels', params: { info: 'subscription_count' } })).json();
       return r;
-    }, { timeout: 10_000 }).toEqual({ channels: { news: { subscription_count: 2 }, 'presence-p': { subscription_count: 1 } } });
+    }).toEqual({ channels: { news: { subscription_count: 2 }, 'presence-p': { subscription_count: 1 } } });
     const resumedAt = seq;
-    await expect.poll(() => channelEvents(a, 'tick').some((f) => JSON.parse(f.data as string).seq > resumedAt + 5), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => channelEvents(a, 'tick').some((f) => JSON.parse(f.data as string).seq > resumedAt + 5)).toBe(true);
     running = false;
     await publisher;
     for (const r of [a, b]) {

@@ -105,7 +105,7 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
       for (let i = 0; i < N; i++) {
         const client = connectPusherJs({ wsPort, app }, { authEndpoint: auth.authEndpoint });
         clients.push(client);
-        await waitForState(client, 'connected', 10_000);
+        await waitForState(client, 'connected');
         const news = await subscribeAndWait(client, 'news');
         ticks.push([]);
         after.push([]);
@@ -163,7 +163,7 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
         return list.map((e) => (e.user_id ? `${e.name}:${e.user_id}` : e.name));
       };
       const initialCount = 1 + N + (1 + N); // news, solo-*, presence-room + members
-      await expect.poll(() => events().length, { timeout: 15_000 }).toBe(initialCount);
+      await expect.poll(() => events().length).toBe(initialCount);
       expect(decided('news')).toEqual(['channel_occupied']);
       for (let i = 0; i < N; i++) expect(decided(`solo-${i}`)).toEqual(['channel_occupied']);
       const pres0 = decided('presence-room');
@@ -181,14 +181,15 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
           await sleep(50);
         }
       })();
-      await sleep(300);
+      // traffic is flowing before anything happens to the gateways
+      await expect.poll(() => ticks.every((t) => t.length > 0)).toBe(true);
 
       const channelsOf = (cl: PusherClient) => channels[clients.indexOf(cl)]!;
       /** Connected again with a new socket id (so through nginx, the only address it knows), all subscriptions back. */
       const back = async (list: Array<{ cl: PusherClient; oldId: string }>) => {
         for (const { cl, oldId } of list) {
-          await expect.poll(() => cl.connection.state === 'connected' && cl.connection.socket_id !== oldId, { timeout: 10_000 }).toBe(true);
-          for (const ch of channelsOf(cl)) await expect.poll(() => ch.subscribed, { timeout: 10_000 }).toBe(true);
+          await expect.poll(() => cl.connection.state === 'connected' && cl.connection.socket_id !== oldId).toBe(true);
+          for (const ch of channelsOf(cl)) await expect.poll(() => ch.subscribed).toBe(true);
         }
       };
       const on = (g: NodeHandle) => clients.filter((cl) => nodeOf(cl) === g).map((cl) => ({ cl, oldId: cl.connection.socket_id }));
@@ -212,23 +213,25 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
       await killed.kill('SIGKILL');
       await back(onKilled);
       const killReconnectMs = Date.now() - t1;
-      // Within a bound: at once after 4200, after ~1 s (pusher-js' retry) after a dropped socket.
-      expect(drainReconnectMs).toBeLessThan(10_000);
-      expect(killReconnectMs).toBeLessThan(10_000);
+      // Within a bound: at once after 4200, after ~1 s (pusher-js' retry) after a dropped socket. Generous
+      // for a busy machine (every client's three subscriptions are counted); a client that noticed only
+      // by its activity timeout (30 s) would still fail it.
+      expect(drainReconnectMs).toBeLessThan(20_000);
+      expect(killReconnectMs).toBeLessThan(20_000);
       expect(moved.every(({ cl, oldId }) => cl.connection.socket_id !== oldId)).toBe(true);
       for (const cl of clients) expect(nodeOf(cl)).toBe(survivor);
 
       // pusher-js resubscribed everything by itself; the cluster's state agrees once the killed
       // gateway's lease has expired (its stale subscriptions and members are removed).
       for (const list of channels) for (const ch of list) expect(ch.subscribed).toBe(true);
-      for (const m of presence) await expect.poll(() => memberIds(m), { timeout: 10_000 }).toEqual(everyone);
+      for (const m of presence) await expect.poll(() => memberIds(m)).toEqual(everyone);
       const info = async (channel: string, fields: string) => (await sdk.get({ path: `/channels/${channel}`, params: { info: fields } })).json();
-      await expect.poll(() => info('news', 'subscription_count'), { timeout: 15_000 }).toEqual({ occupied: true, subscription_count: N });
+      await expect.poll(() => info('news', 'subscription_count')).toEqual({ occupied: true, subscription_count: N });
       await expect
-        .poll(() => info('presence-room', 'user_count,subscription_count'), { timeout: 15_000 })
+        .poll(() => info('presence-room', 'user_count,subscription_count'))
         .toEqual({ occupied: true, user_count: N, subscription_count: N });
       for (let i = 0; i < N; i++) {
-        await expect.poll(() => info(`solo-${i}`, 'subscription_count'), { timeout: 15_000 }).toEqual({ occupied: true, subscription_count: 1 });
+        await expect.poll(() => info(`solo-${i}`, 'subscription_count')).toEqual({ occupied: true, subscription_count: 1 });
       }
       const convergedAt = Date.now();
 
@@ -249,8 +252,8 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
       for (let n = 1; n <= 5; n++) await sdk.trigger('news', 'after', { n });
       for (let i = 0; i < N; i++) await sdk.trigger(`solo-${i}`, 'after', { n: i });
       for (let i = 0; i < N; i++) {
-        await expect.poll(() => after[i], { timeout: 5000 }).toEqual([1, 2, 3, 4, 5]);
-        await expect.poll(() => soloAfter[i], { timeout: 5000 }).toEqual([i]);
+        await expect.poll(() => after[i]).toEqual([1, 2, 3, 4, 5]);
+        await expect.poll(() => soloAfter[i]).toEqual([i]);
       }
 
       // ---- webhooks across the churn: none. Every channel stayed occupied and every user
@@ -266,7 +269,7 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
       // no duplicates), all signed with the app secret.
       for (const cl of clients) cl.disconnect();
       const finalCount = initialCount + N + 1 + N + 1;
-      await expect.poll(() => events().length, { timeout: 15_000 }).toBe(finalCount);
+      await expect.poll(() => events().length).toBe(finalCount);
       expect(decided('news')).toEqual(['channel_occupied', 'channel_vacated']);
       for (let i = 0; i < N; i++) expect(decided(`solo-${i}`)).toEqual(['channel_occupied', 'channel_vacated']);
       const pres = decided('presence-room');
@@ -285,7 +288,7 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
       // nginx carried it all: every WebSocket (the first connections and the reconnects) was an
       // upgrade on /app/ (logged when it closes), and the API calls went through /apps/.
       await expect
-        .poll(() => nginx.accessLog().split('\n').filter((l) => / "GET \/app\/[^"]*" 101 /.test(l)).length, { timeout: 5000 })
+        .poll(() => nginx.accessLog().split('\n').filter((l) => / "GET \/app\/[^"]*" 101 /.test(l)).length)
         .toBeGreaterThanOrEqual(N + moved.length);
       expect(nginx.accessLog()).toMatch(/"POST \/apps\/[^"]*\/events[^"]*" 200 /);
     } finally {
@@ -330,14 +333,14 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
         enabledTransports: ['ws'],
         disableStats: true,
       });
-      await waitForState(client, 'connected', 10_000);
+      await waitForState(client, 'connected');
       const ch = await subscribeAndWait(client, 'secure-news');
       const got: unknown[] = [];
       ch.bind('msg', (d: unknown) => got.push(d));
       // The official SDK over https, to the same port.
       const sdk = new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(tlsPort), useTLS: true });
       await sdk.trigger('secure-news', 'msg', { text: 'over TLS' });
-      await expect.poll(() => got, { timeout: 5000 }).toEqual([{ text: 'over TLS' }]);
+      await expect.poll(() => got).toEqual([{ text: 'over TLS' }]);
       expect(await (await sdk.get({ path: '/channels/secure-news', params: { info: 'subscription_count' } })).json()).toEqual({
         occupied: true,
         subscription_count: 1,

@@ -34,8 +34,8 @@ describe('Redis topologies', () => {
     await a.subscribe(channel);
     await b.subscribe(channel);
     await sdk(app, n1).trigger(channel, 'ev', { round });
-    await a.waitFor((f) => f.event === 'ev' && f.channel === channel, 10_000);
-    await b.waitFor((f) => f.event === 'ev' && f.channel === channel, 10_000);
+    await a.waitFor((f) => f.event === 'ev' && f.channel === channel);
+    await b.waitFor((f) => f.event === 'ev' && f.channel === channel);
     const presence = `presence-${round}`;
     const join = (r: RawClient, user: string) => {
       const { auth } = sdk(app, n0).authorizeChannel(r.socketId, presence, { user_id: user });
@@ -68,10 +68,10 @@ describe('Redis topologies', () => {
     nodes = await Promise.all([0, 1].map(() => startNode({ app, role: 'gateway', env })));
     await checkCluster(app, 'before');
     await set.failover();
-    for (const n of nodes) await n.waitReady(20_000);
+    for (const n of nodes) await n.waitReady();
     // The nodes follow the new primary and re-register their state there.
     await expect
-      .poll(async () => ((await (await sdk(app, nodes[0]!).get({ path: '/channels/news-before', params: { info: 'subscription_count' } })).json()) as { subscription_count?: number }).subscription_count, { timeout: 20_000 })
+      .poll(async () => ((await (await sdk(app, nodes[0]!).get({ path: '/channels/news-before', params: { info: 'subscription_count' } })).json()) as { subscription_count?: number }).subscription_count, { timeout: 30_000 })
       .toBe(2);
     await checkCluster(app, 'after');
   }, 90_000);

@@ -17,7 +17,7 @@ const PER_NODE = 10;
 describe('a gateway SIGKILLed under load', () => {
   const cluster = redisAndNodes();
 
-  it('other nodes keep their sockets and receive every event; the dead node is reaped within the lease bound', { timeout: 60_000 }, async () => {
+  it('other nodes keep their sockets and receive every event; the dead node is reaped within the lease bound', { timeout: 120_000 }, async () => {
     const app = randomTestApp();
     const nodes = await cluster.gateways(app, 3, LEASE_MS);
     const [g0, g1, g2] = nodes as [NodeHandle, NodeHandle, NodeHandle];
@@ -32,24 +32,26 @@ describe('a gateway SIGKILLed under load', () => {
           onNode.get(g)!.push(r);
         }
       }
-      await expect.poll(() => channelsInfo(g0.apiPort, app), { timeout: 10_000 }).toEqual({
+      await expect.poll(() => channelsInfo(g0.apiPort, app)).toEqual({
         channels: { news: { subscription_count: 2 * PER_NODE }, 'presence-lobby': { subscription_count: 2 * PER_NODE } },
       });
 
       const pub = publisher(app, () => g0, 'news', 'tick', 10);
-      await expect.poll(() => pool.all.every((r) => seqs(r).length > 5), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => pool.all.every((r) => seqs(r).length > 5)).toBe(true);
       const killedAt = pub.seq;
       const t0 = Date.now();
       await g2.kill('SIGKILL');
       const survivors = onNode.get(g1)!;
       // Presence members of the dead node: member_removed on the survivors within the lease bound.
-      await expect.poll(() => survivors.every((r) => r.events('pusher_internal:member_removed').length === PER_NODE), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => survivors.every((r) => r.events('pusher_internal:member_removed').length === PER_NODE), { timeout: 30_000 }).toBe(true);
       const reapMs = Date.now() - t0;
-      expect(reapMs).toBeLessThan(LEASE_MS * 2 + 1000);
-      await expect.poll(() => pub.seq > killedAt + 100, { timeout: 15_000 }).toBe(true);
+      // Reaped once the lease has run out (~1.25 × lease); generous for a busy machine, while a reaper that
+      // waited for anything but the lease (a restart, say) would still fail it.
+      expect(reapMs).toBeLessThan(LEASE_MS + 10_000);
+      await expect.poll(() => pub.seq > killedAt + 100).toBe(true);
       await pub.stop();
       const last = pub.ok[pub.ok.length - 1]!;
-      await expect.poll(() => survivors.every((r) => seqs(r).includes(last)), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => survivors.every((r) => seqs(r).includes(last))).toBe(true);
 
       for (const r of survivors) {
         expect(r.closeCode).toBeUndefined();
@@ -62,7 +64,7 @@ describe('a gateway SIGKILLed under load', () => {
       for (const r of onNode.get(g2)!) expect(await r.closed).toBe(1006);
       // Counts and presence converge to the survivors.
       for (const n of [g0, g1]) {
-        await expect.poll(() => channelsInfo(n.apiPort, app), { timeout: 10_000 }).toEqual({
+        await expect.poll(() => channelsInfo(n.apiPort, app)).toEqual({
           channels: { news: { subscription_count: PER_NODE }, 'presence-lobby': { subscription_count: PER_NODE } },
         });
         expect(await presenceUsers(n.apiPort, app, 'presence-lobby')).toEqual(Array.from({ length: PER_NODE }, (_, i) => `a${i}`).sort());

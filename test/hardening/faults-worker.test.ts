@@ -5,6 +5,9 @@
  * the X-Herald-Event-Ids header, must be exactly the expected one: each real transition once, in
  * order per channel, and every client event once.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { uniquePrefix } from '../../packages/broker/test/support/redis.js';
 import type { RawClient } from '../../packages/gateway/test/support/harness.js';
@@ -20,14 +23,19 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
   const fx = redisAndNodes();
   const procs = fx.nodes;
 
-  it('the de-duplicated webhook stream is exactly the expected one', { timeout: 60_000 }, async () => {
+  it('the de-duplicated webhook stream is exactly the expected one', { timeout: 120_000 }, async () => {
     const app = randomTestApp();
     const rx = await startVerifyingReceiver(app);
     const pool = clientPool(app);
     const senders: { r: RawClient; sent: number[]; on: boolean; loop?: Promise<void> }[] = [];
     try {
       const prefix = uniquePrefix();
-      const env = { PUSH_WEBHOOK_URL: rx.url, PUSH_WEBHOOK_DELAY_MS: '1000', PUSH_NODE_LEASE_MS: '2000', PUSH_WEBHOOK_CLAIM_MS: '5000' };
+      // Client events are rate-limited per connection (10/s by default, in a window started by the first
+      // event): the ~8/s load below must never meet the limit, even when a busy gateway reads a stalled
+      // second's frames in one burst.
+      const appsFile = join(mkdtempSync(join(tmpdir(), 'herald-worker-kill-')), 'apps.json');
+      writeFileSync(appsFile, JSON.stringify([{ ...app, webhooks: [{ url: rx.url }], maxClientEventsPerSecond: 1000 }]));
+      const env = { PUSH_APPS_FILE: appsFile, PUSH_WEBHOOK_DELAY_MS: '1000', PUSH_NODE_LEASE_MS: '2000', PUSH_WEBHOOK_CLAIM_MS: '5000' };
       const [g0, g1] = await Promise.all([0, 1].map((i) => startNode({ app, redisUrl: fx.redis.url, prefix, nodeId: `g${i}-${prefix}`, env })));
       procs.push(g0!, g1!);
       const startWorker = async () => {
@@ -73,8 +81,8 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
         await pool.join(gw(i), r, 'presence-load', `p${i}`);
         members.push(r);
       }
-      await expect.poll(() => rx.unique().filter((e) => e.name === 'channel_occupied').length, { timeout: 10_000 }).toBe(20 + 1 + 1);
-      await expect.poll(() => rx.unique().filter((e) => e.name === 'member_added').length, { timeout: 10_000 }).toBe(5);
+      await expect.poll(() => rx.unique().filter((e) => e.name === 'channel_occupied').length).toBe(20 + 1 + 1);
+      await expect.poll(() => rx.unique().filter((e) => e.name === 'member_added').length).toBe(5);
 
       // Phase 2: the receiver slows down (a batch in flight, more waiting behind it in the worker);
       // ten channels are vacated; the worker is killed inside their debounce window.
@@ -82,7 +90,7 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
       const heldAt = rx.hooks.length;
       for (let i = 0; i < 10; i++) await pool.close(channels[i]!);
       const sentAtHold = senders.reduce((n, s) => n + s.sent.length, 0);
-      await expect.poll(() => rx.hooks.length > heldAt && senders.reduce((n, s) => n + s.sent.length, 0) > sentAtHold + 10, { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => rx.hooks.length > heldAt && senders.reduce((n, s) => n + s.sent.length, 0) > sentAtHold + 10).toBe(true);
       await worker.kill('SIGKILL');
       rx.release();
       const sentAtKill = senders.reduce((n, s) => n + s.sent.length, 0);
@@ -98,20 +106,20 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
       const late = await pool.open(g1!);
       await pool.join(g1!, late, 'presence-load', 'p5');
       // Client events keep flowing while no worker runs (they wait in the Redis outbox).
-      await expect.poll(() => senders.reduce((n, s) => n + s.sent.length, 0), { timeout: 10_000 }).toBeGreaterThan(sentAtKill + 15);
+      await expect.poll(() => senders.reduce((n, s) => n + s.sent.length, 0)).toBeGreaterThan(sentAtKill + 15);
 
       // Phase 4: a new worker, same id; the load goes on for a while, then stops.
       worker = await startWorker();
-      await expect.poll(() => byChannel(rx.unique(), 'ch-25'), { timeout: 15_000 }).toEqual(['channel_occupied']);
+      await expect.poll(() => byChannel(rx.unique(), 'ch-25')).toEqual(['channel_occupied']);
       for (const s of senders) s.on = false;
       await Promise.all(senders.map((s) => s.loop));
       const sent = senders.flatMap((s) => s.sent).sort((a, b) => a - b);
       // The listener got every client event (the relay path), so the gateways accepted them all.
-      await expect.poll(() => listener.events('client-load').length, { timeout: 10_000 }).toBe(sent.length);
+      await expect.poll(() => listener.events('client-load').length).toBe(sent.length);
 
       // Everything arrives, once each after de-duplication.
       const clientSeqs = () => rx.unique().filter((e) => e.name === 'client_event').map((e) => (JSON.parse(e.data as string) as { seq: number }).seq);
-      await expect.poll(() => clientSeqs().length, { timeout: 15_000 }).toBe(sent.length);
+      await expect.poll(() => clientSeqs().length).toBe(sent.length);
       // Presence: occupied first; then, per member (members are independent of each other), added
       // and removed in order.
       const perMember = () => {
@@ -120,7 +128,7 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
         for (const e of evs.filter((x) => x.includes(':'))) (out[e.split(':')[1]!] ??= []).push(e.split(':')[0]!);
         return { first: evs[0], ...out };
       };
-      await expect.poll(perMember, { timeout: 15_000 }).toEqual({
+      await expect.poll(perMember).toEqual({
         first: 'channel_occupied',
         channel: ['channel_occupied'],
         p0: ['member_added', 'member_removed'],
@@ -132,7 +140,7 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
       });
       for (let i = 0; i < 26; i++) {
         const want = i < 15 ? ['channel_occupied', 'channel_vacated'] : ['channel_occupied'];
-        await expect.poll(() => byChannel(rx.unique(), `ch-${i}`), { timeout: 10_000 }).toEqual(want);
+        await expect.poll(() => byChannel(rx.unique(), `ch-${i}`)).toEqual(want);
       }
       // Exactly those: no other channel, no extra event.
       const unique = rx.unique();

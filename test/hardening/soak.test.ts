@@ -20,7 +20,7 @@ interface SoakResult {
   failures: string[];
 }
 
-it('soak (20 s, 50 clients): memory, handles and fds of every process return to baseline', { timeout: 90_000 }, async () => {
+it('soak (20 s, 50 clients): memory, handles and fds of every process return to baseline', { timeout: 180_000 }, async () => {
   // Its own process group: on a timeout the soak and everything it started are killed together.
   const child = spawn(process.execPath, [SCRIPT, '--seconds', '20', '--clients', '50', '--warmup', '8'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
@@ -34,11 +34,12 @@ it('soak (20 s, 50 clients): memory, handles and fds of every process return to 
       /* already gone */
     }
   };
-  // Normally about 36 s; a loaded machine gets more, then the soak is stopped (it kills what it started on SIGTERM).
+  // Normally about 36 s; a loaded machine gets more (a backstop, not a measurement), then the soak is stopped
+  // (it kills what it started on SIGTERM).
   const timer = setTimeout(() => {
     killGroup('SIGTERM');
     setTimeout(() => killGroup('SIGKILL'), 3000).unref();
-  }, 80_000);
+  }, 165_000);
   let code: number | null;
   try {
     code = await exited;

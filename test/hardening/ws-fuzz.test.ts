@@ -55,7 +55,7 @@ describe('raw-socket fuzz against a live gateway', () => {
     },
   };
 
-  it('random, truncated and hostile frames from several sockets leave the gateway serving and the observer untouched', { timeout: 60_000 }, async () => {
+  it('random, truncated and hostile frames from several sockets leave the gateway serving and the observer untouched', { timeout: 120_000 }, async () => {
     const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
     console.log(`ws fuzz seed ${seed} (replay with FUZZ_SEED=${seed})`);
     const frames = fc.sample(frameArbitrary(t.app.key), { numRuns: SOCKETS * FRAMES_PER_SOCKET, seed });
@@ -81,7 +81,7 @@ describe('raw-socket fuzz against a live gateway', () => {
             // succeeds, or the close comes; fuzzed frames never name marker channels).
             const marker = `marker-${++markers}`;
             c.send({ event: 'pusher:subscribe', data: { channel: marker } });
-            await Promise.race([c.waitFor((x) => x.channel === marker, 10_000), c.closed]);
+            await Promise.race([c.waitFor((x) => x.channel === marker), c.closed]);
             if (c.closeCode !== undefined) stats.closedBy[f.kind] = (stats.closedBy[f.kind] ?? 0) + 1;
           }
           // Let the server read between frames now and then (and the socket notice a close).
@@ -92,7 +92,7 @@ describe('raw-socket fuzz against a live gateway', () => {
           const mark = c.frames.length;
           c.send({ event: 'pusher:ping', data: {} });
           const pong = await Promise.race([
-            c.waitFor((f) => c.frames.indexOf(f) >= mark && f.event === 'pusher:pong', 10_000).then(() => 'pong'),
+            c.waitFor((f) => c.frames.indexOf(f) >= mark && f.event === 'pusher:pong').then(() => 'pong'),
             c.closed.then((code) => `closed ${code}`),
           ]);
           if (pong === 'pong') open.push(c);
@@ -127,7 +127,7 @@ describe('raw-socket fuzz against a live gateway', () => {
       const got: unknown[] = [];
       ch.bind('evt', (d: unknown) => got.push(d));
       await t.sdk.trigger('after-fuzz', 'evt', { ok: true });
-      await expect.poll(() => got, { timeout: 5000 }).toEqual([{ ok: true }]);
+      await expect.poll(() => got).toEqual([{ ok: true }]);
     } finally {
       p.disconnect();
     }
@@ -137,11 +137,11 @@ describe('raw-socket fuzz against a live gateway', () => {
     const unexpected = observer.frames.filter((f) => !['pusher:connection_established', 'pusher_internal:subscription_succeeded', 'pusher:pong'].includes(f.event));
     expect(unexpected).toEqual([]);
     await t.sdk.trigger([OBS_PUBLIC, OBS_PRIVATE, OBS_PRESENCE], 'check', { n: 1 });
-    await expect.poll(() => observer.events('check').map((f) => f.channel).sort(), { timeout: 5000 }).toEqual([OBS_PRESENCE, OBS_PRIVATE, OBS_PUBLIC].sort());
+    await expect.poll(() => observer.events('check').map((f) => f.channel).sort()).toEqual([OBS_PRESENCE, OBS_PRIVATE, OBS_PUBLIC].sort());
 
     // Once the fuzzers are gone, the REST counts are exactly the observer's.
     await Promise.all(open.map((c) => c[Symbol.asyncDispose]()));
-    await expect.poll(() => api('/channels', { info: 'subscription_count' }), { timeout: 10_000 }).toEqual(exactCounts);
+    await expect.poll(() => api('/channels', { info: 'subscription_count' })).toEqual(exactCounts);
     expect(await api(`/channels/${OBS_PRESENCE}`, { info: 'user_count,subscription_count' })).toEqual({ occupied: true, user_count: 1, subscription_count: 1 });
     const metrics = await (await fetch(`${t.apiUrl}/metrics`)).text();
     expect(Number(/^herald_connections\{[^}]*\} (\d+)/m.exec(metrics)?.[1])).toBe(1);

@@ -49,7 +49,7 @@ describe('RedisState on several nodes: presence member events', () => {
       const settled = async (n: number) => {
         const marker = JSON.stringify({ event: 'marker', channel: CH, data: String(n) });
         await b.broker.publish({ appId: 'app', channel: CH, frame: marker });
-        await expect.poll(() => frames.includes(marker), { timeout: 5000, interval: 2 }).toBe(true);
+        await expect.poll(() => frames.includes(marker), { interval: 2 }).toBe(true);
       };
 
       let raced = 0;

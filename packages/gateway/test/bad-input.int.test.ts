@@ -23,7 +23,7 @@ import {
 type GatewayOpts = Parameters<typeof startTestGateway>[0];
 
 /** Waits for a frame received at or after index `mark`; fails at once if the socket closes first. */
-async function waitAfter(c: RawClient, mark: number, pred: (f: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+async function waitAfter(c: RawClient, mark: number, pred: (f: Frame) => boolean, timeoutMs = 15_000): Promise<Frame> {
   const found = c.waitFor((f) => c.frames.indexOf(f) >= mark && pred(f), timeoutMs);
   const closed = c.closed.then((code): never => {
     throw new Error(`socket closed with ${code} instead; frames since mark: ${JSON.stringify(c.frames.slice(mark)).slice(0, 500)}`);
@@ -502,7 +502,7 @@ describe('abuse', () => {
     );
     await Promise.all(victims.map((v) => v.closed));
 
-    await expect.poll(() => api(s.t, `/channels/${channel}/users`), { timeout: 10_000 }).toEqual({ users: [{ id: 'observer' }] });
+    await expect.poll(() => api(s.t, `/channels/${channel}/users`)).toEqual({ users: [{ id: 'observer' }] });
     const ids = (name: string) => s.c.events(name).map((f) => (JSON.parse(f.data as string) as { user_id: string }).user_id).sort();
     await expect.poll(() => ids('pusher_internal:member_removed')).toEqual(ids('pusher_internal:member_added'));
     expect(await api(s.t, '/channels', {})).toEqual({ channels: { bystander: {}, [channel]: {} } });

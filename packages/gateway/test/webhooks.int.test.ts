@@ -4,7 +4,9 @@
  *
  * Timing rules: positive expectations wait with `expect.poll`; "no webhook was sent" is proven by waiting for a
  * later marker webhook (a channel occupied after the action under test, so any webhook the action could cause
- * was due before it) plus a margin, then asserting.
+ * was due before it) plus a margin, then asserting. The debounce delay is the behaviour under test, so its lower
+ * bound is asserted strictly; upper bounds are generous (a busy machine delivers late, a missing or stuck timer
+ * never does), and a scenario that must fit in the delay (a page reload) uses a longer one and checks it did.
  */
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
@@ -17,9 +19,18 @@ import { RawClient, startTestGateway, startWebhookReceiver, type ReceivedWebhook
 const DELAY = 1000;
 /** Slack for timer/clock granularity when asserting "not before the debounce delay". */
 const EARLY_SLACK = 15;
-/** Upper bound of Pusher's documented vacate delay. */
-const LATE_BOUND = 3000;
-const POLL = { timeout: 8000, interval: 20 } as const;
+/**
+ * Upper bound of leave → webhook. Pusher documents 1-3 s; we allow more, since a busy machine may run the
+ * timer and the POST late. A timer that never fires, or waits for some later event, still fails it.
+ */
+const LATE_BOUND = 10_000;
+/**
+ * For scenarios that must happen within the delay (leave and come back, subscribe and leave): long enough
+ * that a busy machine still fits them in, and each test checks that it did.
+ */
+const LONG_DELAY = 3000;
+/** expect.poll's default timeout (15 s) is the backstop; only the interval is tighter. */
+const POLL = { interval: 20 } as const;
 
 type Ev = Record<string, unknown> & { name?: string; channel?: string };
 
@@ -152,20 +163,24 @@ async function leave(c: RawClient): Promise<number> {
 /**
  * Occupies a fresh channel (presence by default, so that it passes prefix filters too) and waits until its
  * occupied webhook reached every receiver, plus a margin: everything due before it has arrived by then.
+ * The margin covers only the order of two POSTs sent one after the other (batches are delivered
+ * concurrently, without an ordering guarantee), not any timer. A receiver given as `[rx, name]` gets
+ * the occupied event under that name (a webman target: `channel_added`).
  */
 async function marker(
   t: Pick<TestGateway, 'wsPort'>,
   app: Creds,
-  receivers: Rx[],
-  opts: { presence?: boolean; marginMs?: number; occupiedName?: string } = {},
+  receivers: (Rx | [Rx, string])[],
+  opts: { presence?: boolean; marginMs?: number } = {},
 ): Promise<RawClient> {
   const presence = opts.presence ?? true;
   const channel = uniq(presence ? 'presence-marker' : 'marker');
   const c = await connect(t, app.key);
   if (presence) await joinPresence(c, sdkOf(app), channel, 'marker-user');
   else await subscribeOk(c, channel);
-  for (const rx of receivers) {
-    await expect.poll(() => matching(rx, opts.occupiedName ?? 'channel_occupied', channel).length, POLL).toBe(1);
+  for (const entry of receivers) {
+    const [rx, occupiedName] = Array.isArray(entry) ? entry : [entry, 'channel_occupied'];
+    await expect.poll(() => matching(rx, occupiedName, channel).length, POLL).toBe(1);
   }
   await sleep(opts.marginMs ?? 400);
   return c;
@@ -179,7 +194,7 @@ const rawNames = (rawHeaders: string[]) => rawHeaders.filter((_, i) => i % 2 ===
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('webhooks: embedded single node', () => {
-  it('channel_occupied after ≥ 1 s, channel_vacated 1–3 s after the leave, each once, signed and well-formed', { timeout: 30_000 }, async () => {
+  it('channel_occupied after ≥ 1 s, channel_vacated ≥ 1 s after the leave, each once, signed and well-formed', async () => {
     const app = creds('basic');
     await using rx = await startRecordingReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -192,10 +207,8 @@ describe('webhooks: embedded single node', () => {
     const occupiedAt = arrivals(rx, 'channel_occupied', channel)[0]!;
     expect(occupiedAt - subscribedAt).toBeGreaterThanOrEqual(DELAY - EARLY_SLACK);
 
-    // still occupied: nothing else for the channel
-    await sleep(300);
-    expect(forChannel(rx, channel)).toEqual([{ name: 'channel_occupied', channel }]);
-
+    // Nothing else while still occupied: the marker check below covers the whole test, and a vacated
+    // before the leave would also fail the lower bound on its arrival.
     const leftAt = await leave(c);
     await expect.poll(() => matching(rx, 'channel_vacated', channel).length, POLL).toBe(1);
     const vacatedAt = arrivals(rx, 'channel_vacated', channel)[0]!;
@@ -220,15 +233,16 @@ describe('webhooks: embedded single node', () => {
       expect(a.headers['x-pusher-signature']).toMatch(/^[0-9a-f]{64}$/);
       expect(a.headers['content-type']).toBe('application/json');
       expect(Number.isInteger(a.body.time_ms)).toBe(true);
-      expect(Math.abs(a.body.time_ms - a.at)).toBeLessThan(5000);
+      // milliseconds, not seconds: near the arrival time (generously: a busy machine delivers late)
+      expect(Math.abs(a.body.time_ms - a.at)).toBeLessThan(60_000);
       expect(Array.isArray(a.body.events)).toBe(true);
     }
   });
 
-  it('page reload (leave and come back within 300 ms) sends no vacated and no second occupied', { timeout: 30_000 }, async () => {
+  it('page reload (leave and come back within the delay) sends no vacated and no second occupied', async () => {
     const app = creds('reload');
     await using rx = await startWebhookReceiver(sdkOf(app));
-    await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
+    await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: LONG_DELAY });
     const channel = uniq('reload');
 
     const first = await connect(t, app.key);
@@ -238,29 +252,31 @@ describe('webhooks: embedded single node', () => {
     const leftAt = await leave(first);
     await using second = await connect(t, app.key);
     await subscribeOk(second, channel);
-    expect(Date.now() - leftAt).toBeLessThan(300);
+    expect(Date.now() - leftAt, 'the reload took longer than the delay: this run proves nothing').toBeLessThan(LONG_DELAY);
 
     await using m = await marker(t, app, [rx], { marginMs: 600 });
     expect(forChannel(rx, channel)).toEqual([{ name: 'channel_occupied', channel }]);
     expect(rx.received.every((r) => r.valid)).toBe(true);
   });
 
-  it('a channel subscribed and left within the delay never produces any webhook', { timeout: 30_000 }, async () => {
+  it('a channel subscribed and left within the delay never produces any webhook', async () => {
     const app = creds('blip');
     await using rx = await startWebhookReceiver(sdkOf(app));
-    await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
+    await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: LONG_DELAY });
     const channel = uniq('blip');
 
     const c = await connect(t, app.key);
+    const subscribedAt = Date.now();
     await subscribeOk(c, channel);
-    await sleep(200);
-    await leave(c);
+    await sleep(200); // a short visit, not an instant one
+    const leftAt = await leave(c);
+    expect(leftAt - subscribedAt, 'the visit took longer than the delay: this run proves nothing').toBeLessThan(LONG_DELAY);
 
     await using m = await marker(t, app, [rx], { marginMs: 600 });
     expect(forChannel(rx, channel)).toEqual([]);
   });
 
-  it('two sockets on one channel: vacated only after the second one leaves', { timeout: 30_000 }, async () => {
+  it('two sockets on one channel: vacated only after the second one leaves', async () => {
     const app = creds('duo');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -290,7 +306,7 @@ describe('webhooks: embedded single node', () => {
     ]);
   });
 
-  it('presence: member_added once per user (two connections of one user), member_removed after its last connection leaves', { timeout: 30_000 }, async () => {
+  it('presence: member_added once per user (two connections of one user), member_removed after its last connection leaves', async () => {
     const app = creds('presence');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -335,10 +351,10 @@ describe('webhooks: embedded single node', () => {
     expect(rx.received.every((r) => r.valid)).toBe(true);
   });
 
-  it('presence page reload: the only connection of a user leaves and the user is back within 300 ms → no member webhooks', { timeout: 30_000 }, async () => {
+  it('presence page reload: the only connection of a user leaves and the user is back within the delay → no member webhooks', async () => {
     const app = creds('preload');
     await using rx = await startWebhookReceiver(sdkOf(app));
-    await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
+    await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: LONG_DELAY });
     const sdk = sdkOf(app);
     const channel = uniq('presence-reload');
 
@@ -348,7 +364,7 @@ describe('webhooks: embedded single node', () => {
     const leftAt = await leave(before);
     await using after = await connect(t, app.key);
     await joinPresence(after, sdk, channel, 'ann');
-    expect(Date.now() - leftAt).toBeLessThan(300);
+    expect(Date.now() - leftAt, 'the reload took longer than the delay: this run proves nothing').toBeLessThan(LONG_DELAY);
 
     await using m = await marker(t, app, [rx], { marginMs: 600 });
     expect(forChannel(rx, channel)).toEqual(
@@ -360,7 +376,7 @@ describe('webhooks: embedded single node', () => {
     expect(forChannel(rx, channel)).toHaveLength(2);
   });
 
-  it('client_event on a private channel: channel, event, data as a string, sender socket_id', { timeout: 30_000 }, async () => {
+  it('client_event on a private channel: channel, event, data as a string, sender socket_id', async () => {
     const app = creds('cev');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -382,7 +398,7 @@ describe('webhooks: embedded single node', () => {
     expect(rx.received.every((r) => r.valid)).toBe(true);
   });
 
-  it('client_event on a presence channel also carries the sender user_id', { timeout: 30_000 }, async () => {
+  it('client_event on a presence channel also carries the sender user_id', async () => {
     const app = creds('cevp');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -407,7 +423,7 @@ describe('webhooks: embedded single node', () => {
     });
   });
 
-  it('cache_miss: one webhook for an empty cache channel, also with two quick subscribers', { timeout: 30_000 }, async () => {
+  it('cache_miss: one webhook for an empty cache channel, also with two quick subscribers', async () => {
     const app = creds('cache');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -428,7 +444,7 @@ describe('webhooks: embedded single node', () => {
     expect(rx.received.every((r) => r.valid)).toBe(true);
   });
 
-  it('batching: channels occupied at the same moment arrive in one POST', { timeout: 30_000 }, async () => {
+  it('batching: channels occupied at the same moment arrive in one POST', async () => {
     const app = creds('batch');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -448,7 +464,7 @@ describe('webhooks: embedded single node', () => {
     expect(new Set(posts[0]!.body.events.map((e) => e.channel))).toEqual(new Set(channels));
   });
 
-  it('filters: per-target event types and channel prefix; a webman target gets webman names', { timeout: 30_000 }, async () => {
+  it('filters: per-target event types and channel prefix; a webman target gets webman names', async () => {
     const app = creds('filters');
     const sdk = sdkOf(app);
     await using rxTypes = await startWebhookReceiver(sdk);
@@ -492,11 +508,13 @@ describe('webhooks: embedded single node', () => {
     await expect.poll(() => matching(rxPrefix, 'member_removed', pres).length, POLL).toBe(2);
     await expect.poll(() => matching(rxWebman, 'channel_removed').length, POLL).toBe(2);
     await expect.poll(() => matching(rxWebman, 'user_removed', pres).length, POLL).toBe(2);
-    await sleep(400);
+    // anything else the scenario caused has arrived by the marker's occupied (its own events are filtered out below)
+    await using m = await marker(t, app, [rxTypes, rxPrefix, [rxWebman, 'channel_added']]);
+    const notMarker = (e: Ev) => !String(e.channel).startsWith('presence-marker-');
 
     // events filter: only occupancy, both channels
     expect(new Set(rxTypes.events().map((e) => e.name))).toEqual(new Set(['channel_occupied', 'channel_vacated']));
-    expect(new Set(rxTypes.events().map((e) => e.channel))).toEqual(new Set([pub, pres]));
+    expect(new Set(rxTypes.events().filter(notMarker).map((e) => e.channel))).toEqual(new Set([pub, pres]));
     // prefix filter: every event type, only presence- channels, Pusher names
     expect(rxPrefix.events().every((e) => String(e.channel).startsWith('presence-'))).toBe(true);
     expect(new Set(rxPrefix.events().map((e) => e.name))).toEqual(
@@ -513,7 +531,7 @@ describe('webhooks: embedded single node', () => {
     }
   });
 
-  it('retries: 500, 500, then 200 → delivered once, same X-Herald-Webhook-Id and body on every attempt', { timeout: 40_000 }, async () => {
+  it('retries: 500, 500, then 200 → delivered once, same X-Herald-Webhook-Id and body on every attempt', async () => {
     const app = creds('retry');
     await using rx = await startRecordingReceiver(sdkOf(app), (n) => (n < 2 ? 500 : 200));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -521,7 +539,7 @@ describe('webhooks: embedded single node', () => {
 
     await using c = await connect(t, app.key);
     await subscribeOk(c, channel);
-    await expect.poll(() => rx.delivered().length, { timeout: 15_000, interval: 50 }).toBe(1);
+    await expect.poll(() => rx.delivered().length, { timeout: 30_000, interval: 50 }).toBe(1);
 
     const first = rx.attempts[0]!;
     const id = first.headers['x-herald-webhook-id'];
@@ -544,9 +562,13 @@ describe('webhooks: embedded single node', () => {
     expect(matching(rx, 'channel_occupied', channel)).toHaveLength(1);
   });
 
-  it('a slow receiver (3 s) does not slow sockets down', { timeout: 40_000 }, async () => {
+  it('a receiver holding its answers does not hold sockets up', async () => {
     const app = creds('slow');
-    await using rx = await startRecordingReceiver(sdkOf(app), () => sleep(3000).then(() => 200));
+    // The receiver answers only when the test says so: socket traffic is checked while a webhook POST is
+    // certainly pending, however long the machine takes (a fixed 3 s hold raced the ten triggers below).
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    await using rx = await startRecordingReceiver(sdkOf(app), () => released.then(() => 200));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
     const stuck = uniq('stuck');
     const live = uniq('live');
@@ -559,23 +581,20 @@ describe('webhooks: embedded single node', () => {
     await expect.poll(() => rx.attempts.length, POLL).toBeGreaterThanOrEqual(1);
     expect(rx.attempts.every((a) => a.answeredAt === undefined)).toBe(true);
 
-    const latencies: number[] = [];
+    // Every trigger is delivered while no webhook POST has been answered: sockets never wait on it.
     for (let i = 0; i < 10; i++) {
-      const start = Date.now();
       await t.sdk.trigger(live, 'tick', { i });
-      await sub.waitFor((f) => f.event === 'tick' && f.channel === live && JSON.parse(f.data as string).i === i, 2000);
-      latencies.push(Date.now() - start);
+      await sub.waitFor((f) => f.event === 'tick' && f.channel === live && JSON.parse(f.data as string).i === i);
     }
-    // all of that happened while the receiver was still holding its request
-    expect(rx.attempts.some((a) => a.answeredAt === undefined)).toBe(true);
-    expect(Math.max(...latencies), `latencies ${latencies.join(',')}`).toBeLessThanOrEqual(200);
+    expect(rx.attempts.every((a) => a.answeredAt === undefined)).toBe(true);
 
     // and the webhook still arrives once the receiver answers
-    await expect.poll(() => rx.delivered().length, { timeout: 10_000, interval: 50 }).toBeGreaterThanOrEqual(1);
+    release();
+    await expect.poll(() => rx.delivered().length, { timeout: 30_000, interval: 50 }).toBeGreaterThanOrEqual(1);
     expect(rx.attempts.every((a) => a.valid)).toBe(true);
   });
 
-  it('multiple apps: app B webhooks go to B URL signed with B secret, never to A', { timeout: 30_000 }, async () => {
+  it('multiple apps: app B webhooks go to B URL signed with B secret, never to A', async () => {
     const a = creds('appa');
     const b = creds('appb');
     await using rxA = await startWebhookReceiver(sdkOf(a));
@@ -613,10 +632,13 @@ describe('webhooks: embedded single node', () => {
     }
   });
 
-  it("the gateway's close() flushes a pending channel_vacated", { timeout: 30_000 }, async () => {
+  it("the gateway's close() flushes a pending channel_vacated", async () => {
     const app = creds('flush');
     await using rx = await startWebhookReceiver(sdkOf(app));
-    const t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
+    // A delay that close() on a busy machine cannot take, so that a close waiting out the timer is told
+    // apart from one that flushes.
+    const FLUSH_DELAY = 5000;
+    const t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: FLUSH_DELAY });
     const channel = uniq('flush');
     try {
       const c = await connect(t, app.key);
@@ -627,9 +649,9 @@ describe('webhooks: embedded single node', () => {
       c.close();
       await t.gw.close();
       const closedAt = Date.now();
-      expect(closedAt - leftAt).toBeLessThan(DELAY); // close did not simply wait out the delay
-      await expect.poll(() => matching(rx, 'channel_vacated', channel).length, { timeout: 500, interval: 10 }).toBe(1);
-      expect(arrivals(rx, 'channel_vacated', channel)[0]! - leftAt).toBeLessThan(DELAY);
+      expect(closedAt - leftAt).toBeLessThan(FLUSH_DELAY); // close did not simply wait out the delay
+      await expect.poll(() => matching(rx, 'channel_vacated', channel).length, POLL).toBe(1);
+      expect(arrivals(rx, 'channel_vacated', channel)[0]! - leftAt).toBeLessThan(FLUSH_DELAY);
       expect(rx.received.every((r) => r.valid)).toBe(true);
     } finally {
       await t.close();

@@ -300,7 +300,8 @@ describe('errors', () => {
       expect([err.code, err.status]).toEqual([HeraldApiErrorCode.Timeout, 0]);
       expect(err.message).toMatch(/timed out after 300 ms/);
       expect(elapsed).toBeGreaterThanOrEqual(290);
-      expect(elapsed).toBeLessThan(3000);
+      // generous for a busy machine; fetch's own default (300 s headers timeout) would still fail it
+      expect(elapsed).toBeLessThan(10_000);
     } finally {
       hanging.closeAllConnections();
       await new Promise<void>((r) => hanging.close(() => r()));

@@ -37,9 +37,9 @@ describe('WebhookDispatcher maxInFlight', () => {
   it('drops a batch beyond maxInFlight while the receiver hangs: counted, reported, logged', async () => {
     const t = await hangingSetup(2);
     t.send(1);
-    await expect.poll(() => t.rx.requests.length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => t.rx.requests.length).toBe(1);
     t.send(2);
-    await expect.poll(() => t.rx.requests.length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => t.rx.requests.length).toBe(2);
     t.send(3);
     expect(t.dispatcher.stats().dropped).toBe(1);
     expect(t.drops).toEqual([{ appId: 'app1', events: ['client_event'], reason: 'in_flight_full' }]);
@@ -54,12 +54,15 @@ describe('WebhookDispatcher maxInFlight', () => {
   it('a flood of drops logs one line a second per app, and counts every event', async () => {
     const t = await hangingSetup(1);
     t.send(0);
-    await expect.poll(() => t.rx.requests.length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => t.rx.requests.length).toBe(1);
+    const started = Date.now();
     for (let i = 1; i <= 500; i++) t.send(i);
+    const seconds = (Date.now() - started) / 1000;
     expect(t.dispatcher.stats().dropped).toBe(500);
     expect(t.drops.flatMap((d) => d.events)).toHaveLength(500);
     const warns = t.log.entries.filter((e) => e.level === 'warn' && /dropped/.test(e.msg));
     expect(warns.length).toBeGreaterThanOrEqual(1);
-    expect(warns.length).toBeLessThanOrEqual(2); // the loop may straddle a second boundary on a busy machine
+    // one line a second at most, however long the loop took on a busy machine (not one per drop: 500)
+    expect(warns.length).toBeLessThanOrEqual(Math.floor(seconds) + 1);
   });
 });

@@ -142,7 +142,7 @@ describe('webhook worker administrative routes', () => {
 
   it('keeps /ready, /health and /metrics open without a token', async () => {
     const w = await setup({ adminToken: TOKEN, start: true });
-    await expect.poll(async () => (await w.inject({ method: 'GET', url: '/ready' })).status, { timeout: 10_000 }).toBe(200);
+    await expect.poll(async () => (await w.inject({ method: 'GET', url: '/ready' })).status).toBe(200);
     expect((await w.inject({ method: 'GET', url: '/health' })).json()).toEqual({ ok: true });
     const metrics = await w.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.status).toBe(200);
@@ -249,7 +249,7 @@ describe('webhook worker administrative routes', () => {
     // What a gateway appends for a client event.
     await w.webhooks.append(app.id, { name: 'client_event', channel: 'private-x', event: 'client-a', data: '{"n":1}', socket_id: '1.2' });
     const list = async () => await w.inject({ method: 'GET', url: '/dead-letters', headers: bearer(TOKEN) });
-    await expect.poll(async () => ((await list()).json().dead_letters as unknown[]).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => ((await list()).json().dead_letters as unknown[]).length).toBe(1);
     const listed = await list();
     expect(listed.body).not.toContain('pass');
     const [d] = listed.json().dead_letters as { id: string; target: string }[];
@@ -264,14 +264,14 @@ describe('webhook worker administrative routes', () => {
     const sentBefore = rx.requests.length;
     const r = await w.inject({ method: 'POST', url: '/dead-letters/replay', headers: { ...bearer(TOKEN), ...json }, payload: JSON.stringify({ ids: [d!.id] }) });
     expect(r.json()).toEqual({ replayed: 1 });
-    await expect.poll(() => rx.requests.length, { timeout: 10_000 }).toBeGreaterThan(sentBefore);
+    await expect.poll(() => rx.requests.length).toBeGreaterThan(sentBefore);
     const replayed = rx.requests[sentBefore]!;
     expect(replayed.url).toBe('/hook');
     expect(replayed.headers.authorization).toBe(basic);
     expect((JSON.parse(replayed.body.toString()) as { events: unknown[] }).events).toEqual([
       { name: 'client_event', channel: 'private-x', event: 'client-a', data: '{"n":1}', socket_id: '1.2' },
     ]);
-    await expect.poll(() => w.xlen(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => w.xlen()).toBe(0);
     expect(await w.dead()).toEqual([]);
   });
 });

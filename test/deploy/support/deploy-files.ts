@@ -44,9 +44,21 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * Process deadlines below are backstops for a hung command, not measurements (a busy machine starts
+ * node or haproxy slowly). A command killed at its deadline is an error, never an exit code: a test
+ * expecting a refusal (non-zero) must not pass because the command was killed.
+ */
+const EXIT_BACKSTOP_MS = 45_000;
+
 export function run(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(bin, args, { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 20_000, cwd: opts.cwd }, (err, stdout, stderr) => {
+  const timeoutMs = opts.timeoutMs ?? EXIT_BACKSTOP_MS;
+  return new Promise((resolve, reject) => {
+    execFile(bin, args, { env: opts.env ?? process.env, timeout: timeoutMs, cwd: opts.cwd }, (err, stdout, stderr) => {
+      if (err && (err as { killed?: boolean }).killed) {
+        reject(new Error(`${bin} ${args.join(' ')} did not exit within ${timeoutMs} ms:\n${String(stdout)}\n${String(stderr)}`));
+        return;
+      }
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
@@ -58,12 +70,15 @@ export function run(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv
  * Linux): a config that logs to /dev/stdout, as the container configs do, cannot open a socket
  * through /dev/stdout (ENXIO), but can a file or a FIFO, which is what Docker gives it.
  */
-export async function runWithFileStdio(bin: string, args: string[], outFile: string, timeoutMs = 20_000): Promise<{ code: number; output: string }> {
+export async function runWithFileStdio(bin: string, args: string[], outFile: string, timeoutMs = EXIT_BACKSTOP_MS): Promise<{ code: number; output: string }> {
   const fd = openSync(outFile, 'w');
   try {
     const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
-    const code = await new Promise<number>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const code = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${bin} ${args.join(' ')} did not exit within ${timeoutMs} ms:\n${readFileSync(outFile, 'utf8')}`));
+      }, timeoutMs);
       child.once('exit', (c) => {
         clearTimeout(timer);
         resolve(c ?? 1);
@@ -232,7 +247,7 @@ let exitHooked = false;
 
 /**
  * Spawns `bin args` in the foreground and resolves once every port in `waitPorts` accepts on
- * 127.0.0.1 (or rejects with the output if the process exits first, or after 10 s). Stopped with
+ * 127.0.0.1 (or rejects with the output if the process exits first, or after a 30 s backstop). Stopped with
  * SIGTERM (an nginx master then stops its workers; a killed master would orphan them), and on the
  * test process's exit.
  */
@@ -261,7 +276,7 @@ export async function startProcess(bin: string, args: string[], waitPorts: numbe
     [Symbol.asyncDispose]: () => handle.stop(),
   };
   const what = () => `${bin} ${args.join(' ')}:\n${out}\n${opts.describe?.() ?? ''}`;
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   for (const port of waitPorts) {
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`exited with ${proc.exitCode ?? proc.signalCode}: ${what()}`);
@@ -334,7 +349,7 @@ export function haproxyServers(socketPath: string): Promise<Array<{ proxy: strin
  * Resolves once every server HAProxy knows is UP after a passed check (L7OK: the gateway's /ready
  * answered 200), asked over the stats socket so that no request counts against a limit.
  */
-export async function waitHaproxyServersUp(socketPath: string, timeoutMs = 10_000): Promise<void> {
+export async function waitHaproxyServersUp(socketPath: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const rows = await haproxyServers(socketPath);

@@ -89,7 +89,8 @@ export async function startNode(opts: {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return exited;
     },
-    async waitReady(timeoutMs = 15_000) {
+    // a backstop for a process that never gets ready: starting node on a busy machine takes seconds
+    async waitReady(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         if (proc.exitCode !== null) throw new Error(`node ${nodeId} exited with ${proc.exitCode}:\n${out}`);

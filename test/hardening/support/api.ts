@@ -31,7 +31,7 @@ export function rawRequest(
         res.on('error', reject);
       },
     );
-    req.setTimeout(opts.timeoutMs ?? 5000, () => req.destroy(new Error(`${opts.method} ${opts.path.slice(0, 100)}: no answer in time`)));
+    req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`${opts.method} ${opts.path.slice(0, 100)}: no answer in time`)));
     req.on('error', reject);
     if (opts.body !== undefined) req.write(opts.body);
     req.end();

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 export function sendRawHttp(
   port: number,
   req: { method: string; target: string; headers?: [string, string][]; body?: Buffer; contentLength?: number | 'omit' },
-  timeoutMs = 5000,
+  timeoutMs = 30_000,
 ): Promise<{ status: number; statuses: number[]; head: string; body: string }> {
   const body = req.body ?? Buffer.alloc(0);
   const lines = [`${req.method} ${req.target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];

@@ -96,7 +96,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     started.push(primary);
     const replica = await startLocalRedis({ args: [...syncNow, '--replicaof', primary.host, String(primary.port)] });
     started.push(replica);
-    await pollUntil('the replica to sync with the primary', 10_000, async () =>
+    await pollUntil('the replica to sync with the primary', READY_BACKSTOP_MS, async () =>
       (await infoSection(replica, 'replication')).includes('master_link_status:up'),
     );
 
@@ -104,7 +104,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     started.push(...sentinels);
     // A failover needs a quorum of sentinels that know each other (hello messages, every 2 s) and a replica they
     // consider healthy; waiting here makes failover() and ioredis' sentinel discovery deterministic.
-    await pollUntil('the sentinels to discover each other and the replica', 15_000, async () => {
+    await pollUntil('the sentinels to discover each other and the replica', READY_BACKSTOP_MS, async () => {
       for (const s of sentinels) {
         const peers = await command(s, ['SENTINEL', 'SENTINELS', SENTINEL_NAME]);
         if (!Array.isArray(peers) || peers.length !== sentinels.length - 1) return false;
@@ -121,12 +121,12 @@ export async function startSentinelSet(): Promise<SentinelSet> {
       async failover() {
         const current = await sentinelPrimaryPort(sentinels[0]!);
         const target = current === primary.port ? replica : primary;
-        await pollUntil(`sentinel to see ${target.port} as a healthy replica`, 15_000, () =>
+        await pollUntil(`sentinel to see ${target.port} as a healthy replica`, READY_BACKSTOP_MS, () =>
           sentinelSeesHealthyReplica(sentinels[0]!, target.port),
         );
         const reply = await command(sentinels[0]!, ['SENTINEL', 'FAILOVER', SENTINEL_NAME]);
         if (reply instanceof RedisReplyError) throw new Error(`SENTINEL FAILOVER ${SENTINEL_NAME} failed: ${reply.message}`);
-        await pollUntil(`every sentinel to report ${target.host}:${target.port} as primary`, 15_000, async () => {
+        await pollUntil(`every sentinel to report ${target.host}:${target.port} as primary`, READY_BACKSTOP_MS, async () => {
           for (const s of sentinels) if ((await sentinelPrimaryPort(s)) !== target.port) return false;
           return true;
         });
@@ -165,8 +165,8 @@ export async function startRedisCluster(): Promise<RedisClusterSet> {
     );
     handles.push(...started);
     const addrs = handles.map((h) => `${h.host}:${h.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '1', '--cluster-yes'], 30_000);
-    await pollUntil('cluster_state:ok on every node', 15_000, async () => {
+    await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '1', '--cluster-yes'], READY_BACKSTOP_MS);
+    await pollUntil('cluster_state:ok on every node', READY_BACKSTOP_MS, async () => {
       for (const h of handles) {
         const info = await command(h, ['CLUSTER', 'INFO']);
         if (typeof info !== 'string' || !info.includes('cluster_state:ok')) return false;
@@ -313,7 +313,7 @@ class ContainerRedis implements RedisHandle {
     if (this.running) await this.stop();
     else await this.removeContainer();
     // a new container pinned to the same host port; the old binding may linger for a moment
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + READY_BACKSTOP_MS;
     for (;;) {
       try {
         this.container = await ContainerRedis.launch(this.opts, this.port);
@@ -440,7 +440,7 @@ function removeDir(proc: Proc): void {
 async function launch(port: number, build: BuildArgs, password: string | undefined): Promise<Proc> {
   const proc = spawnRedis('redis-server', build, port);
   try {
-    await waitForPing('127.0.0.1', port, password, { timeoutMs: 10_000, proc });
+    await waitForPing('127.0.0.1', port, password, { timeoutMs: READY_BACKSTOP_MS, proc });
     return proc;
   } catch (err) {
     if (alive(proc)) proc.child.kill('SIGKILL');
@@ -513,7 +513,7 @@ class LocalRedis implements RedisHandle {
     if (this.isRunning()) await this.stop();
     else removeDir(this.proc);
     // The port may be briefly unavailable (TIME_WAIT, or the kernel not yet having released it): retry.
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + READY_BACKSTOP_MS;
     for (;;) {
       try {
         this.proc = await launch(this.port, this.build, this.password);
@@ -669,7 +669,7 @@ function sendCommands(
   host: string,
   port: number,
   commands: string[][],
-  { timeoutMs = 2_000, untilClose = false }: { timeoutMs?: number; untilClose?: boolean } = {},
+  { timeoutMs = 10_000, untilClose = false }: { timeoutMs?: number; untilClose?: boolean } = {},
 ): Promise<Reply[]> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port });
@@ -748,7 +748,7 @@ async function waitForPing(
     }
     try {
       const auth = authCommands(password);
-      const replies = await sendCommands(host, port, [...auth, ['PING'], ['INFO', 'server']], { timeoutMs: 1_000 });
+      const replies = await sendCommands(host, port, [...auth, ['PING'], ['INFO', 'server']], { timeoutMs: 5_000 });
       const pong = replies[auth.length];
       const info = replies[auth.length + 1];
       if (pong === 'PONG' && (!proc || (typeof info === 'string' && info.includes(`process_id:${proc.child.pid}\r\n`)))) return;
@@ -768,6 +768,13 @@ function redisUrl(host: string, port: number, password: string | undefined): str
   return password === undefined ? `redis://${host}:${port}` : `redis://:${encodeURIComponent(password)}@${host}:${port}`;
 }
 
+
+/**
+ * How long readiness waits (a server answering PING, sentinels agreeing, a cluster forming) may take
+ * before the fixture gives up: a backstop for a server that never gets there, not a measurement; on a
+ * machine busy with other work, starting six Redis processes takes seconds.
+ */
+const READY_BACKSTOP_MS = 45_000;
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

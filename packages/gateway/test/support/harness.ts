@@ -165,7 +165,7 @@ export function connectPusherJs(
   });
 }
 
-export function waitForState(client: PusherClient, state: string, timeoutMs = 5000): Promise<void> {
+export function waitForState(client: PusherClient, state: string, timeoutMs = 15_000): Promise<void> {
   return new Promise((resolve, reject) => {
     if (client.connection.state === state) return resolve();
     const timer = setTimeout(() => reject(new Error(`pusher-js never reached ${state} (is ${client.connection.state})`)), timeoutMs);
@@ -181,7 +181,7 @@ export function waitForState(client: PusherClient, state: string, timeoutMs = 50
 }
 
 /** Subscribes and resolves on pusher:subscription_succeeded (rejects on subscription_error). */
-export function subscribeAndWait(client: PusherClient, channel: string, timeoutMs = 5000) {
+export function subscribeAndWait(client: PusherClient, channel: string, timeoutMs = 15_000) {
   const ch = client.subscribe(channel);
   return new Promise<typeof ch>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`subscription to ${channel} timed out`)), timeoutMs);
