@@ -7,6 +7,14 @@ import type { SocketData } from './socket-data.js';
 
 const key = (appId: string, id: string) => `${appId}\n${id}`;
 
+/** How every member_added / member_removed frame starts (encode.ts writes `event` first). */
+const MEMBER_EVENT_PREFIX = '{"event":"pusher_internal:member_';
+const MEMBER_EVENT_PREFIX_BYTES = Buffer.from(MEMBER_EVENT_PREFIX);
+const isMemberEvent = (frame: string | Uint8Array) =>
+  typeof frame === 'string'
+    ? frame.startsWith(MEMBER_EVENT_PREFIX)
+    : frame.byteLength >= MEMBER_EVENT_PREFIX_BYTES.length && MEMBER_EVENT_PREFIX_BYTES.equals(frame.subarray(0, MEMBER_EVENT_PREFIX_BYTES.length));
+
 /**
  * The local sockets of this node, indexed for what the broker delivers: by socket id (exclusion),
  * by signed-in user (terminate, watchlists). Channel fan-out itself is uWebSockets.js topics, so a
@@ -19,6 +27,8 @@ export class Hub {
   readonly #topicPrefix = new Map<string, string>();
   /** Version of the last online/offline applied per watched user: an older one arriving later is stale. */
   readonly #presenceVersion = new Map<string, number>();
+  /** Per topic, the sockets waiting for their member list, and the member events they got meanwhile. */
+  readonly #memberWatch = new Map<string, Map<string, (string | Uint8Array)[]>>();
 
   constructor(
     private readonly uws: TemplatedApp,
@@ -84,12 +94,38 @@ export class Hub {
     return out;
   }
 
+  /**
+   * Starts recording the member events `socketId` receives on the channel, until takeMemberEvents.
+   * A member list is read (over Redis's command connection) while member events arrive (over its
+   * pub/sub connection): one decided after the list was read may arrive before it, and a client that
+   * then replaces its list with the older one loses that member. Sent again after the list, every
+   * event recorded meanwhile leaves each user as its latest event says (they come in the order
+   * Redis decided them, and each user's alternate added/removed).
+   */
+  watchMemberEvents(appId: string, channel: string, socketId: string): void {
+    const topic = this.topic(appId, channel);
+    let w = this.#memberWatch.get(topic);
+    if (w === undefined) this.#memberWatch.set(topic, (w = new Map()));
+    w.set(socketId, []);
+  }
+
+  /** Stops recording for the socket; returns the member event frames it received meanwhile, in order. */
+  takeMemberEvents(appId: string, channel: string, socketId: string): (string | Uint8Array)[] {
+    const topic = this.topic(appId, channel);
+    const w = this.#memberWatch.get(topic);
+    const frames = w?.get(socketId) ?? [];
+    w?.delete(socketId);
+    if (w !== undefined && w.size === 0) this.#memberWatch.delete(topic);
+    return frames;
+  }
+
   /** Delivers a publication to local subscribers; never parses the frame. */
   deliver(pub: Publication): void {
     const topic = this.topic(pub.appId, pub.channel);
     const n = this.uws.numSubscribers(topic);
     if (n === 0) return;
     this.metrics.publications.inc();
+    if (this.#memberWatch.size > 0) this.#recordMemberEvent(topic, pub);
     if (pub.exceptSocketId !== undefined) {
       const sender = this.sockets.get(pub.exceptSocketId);
       if (sender !== undefined && sender.isSubscribed(topic)) {
@@ -101,6 +137,14 @@ export class Hub {
     }
     this.uws.publish(topic, pub.frame);
     this.metrics.messagesOut.inc(n);
+  }
+
+  #recordMemberEvent(topic: string, pub: Publication): void {
+    const w = this.#memberWatch.get(topic);
+    if (w === undefined || !isMemberEvent(pub.frame)) return;
+    // A copy: the frame may be a slice of a buffer the Redis client reuses.
+    const frame = typeof pub.frame === 'string' ? pub.frame : Buffer.from(pub.frame);
+    for (const [socketId, frames] of w) if (socketId !== pub.exceptSocketId) frames.push(frame);
   }
 
   control(cmd: ControlCommand): void {
@@ -146,7 +190,7 @@ export class Hub {
 }
 
 /** Sends one frame if the socket is still open; counts drops over the backpressure limit. */
-export function sendFrame(data: SocketData, frame: string, metrics: Metrics): void {
+export function sendFrame(data: SocketData, frame: string | Uint8Array, metrics: Metrics): void {
   const ws = data.ws;
   if (data.status !== 'open' || ws === undefined) return;
   const r = ws.send(frame);

@@ -27,7 +27,7 @@ export function localMembers(ctx: HandlerContext, appId: string, channel: string
 const wire = (members: readonly PresenceMember[]) => members.map((m) => ({ userId: m.userId, userInfo: m.userInfo }));
 
 /** Sends pusher_internal:subscription_succeeded with the cluster's members, or this node's marked partial. */
-export async function sendMemberList(ctx: HandlerContext, data: SocketData, channel: string, members: readonly PresenceMember[] | undefined): Promise<void> {
+async function sendMemberList(ctx: HandlerContext, data: SocketData, channel: string, members: readonly PresenceMember[] | undefined): Promise<void> {
   const sub = data.channels.get(channel);
   if (members !== undefined) {
     if (sub !== undefined) sub.partialMembers = false;
@@ -36,6 +36,30 @@ export async function sendMemberList(ctx: HandlerContext, data: SocketData, chan
   }
   if (sub !== undefined) sub.partialMembers = true;
   sendFrame(data, encodePresenceSucceeded(channel, wire(localMembers(ctx, data.app.id, channel)), { partial: true }), ctx.metrics);
+}
+
+/**
+ * Sends the member list `read` yields (a join, or a read of the members), then again every member
+ * event the socket received while it was being read (Hub.watchMemberEvents says why). The socket
+ * must already be subscribed to the channel's topic.
+ */
+export async function sendMemberListInOrder(
+  ctx: HandlerContext,
+  data: SocketData,
+  channel: string,
+  read: () => Promise<readonly PresenceMember[] | undefined>,
+): Promise<void> {
+  const { app, socketId } = data;
+  ctx.hub.watchMemberEvents(app.id, channel, socketId);
+  let meanwhile: (string | Uint8Array)[] = [];
+  try {
+    const members = await read();
+    meanwhile = ctx.hub.takeMemberEvents(app.id, channel, socketId);
+    await sendMemberList(ctx, data, channel, members);
+  } finally {
+    ctx.hub.takeMemberEvents(app.id, channel, socketId);
+  }
+  for (const frame of meanwhile) sendFrame(data, frame, ctx.metrics);
 }
 
 /** The cluster's members, or undefined while the shared state is unreachable. */
@@ -85,8 +109,15 @@ export function completePartialAnswers(ctx: HandlerContext): void {
     data.queue = data.queue.then(async () => {
       try {
         for (const channel of channels) {
-          const members = await membersOrUnavailable(ctx, data.app.id, channel);
-          if (members !== undefined && data.channels.get(channel)?.partialMembers === true) await sendMemberList(ctx, data, channel, members);
+          if (data.channels.get(channel)?.partialMembers !== true) continue;
+          await sendMemberListInOrder(ctx, data, channel, async () => {
+            const members = await membersOrUnavailable(ctx, data.app.id, channel);
+            // Still unreachable: the partial list stands, nothing is sent again.
+            if (members === undefined) throw new StateUnavailableError();
+            return members;
+          }).catch((err: unknown) => {
+            if (!(err instanceof StateUnavailableError)) throw err;
+          });
         }
         if (data.watchlistPending === true) await sendWatchlistState(ctx, data);
       } catch (err) {

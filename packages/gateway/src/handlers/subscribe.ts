@@ -16,7 +16,7 @@ import {
 } from '@herald/protocol';
 import { StateUnavailableError } from '@herald/broker';
 import type { HandlerContext } from '../context.js';
-import { membersOrUnavailable, sendMemberList } from '../partial-answers.js';
+import { membersOrUnavailable, sendMemberListInOrder } from '../partial-answers.js';
 import { sendFrame } from '../hub.js';
 import { countLimit, type Metrics } from '../metrics.js';
 import { socketLog, type SocketData } from '../socket-data.js';
@@ -104,18 +104,23 @@ export async function joinChannel(
   data.channels.set(channel, member === undefined ? {} : { presenceUserId: member.userId, presenceUserInfo: member.userInfo });
   ctx.metrics.subscriptions.inc();
   const topic = ctx.hub.topic(app.id, channel);
-  data.ws!.subscribe(topic);
-  if (ctx.hub.localSubscribers(app.id, channel) === 1) await ctx.state.broker.subscribe(app.id, channel);
   if (member !== undefined) {
+    data.ws!.subscribe(topic);
     // Subscription, membership, member_added to the others and the member list in one step (one
-    // script call on Redis). Partial (shared state unreachable): this node's members, marked so.
-    const joined = await ctx.state.presenceChannels.join(app.id, channel, socketId, {
-      userId: member.userId,
-      ...(member.userInfo !== undefined ? { userInfo: member.userInfo } : {}),
+    // script call on Redis), the member events that overtook the list sent again after it.
+    // Partial (shared state unreachable): this node's members, marked so.
+    await sendMemberListInOrder(ctx, data, channel, async () => {
+      if (ctx.hub.localSubscribers(app.id, channel) === 1) await ctx.state.broker.subscribe(app.id, channel);
+      const joined = await ctx.state.presenceChannels.join(app.id, channel, socketId, {
+        userId: member.userId,
+        ...(member.userInfo !== undefined ? { userInfo: member.userInfo } : {}),
+      });
+      return joined.partial === true ? undefined : joined.members;
     });
-    await sendMemberList(ctx, data, channel, joined.partial === true ? undefined : joined.members);
     if (kind.cache) await sendCached(ctx, data, channel);
   } else {
+    data.ws!.subscribe(topic);
+    if (ctx.hub.localSubscribers(app.id, channel) === 1) await ctx.state.broker.subscribe(app.id, channel);
     const { count, partial } = await ctx.state.channels.join(app.id, channel, socketId);
     sendFrame(data, encodeSubscriptionSucceeded(channel), ctx.metrics);
     // The cached event comes right after subscription_succeeded, before any count update.
@@ -153,7 +158,7 @@ async function sendCached(ctx: HandlerContext, data: SocketData, channel: string
 async function resendSucceeded(ctx: HandlerContext, data: SocketData, channel: string, presence: boolean) {
   const { app } = data;
   if (!presence) return sendFrame(data, encodeSubscriptionSucceeded(channel), ctx.metrics);
-  await sendMemberList(ctx, data, channel, await membersOrUnavailable(ctx, app.id, channel));
+  await sendMemberListInOrder(ctx, data, channel, () => membersOrUnavailable(ctx, app.id, channel));
 }
 
 function reportFailure(ctx: HandlerContext, data: SocketData, err: SubscriptionError) {

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, uniquePrefix, type RedisHandle } from '../../broker/test/support/redis.js';
+import { RawClient, startTestGateway, type Frame, type TestGateway } from './support/harness.js';
+
+/**
+ * A member list is read over Redis's command connection while member events arrive over its pub/sub
+ * connection: an event decided after the list was read can reach the gateway first. A client
+ * replaces its list with the one in subscription_succeeded, so without care it loses that member
+ * for good. Many users joining one presence channel at once through two gateways make it happen.
+ */
+
+/** The member list a client holds after its frames, as pusher-js keeps it. */
+function memberList(c: RawClient, channel: string): string[] {
+  let members = new Set<string>();
+  for (const f of c.frames.filter((x: Frame) => x.channel === channel)) {
+    const data = typeof f.data === 'string' ? (JSON.parse(f.data) as Record<string, unknown>) : {};
+    if (f.event === 'pusher_internal:subscription_succeeded') members = new Set((data.presence as { ids: string[] }).ids);
+    else if (f.event === 'pusher_internal:member_added') members.add(String(data.user_id));
+    else if (f.event === 'pusher_internal:member_removed') members.delete(String(data.user_id));
+  }
+  return [...members].sort();
+}
+
+describe('presence member lists under concurrent joins on two gateways', () => {
+  let redis: RedisHandle;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('every client ends with every member, round after round', { timeout: 180_000 }, async () => {
+    const prefix = uniquePrefix();
+    const app = { id: '77', key: `k-${prefix}`, secret: `s-${prefix}-0123456789` };
+    await using g0 = await startTestGateway({ apps: [app], redis: { url: redis.url, prefix } });
+    await using g1 = await startTestGateway({ apps: [app], redis: { url: redis.url, prefix } });
+    const gateways: TestGateway[] = [g0, g1];
+    const channel = 'presence-race';
+    for (let round = 0; round < 15; round++) {
+      const users = Array.from({ length: 10 }, (_, i) => `r${round}-u${i}`);
+      const clients = await Promise.all(users.map((_, i) => RawClient.established(gateways[i % 2]!)));
+      try {
+        // Every subscribe sent at once, half through each gateway.
+        clients.forEach((c, i) => {
+          const g = gateways[i % 2]!;
+          const a = g.sdk.authorizeChannel(c.socketId, channel, { user_id: users[i]! });
+          c.send({ event: 'pusher:subscribe', data: { channel, auth: a.auth, channel_data: a.channel_data } });
+        });
+        const everyone = [...users].sort();
+        for (const [i, c] of clients.entries()) {
+          await expect.poll(() => memberList(c, channel), { message: `round ${round}, client ${i}` }).toEqual(everyone);
+        }
+      } finally {
+        for (const c of clients) await c[Symbol.asyncDispose]();
+      }
+      // The channel is empty again before the next round.
+      await expect.poll(async () => Object.keys(((await g0.sdk.get({ path: '/channels' }).then((r) => r.json())) as { channels: object }).channels)).toEqual([]);
+    }
+  });
+});
