@@ -50,6 +50,13 @@ export interface Broker {
   /** Called after the last local subscriber leaves. */
   unsubscribe(appId: string, channel: string): Promise<void>;
   publish(pub: Publication, opts?: PublishOptions): Promise<void>;
+  /**
+   * Resolves once every publication to the channel made before the call (by any node) has reached
+   * this node's handler: what was read of the channel's state before the call can then be ordered
+   * against the publications. Requires this node's interest in the channel. Bounded: resolves after
+   * a few seconds in any case (a node whose link to the cluster is failing gets no such promise).
+   */
+  sync(appId: string, channel: string): Promise<void>;
   publishControl(cmd: ControlCommand, opts?: PublishOptions): Promise<void>;
   close(): Promise<void>;
 }

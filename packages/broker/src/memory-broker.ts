@@ -30,6 +30,9 @@ export class MemoryBroker implements Broker {
     this.#handler?.onPublication(pub);
   }
 
+  /** Publications are delivered synchronously: everything published before the call has arrived. */
+  async sync(): Promise<void> {}
+
   async publishControl(cmd: ControlCommand): Promise<void> {
     this.#handler?.onControl(cmd);
   }

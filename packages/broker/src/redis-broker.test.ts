@@ -110,3 +110,26 @@ describe('RedisBroker publications that wait for Redis (triggers)', () => {
     expect(received).toHaveLength(1);
   });
 });
+
+describe('RedisBroker channel sync', () => {
+  const topic = new RedisKeys('t').topic('a', 'presence-c');
+
+  it('resolves once its marker comes back on the topic; markers never reach the handler', async () => {
+    const t = fakeTransport(async () => 1);
+    const { broker, received } = await startedBroker(t);
+    await broker.subscribe('a', 'presence-c');
+    let done = false;
+    const sync = broker.sync('a', 'presence-c').then(() => (done = true));
+    await expect.poll(() => t.sent.filter((s) => s.topic === topic).length).toBe(1);
+    // Another node's marker, then a publication, then ours: only ours ends the wait.
+    t.deliver(topic, Buffer.from('\u0000someone-else:1', 'latin1'));
+    t.deliver(topic, encodeEnvelopeBytes({ frame }));
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    t.deliver(topic, Buffer.from(t.sent.find((s) => s.topic === topic)!.payload as Buffer));
+    await sync;
+    expect(done).toBe(true);
+    expect(received).toHaveLength(1);
+    expect(Buffer.from(received[0]!.frame).toString()).toBe(frame);
+  });
+});

@@ -2,8 +2,13 @@ import type { Broker, BrokerHandler, ControlCommand, Publication, PublishOptions
 import { PublishUnavailableError } from './publish-unavailable.js';
 import type { RedisKeys } from './keys.js';
 import type { PubSubTransport } from './redis-connection.js';
+import { randomBytes } from 'node:crypto';
 
 const NEWLINE = 0x0a;
+/** First byte of a sync marker on a channel topic (an envelope never starts with it). */
+const MARKER = 0x00;
+/** The longest `sync` waits for its marker. */
+const SYNC_TIMEOUT_MS = 3000;
 /** A (un)subscribe call that has not answered by then is treated as failed and retried. */
 const SUBSCRIBE_TIMEOUT_MS = 5000;
 const RETRY_MS = 1000;
@@ -77,6 +82,10 @@ export class RedisBroker implements Broker {
   #retry: NodeJS.Timeout | undefined;
   publishedCount = 0;
   receivedCount = 0;
+  /** Sync markers this node waits for, by id; ids start with a random prefix of this broker's. */
+  readonly #markers = new Map<string, () => void>();
+  readonly #markerPrefix = `${randomBytes(6).toString('hex')}:`;
+  #markerSeq = 0;
 
   constructor(
     private readonly ps: PubSubTransport,
@@ -250,9 +259,34 @@ export class RedisBroker implements Broker {
     }
   }
 
+  /**
+   * Publishes a marker to the channel's topic and waits for it to come back: Redis delivers a
+   * topic's messages to a subscriber in the order it ran their PUBLISH (SPUBLISH: per shard, and a
+   * channel's topic lives on one), so everything published before has arrived by then. Other nodes
+   * receive the marker too and drop it.
+   */
+  async sync(appId: string, channel: string): Promise<void> {
+    if (!this.ps.ready()) return;
+    const id = `${this.#markerPrefix}${++this.#markerSeq}`;
+    const payload = Buffer.concat([Buffer.from([MARKER]), Buffer.from(id, 'latin1')]);
+    const arrived = new Promise<void>((resolve) => this.#markers.set(id, resolve));
+    try {
+      await this.ps.publish(this.keys.topic(appId, channel), payload);
+      await withTimeout(arrived, SYNC_TIMEOUT_MS, 'sync marker');
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'channel sync marker lost; carrying on');
+    } finally {
+      this.#markers.delete(id);
+    }
+  }
+
   #onMessage(topic: string, message: Buffer): void {
     const handler = this.#handler;
     if (handler === undefined) return;
+    if (message[0] === MARKER) {
+      this.#markers.get(message.toString('latin1', 1))?.();
+      return;
+    }
     if (topic === this.keys.control()) {
       try {
         handler.onControl(JSON.parse(message.toString()) as ControlCommand);

@@ -43,8 +43,10 @@ export class Hub {
     return (this.#topicPrefix.get(appId) ?? `${appId}:`) + channel;
   }
 
+  /** Local sockets subscribed to the channel, or joining it (waiting for their member list). */
   localSubscribers(appId: string, channel: string): number {
-    return this.uws.numSubscribers(this.topic(appId, channel));
+    const topic = this.topic(appId, channel);
+    return this.uws.numSubscribers(topic) + (this.#memberWatch.get(topic)?.size ?? 0);
   }
 
   add(ws: WebSocket<SocketData>): void {
@@ -95,12 +97,13 @@ export class Hub {
   }
 
   /**
-   * Starts recording the member events `socketId` receives on the channel, until takeMemberEvents.
-   * A member list is read (over Redis's command connection) while member events arrive (over its
+   * Starts recording the member events published to the channel for `socketId` (not those it is
+   * excluded from), until takeMemberEvents; the socket counts as a local subscriber meanwhile. A
+   * member list is read (over Redis's command connection) while member events arrive (over its
    * pub/sub connection): one decided after the list was read may arrive before it, and a client that
-   * then replaces its list with the older one loses that member. Sent again after the list, every
-   * event recorded meanwhile leaves each user as its latest event says (they come in the order
-   * Redis decided them, and each user's alternate added/removed).
+   * then replaces its list with the older one loses that member. Applied after the list, the events
+   * recorded meanwhile leave each user as its latest event says (they come in the order Redis
+   * decided them, and each user's alternate added/removed).
    */
   watchMemberEvents(appId: string, channel: string, socketId: string): void {
     const topic = this.topic(appId, channel);
@@ -122,10 +125,11 @@ export class Hub {
   /** Delivers a publication to local subscribers; never parses the frame. */
   deliver(pub: Publication): void {
     const topic = this.topic(pub.appId, pub.channel);
+    // A socket joining a presence channel is not subscribed to its topic yet: recorded here.
+    if (this.#memberWatch.size > 0) this.#recordMemberEvent(topic, pub);
     const n = this.uws.numSubscribers(topic);
     if (n === 0) return;
     this.metrics.publications.inc();
-    if (this.#memberWatch.size > 0) this.#recordMemberEvent(topic, pub);
     if (pub.exceptSocketId !== undefined) {
       const sender = this.sockets.get(pub.exceptSocketId);
       if (sender !== undefined && sender.isSubscribed(topic)) {

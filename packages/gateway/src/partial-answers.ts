@@ -39,27 +39,44 @@ async function sendMemberList(ctx: HandlerContext, data: SocketData, channel: st
 }
 
 /**
- * Sends the member list `read` yields (a join, or a read of the members), then again every member
- * event the socket received while it was being read (Hub.watchMemberEvents says why). The socket
- * must already be subscribed to the channel's topic.
+ * Sends the member list `read` yields (a join, or a read of the members), then the member events
+ * published while it was read that change it (Hub.watchMemberEvents says why), each user left as
+ * its latest event says; an event the list already holds (a member added before the read) is not
+ * sent again. `subscribe`, when given, subscribes the socket to the channel's topic, at the moment
+ * the list is sent: a joining socket receives no member event before its list.
  */
 export async function sendMemberListInOrder(
   ctx: HandlerContext,
   data: SocketData,
   channel: string,
   read: () => Promise<readonly PresenceMember[] | undefined>,
+  subscribe?: () => void,
 ): Promise<void> {
   const { app, socketId } = data;
   ctx.hub.watchMemberEvents(app.id, channel, socketId);
-  let meanwhile: (string | Uint8Array)[] = [];
+  let members: readonly PresenceMember[] | undefined;
+  let meanwhile: (string | Uint8Array)[];
   try {
-    const members = await read();
-    meanwhile = ctx.hub.takeMemberEvents(app.id, channel, socketId);
-    await sendMemberList(ctx, data, channel, members);
+    members = await read();
+    // Until every member event published before the read has arrived (recorded), the socket
+    // stays off the topic: a late one would undo the list.
+    await ctx.state.broker.sync(app.id, channel);
   } finally {
-    ctx.hub.takeMemberEvents(app.id, channel, socketId);
+    // With `subscribe`, in the same step: nothing published in between is missed.
+    meanwhile = ctx.hub.takeMemberEvents(app.id, channel, socketId);
+    if (data.status === 'open') subscribe?.();
   }
-  for (const frame of meanwhile) sendFrame(data, frame, ctx.metrics);
+  await sendMemberList(ctx, data, channel, members);
+  const present = new Set((members ?? localMembers(ctx, app.id, channel)).map((m) => m.userId));
+  for (const frame of meanwhile) {
+    const e = JSON.parse(Buffer.from(frame).toString()) as { event: string; data: string };
+    const userId = String((JSON.parse(e.data) as { user_id: unknown }).user_id);
+    const added = e.event === 'pusher_internal:member_added';
+    if (added === present.has(userId)) continue;
+    if (added) present.add(userId);
+    else present.delete(userId);
+    sendFrame(data, frame, ctx.metrics);
+  }
 }
 
 /** The cluster's members, or undefined while the shared state is unreachable. */

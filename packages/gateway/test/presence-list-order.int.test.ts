@@ -50,6 +50,14 @@ describe('presence member lists under concurrent joins on two gateways', () => {
         const everyone = [...users].sort();
         for (const [i, c] of clients.entries()) {
           await expect.poll(() => memberList(c, channel), { message: `round ${round}, client ${i}` }).toEqual(everyone);
+          // What an app sees: no member event before the list, and after it each other user
+          // joining once at most, never one the list already held.
+          const own = c.frames.filter((f) => f.channel === channel);
+          expect(own[0]?.event, `round ${round}, client ${i}`).toBe('pusher_internal:subscription_succeeded');
+          const listed = new Set((JSON.parse(own[0]!.data as string) as { presence: { ids: string[] } }).presence.ids);
+          const added = own.filter((f) => f.event === 'pusher_internal:member_added').map((f) => (JSON.parse(f.data as string) as { user_id: string }).user_id);
+          expect(added.filter((u) => listed.has(u)), `round ${round}, client ${i}`).toEqual([]);
+          expect(new Set(added).size).toBe(added.length);
         }
       } finally {
         for (const c of clients) await c[Symbol.asyncDispose]();

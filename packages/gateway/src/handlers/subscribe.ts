@@ -105,18 +105,25 @@ export async function joinChannel(
   ctx.metrics.subscriptions.inc();
   const topic = ctx.hub.topic(app.id, channel);
   if (member !== undefined) {
-    data.ws!.subscribe(topic);
     // Subscription, membership, member_added to the others and the member list in one step (one
-    // script call on Redis), the member events that overtook the list sent again after it.
-    // Partial (shared state unreachable): this node's members, marked so.
-    await sendMemberListInOrder(ctx, data, channel, async () => {
-      if (ctx.hub.localSubscribers(app.id, channel) === 1) await ctx.state.broker.subscribe(app.id, channel);
-      const joined = await ctx.state.presenceChannels.join(app.id, channel, socketId, {
-        userId: member.userId,
-        ...(member.userInfo !== undefined ? { userInfo: member.userInfo } : {}),
-      });
-      return joined.partial === true ? undefined : joined.members;
-    });
+    // script call on Redis); the socket joins the topic when its list is sent, followed by the
+    // member events that came meanwhile. Partial (shared state unreachable): this node's members,
+    // marked so.
+    await sendMemberListInOrder(
+      ctx,
+      data,
+      channel,
+      async () => {
+        // Awaited by every joining socket, not only the first: its sync needs the interest active.
+        await ctx.state.broker.subscribe(app.id, channel);
+        const joined = await ctx.state.presenceChannels.join(app.id, channel, socketId, {
+          userId: member.userId,
+          ...(member.userInfo !== undefined ? { userInfo: member.userInfo } : {}),
+        });
+        return joined.partial === true ? undefined : joined.members;
+      },
+      () => data.ws!.subscribe(topic),
+    );
     if (kind.cache) await sendCached(ctx, data, channel);
   } else {
     data.ws!.subscribe(topic);
