@@ -12,8 +12,6 @@ export { LogThrottle } from './log-throttle.js';
 export type { RetryOptions } from './retry-policy.js';
 export type { WebhookDispatcherOptions, WebhookDispatcherStats } from './dispatcher.js';
 export { WebhookDispatcher } from './dispatcher.js';
-export type { DebounceReport } from './debouncer.js';
-export { Debouncer } from './debouncer.js';
 export { WebhookDeliveryError, WebhookErrorCode } from './delivery-error.js';
 export { WebhookDelivery } from './delivery.js';
 export type { DeliveryOptions, DeliveryStats } from './delivery.js';
