@@ -7,8 +7,10 @@ export default defineConfig({
   resolve: {
     alias: {
       '@herald/protocol': src('protocol'),
-      '@herald/broker': src('broker'),
       '@herald/config': src('config'),
+      '@herald/logger': src('logger'),
+      '@herald/broker': src('broker'),
+      '@herald/webhooks': src('webhooks'),
       '@herald/webhook-worker': src('webhook-worker'),
       '@herald/gateway': src('gateway'),
       '@herald/sdk': src('sdk'),

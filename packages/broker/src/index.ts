@@ -28,7 +28,7 @@ export { RedisKeys } from './keys.js';
 export { RedisBroker } from './redis-broker.js';
 export type { RedisStateOptions, RedisClusterState } from './redis-cluster-state.js';
 export { createRedisState } from './redis-cluster-state.js';
-export type { RedisTopology, RedisConnectOptions } from './redis-connection.js';
+export type { RedisConnectOptions } from './redis-connection.js';
 export type { OutboxEntry, DeadLetter, MoveResult, ReplayResult, RedisWebhooksOptions, ReportedState } from './redis-webhooks.js';
 export { RedisWebhooks, DEFAULT_OUTBOX_MAX } from './redis-webhooks.js';
 export { withoutUserinfo } from './webhook-url.js';

@@ -13,7 +13,8 @@ import type {
 import { RedisKeys } from './keys.js';
 import { RedisBroker, type BrokerLog } from './redis-broker.js';
 import { RedisUsageCounters } from './redis-usage.js';
-import { createRedisConnections, type RedisConnectOptions, type RedisTopology } from './redis-connection.js';
+import type { RedisTopology } from '@herald/config';
+import { createRedisConnections, type RedisConnectOptions } from './redis-connection.js';
 import {
   RedisCacheStore,
   RedisChannelStore,

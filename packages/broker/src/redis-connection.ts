@@ -1,11 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisTopology } from '@herald/config';
 import type { RedisClient } from './redis-state.js';
-
-/** Where Redis is: one server, a Sentinel-managed primary, or a Redis Cluster. */
-export type RedisTopology =
-  | { kind: 'single'; url: string }
-  | { kind: 'sentinel'; sentinels: { host: string; port: number }[]; name: string }
-  | { kind: 'cluster'; nodes: { host: string; port: number }[] };
 
 export interface RedisConnectOptions {
   topology: RedisTopology;

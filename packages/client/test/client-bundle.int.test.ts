@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { CLIENT_BUNDLE_FILE, clientBundleRoutes } from '../../gateway/src/api/client-bundle.js';
+import { clientBundleFile, clientBundleRoutes } from '../../gateway/src/api/client-bundle.js';
 import type { ApiContext } from '../../gateway/src/api/context.js';
 import { distDir } from '../build.mjs';
 
@@ -14,8 +14,8 @@ async function serve(clientBundle: ApiContext['clientBundle']) {
 }
 
 describe('gateway client-bundle route', () => {
-  it('reads packages/client/dist/push.js', () => {
-    expect(CLIENT_BUNDLE_FILE).toBe(`${distDir}/push.js`);
+  it('reads packages/client/dist/push.js, through the package’s ./push.js export', () => {
+    expect(clientBundleFile()).toBe(`${distDir}/push.js`);
   });
 
   it('serves the bundle as JavaScript at /push.js and at webman’s path', async () => {

@@ -9,15 +9,20 @@ import { weakSecretReason } from './secret-policy.js';
 const EVENT_NAMES = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count'] as const;
 export type WebhookEventName = (typeof EVENT_NAMES)[number];
 
-/** Where one app's webhooks go, and which events (structurally the webhook library's WebhookTarget). */
+/** Where one app's webhooks go, and which events; the webhook library (`@herald/webhooks`) delivers to it. */
 export interface WebhookTarget {
   url: string;
-  /** Event types to send; all when absent. */
+  /** Event types to send (Pusher names, also for `format: 'webman'` targets); all when absent. */
   events?: WebhookEventName[];
   /** Only channels whose name starts with this. */
   channelPrefix?: string;
-  /** `webman`: webman/push's names (channel_added/channel_removed, user_added/user_removed). */
+  /**
+   * `webman` sends webman/push names: channel_added/channel_removed/user_added/user_removed instead of
+   * channel_occupied/channel_vacated/member_added/member_removed. Other events keep their Pusher names.
+   * @default 'pusher'
+   */
   format?: 'pusher' | 'webman';
+  /** Sent with every POST; they cannot replace the signature headers, which are set last. */
   headers?: Record<string, string>;
 }
 

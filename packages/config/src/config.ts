@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { RedisTopology } from '@herald/broker';
 import { assertStrongSecret } from './secret-policy.js';
 import { createApp, loadOrCreateCredentials, parseAppsJson, type App } from './apps.js';
 import { ConfigError } from './config-error.js';
@@ -92,6 +91,15 @@ const Env = z.object({
   /** Embedded: webhook batches being delivered or retried at once; beyond, new ones are dropped (counted, logged). @default 1000 */
   PUSH_WEBHOOK_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(1000),
 });
+
+/**
+ * Where Redis is: one server, a Sentinel-managed primary, or a Redis Cluster. Parsed here from
+ * REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES; the broker connects to what it describes.
+ */
+export type RedisTopology =
+  | { kind: 'single'; url: string }
+  | { kind: 'sentinel'; sentinels: { host: string; port: number }[]; name: string }
+  | { kind: 'cluster'; nodes: { host: string; port: number }[] };
 
 export interface RedisConfig {
   topology: RedisTopology;

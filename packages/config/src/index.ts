@@ -1,6 +1,6 @@
 export type { App, WebhookTarget, WebhookEventName, DefaultAppInput } from './apps.js';
 export { AppRegistry, createApp, loadOrCreateCredentials, parseAppsJson } from './apps.js';
-export type { Config, RedisConfig } from './config.js';
+export type { Config, RedisConfig, RedisTopology } from './config.js';
 export { loadConfig } from './config.js';
 export { MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, weakSecretReason } from './secret-policy.js';
 export { ConfigError } from './config-error.js';

@@ -1,6 +1,6 @@
 import { createMemoryState, createRedisState, type ClusterState, type ClusterStats, type RedisClusterState, type StateObserver } from '@herald/broker';
 import { USER_CHANNEL_PREFIX } from '@herald/protocol';
-import { WebhookDispatcher } from '@herald/webhook-worker';
+import { WebhookDispatcher } from '@herald/webhooks';
 import type { Logger } from 'pino';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { createApiServer, type ApiListenerLimits } from './api/server.js';

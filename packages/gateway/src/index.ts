@@ -4,5 +4,5 @@ export type { Config } from '@herald/config';
 export { loadConfig } from '@herald/config';
 export type { App } from '@herald/config';
 export { AppRegistry, ConfigError, createApp, parseAppsJson } from '@herald/config';
-export { createLogger } from './logger.js';
+export { createLogger } from '@herald/logger';
 export { loadUws, UwsFallbackError } from './uws.js';

@@ -1,7 +1,7 @@
 import { ConfigError } from '@herald/config';
 import { loadConfig } from '@herald/config';
 import { startGateway } from './gateway.js';
-import { createLogger } from './logger.js';
+import { createLogger } from '@herald/logger';
 import { UwsFallbackError } from './uws.js';
 
 /**

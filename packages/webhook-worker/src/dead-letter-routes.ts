@@ -2,8 +2,7 @@ import type { RedisWebhooks } from '@herald/broker';
 import type { FastifyInstance } from 'fastify';
 import { createAdminAuth } from './admin-auth.js';
 import { parseCount, parseDeleteQuery, parseReplayBody } from './dead-letter-requests.js';
-import { LogThrottle } from './log-throttle.js';
-import type { WebhookLogger } from './types.js';
+import { LogThrottle, type WebhookLogger } from '@herald/webhooks';
 import { WorkerHttpError, WorkerHttpErrorCode, errorBody } from './worker-http-error.js';
 
 export interface DeadLetterRoutesOptions {

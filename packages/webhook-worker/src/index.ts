@@ -1,25 +1,3 @@
-export type {
-  WebhookEventName,
-  WebhookTarget,
-  WebhookApp,
-  WebhookEvent,
-  TransitionSink,
-  WebhookBatch,
-  DeadLetterHandler,
-  WebhookLogger,
-  WebhookDropHandler,
-} from './types.js';
-export { WebhookDropReason } from './types.js';
-export { LogThrottle } from './log-throttle.js';
-export type { RetryOptions } from './retry-policy.js';
-export type { WebhookDispatcherOptions, WebhookDispatcherStats } from './dispatcher.js';
-export { WebhookDispatcher } from './dispatcher.js';
-export type { DebounceReport } from './debouncer.js';
-export { Debouncer } from './debouncer.js';
-export { WebhookDeliveryError, WebhookErrorCode } from './delivery-error.js';
-export { WebhookDelivery } from './delivery.js';
-export type { DeliveryOptions, DeliveryStats } from './delivery.js';
-export { targetAccepts, formatForTarget } from './target-filter.js';
 export { RedisWebhookWorker } from './redis-worker.js';
 export type { RedisWebhookWorkerOptions, RedisWebhookWorkerStats } from './redis-worker.js';
 export { KeyspaceConfigError, KeyspaceSources, REQUIRED_KEYSPACE_FLAGS, ensureKeyspaceFlags } from './keyspace-source.js';

@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import type { RedisClient, RedisKeys } from '@herald/broker';
-import type { WebhookLogger } from './types.js';
+import type { WebhookLogger } from '@herald/webhooks';
 
 /** Flags the worker needs in `notify-keyspace-events`: keyspace events (K) for hash (h) and generic (g) commands. */
 export const REQUIRED_KEYSPACE_FLAGS = 'Khg';

@@ -1,6 +1,6 @@
 import { createRedisState } from '@herald/broker';
 import { ConfigError, loadConfig, AppRegistry } from '@herald/config';
-import { pino } from 'pino';
+import { createLogger } from '@herald/logger';
 import { KeyspaceConfigError } from './keyspace-source.js';
 import { RedisWebhookWorker } from './redis-worker.js';
 import { createWorkerHttp } from './worker-http.js';
@@ -28,11 +28,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const workerId = `worker-${cfg.nodeId}`;
-  const log = pino({
-    level: cfg.logLevel,
-    base: { service: 'webhook-worker', nodeId: workerId },
-    redact: { paths: ['secret', '*.secret', 'apps[*].secret', 'adminToken', '*.adminToken', 'req.headers.authorization'], censor: '[redacted]' },
-  });
+  const log = createLogger('webhook-worker', { level: cfg.logLevel, nodeId: workerId });
   const apps = new AppRegistry(cfg.apps);
   const state = await createRedisState({ ...cfg.redis!, nodeId: workerId, log: log.child({ component: 'redis' }) });
   const worker = new RedisWebhookWorker({

@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
 import { withoutUserinfo, type OutboxEntry, type RedisWebhooks } from '@herald/broker';
-import { WebhookDelivery } from './delivery.js';
-import type { RetryOptions } from './retry-policy.js';
-import { formatForTarget, targetAccepts } from './target-filter.js';
-import type { WebhookApp, WebhookBatch, WebhookEvent, WebhookLogger, WebhookTarget } from './types.js';
+import type { WebhookTarget } from '@herald/config';
+import {
+  WebhookDelivery,
+  formatForTarget,
+  targetAccepts,
+  type RetryOptions,
+  type WebhookApp,
+  type WebhookBatch,
+  type WebhookEvent,
+  type WebhookLogger,
+} from '@herald/webhooks';
 
 export interface OutboxDeliveryStats {
   inFlightEntries: number;

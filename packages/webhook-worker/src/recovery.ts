@@ -1,6 +1,6 @@
 import type { RedisClient, RedisKeys, RedisWebhooks } from '@herald/broker';
 import type { ReportedCopy } from './reported-copy.js';
-import type { WebhookLogger } from './types.js';
+import type { WebhookLogger } from '@herald/webhooks';
 
 export interface RecoveryOptions {
   client: RedisClient;

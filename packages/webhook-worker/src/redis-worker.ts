@@ -2,12 +2,10 @@ import { Cluster, type Redis } from 'ioredis';
 import type { OutboxEntry, RedisClusterState } from '@herald/broker';
 import { RedisWebhooks } from '@herald/broker';
 import { KeyspaceSources, scanChannels } from './keyspace-source.js';
-import { LogThrottle } from './log-throttle.js';
 import { OutboxDelivery } from './outbox-delivery.js';
 import { Recovery } from './recovery.js';
 import { ReportedCopy } from './reported-copy.js';
-import type { RetryOptions } from './retry-policy.js';
-import type { WebhookApp, WebhookLogger } from './types.js';
+import { LogThrottle, type RetryOptions, type WebhookApp, type WebhookLogger } from '@herald/webhooks';
 
 export interface RedisWebhookWorkerOptions {
   state: RedisClusterState;

@@ -5,7 +5,8 @@
  */
 import { Writable } from 'node:stream';
 import { createRedisState, RedisWebhooks, type RedisClusterState } from '@herald/broker';
-import { createWorkerHttp, RedisWebhookWorker, type WebhookApp } from '@herald/webhook-worker';
+import { createWorkerHttp, RedisWebhookWorker } from '@herald/webhook-worker';
+import type { WebhookApp } from '@herald/webhooks';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

@@ -1,21 +1,33 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiContext } from './context.js';
 import { ApiErrorCode } from './errors.js';
 
+const require = createRequire(import.meta.url);
+
 /**
- * Where `npm run build -w @herald/client` writes the browser bundle. The relative path is the
- * same from src/api/ (tests) and dist/api/ (production).
+ * The browser bundle's path, through the `./push.js` export of `@herald/client` (its build writes
+ * the file); undefined while it is not built, since resolution needs the file to exist. Resolved
+ * per call, so a bundle built after the start is found.
  */
-export const CLIENT_BUNDLE_FILE = fileURLToPath(new URL('../../../client/dist/push.js', import.meta.url));
+export function clientBundleFile(): string | undefined {
+  try {
+    return require.resolve('@herald/client/push.js');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
+    throw err;
+  }
+}
 
 /** Herald's own path, and webman/push's (route.php), so existing `<script src>` tags keep working. */
 export const CLIENT_BUNDLE_PATHS = ['/push.js', '/plugin/webman/push/push.js'] as const;
 
 async function readBundle(): Promise<Buffer | undefined> {
+  const file = clientBundleFile();
+  if (file === undefined) return undefined;
   try {
-    return await readFile(CLIENT_BUNDLE_FILE);
+    return await readFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;

@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import Pusher from 'pusher';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from './dispatcher.js';
 import { WebhookErrorCode } from './delivery-error.js';
-import type { WebhookApp, WebhookEvent, WebhookTarget } from './types.js';
-import { captureLogger, startReceiver, type Receiver, type ReceivedRequest } from '../test/support/receiver.js';
+import type { WebhookTarget } from '@herald/config';
+import type { WebhookApp, WebhookEvent } from './types.js';
+import { captureLogger, startReceiver, type Receiver, type ReceivedRequest } from '../../webhook-worker/test/support/receiver.js';
 
 const receivers: Receiver[] = [];
 const dispatchers: WebhookDispatcher[] = [];

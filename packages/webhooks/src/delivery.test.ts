@@ -3,8 +3,9 @@ import Pusher from 'pusher';
 import { hmacSha256Hex } from '@herald/protocol';
 import { WebhookDelivery } from './delivery.js';
 import { WebhookDeliveryError, WebhookErrorCode } from './delivery-error.js';
-import type { WebhookApp, WebhookBatch, WebhookTarget } from './types.js';
-import { captureLogger, startReceiver, type Receiver } from '../test/support/receiver.js';
+import type { WebhookTarget } from '@herald/config';
+import type { WebhookApp, WebhookBatch } from './types.js';
+import { captureLogger, startReceiver, type Receiver } from '../../webhook-worker/test/support/receiver.js';
 
 // spec/webhooks.md §5 test credentials.
 const app = (webhooks: WebhookTarget[] = []): WebhookApp => ({

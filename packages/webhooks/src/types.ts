@@ -1,34 +1,7 @@
-export type WebhookEventName =
-  | 'channel_occupied'
-  | 'channel_vacated'
-  | 'member_added'
-  | 'member_removed'
-  | 'client_event'
-  | 'cache_miss'
-  | 'subscription_count';
+import type { App, WebhookEventName, WebhookTarget } from '@herald/config';
 
-export interface WebhookTarget {
-  url: string;
-  /** Event types to send (Pusher names, also for `format: 'webman'` targets); all when absent. */
-  events?: WebhookEventName[];
-  /** Only channels starting with this. */
-  channelPrefix?: string;
-  /**
-   * `webman` sends webman/push names: channel_added/channel_removed/user_added/user_removed instead of
-   * channel_occupied/channel_vacated/member_added/member_removed. Other events keep their Pusher names.
-   * @default 'pusher'
-   */
-  format?: 'pusher' | 'webman';
-  /** Sent with every POST; they cannot replace the signature headers, which are set last. */
-  headers?: Record<string, string>;
-}
-
-export interface WebhookApp {
-  id: string;
-  key: string;
-  secret: string;
-  webhooks: WebhookTarget[];
-}
+/** What the webhook library reads of an app: its credentials (to sign) and its targets. */
+export type WebhookApp = Pick<App, 'id' | 'key' | 'secret' | 'webhooks'>;
 
 export interface WebhookEvent {
   name: WebhookEventName;

@@ -3,9 +3,10 @@
  * receiver that never answers: batches beyond the cap are dropped, reported, and logged once a
  * second per app, never silently and never queued without bound.
  */
-import { WebhookDispatcher, type WebhookApp, type WebhookDropReason, type WebhookEventName } from '@herald/webhook-worker';
+import { WebhookDispatcher, type WebhookApp, type WebhookDropReason } from '@herald/webhooks';
+import type { WebhookEventName } from '@herald/config';
 import { afterEach, describe, expect, it } from 'vitest';
-import { captureLogger, startReceiver, type Receiver } from './support/receiver.js';
+import { captureLogger, startReceiver, type Receiver } from '../../webhook-worker/test/support/receiver.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

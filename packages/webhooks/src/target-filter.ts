@@ -1,4 +1,5 @@
-import type { WebhookEvent, WebhookEventName, WebhookTarget } from './types.js';
+import type { WebhookEventName, WebhookTarget } from '@herald/config';
+import type { WebhookEvent } from './types.js';
 
 /** webman/push names for the occupancy and presence events; every other event keeps its Pusher name. */
 const WEBMAN_NAMES: Partial<Record<WebhookEventName, string>> = {

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { signWebhook } from '@herald/protocol';
 import { WebhookDeliveryError, WebhookErrorCode, toDeliveryError } from './delivery-error.js';
 import { resolveRetryPolicy, retryDelayMs, type RetryOptions, type RetryPolicy } from './retry-policy.js';
-import type { DeadLetterHandler, WebhookApp, WebhookBatch, WebhookLogger, WebhookTarget } from './types.js';
+import type { WebhookTarget } from '@herald/config';
+import type { DeadLetterHandler, WebhookApp, WebhookBatch, WebhookLogger } from './types.js';
 
 export interface DeliveryOptions {
   log: WebhookLogger;

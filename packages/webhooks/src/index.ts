@@ -1,0 +1,18 @@
+export type {
+  WebhookApp,
+  WebhookEvent,
+  TransitionSink,
+  WebhookBatch,
+  DeadLetterHandler,
+  WebhookLogger,
+  WebhookDropHandler,
+} from './types.js';
+export { WebhookDropReason } from './types.js';
+export { LogThrottle } from './log-throttle.js';
+export type { RetryOptions } from './retry-policy.js';
+export type { WebhookDispatcherOptions, WebhookDispatcherStats } from './dispatcher.js';
+export { WebhookDispatcher } from './dispatcher.js';
+export { WebhookDeliveryError, WebhookErrorCode } from './delivery-error.js';
+export { WebhookDelivery } from './delivery.js';
+export type { DeliveryOptions, DeliveryStats } from './delivery.js';
+export { targetAccepts, formatForTarget } from './target-filter.js';
