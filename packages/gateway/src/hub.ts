@@ -1,5 +1,5 @@
 import type { ControlCommand, LocalContribution, Publication } from '@herald/broker';
-import { type PusherError, PusherErrorCode, encodeError, pusherError, encodeWatchlistEvents, type PusherErrorCode as Code } from '@herald/protocol';
+import { type PusherError, encodeError, pusherError, encodeWatchlistEvents, type PusherErrorCode as Code } from '@herald/protocol';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { App } from '@herald/config';
 import type { Metrics } from './metrics.js';
