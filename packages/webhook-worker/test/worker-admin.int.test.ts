@@ -6,6 +6,7 @@
 import { Writable } from 'node:stream';
 import { createRedisState, RedisWebhooks, type RedisClusterState } from '@herald/broker';
 import { createWorkerHttp, RedisWebhookWorker, type WebhookApp } from '@herald/webhook-worker';
+import { WORKER_HTTP_ERRORS } from '../src/worker-http-error.js';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -95,12 +96,12 @@ describe('webhook worker administrative routes', () => {
     await w.deadLetter(1);
     const unknown = await w.inject({ method: 'GET', url: '/no-such-route' });
     expect(unknown.status).toBe(404);
-    expect(unknown.json()).toEqual({ error: 'Not found', code: 404 });
+    expect(unknown.json()).toEqual({ error: 'Not found', code: 404, error_code: 'PUSH_ERR_NOT_FOUND' });
     for (const route of ROUTES) {
       for (const headers of [{}, bearer(TOKEN)]) {
         const r = await w.inject({ ...route, headers: { ...route.headers, ...headers } });
         expect(r.status, `${route.method} ${route.url}`).toBe(404);
-        expect(r.json()).toEqual({ error: 'Not found', code: 404 });
+        expect(r.json()).toEqual({ error: 'Not found', code: 404, error_code: 'PUSH_ERR_NOT_FOUND' });
       }
     }
     expect(await w.dead()).toHaveLength(1);
@@ -126,7 +127,7 @@ describe('webhook worker administrative routes', () => {
       for (const headers of attempts) {
         const r = await w.inject({ ...route, headers: { ...route.headers, ...headers } });
         expect(r.status, `${route.method} ${route.url} ${JSON.stringify(headers)}`).toBe(401);
-        expect(r.json()).toEqual({ error: expect.any(String), code: 401 });
+        expect(r.json()).toEqual({ error: expect.any(String), code: 401, error_code: 'PUSH_ERR_ADMIN_UNAUTHORIZED' });
         expect(r.headers['www-authenticate']).toBe('Bearer');
         for (const t of [TOKEN, ...wrong]) expect(r.body).not.toContain(t);
       }
@@ -186,7 +187,7 @@ describe('webhook worker administrative routes', () => {
         ...(b.body !== undefined ? { payload: b.body } : {}),
       });
       expect(r.status, JSON.stringify(b)).toBe(400);
-      expect(r.json()).toEqual({ error: expect.any(String), code: 400 });
+      expect(r.json()).toEqual({ error: expect.any(String), code: 400, error_code: 'PUSH_ERR_INVALID_PARAMETER' });
     }
     expect(await w.dead()).toHaveLength(2);
     expect(await w.xlen()).toBe(0);
@@ -217,7 +218,7 @@ describe('webhook worker administrative routes', () => {
     for (const url of ['/dead-letters', '/dead-letters?all=1', '/dead-letters?all=yes', '/dead-letters?id=nope', `/dead-letters?id=${d4}&all=true`, '/dead-letters?ids=1-0']) {
       const r = await w.inject({ method: 'DELETE', url, headers: bearer(TOKEN) });
       expect(r.status, url).toBe(400);
-      expect(r.json()).toEqual({ error: expect.any(String), code: 400 });
+      expect(r.json()).toEqual({ error: expect.any(String), code: 400, error_code: 'PUSH_ERR_INVALID_PARAMETER' });
     }
     expect(await w.dead()).toHaveLength(4);
     expect((await w.inject({ method: 'DELETE', url: `/dead-letters?id=${d4}&id=${d6}`, headers: bearer(TOKEN) })).json()).toEqual({ deleted: 2 });
@@ -234,7 +235,7 @@ describe('webhook worker administrative routes', () => {
     for (let i = 0; i < 100; i++) expect(await filler.append(w.app.id, { name: 'cache_miss', channel: `c${i}` })).toBe(true);
     const r = await w.inject({ method: 'POST', url: '/dead-letters/replay', headers: { ...bearer(TOKEN), ...json }, payload: '{"all":true}' });
     expect(r.status).toBe(503);
-    expect(r.json()).toEqual({ error: expect.stringMatching(/outbox is full/), code: 503, replayed: 0 });
+    expect(r.json()).toEqual({ error: expect.stringMatching(/outbox is full/), code: 503, error_code: 'PUSH_ERR_WEBHOOK_OUTBOX_FULL', replayed: 0 });
     expect(await w.dead()).toHaveLength(2);
     expect(await w.xlen()).toBe(100);
   });
@@ -292,8 +293,37 @@ describe('webhook worker process: PUSH_ADMIN_TOKEN', () => {
     cleanups.push(() => without.kill('SIGKILL'));
     const r = await fetch(`${without.apiUrl}/dead-letters`, { headers: bearer(TOKEN) });
     expect(r.status).toBe(404);
-    expect(await r.json()).toEqual({ error: 'Not found', code: 404 });
+    expect(await r.json()).toEqual({ error: 'Not found', code: 404, error_code: 'PUSH_ERR_NOT_FOUND' });
     expect((await fetch(`${without.apiUrl}/health`)).status).toBe(200);
     expect(without.output().match(/dead-letter endpoints disabled[^"]*PUSH_ADMIN_TOKEN/g)).toHaveLength(1);
+  });
+
+  it('answers every refusal with an error_code the registry declares with that status, and every entry is reachable', async () => {
+    const w = await setup({ adminToken: TOKEN, outboxMax: 1 });
+    const admin = { ...bearer(TOKEN), ...json };
+    await w.deadLetter(1);
+    expect(await new RedisWebhooks(w.state.redis, w.state.keys, { outboxMax: 1 }).append(w.app.id, { name: 'cache_miss', channel: 'c' })).toBe(true);
+    const answers = [
+      await w.inject({ method: 'GET', url: '/no-such-route' }),
+      await w.inject({ method: 'GET', url: '/dead-letters' }),
+      await w.inject({ method: 'GET', url: '/dead-letters', headers: bearer('wrong-token-0000000000000000') }),
+      await w.inject({ method: 'DELETE', url: '/dead-letters', headers: bearer(TOKEN) }),
+      await w.inject({ method: 'GET', url: '/dead-letters?count=0', headers: bearer(TOKEN) }),
+      await w.inject({ method: 'POST', url: '/dead-letters/replay', headers: admin, payload: 'x'.repeat(1024 * 1024 + 1) }),
+      await w.inject({ method: 'GET', url: '/dead-letters/%E0%A4%A', headers: bearer(TOKEN) }),
+      await w.inject({ method: 'POST', url: '/dead-letters/replay', headers: admin, payload: '{"all":true}' }),
+    ];
+    await w.state.close();
+    answers.push(await w.inject({ method: 'GET', url: '/dead-letters', headers: bearer(TOKEN) }));
+
+    const seen = new Set<string>();
+    for (const r of answers) {
+      const body = r.json();
+      expect(r.status, r.body).toBeGreaterThanOrEqual(400);
+      expect(body, r.body).toMatchObject({ error: expect.any(String), code: r.status, error_code: expect.any(String) });
+      expect(Object.values(WORKER_HTTP_ERRORS).find((e) => e.code === body.error_code)?.status, r.body).toBe(r.status);
+      seen.add(body.error_code as string);
+    }
+    expect([...seen].sort()).toEqual(Object.values(WORKER_HTTP_ERRORS).map((e) => e.code).sort());
   });
 });
