@@ -25,6 +25,8 @@ export const WORKER_HTTP_ERRORS = {
   BodyTooLarge: { code: 'PUSH_ERR_BODY_TOO_LARGE', status: 413, message: (max: number) => `Request body too large (max ${max} bytes)` },
   /** A request fastify cannot take: a broken URL escape, a Content-Length that lies. */
   MalformedRequest: { code: 'PUSH_ERR_MALFORMED_REQUEST', status: 400, message: (detail: string) => detail },
+  /** An `Expect` header other than 100-continue (Node would answer a bare 417). */
+  ExpectationFailed: { code: 'PUSH_ERR_EXPECTATION_FAILED', status: 417, message: () => 'Expectation failed: only "Expect: 100-continue" is supported' },
   /** A dead-letter replay that does not fit in the outbox (PUSH_WEBHOOK_OUTBOX_MAX); the dead letters are kept. */
   OutboxFull: {
     code: 'PUSH_ERR_WEBHOOK_OUTBOX_FULL',

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
@@ -31,6 +32,10 @@ export function createWorkerHttp(worker: RedisWebhookWorker, opts: WorkerHttpOpt
     logController: new LogController({ disableRequestLogging: true }),
     // Errors fastify raises before routing (a path with a broken % escape) get the same body.
     frameworkErrors: (err, _req, res) => void send(res as unknown as FastifyReply, workerHttpError('MalformedRequest', err.message)),
+  });
+  f.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const err = workerHttpError('ExpectationFailed');
+    res.writeHead(err.statusCode, { 'content-type': 'application/json; charset=utf-8', connection: 'close' }).end(JSON.stringify(workerErrorBody(err)));
   });
   f.setNotFoundHandler((_req, reply) => send(reply, workerHttpError('NotFound')));
   f.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {

@@ -3,6 +3,8 @@
  * token (PUSH_ADMIN_TOKEN) or 404, explicit replay and delete bodies, probes left open, and target
  * credentials kept out of stored dead letters while a replay still delivers with them.
  */
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { createRedisState, RedisWebhooks, type RedisClusterState } from '@herald/broker';
 import { createWorkerHttp, RedisWebhookWorker, type WebhookApp } from '@herald/webhook-worker';
@@ -15,6 +17,20 @@ import { startNode, randomTestApp } from '../../../test/e2e/support/node-process
 import { startReceiver } from './support/receiver.js';
 
 const TOKEN = 'admin-token-7f3a9c1e5b2d4f60';
+
+/** GET /health with that `Expect` header, over a real connection. */
+function expectHeader(port: number, expect: string): Promise<{ status: number; body: string; json: () => Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/health', headers: { expect } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body, json: () => JSON.parse(body) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const json = { 'content-type': 'application/json' };
@@ -315,6 +331,9 @@ describe('webhook worker process: PUSH_ADMIN_TOKEN', () => {
     ];
     await w.state.close();
     answers.push(await w.inject({ method: 'GET', url: '/dead-letters', headers: bearer(TOKEN) }));
+    // Node's server answers this one itself, before fastify (and inject) see the request.
+    await w.http.listen({ host: '127.0.0.1', port: 0 });
+    answers.push(await expectHeader((w.http.server.address() as AddressInfo).port, 'x-nothing'));
 
     const seen = new Set<string>();
     for (const r of answers) {

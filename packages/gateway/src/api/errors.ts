@@ -33,6 +33,7 @@ export const API_ERRORS = {
   MalformedRequest: { code: 'PUSH_ERR_MALFORMED_REQUEST', status: 400, message: (why = 'Malformed HTTP request') => why },
   RequestTimeout: { code: 'PUSH_ERR_REQUEST_TIMEOUT', status: 408, message: () => 'Request timeout' },
   HeadersTooLarge: { code: 'PUSH_ERR_HEADERS_TOO_LARGE', status: 431, message: () => 'Request headers too large' },
+  ExpectationFailed: { code: 'PUSH_ERR_EXPECTATION_FAILED', status: 417, message: () => 'Expectation failed: only "Expect: 100-continue" is supported' },
   ShuttingDown: { code: 'PUSH_ERR_SHUTTING_DOWN', status: 503, message: () => 'Service Unavailable' },
   PublishUnavailable: {
     code: 'PUSH_ERR_PUBLISH_UNAVAILABLE',

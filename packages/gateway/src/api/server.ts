@@ -63,6 +63,8 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
       server.keepAliveTimeout = opts.keepAliveTimeout ?? 72_000;
       server.maxConnections = limits.maxConnections;
       server.on('drop', () => countLimit(ctx.metrics, 'api_connections'));
+      // Node answers an `Expect` other than 100-continue with a bare 417 unless this is handled.
+      server.on('checkExpectation', (_req, res) => answerDirect(res, apiError('ExpectationFailed'), ctx));
       return server;
     },
     logController: new LogController({ disableRequestLogging: true }),
