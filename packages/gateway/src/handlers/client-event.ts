@@ -1,4 +1,4 @@
-import { type PusherError, channelKind, pusherError, clientEventRateLimited, dataToString, encodeChannelEvent } from '@herald/protocol';
+import { channelKind, pusherError, clientEventRateLimited, dataToString, encodeChannelEvent } from '@herald/protocol';
 import type { HandlerContext } from '../context.js';
 import { sendError } from '../hub.js';
 import { countLimit } from '../metrics.js';
