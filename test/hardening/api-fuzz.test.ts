@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { signApiRequest } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_ERRORS } from '../../packages/gateway/src/api/errors.js';
 import { RawClient, startTestGateway, type TestGateway } from '../../packages/gateway/test/support/harness.js';
 import { rawRequest, signedRequest } from './support/api.js';
 import { sendRawHttp } from './support/raw-http.js';
@@ -22,6 +23,19 @@ const tally = (statuses: number[]) => {
   for (const s of statuses) out[s] = (out[s] ?? 0) + 1;
   return out;
 };
+
+/**
+ * An error answer's body: the message, the numeric status and a string code the registry declares
+ * with that status (HEAD answers have no body).
+ */
+function expectRegistryBody(method: string, res: { status: number; head?: string; body: string }, what: string) {
+  if (res.status < 400 || method === 'HEAD') return;
+  // The first answer only: a body the server took for a second request gets its own answer after it.
+  const length = /\r\ncontent-length: *(\d+)/i.exec(res.head ?? '');
+  const body = JSON.parse(length ? res.body.slice(0, Number(length[1])) : res.body) as { error_code?: string };
+  expect(body, what).toEqual({ error: expect.any(String), code: res.status, error_code: expect.any(String), ...('type' in body ? { type: body.error_code } : {}) });
+  expect(Object.values(API_ERRORS).find((e) => e.code === body.error_code)?.status, what).toBe(res.status);
+}
 
 // ---------------------------------------------------------------------------------------------
 // generators
@@ -225,6 +239,7 @@ describe('REST API under random requests (live gateway)', () => {
           for (const s of res.statuses) expect(s, `${method} ${target.slice(0, 200)} → ${res.head.slice(0, 200)} ${res.body.slice(0, 300)}`).toBeLessThan(500);
           // Every request is answered (Node drops CONNECT without an answer when nothing handles it).
           if (method !== 'CONNECT') expect(res.status, `${method} ${target.slice(0, 200)}: no answer`).not.toBe(0);
+          expectRegistryBody(method, res, `${method} ${target.slice(0, 200)} → ${res.body.slice(0, 300)}`);
         },
       ),
       { numRuns: 400 },
@@ -273,6 +288,7 @@ describe('REST API under random requests (live gateway)', () => {
           statuses.push(res.status);
           expect(res.status, `${method} ${path.slice(0, 200)} ${body.toString('utf8').slice(0, 300)} → ${res.body.slice(0, 300)}`).toBeLessThan(500);
           expect(res.status).not.toBe(0);
+          expectRegistryBody(method, res, `${method} ${path.slice(0, 200)} → ${res.body.slice(0, 300)}`);
         },
       ),
       { numRuns: 400 },
@@ -296,6 +312,7 @@ describe('REST API under random requests (live gateway)', () => {
     const res = await signedRequest(t.apiPort, t.app, { method: 'POST', path, body });
     expect(res.status, res.body).toBeGreaterThanOrEqual(400);
     expect(res.status, res.body).toBeLessThan(500);
+    expectRegistryBody('POST', res, res.body);
     await expectObserversUndisturbed();
   });
 

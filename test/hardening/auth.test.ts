@@ -198,7 +198,7 @@ describe('a live gateway: REST timestamp window and body_md5', () => {
     for (const skew of [-602, -601 - 3600, 602, 86_400, -now()]) {
       const r = await signedRequest(t.apiPort, t.app, { method: 'GET', path: path(), timestamp: now() + skew });
       expect(r.status, String(skew)).toBe(401);
-      expect(JSON.parse(r.body)).toEqual({ error: expect.stringMatching(/^Timestamp expired/), code: 401 });
+      expect(JSON.parse(r.body)).toEqual({ error: expect.stringMatching(/^Timestamp expired/), code: 401, error_code: 'PUSH_ERR_INVALID_SIGNATURE' });
     }
   });
 

@@ -38,6 +38,7 @@ describe('gateway client-bundle route', () => {
     expect(res.json()).toEqual({
       error: expect.stringContaining('npm run build -w @herald/client'),
       code: 404,
+      error_code: 'PUSH_ERR_NOT_FOUND',
       type: 'PUSH_ERR_NOT_FOUND',
     });
     await f.close();

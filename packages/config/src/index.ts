@@ -3,4 +3,5 @@ export { AppRegistry, createApp, loadOrCreateCredentials, parseAppsJson } from '
 export type { Config, RedisConfig, RedisTopology } from './config.js';
 export { loadConfig } from './config.js';
 export { MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, weakSecretReason } from './secret-policy.js';
-export { ConfigError } from './config-error.js';
+export { ConfigError, STARTUP_ERRORS, StartupError } from './config-error.js';
+export type { StartupErrorCode, StartupErrorName } from './config-error.js';

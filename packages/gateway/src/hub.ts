@@ -1,5 +1,5 @@
 import type { ControlCommand, LocalContribution, Publication } from '@herald/broker';
-import { PusherError, PusherErrorCode, encodeError, encodeWatchlistEvents, type PusherErrorCode as Code } from '@herald/protocol';
+import { type PusherError, encodeError, pusherError, encodeWatchlistEvents, type PusherErrorCode as Code } from '@herald/protocol';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { App } from '@herald/config';
 import type { Metrics } from './metrics.js';
@@ -156,7 +156,7 @@ export class Hub {
       case 'terminate-user': {
         const set = this.#users.get(key(cmd.appId, cmd.userId));
         for (const ws of [...(set ?? [])]) {
-          closeWithError(ws.getUserData(), new PusherError(PusherErrorCode.Unauthorized, 'You got disconnected by the app.'), this.metrics);
+          closeWithError(ws.getUserData(), pusherError('Unauthorized', 'You got disconnected by the app.'), this.metrics);
         }
         return;
       }

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { StartupError } from '@herald/config';
 import type * as Uws from 'uWebSockets.js';
 
 export type UwsModule = typeof Uws;
@@ -6,9 +7,12 @@ export type UwsModule = typeof Uws;
 /** uWebSockets.js is loaded through require: the package is CommonJS with a native binary. */
 const require = createRequire(import.meta.url);
 
-export class UwsFallbackError extends Error {
+/** The native binary did not load and the slow fallback was not allowed. */
+export class UwsFallbackError extends StartupError<'UwsFallback'> {
   override readonly name = 'UwsFallbackError';
-  readonly code = 'PUSH_ERR_UWS_FALLBACK';
+  constructor() {
+    super('UwsFallback');
+  }
 }
 
 /**
@@ -21,9 +25,7 @@ export function loadUws(allowFallback: boolean): { uws: UwsModule; native: boole
   const uws = require('uWebSockets.js') as UwsModule & Record<string, unknown>;
   const native = typeof uws.getParts === 'function' && uws.SHARED_COMPRESSOR !== undefined;
   if (!native && !allowFallback) {
-    throw new UwsFallbackError(
-      'uWebSockets.js native binary did not load (pure-JS fallback in use); this platform needs Linux/macOS x64/arm64 with Node 18 or 20. Set PUSH_ALLOW_UWS_FALLBACK=1 to run slowly anyway.',
-    );
+    throw new UwsFallbackError();
   }
   return { uws, native };
 }

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import {
   PusherError,
-  PusherErrorCode,
+  pusherError,
   appDisabled,
   appNotFound,
   encodeConnectionEstablished,
@@ -150,7 +150,7 @@ export class WsServer {
     else if (!app.enabled) rejection = appDisabled();
     else if (protocol !== '' && !/^[5-7]$/.test(protocol)) rejection = unsupportedProtocol(protocol.slice(0, 16));
     else if (!originAllowed(app.allowedOrigins, origin)) {
-      rejection = new PusherError(PusherErrorCode.Unauthorized, `Origin not allowed: ${origin.slice(0, 100)}`);
+      rejection = pusherError('Unauthorized', `Origin not allowed: ${origin.slice(0, 100)}`);
     } else if (!this.#admit()) rejection = overCapacity();
     else if (app.limits.maxConnections > 0 && this.ctx.state.usage.clusterConnections(app.id) >= app.limits.maxConnections) {
       rejection = overConnectionQuota();
@@ -242,7 +242,7 @@ export class WsServer {
     if (data.queued >= this.#maxQueued) {
       countLimit(this.ctx.metrics, 'frame_queue');
       socketLog(data).warn({ queued: data.queued }, 'too many frames waiting: socket closed');
-      closeWithError(data, new PusherError(PusherErrorCode.ClientEventRateLimited, `Too many frames waiting (max ${this.#maxQueued}): slow down`, true), this.ctx.metrics);
+      closeWithError(data, pusherError('TooManyQueuedFrames', this.#maxQueued), this.ctx.metrics);
       return;
     }
     data.queued++;
@@ -300,7 +300,7 @@ export class WsServer {
       this.ctx.metrics.slowConsumers.inc();
       countLimit(this.ctx.metrics, 'slow_consumer');
       socketLog(d).warn({ buffered: ws.getBufferedAmount() }, 'slow consumer closed');
-      closeWithError(d, new PusherError(PusherErrorCode.OverCapacity, 'Slow consumer: too much data buffered, reconnect later'), this.ctx.metrics);
+      closeWithError(d, pusherError('SlowConsumer'), this.ctx.metrics);
     }
   }
 
@@ -330,7 +330,7 @@ export class WsServer {
    */
   async drain(drainMs: number): Promise<void> {
     const sockets = [...this.ctx.hub.sockets.values()];
-    const err = new PusherError(PusherErrorCode.ReconnectNow, 'Server is shutting down, please reconnect');
+    const err = pusherError('ReconnectNow');
     const step = sockets.length > 0 && drainMs > 0 ? drainMs / sockets.length : 0;
     for (let i = 0; i < sockets.length; i++) {
       const ws = sockets[i]!;

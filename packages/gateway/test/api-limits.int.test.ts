@@ -33,7 +33,7 @@ describe('API listener: slow and excess clients', () => {
     await c.closed;
     clearInterval(drip);
     expect(c.received()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
-    expect(bodyOf(c.received())).toEqual({ error: 'Request timeout', code: 408 });
+    expect(bodyOf(c.received())).toEqual({ error: 'Request timeout', code: 408, error_code: 'PUSH_ERR_REQUEST_TIMEOUT' });
     expect(await limitCount(t, 'api_request_timeout')).toBe(1);
   });
 

@@ -1,6 +1,7 @@
 import type Pusher from 'pusher';
 import { apiStringToSign, hmacSha256Hex, md5Hex, signApiRequest } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
+import { API_ERRORS } from '../src/api/errors.js';
 import { RawClient, startTestGateway, type TestGateway } from './support/harness.js';
 
 /**
@@ -83,12 +84,19 @@ async function sdkCall(p: Promise<{ status: number; headers: { get(n: string): s
   }
 }
 
-/** A refusal: that status, a JSON content type and exactly `{"error": <text>, "code": status}`. */
+/** The status the registry declares for a string code; undefined for a code it does not have. */
+const registryStatus = (code: unknown) => Object.values(API_ERRORS).find((e) => e.code === code)?.status;
+
+/**
+ * A refusal: that status, a JSON content type and exactly `{"error": <text>, "code": status,
+ * "error_code": <a registry code declared with that status>}`.
+ */
 function expectError(r: ApiResponse, status: number, contains?: string | RegExp) {
   expect(r.status, r.text).toBe(status);
   // (null: the SDK's RequestError carries no headers; raw requests always check the content type)
   if (r.type !== null) expect(r.type).toMatch(/^application\/json/);
-  expect(r.json).toEqual({ error: expect.any(String), code: status });
+  expect(r.json).toEqual({ error: expect.any(String), code: status, error_code: expect.stringMatching(/^PUSH_ERR_/) });
+  expect(registryStatus(r.json.error_code), r.json.error_code).toBe(status);
   if (contains instanceof RegExp) expect(r.json.error).toMatch(contains);
   else if (contains !== undefined) expect(r.json.error).toContain(contains);
 }

@@ -53,7 +53,7 @@ describe('every limit is counted in herald_limit_refusals_total{limit}', () => {
     await using t = await startTestGateway();
     const res = await fetch(`${t.apiUrl}/apps/${t.app.id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(300 * 1024) });
     expect(res.status).toBe(413);
-    expect(await res.json()).toMatchObject({ code: 413 });
+    expect(await res.json()).toMatchObject({ code: 413, error_code: 'PUSH_ERR_BODY_TOO_LARGE' });
     await expectOnly(t, 'request_body', 1);
   });
 
@@ -127,7 +127,7 @@ describe('every limit is counted in herald_limit_refusals_total{limit}', () => {
     await using t = await startTestGateway();
     const res = await fetch(`${t.apiUrl}/apps/${t.app.id}/channels/%E0%A4%A`);
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ error: 'Invalid URL', code: 400 });
+    expect(await res.json()).toEqual({ error: 'Invalid URL', code: 400, error_code: 'PUSH_ERR_INVALID_URL' });
     // A request the HTTP parser refuses gets a JSON body too.
     const raw = await new Promise<string>((resolve, reject) => {
       const s = net.connect(t.apiPort, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n'));
@@ -137,6 +137,6 @@ describe('every limit is counted in herald_limit_refusals_total{limit}', () => {
       s.on('error', reject);
     });
     expect(raw).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'Malformed HTTP request', code: 400 });
+    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'Malformed HTTP request', code: 400, error_code: 'PUSH_ERR_MALFORMED_REQUEST' });
   });
 });

@@ -59,7 +59,7 @@ describe('a gateway whose Redis is down', () => {
       );
       expect(err, path).toBeDefined();
       expect(err!.status, path).toBe(503);
-      expect(JSON.parse(err!.body), path).toEqual({ error: 'Cluster state unreachable (Redis): retry shortly', code: 503 });
+      expect(JSON.parse(err!.body), path).toEqual({ error: 'Cluster state unreachable (Redis): retry shortly', code: 503, error_code: 'PUSH_ERR_STATE_UNAVAILABLE' });
     }
 
     // A new presence subscription: this node's members (alice and carol herself), marked partial.

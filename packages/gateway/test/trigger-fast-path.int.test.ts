@@ -10,6 +10,7 @@ import { createMemoryState } from '@herald/broker';
 import { AppRegistry, parseAppsJson } from '@herald/config';
 import { signApiRequest } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
+import { API_ERRORS } from '../src/api/errors.js';
 import { createTriggerFastPath } from '../src/api/trigger-fast-path.js';
 import { createMetrics } from '../src/metrics.js';
 import { RawClient, startTestGateway, type TestGateway } from './support/harness.js';
@@ -113,7 +114,11 @@ describe('the trigger fast path', () => {
       expect(fast.status, name).toBe(status);
       expect(fast.type, name).toBe('application/json; charset=utf-8');
       expect(fast.cors, name).toBeUndefined();
-      if (status !== 200) expect(JSON.parse(fast.body), name).toEqual({ error: expect.any(String), code: status });
+      if (status !== 200) {
+        const body = JSON.parse(fast.body) as { error_code: string };
+        expect(body, name).toEqual({ error: expect.any(String), code: status, error_code: expect.any(String) });
+        expect(Object.values(API_ERRORS).find((e) => e.code === body.error_code)?.status, name).toBe(status);
+      }
     }
     // Both paths published: the subscriber got each accepted event twice (an unknown app id is
     // found by its auth_key, as for webman/push's fixed /apps/1024; batches of 2 items), and

@@ -1,4 +1,4 @@
-import { PusherError, invalidJson } from './errors.js';
+import { invalidJson, pusherError } from './errors.js';
 import { CLIENT_EVENT_PREFIX, PUSHER_INTERNAL_PREFIX, PUSHER_PREFIX, PusherEvent } from './events.js';
 
 /** A client frame after decoding; `data` is whatever the client sent (object, string, ...). */
@@ -65,8 +65,8 @@ export function parseClientFrame(text: string): ClientFrame {
     return { kind: 'client-event', event, channel: msg.channel, data: msg.data };
   }
   if (event.startsWith(PUSHER_INTERNAL_PREFIX)) {
-    throw new PusherError(null, `Clients may not send ${PUSHER_INTERNAL_PREFIX} events`);
+    throw pusherError('InternalEventForbidden', PUSHER_INTERNAL_PREFIX);
   }
   if (event.startsWith(PUSHER_PREFIX)) return { kind: 'ignored', event };
-  throw new PusherError(null, `Event ${JSON.stringify(event.slice(0, 64))} rejected: client events must start with client-`);
+  throw pusherError('NotAClientEvent', event);
 }

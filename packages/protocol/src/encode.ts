@@ -1,4 +1,4 @@
-import type { PusherError, SubscriptionError } from './errors.js';
+import { pusherError, type PusherError, type SubscriptionError } from './errors.js';
 import { PusherEvent } from './events.js';
 
 /**
@@ -95,6 +95,6 @@ export function encodeSubscriptionFailure(err: SubscriptionError): string[] {
       channel: err.channel,
       data: { type: err.type, error: err.message, status: err.status },
     }),
-    encodeError({ code: null, message: err.message }),
+    encodeError(pusherError('SubscriptionFailed', err.message)),
   ];
 }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  PUSHER_ERRORS,
   PusherError,
   PusherErrorCode,
+  pusherError,
   SubscriptionError,
   SubscriptionErrorType,
   appDisabled,
@@ -84,6 +86,23 @@ describe('error factories', () => {
     expect(err.code).toBe(code);
     expect(err.message).toBe(message);
     expect(err.closeConnection).toBe(close);
+  });
+});
+
+describe('PUSHER_ERRORS registry', () => {
+  it('makes each error with the code, close behaviour and message of its entry', () => {
+    expect(pusherError('SigninFailed', 'bad auth')).toMatchObject({ code: 4009, closeConnection: false, message: 'bad auth' });
+    expect(pusherError('Unauthorized', 'terminated')).toMatchObject({ code: 4009, closeConnection: true, message: 'terminated' });
+    expect(pusherError('TooManyQueuedFrames', 100)).toMatchObject({ code: 4301, closeConnection: true, message: 'Too many frames waiting (max 100): slow down' });
+    expect(pusherError('NotAClientEvent', 'x'.repeat(100))).toMatchObject({ code: null, closeConnection: false, message: `Event "${'x'.repeat(64)}" rejected: client events must start with client-` });
+    for (const [name, spec] of Object.entries(PUSHER_ERRORS)) {
+      const err = (pusherError as (n: string, ...a: unknown[]) => PusherError)(name, 'why', 'more');
+      expect([err.code, err.closeConnection], name).toEqual([spec.code, spec.closes]);
+    }
+  });
+
+  it('closes only with a code: a null-code error never closes the socket', () => {
+    expect(Object.entries(PUSHER_ERRORS).filter(([, e]) => e.code === null && e.closes)).toEqual([]);
   });
 });
 

@@ -1,3 +1,5 @@
+import { MAX_WATCHLIST } from './presence.js';
+
 /**
  * The one table of Pusher protocol error codes. Close ranges (spec/protocol.md §7):
  * 4000-4099 the client must not reconnect unchanged, 4100-4199 reconnect after a back-off,
@@ -63,24 +65,87 @@ export class SubscriptionError extends Error {
   }
 }
 
-export const appNotFound = (key: string) =>
-  new PusherError(PusherErrorCode.AppNotFound, `App key ${key} not in this cluster`);
-export const appDisabled = () => new PusherError(PusherErrorCode.AppDisabled, 'Application disabled');
-export const overConnectionQuota = () =>
-  new PusherError(PusherErrorCode.OverConnectionQuota, 'Application is over connection quota');
-export const pathNotFound = () => new PusherError(PusherErrorCode.PathNotFound, 'Path not found');
-export const unsupportedProtocol = (v: string) =>
-  new PusherError(PusherErrorCode.UnsupportedProtocol, `Unsupported protocol version: ${v}`);
-export const invalidJson = () => new PusherError(null, 'Received invalid JSON');
-export const reconnectNow = (why = 'Server is shutting down, please reconnect') =>
-  new PusherError(PusherErrorCode.ReconnectNow, why);
-export const pongTimeout = () => new PusherError(PusherErrorCode.PongTimeout, 'Pong reply not received');
-export const overCapacity = () => new PusherError(PusherErrorCode.OverCapacity, 'Over capacity');
-export const clientEventRateLimited = () =>
-  new PusherError(PusherErrorCode.ClientEventRateLimited, 'Client event rejected due to rate limit', false);
+/** What a registry entry declares together: the code, whether the socket is closed after the frame, the message. */
+interface PusherErrorSpec {
+  readonly code: PusherErrorCode | null;
+  readonly closes: boolean;
+  readonly message: (...args: never[]) => string;
+}
+
+/**
+ * Every `pusher:error` the server sends, declared once; errors are made only through
+ * `pusherError`. One code may have several entries when its uses differ in whether the socket is
+ * closed (4009: a failed sign-in keeps the socket, a terminated user loses it). docs/errors.md
+ * lists each entry with its code and close behaviour, and test/docs/errors-registry.test.ts
+ * compares the two entry by entry. Entries marked reserved are never sent today.
+ */
+export const PUSHER_ERRORS = {
+  /** Reserved: Herald serves TLS-only apps through the proxy in front of it. */
+  TlsOnly: { code: PusherErrorCode.TlsOnly, closes: true, message: () => 'Only TLS connections are accepted' },
+  AppNotFound: { code: PusherErrorCode.AppNotFound, closes: true, message: (key: string) => `App key ${key} not in this cluster` },
+  AppDisabled: { code: PusherErrorCode.AppDisabled, closes: true, message: () => 'Application disabled' },
+  OverConnectionQuota: { code: PusherErrorCode.OverConnectionQuota, closes: true, message: () => 'Application is over connection quota' },
+  PathNotFound: { code: PusherErrorCode.PathNotFound, closes: true, message: () => 'Path not found' },
+  /** Reserved: a malformed `protocol` is refused as UnsupportedProtocol. */
+  InvalidVersionFormat: { code: PusherErrorCode.InvalidVersionFormat, closes: true, message: () => 'Invalid version string format' },
+  UnsupportedProtocol: { code: PusherErrorCode.UnsupportedProtocol, closes: true, message: (v: string) => `Unsupported protocol version: ${v}` },
+  /** Reserved: a missing `protocol` is taken as 7. */
+  NoProtocolVersion: { code: PusherErrorCode.NoProtocolVersion, closes: true, message: () => 'No protocol version supplied' },
+  /** `terminate_connections`, or an Origin outside the app's `allowedOrigins`. */
+  Unauthorized: { code: PusherErrorCode.Unauthorized, closes: true, message: (why: string) => why },
+  /** A `pusher:signin` that failed: the socket stays open, unsigned. */
+  SigninFailed: { code: PusherErrorCode.Unauthorized, closes: false, message: (why: string) => why },
+  OverCapacity: { code: PusherErrorCode.OverCapacity, closes: true, message: () => 'Over capacity' },
+  SlowConsumer: { code: PusherErrorCode.OverCapacity, closes: true, message: () => 'Slow consumer: too much data buffered, reconnect later' },
+  ReconnectNow: { code: PusherErrorCode.ReconnectNow, closes: true, message: (why = 'Server is shutting down, please reconnect') => why },
+  /** A bug: the client reconnects at once, and the original error is the `cause`, for the log. */
+  Internal: { code: PusherErrorCode.ReconnectNow, closes: true, message: () => 'Internal error' },
+  PongTimeout: { code: PusherErrorCode.PongTimeout, closes: true, message: () => 'Pong reply not received' },
+  /** Reserved: idle sockets are closed by PongTimeout. */
+  ClosedAfterInactivity: { code: PusherErrorCode.ClosedAfterInactivity, closes: true, message: () => 'Closed after inactivity' },
+  ClientEventRateLimited: { code: PusherErrorCode.ClientEventRateLimited, closes: false, message: () => 'Client event rejected due to rate limit' },
+  /** More frames of one socket waiting to be handled than the queue holds. */
+  TooManyQueuedFrames: { code: PusherErrorCode.ClientEventRateLimited, closes: true, message: (max: number) => `Too many frames waiting (max ${max}): slow down` },
+  WatchlistTooLong: {
+    code: PusherErrorCode.WatchlistTooLong,
+    closes: false,
+    message: () => `Watchlist is limited to ${MAX_WATCHLIST} user ids; only the first ${MAX_WATCHLIST} are watched`,
+  },
+  InvalidJson: { code: null, closes: false, message: () => 'Received invalid JSON' },
+  InternalEventForbidden: { code: null, closes: false, message: (prefix: string) => `Clients may not send ${prefix} events` },
+  NotAClientEvent: { code: null, closes: false, message: (event: string) => `Event ${JSON.stringify(event.slice(0, 64))} rejected: client events must start with client-` },
+  ClientEventsDisabled: {
+    code: null,
+    closes: false,
+    message: () => 'To send client events, you must enable this feature in the Settings page of your dashboard.',
+  },
+  ClientEventRejected: { code: null, closes: false, message: (why: string) => `Client event rejected - ${why}` },
+  /** Sent beside the channel-scoped `pusher:subscription_error` (encode.ts). */
+  SubscriptionFailed: { code: null, closes: false, message: (why: string) => why },
+} as const satisfies Record<string, PusherErrorSpec>;
+
+export type PusherErrorName = keyof typeof PUSHER_ERRORS;
+
+/** The registry entry `name`, its message filled in with `args`. */
+export function pusherError<N extends PusherErrorName>(name: N, ...args: Parameters<(typeof PUSHER_ERRORS)[N]['message']>): PusherError {
+  const spec: PusherErrorSpec = PUSHER_ERRORS[name];
+  return new PusherError(spec.code, (spec.message as (...a: unknown[]) => string)(...args), spec.closes);
+}
+
+export const appNotFound = (key: string) => pusherError('AppNotFound', key);
+export const appDisabled = () => pusherError('AppDisabled');
+export const overConnectionQuota = () => pusherError('OverConnectionQuota');
+export const pathNotFound = () => pusherError('PathNotFound');
+export const unsupportedProtocol = (v: string) => pusherError('UnsupportedProtocol', v);
+export const invalidJson = () => pusherError('InvalidJson');
+export const reconnectNow = (why?: string) => pusherError('ReconnectNow', why);
+export const pongTimeout = () => pusherError('PongTimeout');
+export const overCapacity = () => pusherError('OverCapacity');
+export const clientEventRateLimited = () => pusherError('ClientEventRateLimited');
 
 /** Boundary only: anything thrown becomes sendable; the original is kept as `cause` for the log. */
-export const toPusherError = (err: unknown): PusherError =>
-  err instanceof PusherError
-    ? err
-    : new PusherError(PusherErrorCode.ReconnectNow, 'Internal error', true, { cause: err });
+export const toPusherError = (err: unknown): PusherError => {
+  if (err instanceof PusherError) return err;
+  const spec = PUSHER_ERRORS.Internal;
+  return new PusherError(spec.code, spec.message(), spec.closes, { cause: err });
+};

@@ -14,7 +14,10 @@ export {
   overCapacity,
   clientEventRateLimited,
   toPusherError,
+  pusherError,
+  PUSHER_ERRORS,
 } from './errors.js';
+export type { PusherErrorName } from './errors.js';
 export { PusherEvent, CLIENT_EVENT_PREFIX, PUSHER_PREFIX, PUSHER_INTERNAL_PREFIX } from './events.js';
 export type { ChannelKind } from './channel.js';
 export {

@@ -242,7 +242,7 @@ describe('errors', () => {
     const err = await failure(api.trigger('orders', 'ev', 'x'));
     expect(err.code).toBe(HeraldApiErrorCode.HttpStatus);
     expect(err.status).toBe(401);
-    expect(JSON.parse(err.body)).toMatchObject({ code: 401, error: expect.stringMatching(/^Invalid signature: you should have sent HmacSHA256Hex\(/) });
+    expect(JSON.parse(err.body)).toMatchObject({ code: 401, error_code: 'PUSH_ERR_INVALID_SIGNATURE', error: expect.stringMatching(/^Invalid signature: you should have sent HmacSHA256Hex\(/) });
     expect(err.message).toContain('401');
     expect(err.message).not.toContain('wrong-secret');
   });
@@ -267,7 +267,7 @@ describe('errors', () => {
     await using api = apiFor(t);
     const err = await failure(api.trigger('orders', 'ev', 'x'.repeat(101)));
     expect(err.status).toBe(413);
-    expect(JSON.parse(err.body)).toEqual({ error: 'Event data too large (max 100 bytes)', code: 413 });
+    expect(JSON.parse(err.body)).toEqual({ error: 'Event data too large (max 100 bytes)', code: 413, error_code: 'PUSH_ERR_PAYLOAD_TOO_LARGE' });
     await expect(api.trigger('orders', 'ev', 'x'.repeat(100))).resolves.toEqual({});
   });
 

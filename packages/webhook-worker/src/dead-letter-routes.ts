@@ -3,7 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { createAdminAuth } from './admin-auth.js';
 import { parseCount, parseDeleteQuery, parseReplayBody } from './dead-letter-requests.js';
 import { LogThrottle, type WebhookLogger } from '@herald/webhooks';
-import { WorkerHttpError, WorkerHttpErrorCode, errorBody } from './worker-http-error.js';
+import { workerErrorBody, workerHttpError } from './worker-http-error.js';
+
+/** Largest body the dead-letter routes read: 10 000 ids with their JSON fit. */
+export const DEAD_LETTER_BODY_LIMIT = 1024 * 1024;
 
 export interface DeadLetterRoutesOptions {
   webhooks: RedisWebhooks;
@@ -35,12 +38,12 @@ export async function deadLetterRoutes(f: FastifyInstance, o: DeadLetterRoutesOp
     // Neither the header nor the token is logged: only that, and how, a request was refused.
     const held = refusedLog.take(result);
     if (held !== undefined) o.log.warn({ reason: result, route: req.routeOptions.url, ip: req.ip, heldBackLines: held }, 'admin request refused');
-    const message = result === 'missing' ? 'Missing admin token: send Authorization: Bearer <PUSH_ADMIN_TOKEN>' : 'Invalid admin token';
-    return reply.code(401).header('WWW-Authenticate', 'Bearer').send(errorBody(401, message));
+    const err = workerHttpError('AdminUnauthorized', result);
+    return reply.code(err.statusCode).header('WWW-Authenticate', 'Bearer').send(workerErrorBody(err));
   });
   // Bodies reach parseReplayBody as text whatever their type, so every bad one is our 400 (not fastify's 415).
   f.removeAllContentTypeParsers();
-  f.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
+  f.addContentTypeParser('*', { parseAs: 'string', bodyLimit: DEAD_LETTER_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   f.get('/dead-letters', async (req) => ({ dead_letters: await o.webhooks.deadLetters(parseCount((req.query as Record<string, unknown>).count)) }));
 
@@ -48,13 +51,9 @@ export async function deadLetterRoutes(f: FastifyInstance, o: DeadLetterRoutesOp
     const { ids } = parseReplayBody(req.headers['content-type'], req.body);
     const { replayed, refused } = await o.webhooks.replay(ids);
     if (refused === 0) return { replayed };
-    const err = new WorkerHttpError(
-      503,
-      WorkerHttpErrorCode.OutboxFull,
-      `The webhook outbox is full (PUSH_WEBHOOK_OUTBOX_MAX ${o.webhooks.outboxMax}): ${refused} dead letters kept, not replayed; retry once the backlog drains`,
-    );
+    const err = workerHttpError('OutboxFull', o.webhooks.outboxMax, refused);
     o.log.warn({ code: err.code, replayed, refused }, 'dead-letter replay refused: outbox full');
-    return reply.code(503).header('Retry-After', '10').send({ ...errorBody(503, err.message), replayed });
+    return reply.code(err.statusCode).header('Retry-After', '10').send({ ...workerErrorBody(err), replayed });
   });
 
   f.delete('/dead-letters', async (req) => {

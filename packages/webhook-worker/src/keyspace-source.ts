@@ -1,13 +1,17 @@
 import { Cluster, Redis } from 'ioredis';
 import type { RedisClient, RedisKeys } from '@herald/broker';
+import { StartupError } from '@herald/config';
 import type { WebhookLogger } from '@herald/webhooks';
 
 /** Flags the worker needs in `notify-keyspace-events`: keyspace events (K) for hash (h) and generic (g) commands. */
 export const REQUIRED_KEYSPACE_FLAGS = 'Khg';
 
-export class KeyspaceConfigError extends Error {
+/** The flags are missing and cannot be set: the message says what to configure. */
+export class KeyspaceConfigError extends StartupError<'KeyspaceEvents'> {
   override readonly name = 'KeyspaceConfigError';
-  readonly code = 'PUSH_ERR_KEYSPACE_EVENTS';
+  constructor(detail: string) {
+    super('KeyspaceEvents', detail);
+  }
 }
 
 const missingFlags = (current: string) => {

@@ -1,9 +1,10 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
-import { deadLetterRoutes } from './dead-letter-routes.js';
+import { DEAD_LETTER_BODY_LIMIT, deadLetterRoutes } from './dead-letter-routes.js';
 import type { RedisWebhookWorker } from './redis-worker.js';
-import { WorkerHttpError, WorkerHttpErrorCode, errorBody } from './worker-http-error.js';
+import { WorkerHttpError, workerErrorBody, workerHttpError } from './worker-http-error.js';
 
 export interface WorkerHttpOptions {
   nodeId: string;
@@ -13,7 +14,8 @@ export interface WorkerHttpOptions {
 }
 
 /**
- * The worker's HTTP port (internal, like the API port). Errors are `{"error": "...", "code": <status>}`.
+ * The worker's HTTP port (internal, like the API port). Every error answer is `workerErrorBody` of
+ * an entry of the registry in worker-http-error.ts: `{"error", "code": <status>, "error_code"}`.
  *
  * Open to anyone who reaches the port, for probes and scrapers: GET /ready, /health, /metrics.
  *
@@ -24,14 +26,26 @@ export interface WorkerHttpOptions {
  * once, here, at start.
  */
 export function createWorkerHttp(worker: RedisWebhookWorker, opts: WorkerHttpOptions): FastifyInstance {
-  const f = Fastify({ loggerInstance: opts.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
-  f.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody(404, 'Not found')));
-  f.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
-    if (err instanceof WorkerHttpError) return reply.code(err.statusCode).send(errorBody(err.statusCode, err.message));
-    // fastify's own refusals (a body over the limit, a malformed request) keep their 4xx status.
-    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send(errorBody(err.statusCode, err.message));
-    req.log.error({ err, code: WorkerHttpErrorCode.Internal }, 'worker http request failed');
-    return reply.code(500).send(errorBody(500, 'Internal error'));
+  const send = (reply: FastifyReply, err: WorkerHttpError) => reply.code(err.statusCode).send(workerErrorBody(err));
+  const f = Fastify({
+    loggerInstance: opts.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Errors fastify raises before routing (a path with a broken % escape) get the same body.
+    frameworkErrors: (err, _req, res) => void send(res as unknown as FastifyReply, workerHttpError('MalformedRequest', err.message)),
+  });
+  f.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const err = workerHttpError('ExpectationFailed');
+    res.writeHead(err.statusCode, { 'content-type': 'application/json; charset=utf-8', connection: 'close' }).end(JSON.stringify(workerErrorBody(err)));
+  });
+  f.setNotFoundHandler((_req, reply) => send(reply, workerHttpError('NotFound')));
+  f.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof WorkerHttpError) return send(reply, err);
+    // fastify's own refusals: a body over the limit, or a malformed one.
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, workerHttpError('BodyTooLarge', DEAD_LETTER_BODY_LIMIT));
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return send(reply, workerHttpError('MalformedRequest', err.message));
+    const internal = workerHttpError('Internal');
+    req.log.error({ err, code: internal.code }, 'worker http request failed');
+    return send(reply, internal);
   });
   const registry = new Registry();
   registry.setDefaultLabels({ node: opts.nodeId });

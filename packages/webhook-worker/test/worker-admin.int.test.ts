@@ -3,10 +3,13 @@
  * token (PUSH_ADMIN_TOKEN) or 404, explicit replay and delete bodies, probes left open, and target
  * credentials kept out of stored dead letters while a replay still delivers with them.
  */
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { createRedisState, RedisWebhooks, type RedisClusterState } from '@herald/broker';
 import { createWorkerHttp, RedisWebhookWorker } from '@herald/webhook-worker';
 import type { WebhookApp } from '@herald/webhooks';
+import { WORKER_HTTP_ERRORS } from '../src/worker-http-error.js';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +18,20 @@ import { startNode, randomTestApp } from '../../../test/e2e/support/node-process
 import { startReceiver } from './support/receiver.js';
 
 const TOKEN = 'admin-token-7f3a9c1e5b2d4f60';
+
+/** GET /health with that `Expect` header, over a real connection. */
+function expectHeader(port: number, expect: string): Promise<{ status: number; body: string; json: () => Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/health', headers: { expect } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body, json: () => JSON.parse(body) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const json = { 'content-type': 'application/json' };
@@ -96,12 +113,12 @@ describe('webhook worker administrative routes', () => {
     await w.deadLetter(1);
     const unknown = await w.inject({ method: 'GET', url: '/no-such-route' });
     expect(unknown.status).toBe(404);
-    expect(unknown.json()).toEqual({ error: 'Not found', code: 404 });
+    expect(unknown.json()).toEqual({ error: 'Not found', code: 404, error_code: 'PUSH_ERR_NOT_FOUND' });
     for (const route of ROUTES) {
       for (const headers of [{}, bearer(TOKEN)]) {
         const r = await w.inject({ ...route, headers: { ...route.headers, ...headers } });
         expect(r.status, `${route.method} ${route.url}`).toBe(404);
-        expect(r.json()).toEqual({ error: 'Not found', code: 404 });
+        expect(r.json()).toEqual({ error: 'Not found', code: 404, error_code: 'PUSH_ERR_NOT_FOUND' });
       }
     }
     expect(await w.dead()).toHaveLength(1);
@@ -127,7 +144,7 @@ describe('webhook worker administrative routes', () => {
       for (const headers of attempts) {
         const r = await w.inject({ ...route, headers: { ...route.headers, ...headers } });
         expect(r.status, `${route.method} ${route.url} ${JSON.stringify(headers)}`).toBe(401);
-        expect(r.json()).toEqual({ error: expect.any(String), code: 401 });
+        expect(r.json()).toEqual({ error: expect.any(String), code: 401, error_code: 'PUSH_ERR_ADMIN_UNAUTHORIZED' });
         expect(r.headers['www-authenticate']).toBe('Bearer');
         for (const t of [TOKEN, ...wrong]) expect(r.body).not.toContain(t);
       }
@@ -187,7 +204,7 @@ describe('webhook worker administrative routes', () => {
         ...(b.body !== undefined ? { payload: b.body } : {}),
       });
       expect(r.status, JSON.stringify(b)).toBe(400);
-      expect(r.json()).toEqual({ error: expect.any(String), code: 400 });
+      expect(r.json()).toEqual({ error: expect.any(String), code: 400, error_code: 'PUSH_ERR_INVALID_PARAMETER' });
     }
     expect(await w.dead()).toHaveLength(2);
     expect(await w.xlen()).toBe(0);
@@ -218,7 +235,7 @@ describe('webhook worker administrative routes', () => {
     for (const url of ['/dead-letters', '/dead-letters?all=1', '/dead-letters?all=yes', '/dead-letters?id=nope', `/dead-letters?id=${d4}&all=true`, '/dead-letters?ids=1-0']) {
       const r = await w.inject({ method: 'DELETE', url, headers: bearer(TOKEN) });
       expect(r.status, url).toBe(400);
-      expect(r.json()).toEqual({ error: expect.any(String), code: 400 });
+      expect(r.json()).toEqual({ error: expect.any(String), code: 400, error_code: 'PUSH_ERR_INVALID_PARAMETER' });
     }
     expect(await w.dead()).toHaveLength(4);
     expect((await w.inject({ method: 'DELETE', url: `/dead-letters?id=${d4}&id=${d6}`, headers: bearer(TOKEN) })).json()).toEqual({ deleted: 2 });
@@ -235,7 +252,7 @@ describe('webhook worker administrative routes', () => {
     for (let i = 0; i < 100; i++) expect(await filler.append(w.app.id, { name: 'cache_miss', channel: `c${i}` })).toBe(true);
     const r = await w.inject({ method: 'POST', url: '/dead-letters/replay', headers: { ...bearer(TOKEN), ...json }, payload: '{"all":true}' });
     expect(r.status).toBe(503);
-    expect(r.json()).toEqual({ error: expect.stringMatching(/outbox is full/), code: 503, replayed: 0 });
+    expect(r.json()).toEqual({ error: expect.stringMatching(/outbox is full/), code: 503, error_code: 'PUSH_ERR_WEBHOOK_OUTBOX_FULL', replayed: 0 });
     expect(await w.dead()).toHaveLength(2);
     expect(await w.xlen()).toBe(100);
   });
@@ -293,8 +310,40 @@ describe('webhook worker process: PUSH_ADMIN_TOKEN', () => {
     cleanups.push(() => without.kill('SIGKILL'));
     const r = await fetch(`${without.apiUrl}/dead-letters`, { headers: bearer(TOKEN) });
     expect(r.status).toBe(404);
-    expect(await r.json()).toEqual({ error: 'Not found', code: 404 });
+    expect(await r.json()).toEqual({ error: 'Not found', code: 404, error_code: 'PUSH_ERR_NOT_FOUND' });
     expect((await fetch(`${without.apiUrl}/health`)).status).toBe(200);
     expect(without.output().match(/dead-letter endpoints disabled[^"]*PUSH_ADMIN_TOKEN/g)).toHaveLength(1);
+  });
+
+  it('answers every refusal with an error_code the registry declares with that status, and every entry is reachable', async () => {
+    const w = await setup({ adminToken: TOKEN, outboxMax: 1 });
+    const admin = { ...bearer(TOKEN), ...json };
+    await w.deadLetter(1);
+    expect(await new RedisWebhooks(w.state.redis, w.state.keys, { outboxMax: 1 }).append(w.app.id, { name: 'cache_miss', channel: 'c' })).toBe(true);
+    const answers = [
+      await w.inject({ method: 'GET', url: '/no-such-route' }),
+      await w.inject({ method: 'GET', url: '/dead-letters' }),
+      await w.inject({ method: 'GET', url: '/dead-letters', headers: bearer('wrong-token-0000000000000000') }),
+      await w.inject({ method: 'DELETE', url: '/dead-letters', headers: bearer(TOKEN) }),
+      await w.inject({ method: 'GET', url: '/dead-letters?count=0', headers: bearer(TOKEN) }),
+      await w.inject({ method: 'POST', url: '/dead-letters/replay', headers: admin, payload: 'x'.repeat(1024 * 1024 + 1) }),
+      await w.inject({ method: 'GET', url: '/dead-letters/%E0%A4%A', headers: bearer(TOKEN) }),
+      await w.inject({ method: 'POST', url: '/dead-letters/replay', headers: admin, payload: '{"all":true}' }),
+    ];
+    await w.state.close();
+    answers.push(await w.inject({ method: 'GET', url: '/dead-letters', headers: bearer(TOKEN) }));
+    // Node's server answers this one itself, before fastify (and inject) see the request.
+    await w.http.listen({ host: '127.0.0.1', port: 0 });
+    answers.push(await expectHeader((w.http.server.address() as AddressInfo).port, 'x-nothing'));
+
+    const seen = new Set<string>();
+    for (const r of answers) {
+      const body = r.json();
+      expect(r.status, r.body).toBeGreaterThanOrEqual(400);
+      expect(body, r.body).toMatchObject({ error: expect.any(String), code: r.status, error_code: expect.any(String) });
+      expect(Object.values(WORKER_HTTP_ERRORS).find((e) => e.code === body.error_code)?.status, r.body).toBe(r.status);
+      seen.add(body.error_code as string);
+    }
+    expect([...seen].sort()).toEqual(Object.values(WORKER_HTTP_ERRORS).map((e) => e.code).sort());
   });
 });

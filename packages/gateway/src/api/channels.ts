@@ -1,7 +1,7 @@
 import { USER_CHANNEL_PREFIX, channelKind, isPresenceChannel, isValidChannelName } from '@herald/protocol';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ApiContext } from './context.js';
-import { ApiErrorCode, badRequest } from './errors.js';
+import { apiError } from './errors.js';
 import { authorizeRequest } from './signature-check.js';
 
 // Parameters are read as the signature check read them, never through another parser.
@@ -9,7 +9,7 @@ const infoOf = (req: FastifyRequest) => new Set((req.heraldParams.get('info') ??
 
 const channelParam = (req: FastifyRequest) => {
   const name: string = (req.params as { channelName: string }).channelName;
-  if (!isValidChannelName(name)) throw badRequest(ApiErrorCode.InvalidParameter, `Invalid channel name: ${JSON.stringify(String(name).slice(0, 210))}`);
+  if (!isValidChannelName(name)) throw apiError('InvalidParameter', `Invalid channel name: ${JSON.stringify(String(name).slice(0, 210))}`);
   return name;
 };
 
@@ -22,7 +22,7 @@ export const channelsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => 
     const filter = typeof prefix === 'string' && prefix !== '' ? prefix : undefined;
     const info = infoOf(req);
     if (info.has('user_count') && !(filter ?? '').startsWith('presence-')) {
-      throw badRequest(ApiErrorCode.NotPresence, 'user_count is only available for presence channels: use filter_by_prefix=presence-');
+      throw apiError('NotPresence', 'user_count is only available for presence channels: use filter_by_prefix=presence-');
     }
     const occupied = await ctx.state.channels.channels(app.id, filter);
     // No prototype: a channel named `__proto__` is a key like any other.
@@ -44,7 +44,7 @@ export const channelsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => 
     const info = infoOf(req);
     const presence = isPresenceChannel(name);
     if (info.has('user_count') && !presence) {
-      throw badRequest(ApiErrorCode.NotPresence, 'user_count is only available for presence channels');
+      throw apiError('NotPresence', 'user_count is only available for presence channels');
     }
     const count = await ctx.state.channels.count(app.id, name);
     const out: { occupied: boolean; user_count?: number; subscription_count?: number; cache?: { data: string; ttl: number } } = {
@@ -63,7 +63,7 @@ export const channelsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => 
     await authorizeRequest(req, ctx);
     const app = req.heraldApp;
     const name = channelParam(req);
-    if (!isPresenceChannel(name)) throw badRequest(ApiErrorCode.NotPresence, 'Channel must be a presence channel');
+    if (!isPresenceChannel(name)) throw apiError('NotPresence', 'Channel must be a presence channel');
     const members = await ctx.state.presence.members(app.id, name);
     return { users: members.map((m) => ({ id: m.userId })) };
   });

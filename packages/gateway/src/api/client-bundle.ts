@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiContext } from './context.js';
-import { ApiErrorCode } from './errors.js';
+import { apiError, apiErrorBody } from './errors.js';
 
 const require = createRequire(import.meta.url);
 
@@ -44,11 +44,9 @@ export const clientBundleRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx)
     f.get(path, async (_req, reply) => {
       const body = ctx.clientBundle ? ctx.clientBundle() : await readBundle();
       if (!body) {
-        return reply.code(404).send({
-          error: 'Client bundle not built: run `npm run build -w @herald/client` (expected packages/client/dist/push.js)',
-          code: 404,
-          type: ApiErrorCode.NotFound,
-        });
+        const err = apiError('NotFound', 'Client bundle not built: run `npm run build -w @herald/client` (expected packages/client/dist/push.js)');
+        // `type` repeats the string code: the first bodies to carry it named it so.
+        return reply.code(err.statusCode).send({ ...apiErrorBody(err), type: err.code });
       }
       // A public script any page may load (the REST API's answers, for servers only, carry no CORS header).
       return reply

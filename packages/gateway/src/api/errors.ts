@@ -1,25 +1,53 @@
-/** Every HTTP API error code, declared once; docs/errors.md documents each (a test checks). */
-export const ApiErrorCode = {
-  InvalidJson: 'PUSH_ERR_INVALID_JSON',
-  MissingParameter: 'PUSH_ERR_MISSING_PARAMETER',
-  InvalidParameter: 'PUSH_ERR_INVALID_PARAMETER',
-  TooManyChannels: 'PUSH_ERR_TOO_MANY_CHANNELS',
-  BatchTooLarge: 'PUSH_ERR_BATCH_TOO_LARGE',
-  PayloadTooLarge: 'PUSH_ERR_PAYLOAD_TOO_LARGE',
-  NotPresence: 'PUSH_ERR_NOT_PRESENCE_CHANNEL',
-  InvalidSignature: 'PUSH_ERR_INVALID_SIGNATURE',
-  UnknownAuthKey: 'PUSH_ERR_UNKNOWN_AUTH_KEY',
-  AppDisabled: 'PUSH_ERR_APP_DISABLED',
-  UnknownApp: 'PUSH_ERR_UNKNOWN_APP',
-  NotFound: 'PUSH_ERR_NOT_FOUND',
-  RateLimited: 'PUSH_ERR_RATE_LIMITED',
-  StateUnavailable: 'PUSH_ERR_STATE_UNAVAILABLE',
-  PublishUnavailable: 'PUSH_ERR_PUBLISH_UNAVAILABLE',
-  Internal: 'PUSH_ERR_INTERNAL',
-} as const;
-export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
+/** What a registry entry declares together: the string code, the HTTP status and the message. */
+interface ApiErrorSpec {
+  readonly code: `PUSH_ERR_${string}`;
+  readonly status: number;
+  readonly message: (...args: never[]) => string;
+}
 
-/** An HTTP API error: answered as `{"error": message, "code": status}` with that status. */
+/** A message that is the detail the refusing check wrote (the check knows best what was wrong). */
+const detail = (text: string) => text;
+
+/**
+ * Every error the REST API port answers with, declared once; errors are made only through
+ * `apiError`. docs/errors.md lists each entry with its status, and test/docs/errors-registry.test.ts
+ * compares the two entry by entry.
+ */
+export const API_ERRORS = {
+  InvalidJson: { code: 'PUSH_ERR_INVALID_JSON', status: 400, message: (why?: string) => (why === undefined ? 'Invalid JSON' : `Invalid JSON: ${why}`) },
+  MissingParameter: { code: 'PUSH_ERR_MISSING_PARAMETER', status: 400, message: (name: string) => `Missing required parameter: ${name}` },
+  InvalidParameter: { code: 'PUSH_ERR_INVALID_PARAMETER', status: 400, message: detail },
+  TooManyChannels: { code: 'PUSH_ERR_TOO_MANY_CHANNELS', status: 400, message: (max: number) => `Cannot trigger on more than ${max} channels` },
+  BatchTooLarge: { code: 'PUSH_ERR_BATCH_TOO_LARGE', status: 400, message: (max: number) => `Cannot batch-send more than ${max} events` },
+  PayloadTooLarge: { code: 'PUSH_ERR_PAYLOAD_TOO_LARGE', status: 413, message: (max: number) => `Event data too large (max ${max} bytes)` },
+  BodyTooLarge: { code: 'PUSH_ERR_BODY_TOO_LARGE', status: 413, message: (max: number) => `Request body too large (max ${max} bytes)` },
+  NotPresence: { code: 'PUSH_ERR_NOT_PRESENCE_CHANNEL', status: 400, message: detail },
+  InvalidSignature: { code: 'PUSH_ERR_INVALID_SIGNATURE', status: 401, message: detail },
+  UnknownAuthKey: { code: 'PUSH_ERR_UNKNOWN_AUTH_KEY', status: 400, message: (why = 'Unknown auth_key') => why },
+  AppDisabled: { code: 'PUSH_ERR_APP_DISABLED', status: 403, message: () => 'Application disabled' },
+  UnknownApp: { code: 'PUSH_ERR_UNKNOWN_APP', status: 404, message: () => 'Unknown app' },
+  NotFound: { code: 'PUSH_ERR_NOT_FOUND', status: 404, message: (what = 'Not found') => what },
+  RateLimited: { code: 'PUSH_ERR_RATE_LIMITED', status: 429, message: (limit: number) => `Too many requests: at most ${limit} per second for this app` },
+  InvalidUrl: { code: 'PUSH_ERR_INVALID_URL', status: 400, message: () => 'Invalid URL' },
+  PathParameterTooLong: { code: 'PUSH_ERR_PATH_PARAMETER_TOO_LONG', status: 414, message: detail },
+  MalformedRequest: { code: 'PUSH_ERR_MALFORMED_REQUEST', status: 400, message: (why = 'Malformed HTTP request') => why },
+  RequestTimeout: { code: 'PUSH_ERR_REQUEST_TIMEOUT', status: 408, message: () => 'Request timeout' },
+  HeadersTooLarge: { code: 'PUSH_ERR_HEADERS_TOO_LARGE', status: 431, message: () => 'Request headers too large' },
+  ExpectationFailed: { code: 'PUSH_ERR_EXPECTATION_FAILED', status: 417, message: () => 'Expectation failed: only "Expect: 100-continue" is supported' },
+  ShuttingDown: { code: 'PUSH_ERR_SHUTTING_DOWN', status: 503, message: () => 'Service Unavailable' },
+  PublishUnavailable: {
+    code: 'PUSH_ERR_PUBLISH_UNAVAILABLE',
+    status: 503,
+    message: () => "Not published: the cluster (Redis) is unreachable; only this node's subscribers received it. Retry shortly (they get it again)",
+  },
+  StateUnavailable: { code: 'PUSH_ERR_STATE_UNAVAILABLE', status: 503, message: () => 'Cluster state unreachable (Redis): retry shortly' },
+  Internal: { code: 'PUSH_ERR_INTERNAL', status: 500, message: () => 'Internal server error' },
+} as const satisfies Record<string, ApiErrorSpec>;
+
+export type ApiErrorName = keyof typeof API_ERRORS;
+export type ApiErrorCode = (typeof API_ERRORS)[ApiErrorName]['code'];
+
+/** An HTTP API error: answered with its status and `apiErrorBody(err)`. Made by `apiError` only. */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   constructor(
@@ -31,8 +59,20 @@ export class ApiError extends Error {
   }
 }
 
-export const badRequest = (code: ApiErrorCode, message: string) => new ApiError(400, code, message);
-export const missing = (name: string) => badRequest(ApiErrorCode.MissingParameter, `Missing required parameter: ${name}`);
-export const invalidJson = () => badRequest(ApiErrorCode.InvalidJson, 'Invalid JSON');
-export const payloadTooLarge = (max: number) =>
-  new ApiError(413, ApiErrorCode.PayloadTooLarge, `Event data too large (max ${max} bytes)`);
+/** The registry entry `name`, its message filled in with `args`. */
+export function apiError<N extends ApiErrorName>(name: N, ...args: Parameters<(typeof API_ERRORS)[N]['message']>): ApiError {
+  const spec: ApiErrorSpec = API_ERRORS[name];
+  return new ApiError(spec.status, spec.code as ApiErrorCode, (spec.message as (...a: unknown[]) => string)(...args));
+}
+
+/**
+ * The body of every error answer of the API port. `error` (the message) and `code` (the numeric
+ * status) are the soketi shape that existing tooling parses; `error_code` is the registry's string.
+ */
+export interface ApiErrorBody {
+  error: string;
+  code: number;
+  error_code: ApiErrorCode;
+}
+
+export const apiErrorBody = (err: ApiError): ApiErrorBody => ({ error: err.message, code: err.statusCode, error_code: err.code });

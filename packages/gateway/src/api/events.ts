@@ -2,7 +2,7 @@ import { channelKind, encodeChannelEvent, isPresenceChannel, isValidChannelName,
 import type { FastifyPluginAsync } from 'fastify';
 import type { App } from '@herald/config';
 import type { ApiContext } from './context.js';
-import { ApiErrorCode, badRequest, missing, payloadTooLarge } from './errors.js';
+import { apiError } from './errors.js';
 import { authorizeRequest, jsonBody } from './signature-check.js';
 
 interface Trigger {
@@ -16,38 +16,38 @@ interface Trigger {
 /** Validates one trigger (an /events body or one batch item) against the app's limits. */
 function parseTrigger(app: App, body: Record<string, unknown>, batchItem: boolean): Trigger {
   const { limits } = app;
-  if (body.name === undefined) throw missing('name');
+  if (body.name === undefined) throw apiError('MissingParameter', 'name');
   if (!isValidEventName(body.name, limits.maxEventNameLength)) {
-    throw badRequest(ApiErrorCode.InvalidParameter, `Invalid event name: must be a string of 1 to ${limits.maxEventNameLength} characters`);
+    throw apiError('InvalidParameter', `Invalid event name: must be a string of 1 to ${limits.maxEventNameLength} characters`);
   }
-  if (body.data === undefined) throw missing('data');
+  if (body.data === undefined) throw apiError('MissingParameter', 'data');
   // Strings are delivered byte for byte; anything else is JSON-encoded once (lenient, like Pusher's SDKs expect).
   let data: string;
   try {
     data = typeof body.data === 'string' ? body.data : JSON.stringify(body.data);
   } catch {
     // JSON.parse accepts any depth; JSON.stringify throws RangeError beyond the stack's.
-    throw badRequest(ApiErrorCode.InvalidParameter, 'Invalid data: nested too deeply to serialise');
+    throw apiError('InvalidParameter', 'Invalid data: nested too deeply to serialise');
   }
   let channels: unknown[];
   if (Array.isArray(body.channels)) channels = body.channels;
   else if (typeof body.channel === 'string') channels = [body.channel];
-  else if (body.channels === undefined && body.channel === undefined) throw missing(batchItem ? 'channel' : 'channels');
-  else throw badRequest(ApiErrorCode.InvalidParameter, 'channels must be an array of channel names');
-  if (channels.length === 0) throw missing('channels');
+  else if (body.channels === undefined && body.channel === undefined) throw apiError('MissingParameter', batchItem ? 'channel' : 'channels');
+  else throw apiError('InvalidParameter', 'channels must be an array of channel names');
+  if (channels.length === 0) throw apiError('MissingParameter', 'channels');
   if (channels.length > limits.maxChannelsPerTrigger) {
-    throw badRequest(ApiErrorCode.TooManyChannels, `Cannot trigger on more than ${limits.maxChannelsPerTrigger} channels`);
+    throw apiError('TooManyChannels', limits.maxChannelsPerTrigger);
   }
   for (const ch of channels) {
     if (!isValidChannelName(ch, limits.maxChannelNameLength)) {
-      throw badRequest(ApiErrorCode.InvalidParameter, `Invalid channel name: ${typeof ch === 'string' ? JSON.stringify(ch.slice(0, 210)) : `(${Array.isArray(ch) ? 'an array' : typeof ch})`}`);
+      throw apiError('InvalidParameter', `Invalid channel name: ${typeof ch === 'string' ? JSON.stringify(ch.slice(0, 210)) : `(${Array.isArray(ch) ? 'an array' : typeof ch})`}`);
     }
   }
   if (body.socket_id !== undefined && body.socket_id !== null && !isValidSocketId(body.socket_id)) {
-    throw badRequest(ApiErrorCode.InvalidParameter, 'Invalid socket_id');
+    throw apiError('InvalidParameter', 'Invalid socket_id');
   }
-  if (body.info !== undefined && body.info !== null && typeof body.info !== 'string') throw badRequest(ApiErrorCode.InvalidParameter, 'info must be a comma-separated string');
-  if (Buffer.byteLength(data) > limits.maxEventPayloadBytes) throw payloadTooLarge(limits.maxEventPayloadBytes);
+  if (body.info !== undefined && body.info !== null && typeof body.info !== 'string') throw apiError('InvalidParameter', 'info must be a comma-separated string');
+  if (Buffer.byteLength(data) > limits.maxEventPayloadBytes) throw apiError('PayloadTooLarge', limits.maxEventPayloadBytes);
   return {
     name: body.name,
     data,
@@ -93,12 +93,12 @@ export async function triggerEvents(ctx: ApiContext, app: App, body: Record<stri
 
 /** POST /apps/:appId/batch_events once authorised: all or nothing, every item validated first. */
 export async function batchEvents(ctx: ApiContext, app: App, body: Record<string, unknown>): Promise<object> {
-  if (!Array.isArray(body.batch)) throw missing('batch');
+  if (!Array.isArray(body.batch)) throw apiError('MissingParameter', 'batch');
   if (body.batch.length > app.limits.maxBatchSize) {
-    throw badRequest(ApiErrorCode.BatchTooLarge, `Cannot batch-send more than ${app.limits.maxBatchSize} events`);
+    throw apiError('BatchTooLarge', app.limits.maxBatchSize);
   }
   const items = body.batch.map((item: unknown) => {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw badRequest(ApiErrorCode.InvalidParameter, 'Each batch item must be an object');
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw apiError('InvalidParameter', 'Each batch item must be an object');
     return parseTrigger(app, item as Record<string, unknown>, true);
   });
   for (const t of items) await publish(ctx, app, t);

@@ -1,11 +1,11 @@
-import { STATUS_CODES, createServer } from 'node:http';
+import { STATUS_CODES, createServer, type ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { PublishUnavailableError, StateUnavailableError } from '@herald/broker';
 import type { Logger } from 'pino';
 import { channelsRoutes } from './channels.js';
 import { clientBundleRoutes } from './client-bundle.js';
 import type { ApiContext } from './context.js';
-import { ApiError, ApiErrorCode } from './errors.js';
+import { ApiError, apiError, apiErrorBody } from './errors.js';
 import { eventsRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { createTriggerFastPath } from './trigger-fast-path.js';
@@ -33,7 +33,9 @@ export const DEFAULT_API_LIMITS: ApiListenerLimits = { headersTimeoutMs: 10_000,
 
 /**
  * The Pusher REST API. Bodies are kept raw (Buffer) so that body_md5 is checked over the exact
- * bytes received; every success is 200 with a JSON object, every error `{"error", "code"}`.
+ * bytes received; every success is 200 with a JSON object, every error an `ApiErrorBody`
+ * (`{"error", "code", "error_code"}`) made from the one registry in errors.ts, whoever answers:
+ * a route, the trigger fast path, fastify before routing, or Node's parser.
  */
 export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListenerLimits = DEFAULT_API_LIMITS): FastifyInstance {
   let closing = false;
@@ -52,32 +54,42 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
           connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
         },
         (req, res) => {
-          if (!fastPath(req, res)) handler(req, res);
+          // A request that arrives while the server drains (on a kept-alive connection) is refused
+          // here rather than by fastify's return503OnClosing, whose body has no string code.
+          if (closing) answerDirect(res, apiError('ShuttingDown'), ctx);
+          else if (!fastPath(req, res)) handler(req, res);
         },
       );
       server.keepAliveTimeout = opts.keepAliveTimeout ?? 72_000;
       server.maxConnections = limits.maxConnections;
       server.on('drop', () => countLimit(ctx.metrics, 'api_connections'));
+      // Node answers an `Expect` other than 100-continue with a bare 417 unless this is handled.
+      server.on('checkExpectation', (_req, res) => answerDirect(res, apiError('ExpectationFailed'), ctx));
       return server;
     },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
-    return503OnClosing: true,
+    return503OnClosing: false,
     // Errors fastify raises before routing (a path with a broken % escape, an over-long parameter)
-    // and HTTP parse errors get the same `{"error", "code"}` body as every other refusal.
+    // get the same body as every other refusal.
     frameworkErrors: (err, _req, res) => {
       const reply = res as unknown as FastifyReply;
-      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
-      void reply.code(status).send({ error: err.code === 'FST_ERR_BAD_URL' ? 'Invalid URL' : err.message, code: status });
+      const e =
+        err.code === 'FST_ERR_BAD_URL'
+          ? apiError('InvalidUrl')
+          : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? apiError('PathParameterTooLong', err.message)
+            : apiError('MalformedRequest', err.message);
+      void reply.code(e.statusCode).send(apiErrorBody(e));
     },
     clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
       if (err.code === 'ECONNRESET' || socket.destroyed) return;
-      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      if (status === 408) countLimit(ctx.metrics, 'api_request_timeout');
-      const message = status === 408 ? 'Request timeout' : status === 431 ? 'Request headers too large' : 'Malformed HTTP request';
-      const body = JSON.stringify({ error: message, code: status });
+      const e =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? apiError('RequestTimeout') : err.code === 'HPE_HEADER_OVERFLOW' ? apiError('HeadersTooLarge') : apiError('MalformedRequest');
+      if (e.statusCode === 408) countLimit(ctx.metrics, 'api_request_timeout');
+      const body = JSON.stringify(apiErrorBody(e));
       if (socket.writable) {
-        socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${body.length}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+        socket.write(`HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
       }
       socket.destroy();
     },
@@ -97,7 +109,10 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
     const { status, body } = answerError(err, ctx, req.log);
     return reply.code(status).send(body);
   });
-  f.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'Not found', code: 404 }));
+  f.setNotFoundHandler((_req, reply) => {
+    const err = apiError('NotFound');
+    return reply.code(err.statusCode).send(apiErrorBody(err));
+  });
   void f.register(healthRoutes, ctx);
   void f.register(eventsRoutes, ctx);
   void f.register(channelsRoutes, ctx);
@@ -106,35 +121,43 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
   return f;
 }
 
-/** The status and `{"error", "code"}` body of a refused or failed request (counted and logged here). */
-function answerError(err: unknown, ctx: ApiContext, log: Pick<Logger, 'debug' | 'error'>): { status: number; body: object } {
-  if (err instanceof ApiError) {
-    if (err.statusCode === 413) countLimit(ctx.metrics, 'event_payload');
-    else if (err.statusCode === 429) countLimit(ctx.metrics, 'api_rate');
-    // A signature refusal's message holds the string that was signed (the client needs it to debug
-    // its signing); logs never get it, at any level.
-    const msg = err.code === ApiErrorCode.InvalidSignature ? undefined : err.message;
-    log.debug({ status: err.statusCode, code: err.code, ...(msg !== undefined ? { msg } : {}) }, 'api request refused');
-    return { status: err.statusCode, body: { error: err.message, code: err.statusCode } };
-  }
-  if (err instanceof PublishUnavailableError) {
-    log.debug({ status: 503, code: ApiErrorCode.PublishUnavailable }, 'api request refused');
-    return {
-      status: 503,
-      body: { error: "Not published: the cluster (Redis) is unreachable; only this node's subscribers received it. Retry shortly (they get it again)", code: 503 },
-    };
-  }
-  if (err instanceof StateUnavailableError) {
-    // Counts and member lists of a cluster whose state is unreachable would be made up: 503, retry.
-    log.debug({ status: 503, code: ApiErrorCode.StateUnavailable }, 'api request refused');
-    return { status: 503, body: { error: 'Cluster state unreachable (Redis): retry shortly', code: 503 } };
-  }
+/** Writes an error answer straight to Node's response, closing the connection after it. */
+function answerDirect(res: ServerResponse, err: ApiError, ctx: ApiContext): void {
+  const text = JSON.stringify(apiErrorBody(err));
+  res.writeHead(err.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  res.end(text);
+  ctx.metrics.apiRequests.inc({ status: String(err.statusCode) });
+}
+
+/** The registry error a thrown value is answered with; undefined for a bug (answered 500). */
+function toApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof PublishUnavailableError) return apiError('PublishUnavailable');
+  // Counts and member lists of a cluster whose state is unreachable would be made up: 503, retry.
+  if (err instanceof StateUnavailableError) return apiError('StateUnavailable');
+  // fastify's own refusals: a body over the limit, or a malformed one (a Content-Length that lies).
   const fe = err as { statusCode?: number; code?: string; message: string };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') countLimit(ctx.metrics, 'request_body');
-    const message = fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `Request body too large (max ${BODY_LIMIT} bytes)` : fe.message;
-    return { status: fe.statusCode, body: { error: message, code: fe.statusCode } };
+    return fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? apiError('BodyTooLarge', BODY_LIMIT) : apiError('MalformedRequest', fe.message);
   }
-  log.error({ err }, 'api request failed');
-  return { status: 500, body: { error: 'Internal server error', code: 500, type: ApiErrorCode.Internal } };
+  return undefined;
+}
+
+/** The status and body of a refused or failed request (counted and logged here). */
+function answerError(err: unknown, ctx: ApiContext, log: Pick<Logger, 'debug' | 'error'>): { status: number; body: object } {
+  const e = toApiError(err);
+  if (e === undefined) {
+    log.error({ err }, 'api request failed');
+    const internal = apiError('Internal');
+    // `type` repeats the string code: the first bodies to carry it named it so.
+    return { status: internal.statusCode, body: { ...apiErrorBody(internal), type: internal.code } };
+  }
+  if (e.code === 'PUSH_ERR_PAYLOAD_TOO_LARGE') countLimit(ctx.metrics, 'event_payload');
+  else if (e.code === 'PUSH_ERR_BODY_TOO_LARGE') countLimit(ctx.metrics, 'request_body');
+  else if (e.code === 'PUSH_ERR_RATE_LIMITED') countLimit(ctx.metrics, 'api_rate');
+  // A signature refusal's message holds the string that was signed (the client needs it to debug
+  // its signing); logs never get it, at any level.
+  const msg = e.code === 'PUSH_ERR_INVALID_SIGNATURE' ? undefined : e.message;
+  log.debug({ status: e.statusCode, code: e.code, ...(msg !== undefined ? { msg } : {}) }, 'api request refused');
+  return { status: e.statusCode, body: apiErrorBody(e) };
 }

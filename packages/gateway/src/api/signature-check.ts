@@ -2,7 +2,7 @@ import { parseQueryString, verifyApiRequest } from '@herald/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { App, AppRegistry } from '@herald/config';
 import type { ApiContext } from './context.js';
-import { ApiError, ApiErrorCode } from './errors.js';
+import { apiError } from './errors.js';
 
 /** What the signature check reads of a request: fastify's request and the trigger fast path both give it. */
 export interface SignedRequest {
@@ -36,8 +36,8 @@ export function checkSignature(r: SignedRequest, apps: AppRegistry): Authorized 
   const authKey = params.get('auth_key');
   const app = (appId !== undefined ? apps.byId(appId) : undefined) ?? (authKey !== undefined ? apps.byKey(authKey) : undefined);
   if (app === undefined) {
-    if (appId !== undefined && authKey === undefined) throw new ApiError(404, ApiErrorCode.UnknownApp, 'Unknown app');
-    throw new ApiError(authKey === undefined ? 401 : 400, authKey === undefined ? ApiErrorCode.InvalidSignature : ApiErrorCode.UnknownAuthKey, authKey === undefined ? 'Missing auth params' : 'Unknown auth_key');
+    if (appId !== undefined && authKey === undefined) throw apiError('UnknownApp');
+    throw authKey === undefined ? apiError('InvalidSignature', 'Missing auth params') : apiError('UnknownAuthKey');
   }
   const paths = [path];
   if (path.includes('%')) {
@@ -49,9 +49,9 @@ export function checkSignature(r: SignedRequest, apps: AppRegistry): Authorized 
   }
   const result = verifyApiRequest({ app, method: r.method, paths, params, rawBody: r.body });
   if (!result.ok) {
-    throw new ApiError(result.status, result.status === 400 ? ApiErrorCode.UnknownAuthKey : ApiErrorCode.InvalidSignature, result.message);
+    throw result.status === 400 ? apiError('UnknownAuthKey', result.message) : apiError('InvalidSignature', result.message);
   }
-  if (!app.enabled) throw new ApiError(403, ApiErrorCode.AppDisabled, 'Application disabled');
+  if (!app.enabled) throw apiError('AppDisabled');
   return { app, params };
 }
 
@@ -61,7 +61,7 @@ export async function authorize(r: SignedRequest, ctx: ApiContext): Promise<Auth
   const limit = a.app.limits.maxApiRequestsPerSecond;
   if (limit > 0 && !(await ctx.state.usage.hitApi(a.app.id, limit))) {
     ctx.metrics.apiRateLimited.inc();
-    throw new ApiError(429, ApiErrorCode.RateLimited, `Too many requests: at most ${limit} per second for this app`);
+    throw apiError('RateLimited', limit);
   }
   return a;
 }
@@ -82,10 +82,10 @@ export function parseJsonBody(body: Buffer | undefined): Record<string, unknown>
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    throw new ApiError(400, ApiErrorCode.InvalidJson, 'Invalid JSON');
+    throw apiError('InvalidJson');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ApiError(400, ApiErrorCode.InvalidJson, 'Invalid JSON: the body must be an object');
+    throw apiError('InvalidJson', 'the body must be an object');
   }
   return parsed as Record<string, unknown>;
 }

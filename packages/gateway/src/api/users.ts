@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ApiContext } from './context.js';
-import { ApiErrorCode, badRequest } from './errors.js';
+import { apiError } from './errors.js';
 import { authorizeRequest } from './signature-check.js';
 
 /**
@@ -12,7 +12,7 @@ export const usersRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
   const terminate = async (req: FastifyRequest) => {
     await authorizeRequest(req, ctx);
     const userId = (req.params as { userId: string }).userId;
-    if (userId.length === 0 || userId.length > 200) throw badRequest(ApiErrorCode.InvalidParameter, 'Invalid user id');
+    if (userId.length === 0 || userId.length > 200) throw apiError('InvalidParameter', 'Invalid user id');
     await ctx.state.broker.publishControl({ kind: 'terminate-user', appId: req.heraldApp.id, userId }, ctx.publishWaitMs !== undefined ? { waitMs: ctx.publishWaitMs } : {});
     return {};
   };

@@ -1,10 +1,10 @@
-import { PusherError, channelKind, clientEventRateLimited, dataToString, encodeChannelEvent } from '@herald/protocol';
+import { channelKind, pusherError, clientEventRateLimited, dataToString, encodeChannelEvent } from '@herald/protocol';
 import type { HandlerContext } from '../context.js';
 import { sendError } from '../hub.js';
 import { countLimit } from '../metrics.js';
 import type { SocketData } from '../socket-data.js';
 
-const rejected = (why: string) => new PusherError(null, `Client event rejected - ${why}`);
+const rejected = (why: string) => pusherError('ClientEventRejected', why);
 
 /**
  * A `client-*` event: only on private/presence channels the sender has joined, rate-limited per
@@ -21,7 +21,7 @@ export async function handleClientEvent(
 ): Promise<void> {
   const { app } = data;
   if (!app.clientEvents) {
-    return sendError(data, new PusherError(null, 'To send client events, you must enable this feature in the Settings page of your dashboard.'), ctx.metrics);
+    return sendError(data, pusherError('ClientEventsDisabled'), ctx.metrics);
   }
   if (typeof channel !== 'string') return sendError(data, rejected('a channel is required'), ctx.metrics);
   if (!channelKind(channel).clientEvents) {

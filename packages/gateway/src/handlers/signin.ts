@@ -1,6 +1,5 @@
 import {
-  PusherError,
-  PusherErrorCode,
+  pusherError,
   encodeSigninSuccess,
   parseUserData,
   userAuthString,
@@ -13,7 +12,7 @@ import type { SocketData } from '../socket-data.js';
 import { sendWatchlistState } from '../partial-answers.js';
 import { joinChannel } from './subscribe.js';
 
-const unauthorized = (why: string) => new PusherError(PusherErrorCode.Unauthorized, why, false);
+const unauthorized = (why: string) => pusherError('SigninFailed', why);
 
 /**
  * `pusher:signin`: verifies the user signature, remembers the user on the connection, joins it to
@@ -44,7 +43,7 @@ export async function handleSignin(ctx: HandlerContext, data: SocketData, auth: 
   // (online); the full state follows once it is back. Nobody is reported offline from nothing.
   await sendWatchlistState(ctx, data);
   if (user.watchlistTruncated) {
-    sendError(data, new PusherError(PusherErrorCode.WatchlistTooLong, 'Watchlist is limited to 100 user ids; only the first 100 are watched', false), ctx.metrics);
+    sendError(data, pusherError('WatchlistTooLong'), ctx.metrics);
   }
 }
 
