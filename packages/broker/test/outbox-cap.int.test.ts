@@ -5,8 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisKeys } from '../src/keys.js';
-import { RedisWebhooks } from '../src/redis-webhooks.js';
+import { RedisKeys, RedisWebhooks } from '../src/index.js';
 import { startRedis, uniquePrefix, type RedisHandle } from './support/redis.js';
 
 let redis: RedisHandle;
