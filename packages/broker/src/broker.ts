@@ -41,14 +41,20 @@ export interface PublishOptions {
   waitMs?: number;
 }
 
-/** At-most-once, ordered per channel only. subscribe/unsubscribe are idempotent. */
+/**
+ * At-most-once, ordered per channel only: a publication reaches every node with interest in its
+ * channel (this one included) once or, while the cluster link fails, not at all (this node's own
+ * subscribers still get it). subscribe/unsubscribe are idempotent. The gateway's hub calls
+ * subscribe/unsubscribe; its handlers and REST API publish.
+ */
 export interface Broker {
-  /** Once, after the local hub exists. */
+  /** Once, after the local hub exists; the handler receives traffic from then on. */
   start(handler: BrokerHandler): Promise<void>;
   /** Called for the first local subscriber of a channel. */
   subscribe(appId: string, channel: string): Promise<void>;
   /** Called after the last local subscriber leaves. */
   unsubscribe(appId: string, channel: string): Promise<void>;
+  /** Two publications to one channel from one node arrive in the order they were made. */
   publish(pub: Publication, opts?: PublishOptions): Promise<void>;
   /**
    * Resolves once every publication to the channel made before the call (by any node) has reached
@@ -57,7 +63,8 @@ export interface Broker {
    * a few seconds in any case (a node whose link to the cluster is failing gets no such promise).
    */
   sync(appId: string, channel: string): Promise<void>;
+  /** To every node, this one included; at-most-once like `publish`. */
   publishControl(cmd: ControlCommand, opts?: PublishOptions): Promise<void>;
+  /** The handler receives nothing after this. */
   close(): Promise<void>;
 }
-
