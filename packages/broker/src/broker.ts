@@ -54,7 +54,6 @@ export interface Broker {
   subscribe(appId: string, channel: string): Promise<void>;
   /** Called after the last local subscriber leaves. */
   unsubscribe(appId: string, channel: string): Promise<void>;
-  /** Two publications to one channel from one node arrive in the order they were made. */
   publish(pub: Publication, opts?: PublishOptions): Promise<void>;
   /**
    * Resolves once every publication to the channel made before the call (by any node) has reached
