@@ -1,6 +1,6 @@
 /**
- * The webhook outbox's cap (OUTBOX_APPEND in redis-webhooks.ts) against a real redis-server: appends
- * are refused at XLEN >= cap, a channel's decided transitions wait in its queue (in order) while the
+ * The webhook outbox's cap (packages/broker/lua/outbox-append.lua, run by RedisWebhooks) against a
+ * real redis-server: appends are refused at XLEN >= cap, a channel's decided transitions wait in its queue (in order) while the
  * outbox is full, a replay is whole or refused, and dead letters never keep target credentials.
  */
 import { Redis } from 'ioredis';
