@@ -1,7 +1,8 @@
 /**
  * The webhook outbox's cap (packages/broker/lua/outbox-append.lua, run by RedisWebhooks) against a
- * real redis-server: appends are refused at XLEN >= cap, a channel's decided transitions wait in its queue (in order) while the
- * outbox is full, a replay is whole or refused, and dead letters never keep target credentials.
+ * real redis-server: appends are refused at XLEN >= cap, a channel's decided transitions wait in
+ * its queue (in order) while the outbox is full, a replay is whole or refused, and dead letters
+ * never keep target credentials.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
