@@ -11,11 +11,12 @@ export const removedPayload = (channel: string, userId: string) => encodeEnvelop
 /** user_info as stored in a members hash: JSON, '' when absent. */
 export const infoToJson = (info: unknown) => (info === undefined ? '' : JSON.stringify(info));
 
-export const jsonToInfo = (s: string | undefined): unknown => {
+const jsonToInfo = (s: string | undefined): unknown => {
   if (s === undefined || s === '') return undefined;
   try {
     return JSON.parse(s);
   } catch {
+    // An unparsable user_info reads as none rather than failing the whole member list.
     return undefined;
   }
 };
