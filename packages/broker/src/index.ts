@@ -10,8 +10,8 @@ export type { CachedEvent, CacheStore } from './cache-store.js';
 export type { StateObserver } from './state-observer.js';
 export type { UsageCounters } from './usage-counters.js';
 export type { ClusterState, ClusterStats, LocalContribution } from './cluster-state.js';
-export { StateUnavailableError } from './state-unavailable.js';
-export { PublishUnavailableError } from './publish-unavailable.js';
+export { StateUnavailableError } from './errors/state-unavailable.js';
+export { PublishUnavailableError } from './errors/publish-unavailable.js';
 export { withoutUserinfo } from './webhook-url.js';
 
 export { MemoryBroker } from './memory/memory-broker.js';

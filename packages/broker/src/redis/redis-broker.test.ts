@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Publication } from '../broker.js';
-import { PublishUnavailableError } from '../publish-unavailable.js';
+import { PublishUnavailableError } from '../errors/publish-unavailable.js';
 import { encodeEnvelope, encodeEnvelopeBytes } from './envelope.js';
 import { RedisKeys } from './keys.js';
 import type { PubSubTransport } from './pubsub-transport.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Broker, BrokerHandler, ControlCommand, Publication, PublishOptions } from '../broker.js';
-import { PublishUnavailableError } from '../publish-unavailable.js';
+import { PublishUnavailableError } from '../errors/publish-unavailable.js';
 import { decodeEnvelope, encodeEnvelopeBytes } from './envelope.js';
 import type { RedisKeys } from './keys.js';
 import type { PubSubTransport } from './pubsub-transport.js';

@@ -1,4 +1,4 @@
-import { StateUnavailableError } from '../../state-unavailable.js';
+import { StateUnavailableError } from '../../errors/state-unavailable.js';
 import type { BrokerLog } from '../redis-log.js';
 
 export interface StateGuardsOptions {
