@@ -1,37 +1,33 @@
-export { StateUnavailableError } from './state-unavailable.js';
-export { PublishUnavailableError } from './publish-unavailable.js';
-export type {
-  ChannelChange,
-  Publication,
-  PublishOptions,
-  ControlCommand,
-  BrokerHandler,
-  Broker,
-  ChannelStore,
-  PresenceMember,
-  PresenceStore,
-  PresenceChannelStore,
-  PresenceJoin,
-  PresenceLeave,
-  UserStore,
-  CachedEvent,
-  CacheStore,
-  StateObserver,
-  ClusterState,
-} from './broker.js';
-export { MemoryBroker } from './memory-broker.js';
-export { MemoryChannelStore, MemoryPresenceStore, MemoryUserStore, MemoryCacheStore } from './memory-state.js';
-export { createMemoryState } from './memory-cluster.js';
-export { composePresenceChannels } from './broker.js';
-export type { LocalContribution, ClusterStats, UsageCounters } from './broker.js';
-export { RedisKeys } from './keys.js';
-export { RedisBroker } from './redis-broker.js';
-export type { RedisStateOptions, RedisClusterState } from './redis-cluster-state.js';
-export { createRedisState } from './redis-cluster-state.js';
-export type { RedisConnectOptions } from './redis-connection.js';
-export type { OutboxEntry, DeadLetter, MoveResult, ReplayResult, RedisWebhooksOptions, ReportedState } from './redis-webhooks.js';
-export { RedisWebhooks, DEFAULT_OUTBOX_MAX } from './redis-webhooks.js';
+// The package's only public surface: interfaces (one concept per file here), the memory twins
+// (memory/) and the Redis twins with the Redis-only pieces the webhook worker uses (redis/).
+export type { Broker, BrokerHandler, ControlCommand, Publication, PublishOptions } from './broker.js';
+export type { ChannelChange, ChannelStore } from './channel-store.js';
+export type { PresenceMember, PresenceStore } from './presence-store.js';
+export type { PresenceChannelStore, PresenceJoin, PresenceLeave } from './presence-channel-store.js';
+export { composePresenceChannels } from './presence-channel-store.js';
+export type { UserStore } from './user-store.js';
+export type { CachedEvent, CacheStore } from './cache-store.js';
+export type { StateObserver } from './state-observer.js';
+export type { UsageCounters } from './usage-counters.js';
+export type { ClusterState, ClusterStats, LocalContribution } from './cluster-state.js';
+export { StateUnavailableError } from './errors/state-unavailable.js';
+export { PublishUnavailableError } from './errors/publish-unavailable.js';
 export { withoutUserinfo } from './webhook-url.js';
-export { createRedisConnections } from './redis-connection.js';
-export type { RedisConnections, PubSubTransport } from './redis-connection.js';
-export type { RedisClient } from './redis-state.js';
+
+export { MemoryBroker } from './memory/memory-broker.js';
+export { MemoryChannelStore } from './memory/memory-channel-store.js';
+export { MemoryPresenceStore } from './memory/memory-presence-store.js';
+export { MemoryUserStore } from './memory/memory-user-store.js';
+export { MemoryCacheStore } from './memory/memory-cache-store.js';
+export { createMemoryState } from './memory/memory-state.js';
+
+export { RedisKeys } from './redis/keys.js';
+export { RedisBroker } from './redis/redis-broker.js';
+export type { RedisClient } from './redis/redis-client.js';
+export type { PubSubTransport } from './redis/pubsub-transport.js';
+export type { RedisConnectOptions, RedisConnections } from './redis/redis-connection.js';
+export { createRedisConnections } from './redis/redis-connection.js';
+export type { RedisClusterState, RedisStateOptions } from './redis/redis-cluster-state.js';
+export { createRedisState } from './redis/redis-cluster-state.js';
+export { DEFAULT_OUTBOX_MAX, RedisWebhooks } from './redis/redis-webhooks.js';
+export type { DeadLetter, MoveResult, OutboxEntry, RedisWebhooksOptions, ReplayResult, ReportedState } from './redis/webhook-types.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ClusterState, ControlCommand, Publication } from '../src/broker.js';
+import type { ClusterState, ControlCommand, Publication } from '../src/index.js';
 
 /**
  * One behaviour for every ClusterState implementation: the memory state of the embedded node and

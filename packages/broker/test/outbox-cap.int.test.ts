@@ -1,12 +1,12 @@
 /**
- * The webhook outbox's cap (OUTBOX_APPEND in redis-webhooks.ts) against a real redis-server: appends
- * are refused at XLEN >= cap, a channel's decided transitions wait in its queue (in order) while the
- * outbox is full, a replay is whole or refused, and dead letters never keep target credentials.
+ * The webhook outbox's cap (packages/broker/lua/outbox-append.lua, run by RedisWebhooks) against a
+ * real redis-server: appends are refused at XLEN >= cap, a channel's decided transitions wait in
+ * its queue (in order) while the outbox is full, a replay is whole or refused, and dead letters
+ * never keep target credentials.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisKeys } from '../src/keys.js';
-import { RedisWebhooks } from '../src/redis-webhooks.js';
+import { RedisKeys, RedisWebhooks } from '../src/index.js';
 import { startRedis, uniquePrefix, type RedisHandle } from './support/redis.js';
 
 let redis: RedisHandle;

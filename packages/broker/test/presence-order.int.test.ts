@@ -5,8 +5,7 @@
  * replaying them drop a user who is present. Three node states on one real redis-server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Publication } from '../src/broker.js';
-import { createRedisState, type RedisClusterState } from '../src/redis-cluster-state.js';
+import { createRedisState, type Publication, type RedisClusterState } from '../src/index.js';
 import { startRedis, uniquePrefix, type RedisHandle } from './support/redis.js';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import { createMemoryState } from '../src/memory-cluster.js';
-import { createRedisState } from '../src/redis-cluster-state.js';
+import { createMemoryState, createRedisState } from '../src/index.js';
 import { brokerContract } from './broker-contract.js';
 import { startRedis, uniquePrefix, type RedisHandle } from './support/redis.js';
 

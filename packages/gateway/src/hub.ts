@@ -85,13 +85,13 @@ export class Hub {
       const d = ws.getUserData();
       const appId = d.app.id;
       for (const [channel, sub] of d.channels) {
-        out.push({ kind: 's', appId, channel, socketId: d.socketId });
+        out.push({ kind: 'subscription', appId, channel, socketId: d.socketId });
         if (sub.presenceUserId !== undefined) {
           const member = sub.presenceUserInfo === undefined ? { userId: sub.presenceUserId } : { userId: sub.presenceUserId, userInfo: sub.presenceUserInfo };
-          out.push({ kind: 'p', appId, channel, socketId: d.socketId, member });
+          out.push({ kind: 'presence', appId, channel, socketId: d.socketId, member });
         }
       }
-      if (d.userId !== undefined) out.push({ kind: 'u', appId, userId: d.userId, socketId: d.socketId });
+      if (d.userId !== undefined) out.push({ kind: 'user', appId, userId: d.userId, socketId: d.socketId });
     }
     return out;
   }

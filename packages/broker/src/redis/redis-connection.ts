@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisTopology } from '@herald/config';
-import type { RedisClient } from './redis-state.js';
+import type { PubSubTransport } from './pubsub-transport.js';
+import type { RedisClient } from './redis-client.js';
 
 export interface RedisConnectOptions {
   topology: RedisTopology;
@@ -9,24 +10,6 @@ export interface RedisConnectOptions {
   password?: string | undefined;
   /** TLS to Redis (a `rediss://` URL turns it on by itself). */
   tls?: boolean | undefined;
-}
-
-/**
- * Pub/sub as the broker needs it. Single server and Sentinel use SUBSCRIBE/PUBLISH on a dedicated
- * subscriber connection; Redis Cluster uses sharded pub/sub (SSUBSCRIBE/SPUBLISH), so a channel's
- * messages stay on the shard that holds its keys instead of being broadcast to every node.
- */
-export interface PubSubTransport {
-  ready(): boolean;
-  publish(topic: string, payload: string | Buffer): Promise<unknown>;
-  /** The command `publish` sends, for Lua scripts that publish what they decide. */
-  readonly publishCommand: 'PUBLISH' | 'SPUBLISH';
-  subscribe(topics: string[]): Promise<void>;
-  unsubscribe(topics: string[]): Promise<void>;
-  onMessage(cb: (topic: string, payload: Buffer) => void): void;
-  /** Called whenever the subscriber (re)connects. */
-  onReady(cb: () => void): void;
-  disconnect(): void;
 }
 
 /** Reconnect forever, quickly at first; a gateway never gives up on Redis. */

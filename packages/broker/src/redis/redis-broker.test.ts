@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Publication } from './broker.js';
+import type { Publication } from '../broker.js';
+import { PublishUnavailableError } from '../errors/publish-unavailable.js';
+import { encodeEnvelope, encodeEnvelopeBytes } from './envelope.js';
 import { RedisKeys } from './keys.js';
-import { PublishUnavailableError } from './publish-unavailable.js';
-import { RedisBroker, encodeEnvelope, encodeEnvelopeBytes } from './redis-broker.js';
-import type { PubSubTransport } from './redis-connection.js';
+import type { PubSubTransport } from './pubsub-transport.js';
+import { RedisBroker } from './redis-broker.js';
 
 /** A transport that records what is published and answers each publish as `answer` says. */
 function fakeTransport(answer: () => Promise<unknown>) {
@@ -26,7 +27,7 @@ function fakeTransport(answer: () => Promise<unknown>) {
 }
 
 async function startedBroker(t: ReturnType<typeof fakeTransport>) {
-  const log = { debug: () => undefined, warn: () => undefined, error: () => undefined };
+  const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
   const broker = new RedisBroker(t.ps, new RedisKeys('t'), log);
   const received: Publication[] = [];
   await broker.start({ onPublication: (p) => received.push(p), onControl: () => undefined });

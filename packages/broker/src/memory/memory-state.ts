@@ -1,7 +1,12 @@
-import { composePresenceChannels, type ClusterState, type StateObserver } from './broker.js';
+import type { ClusterState } from '../cluster-state.js';
+import { composePresenceChannels } from '../presence-channel-store.js';
+import type { StateObserver } from '../state-observer.js';
 import { MemoryBroker } from './memory-broker.js';
-import { MemoryUsageCounters } from './memory-usage.js';
-import { MemoryCacheStore, MemoryChannelStore, MemoryPresenceStore, MemoryUserStore } from './memory-state.js';
+import { MemoryCacheStore } from './memory-cache-store.js';
+import { MemoryChannelStore } from './memory-channel-store.js';
+import { MemoryPresenceStore } from './memory-presence-store.js';
+import { MemoryUsageCounters } from './memory-usage-counters.js';
+import { MemoryUserStore } from './memory-user-store.js';
 
 /** The embedded single-node state: everything in this process, transitions reported to `observer`. */
 export function createMemoryState(observer?: StateObserver): ClusterState {

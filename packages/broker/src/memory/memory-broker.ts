@@ -1,4 +1,4 @@
-import type { Broker, BrokerHandler, ControlCommand, Publication } from './broker.js';
+import type { Broker, BrokerHandler, ControlCommand, Publication } from '../broker.js';
 
 /**
  * In-process broker for the embedded single node: delivers every publication back to the local
@@ -42,6 +42,3 @@ export class MemoryBroker implements Broker {
     this.#interest.clear();
   }
 }
-
-const _check: Broker = new MemoryBroker();
-void _check;

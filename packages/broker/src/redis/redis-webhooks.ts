@@ -1,56 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { withoutUserinfo } from '../webhook-url.js';
+import { defineScript, type ScriptCall } from './define-script.js';
 import type { RedisKeys } from './keys.js';
-import type { RedisClient } from './redis-state.js';
-import { withoutUserinfo } from './webhook-url.js';
-import { OUTBOX_APPEND, RESTORE_REPORTED, TRANSITION } from './webhook-scripts.js';
+import { LuaScript } from './lua.js';
+import type { RedisClient } from './redis-client.js';
+import type { DeadLetter, MoveResult, OutboxEntry, RedisWebhooksOptions, ReplayResult, ReportedState } from './webhook-types.js';
 
 /** The outbox's cap when none is given (PUSH_WEBHOOK_OUTBOX_MAX's default). */
 export const DEFAULT_OUTBOX_MAX = 100_000;
-
-export interface RedisWebhooksOptions {
-  /** Undelivered events the outbox holds at most; appends beyond are refused. @default 100000 */
-  outboxMax?: number;
-}
-
-/** What a channel's webhooks last reported: the state the next check compares with. */
-export interface ReportedState {
-  /** Events decided for the channel so far (the next event's id is seq + 1). */
-  seq: number;
-  occupied: boolean;
-  /** Presence members reported added and not yet removed. */
-  members: string[];
-}
-
-/** What `move` did: `locked` (another worker moves this channel), or how many it moved before the queue emptied or the outbox filled. */
-export type MoveResult = { outcome: 'locked' } | { outcome: 'moved' | 'outbox_full'; moved: number };
-
-/** Dead letters put back in the outbox, and those kept because the outbox was full. */
-export interface ReplayResult {
-  replayed: number;
-  refused: number;
-}
-
-export interface OutboxEntry {
-  /** Stream entry id. */
-  id: string;
-  appId: string;
-  /** Stable id of the event, the same if a crash makes it queued twice. */
-  eventId: string;
-  event: Record<string, unknown>;
-  /** When set, deliver to this target URL only (a replayed dead letter). */
-  target?: string;
-  createdMs: number;
-}
-
-export interface DeadLetter {
-  id: string;
-  appId: string;
-  target: string;
-  error: string;
-  events: Record<string, unknown>[];
-  eventIds: string[];
-  atMs: number;
-}
 
 const GROUP = 'deliver';
 
@@ -62,13 +19,13 @@ const fieldsOf = (arr: string[]) => {
 
 /**
  * The Redis side of clustered webhooks: gateways append client events and cache misses, workers
- * decide occupancy and presence transitions (TRANSITION above) and deliver from a stream with a
+ * decide occupancy and presence transitions (lua/webhook-transition.lua) and deliver from a stream with a
  * consumer group, so a worker that dies mid-send has its entries claimed by another.
  */
 export class RedisWebhooks {
-  readonly #transition: (keys: string[], args: string[]) => Promise<unknown>;
-  readonly #outboxAppend: (keys: string[], args: string[]) => Promise<unknown>;
-  readonly #restore: (keys: string[], args: string[]) => Promise<unknown>;
+  readonly #transition: ScriptCall;
+  readonly #outboxAppend: ScriptCall;
+  readonly #restore: ScriptCall;
   readonly #outboxMax: number;
   #epoch = '';
 
@@ -78,14 +35,9 @@ export class RedisWebhooks {
     options: RedisWebhooksOptions = {},
   ) {
     this.#outboxMax = options.outboxMax ?? DEFAULT_OUTBOX_MAX;
-    const script = (name: string, lua: string, numberOfKeys: number) => {
-      client.defineCommand(name, { lua, numberOfKeys });
-      const fn = (client as unknown as Record<string, (...a: string[]) => Promise<unknown>>)[name]!.bind(client);
-      return (k: string[], a: string[]) => fn(...k, ...a);
-    };
-    this.#transition = script('heraldWebhookTransition', TRANSITION, 4);
-    this.#outboxAppend = script('heraldWebhookOutboxAppend', OUTBOX_APPEND, 1);
-    this.#restore = script('heraldWebhookRestoreReported', RESTORE_REPORTED, 1);
+    this.#transition = defineScript(client, 'heraldWebhookTransition', LuaScript.WebhookTransition, 4);
+    this.#outboxAppend = defineScript(client, 'heraldWebhookOutboxAppend', LuaScript.OutboxAppend, 1);
+    this.#restore = defineScript(client, 'heraldWebhookRestoreReported', LuaScript.RestoreReported, 1);
   }
 
   /**
@@ -103,7 +55,7 @@ export class RedisWebhooks {
     return this.#outboxMax;
   }
 
-  /** Appends entries (field/value lists) through OUTBOX_APPEND; returns how many fitted. */
+  /** Appends entries (field/value lists) through lua/outbox-append.lua; returns how many fitted. */
   async #append(entries: string[][], allOrNothing: boolean): Promise<number> {
     const args = [String(this.#outboxMax), allOrNothing ? '1' : '0', String(entries.length)];
     for (const fields of entries) args.push(String(fields.length), ...fields);

@@ -1,6 +1,18 @@
-import type { UsageCounters } from './broker.js';
+import type { UsageCounters } from '../usage-counters.js';
 import type { RedisKeys } from './keys.js';
-import type { RedisClient } from './redis-state.js';
+import type { RedisClient } from './redis-client.js';
+
+export interface RedisUsageCountersOptions {
+  client: RedisClient;
+  keys: RedisKeys;
+  nodeId: string;
+  /** How long this node's count stands without a sync (the node lease's length). */
+  ttlMs: number;
+  /** Syncs and API counts are skipped while the connections are down. */
+  connected: () => boolean;
+  /** A failed background sync or release. */
+  onError: (err: Error) => void;
+}
 
 /**
  * Cluster-wide admission counters. Each node writes its own connection count per app into a hash
@@ -14,16 +26,11 @@ export class RedisUsageCounters implements UsageCounters {
   /** appId → cluster total at the last sync, and our own count included in it. */
   readonly #seen = new Map<string, { total: number; mine: number }>();
   readonly #timer: NodeJS.Timeout;
+  readonly #o: RedisUsageCountersOptions;
 
-  constructor(
-    private readonly client: RedisClient,
-    private readonly keys: RedisKeys,
-    private readonly nodeId: string,
-    private readonly ttlMs: number,
-    private readonly ready: () => boolean,
-    private readonly onError: (err: Error) => void,
-  ) {
-    this.#timer = setInterval(() => void this.sync().catch(onError), 1000);
+  constructor(options: RedisUsageCountersOptions) {
+    this.#o = options;
+    this.#timer = setInterval(() => void this.sync().catch(options.onError), 1000);
     this.#timer.unref();
   }
 
@@ -39,26 +46,28 @@ export class RedisUsageCounters implements UsageCounters {
   }
 
   async hitApi(appId: string, perSecond: number): Promise<boolean> {
-    if (!this.ready()) return true;
-    const key = this.keys.apiRate(appId, Math.floor(Date.now() / 1000));
-    const n = await this.client.incr(key);
-    if (n === 1) await this.client.expire(key, 2);
+    const { client, keys, connected } = this.#o;
+    if (!connected()) return true;
+    const key = keys.apiRate(appId, Math.floor(Date.now() / 1000));
+    const n = await client.incr(key);
+    if (n === 1) await client.expire(key, 2);
     return n <= perSecond;
   }
 
   /** Writes this node's counts and reads the cluster totals (every second; exposed for tests). */
   async sync(): Promise<void> {
-    if (!this.ready()) return;
+    const { client, keys, nodeId, ttlMs, connected } = this.#o;
+    if (!connected()) return;
     const now = Date.now();
     for (const appId of new Set([...this.#local.keys(), ...this.#seen.keys()])) {
       const mine = this.#local.get(appId) ?? 0;
-      const key = this.keys.appConnections(appId);
-      await this.client.hset(key, this.nodeId, `${mine}:${now + this.ttlMs}`);
-      const all = await this.client.hgetall(key);
+      const key = keys.appConnections(appId);
+      await client.hset(key, nodeId, `${mine}:${now + ttlMs}`);
+      const all = await client.hgetall(key);
       let total = 0;
       for (const [node, v] of Object.entries(all)) {
         const [count, expires] = v.split(':').map(Number) as [number, number];
-        if (expires < now) await this.client.hdel(key, node);
+        if (expires < now) await client.hdel(key, node);
         else total += count;
       }
       this.#seen.set(appId, { total, mine });
@@ -68,7 +77,8 @@ export class RedisUsageCounters implements UsageCounters {
 
   async release(): Promise<void> {
     clearInterval(this.#timer);
-    if (!this.ready()) return;
-    for (const appId of this.#local.keys()) await this.client.hdel(this.keys.appConnections(appId), this.nodeId).catch(this.onError);
+    const { client, keys, nodeId, connected, onError } = this.#o;
+    if (!connected()) return;
+    for (const appId of this.#local.keys()) await client.hdel(keys.appConnections(appId), nodeId).catch(onError);
   }
 }

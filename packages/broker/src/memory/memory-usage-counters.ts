@@ -1,4 +1,4 @@
-import type { UsageCounters } from './broker.js';
+import type { UsageCounters } from '../usage-counters.js';
 
 /** Admission counters of a single node: everything is local. */
 export class MemoryUsageCounters implements UsageCounters {

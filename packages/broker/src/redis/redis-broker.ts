@@ -1,10 +1,11 @@
-import type { Broker, BrokerHandler, ControlCommand, Publication, PublishOptions } from './broker.js';
-import { PublishUnavailableError } from './publish-unavailable.js';
-import type { RedisKeys } from './keys.js';
-import type { PubSubTransport } from './redis-connection.js';
 import { randomBytes } from 'node:crypto';
+import type { Broker, BrokerHandler, ControlCommand, Publication, PublishOptions } from '../broker.js';
+import { PublishUnavailableError } from '../errors/publish-unavailable.js';
+import { decodeEnvelope, encodeEnvelopeBytes } from './envelope.js';
+import type { RedisKeys } from './keys.js';
+import type { PubSubTransport } from './pubsub-transport.js';
+import type { BrokerLog } from './redis-log.js';
 
-const NEWLINE = 0x0a;
 /** First byte of a sync marker on a channel topic (an envelope never starts with it). */
 const MARKER = 0x00;
 /** The longest `sync` waits for its marker. */
@@ -19,47 +20,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A publication as sent on a channel topic: `<exceptSocketId>\n<frame>` (built once, by the publisher). */
-export function encodeEnvelope(pub: Pick<Publication, 'frame' | 'exceptSocketId'>): string | Buffer {
-  const head = (pub.exceptSocketId ?? '') + '\n';
-  return typeof pub.frame === 'string' ? head + pub.frame : Buffer.concat([Buffer.from(head), pub.frame]);
-}
-
-/**
- * `encodeEnvelope` as one Buffer, the form `publish` sends: the frame is encoded to bytes once, here,
- * and ioredis writes it as is (a string payload is copied again into every command it builds).
- */
-export function encodeEnvelopeBytes(pub: Pick<Publication, 'frame' | 'exceptSocketId'>): Buffer {
-  const head = pub.exceptSocketId ?? '';
-  const frame = pub.frame;
-  const frameBytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
-  // Socket ids are ASCII (isValidSocketId), so latin1 writes one byte per character.
-  const out = Buffer.allocUnsafe(head.length + 1 + frameBytes);
-  let at = out.write(head, 0, 'latin1');
-  out[at++] = NEWLINE;
-  if (typeof frame === 'string') out.write(frame, at, 'utf8');
-  else out.set(frame, at);
-  return out;
-}
-
-/** The publication in an envelope received on a channel topic; undefined if it is not one. */
-function decodeEnvelope(appId: string, channel: string, message: Buffer): Publication | undefined {
-  const nl = message.indexOf(NEWLINE);
-  if (nl === -1) return undefined;
-  return {
-    appId,
-    channel,
-    frame: message.subarray(nl + 1),
-    ...(nl > 0 ? { exceptSocketId: message.toString('latin1', 0, nl) } : {}),
-  };
-}
-
-export interface BrokerLog {
-  debug(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
 }
 
 /**
@@ -308,6 +268,3 @@ export class RedisBroker implements Broker {
     if (this.#retry !== undefined) clearTimeout(this.#retry);
   }
 }
-
-const _check: Broker = null as unknown as RedisBroker;
-void _check;

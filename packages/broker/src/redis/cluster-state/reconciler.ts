@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import type { Broker } from '../../broker.js';
+import type { LocalContribution } from '../../cluster-state.js';
+import { encodeContribution } from '../contribution.js';
+import type { RedisKeys } from '../keys.js';
+import type { RedisClient } from '../redis-client.js';
+import type { BrokerLog } from '../redis-log.js';
+import type { RedisStores } from '../redis-stores.js';
+import type { Reaper } from './reaper.js';
+
+export interface ReconcilerOptions {
+  client: RedisClient;
+  keys: RedisKeys;
+  nodeId: string;
+  stores: Pick<RedisStores, 'channels' | 'presence' | 'users'>;
+  /** Where a re-registered user's online transition is announced. */
+  broker: Pick<Broker, 'publishControl'>;
+  /** Removes the stored entries this node no longer holds. */
+  reaper: Pick<Reaper, 'removeContributions'>;
+  log: BrokerLog;
+}
+
+/**
+ * Makes Redis hold exactly this node's local state, as the gateway lists it: after an outage (Redis
+ * possibly restarted empty), a lapsed lease or a failed write. Re-registering publishes the member
+ * and user events the gap hid; then the `onRecovered` listeners run, in order.
+ */
+export class Reconciler {
+  readonly #o: ReconcilerOptions;
+  #listLocal: () => LocalContribution[] = () => [];
+  readonly #recovered: (() => void)[] = [];
+
+  constructor(options: ReconcilerOptions) {
+    this.#o = options;
+  }
+
+  setLocalState(list: () => LocalContribution[]): void {
+    this.#listLocal = list;
+  }
+
+  onRecovered(cb: () => void): void {
+    this.#recovered.push(cb);
+  }
+
+  /** Registers the local state again, then tells the listeners (a listener's error is logged, not thrown). */
+  async registerAgain(): Promise<void> {
+    await this.#reconcile();
+    for (const cb of this.#recovered) {
+      try {
+        cb();
+      } catch (err) {
+        this.#o.log.error({ err }, 'recovery listener failed');
+      }
+    }
+  }
+
+  /** A new token each time this node's state is registered: the webhook worker waits for it after an outage. */
+  async markRegistered(): Promise<void> {
+    await this.#o.client.hset(this.#o.keys.registered(), this.#o.nodeId, randomUUID().slice(0, 8));
+  }
+
+  async #reconcile(): Promise<void> {
+    const { client, keys, nodeId, stores, broker, reaper, log } = this.#o;
+    const local = this.#listLocal();
+    const wanted = new Map(local.map((c) => [encodeContribution(c), c] as const));
+    const stored = await client.smembers(keys.contributions(nodeId));
+    await reaper.removeContributions(nodeId, stored.filter((s) => !wanted.has(s)));
+    for (const c of local) {
+      if (c.kind === 'subscription') {
+        await stores.channels.join(c.appId, c.channel, c.socketId);
+      } else if (c.kind === 'presence') {
+        // member_added is published by the store when the user was missing.
+        await stores.presence.add(c.appId, c.channel, c.socketId, c.member);
+      } else {
+        const { first, version } = await stores.users.signin(c.appId, c.userId, c.socketId);
+        if (first) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: true, version });
+      }
+    }
+    const removed = stored.length - [...wanted.keys()].filter((k) => stored.includes(k)).length;
+    log.info({ entries: local.length, removed }, 'registered local state in redis');
+    await this.markRegistered();
+  }
+}

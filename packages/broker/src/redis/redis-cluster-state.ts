@@ -1,0 +1,132 @@
+import type { ClusterState, ClusterStats } from '../cluster-state.js';
+import { ReconnectWatch, connectRedis } from './cluster-state/connection.js';
+import { guardStores } from './cluster-state/guarded-stores.js';
+import { StateGuards } from './cluster-state/guards.js';
+import { NodeLease } from './cluster-state/lease.js';
+import { Reaper } from './cluster-state/reaper.js';
+import { Reconciler } from './cluster-state/reconciler.js';
+import { readStats } from './cluster-state/stats.js';
+import { RedisKeys } from './keys.js';
+import { RedisBroker } from './redis-broker.js';
+import type { RedisClient } from './redis-client.js';
+import type { RedisTopology } from '@herald/config';
+import type { RedisConnectOptions } from './redis-connection.js';
+import type { BrokerLog } from './redis-log.js';
+import { createRedisStores } from './redis-stores.js';
+import { RedisUsageCounters } from './redis-usage-counters.js';
+import { defineStateScripts } from './state-scripts.js';
+
+export interface RedisStateOptions extends Omit<RedisConnectOptions, 'topology'> {
+  /** Where Redis is; or `url` for one server (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). */
+  topology?: RedisTopology;
+  url?: string;
+  /** Prefix of every key and topic, so deployments can share a Redis. @default 'herald' */
+  prefix?: string;
+  nodeId: string;
+  /** A node whose lease is older than this is dead; its state is removed. @default 10000 */
+  leaseMs?: number;
+  log: BrokerLog;
+}
+
+export type RedisClusterState = ClusterState & {
+  broker: RedisBroker;
+  /** The command connection and key builder, for the webhook worker and outbox producers. */
+  redis: RedisClient;
+  keys: RedisKeys;
+  /** Runs `cb` each time the connection comes back after a loss. */
+  onReconnect(cb: () => void): void;
+  /** Removes the contributions of nodes whose lease expired (runs periodically; exposed for tests). */
+  reapExpired(): Promise<number>;
+  stats(): ClusterStats;
+};
+
+/**
+ * The clustered state: Redis pub/sub by interest, occupancy, presence, users and cache in Redis,
+ * and a lease per node. Writes made while Redis is unreachable are skipped rather than queued; when
+ * the connection returns (Redis possibly restarted empty), the node's local state is re-registered
+ * and the member/user events the outage hid are published, so counts converge to the truth.
+ */
+export async function createRedisState(opts: RedisStateOptions): Promise<RedisClusterState> {
+  const keys = new RedisKeys(opts.prefix ?? 'herald');
+  const leaseMs = opts.leaseMs ?? 10_000;
+  const { log, nodeId } = opts;
+  const topology = opts.topology ?? (opts.url !== undefined ? { kind: 'single' as const, url: opts.url } : undefined);
+  if (topology === undefined) throw new Error('createRedisState needs a topology or a url');
+
+  const conn = await connectRedis({ topology, username: opts.username, password: opts.password, tls: opts.tls }, log);
+  const { client } = conn;
+  const connected = () => conn.ready();
+  const stores = createRedisStores({ client, keys, scripts: defineStateScripts(client), nodeId, pubsub: conn.pubsub });
+  const broker = new RedisBroker(conn.pubsub, keys, log);
+  const reaper = new Reaper({ client, keys, nodeId, stores, broker, connected, log });
+  const reconciler = new Reconciler({ client, keys, nodeId, stores, broker, reaper, log });
+  const lease = new NodeLease({ client, keys, nodeId, leaseMs, connected });
+  const isReady = () => connected() && lease.isFresh();
+  const guards = new StateGuards({ connected, answering: isReady, repair: () => reconciler.registerAgain(), log });
+
+  // A restart with the same node id: whatever the previous incarnation left is removed first.
+  await reaper.removeAll(nodeId);
+  await lease.renew();
+  await reconciler.markRegistered();
+
+  const reconnects = new ReconnectWatch({
+    conn,
+    log,
+    onBack: () =>
+      void lease
+        .renew()
+        .then(() => reconciler.registerAgain())
+        .catch((err: Error) => log.error({ err: err.message }, 're-registering local state failed')),
+  });
+  const usage = new RedisUsageCounters({
+    client,
+    keys,
+    nodeId,
+    ttlMs: leaseMs,
+    connected,
+    onError: (err) => log.warn({ err: err.message }, 'usage counters sync failed'),
+  });
+
+  const leaseTimer = setInterval(() => {
+    lease
+      .renew()
+      // A lapsed lease (a stall longer than leaseMs): another node may have removed our state.
+      .then((lapsed) => (lapsed ? reconciler.registerAgain() : undefined))
+      .catch((err: Error) => log.warn({ err: err.message }, 'lease renewal failed'));
+  }, lease.intervalMs);
+  const reapTimer = setInterval(() => {
+    reaper.reapExpired().catch((err: Error) => log.warn({ err: err.message }, 'reaping dead nodes failed'));
+  }, Math.max(200, Math.floor(leaseMs / 4)));
+  leaseTimer.unref();
+  reapTimer.unref();
+
+  return {
+    broker,
+    redis: client,
+    keys,
+    ...guardStores(stores, guards),
+    usage,
+    isReady,
+    onReconnect: (cb) => reconnects.onReconnect(cb),
+    onRecovered: (cb) => reconciler.onRecovered(cb),
+    setLocalState: (list) => reconciler.setLocalState(list),
+    reapExpired: () => reaper.reapExpired(),
+    stats: () => readStats({ lease, reconnects, broker }),
+    async close() {
+      guards.close();
+      clearInterval(leaseTimer);
+      clearInterval(reapTimer);
+      await broker.close();
+      await usage.release();
+      if (connected()) {
+        // A clean stop releases the lease and the node's state at once (no wait for expiry).
+        try {
+          await reaper.release(nodeId);
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'releasing node state failed; it expires with the lease');
+        }
+      }
+      conn.disconnect();
+    },
+  };
+}
