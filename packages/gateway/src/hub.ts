@@ -166,7 +166,8 @@ export class Hub {
         if (set === undefined) return;
         // Published by whichever node decided it: a sign-out and the next sign-in elsewhere can
         // arrive the other way round. The older one is dropped; watchers keep the newer state.
-        // (A command without a version, from a node of an older release, is applied as it comes.)
+        // The version is checked at run time: control messages come from other processes, and one
+        // without a version is applied as it comes.
         if (typeof cmd.version === 'number') {
           const last = this.#presenceVersion.get(k);
           if (last !== undefined && cmd.version < last) return;

@@ -5,8 +5,8 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export function createMetrics(opts: { nodeId: string; native: boolean; cluster?: () => ClusterStats | undefined }) {
   const registry = new Registry();
   registry.setDefaultLabels({ node: opts.nodeId });
-  // Event-loop delay sampled every 100 ms, not prom-client's default 10 ms: its 100 timer wake-ups a
-  // second cost an idle gateway about 7 ms of CPU per second (17 → 10 ms/s measured).
+  // Event-loop delay sampled every 100 ms, not prom-client's default 10 ms: every sample is a timer
+  // wake-up, which an idle gateway pays for in CPU (docs/performance.md, "Why the hot path is shaped as it is").
   collectDefaultMetrics({ register: registry, prefix: 'herald_process_', eventLoopMonitoringPrecision: 100 });
   const m = {
     registry,

@@ -43,7 +43,7 @@ export interface SocketData {
 /** Settled promise shared by every idle socket's queue (one less allocation per connection). */
 export const IDLE_QUEUE: Promise<void> = Promise.resolve();
 
-// A child logger costs about half a kilobyte; sockets get one only when something is logged.
+// A child logger is a sizeable object: a socket gets one only when something is logged about it.
 const childLogs = new WeakMap<SocketData, Logger>();
 
 /** The socket's logger, with its socketId and appId bound, made on first use. */

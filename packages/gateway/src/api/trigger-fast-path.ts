@@ -21,11 +21,11 @@ export interface FastPathOptions {
  * `POST /apps/:appId/events` and `batch_events`, the requests an application sends for every
  * event, answered straight from Node's HTTP server: the same signature check, rate limit,
  * validation, publication and answers as the fastify routes (the same functions), without
- * fastify's routing, hooks, request and reply objects (about 5-7 µs of CPU per trigger in
- * isolation, and fan-out CPU per message at 1k subscribers 1.39-1.46x -> 1.23-1.24x the ceiling's:
- * bench/findings.md). Returns false, before reading anything, for whatever it does not take: other
- * routes and methods, a closing server, and any unusual framing (no Content-Type, chunked, over
- * the body limit, an encoded or over-long app id), so fastify keeps answering those as before.
+ * fastify's routing, hooks, request and reply objects, whose cost per trigger shows in the CPU
+ * per delivered message (docs/performance.md, "Why the hot path is shaped as it is"). Returns
+ * false, before reading anything, for whatever it does not take: other routes and methods, a
+ * closing server, and any unusual framing (no Content-Type, chunked, over the body limit, an
+ * encoded or over-long app id); fastify answers those.
  */
 export function createTriggerFastPath(ctx: ApiContext, opts: FastPathOptions) {
   const respond = (res: ServerResponse, status: number, body: object) => {
