@@ -1,16 +1,14 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { RedisTopology } from '@herald/config';
+import type { RedisConfig } from '@herald/config';
 import type { PubSubTransport } from './pubsub-transport.js';
 import type { RedisClient } from './redis-client.js';
 
-export interface RedisConnectOptions {
-  topology: RedisTopology;
-  /** Passed through to every connection (sentinel and cluster; a URL carries its own). */
-  username?: string | undefined;
-  password?: string | undefined;
-  /** TLS to Redis (a `rediss://` URL turns it on by itself). */
-  tls?: boolean | undefined;
-}
+/**
+ * Where and how to connect: the part of the parsed configuration the connections use. The
+ * username and password are passed to every connection (Sentinel and Cluster; a URL carries its
+ * own); `tls` turns on TLS to Redis (a `rediss://` URL turns it on by itself).
+ */
+export type RedisConnectOptions = Pick<RedisConfig, 'topology' | 'username' | 'password' | 'tls'>;
 
 /** Reconnect forever, quickly at first; a gateway never gives up on Redis. */
 const retryStrategy = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000);
