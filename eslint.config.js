@@ -43,7 +43,15 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': [
         'error',
-        { args: 'after-used', argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+        // A `using` binding is held for its disposal at the end of the scope, not read.
+        {
+          args: 'after-used',
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          caughtErrors: 'none',
+          ignoreRestSiblings: true,
+          ignoreUsingDeclarations: true,
+        },
       ],
       // The memory twins implement Promise-returning interfaces without awaiting anything; `async`
       // keeps a throw a rejection, as in the Redis twin.
