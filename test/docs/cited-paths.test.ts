@@ -181,7 +181,7 @@ describe('cited paths', () => {
     expect(exists('packages/nowhere/src/index.ts')).toBe(false);
   });
 
-  it('flags what it should: a missing rooted path, spec/, a bare .md name, a broken link', () => {
+  it('flags what it should: a missing rooted path, a folder the repository lacks, a bare Markdown name, a broken link', () => {
     const cited = citations(
       'docs/x.md',
       [{ line: 1, text: 'see packages/nowhere.ts, spec/protocol.md §2, nothing.md and [e](errors.md) [n](../missing.md)' }],
