@@ -56,7 +56,9 @@ function parseArgs(argv) {
       let v = kv.slice(kv.indexOf('=') + 1);
       try {
         v = JSON.parse(v);
-      } catch {}
+      } catch {
+        /* not JSON: the value is the string as given */
+      }
       o.set[k] = v;
     } else if (a.startsWith('--quiet-wait')) o.quietWaitS = Math.max(0, Math.min(300, Number(val()) || 0));
     else if (a === '--fresh-soketi') o.freshSoketi = true;
@@ -72,7 +74,9 @@ function machineFacts() {
   let commit = null;
   try {
     commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {}
+  } catch {
+    /* not a git checkout: the result records no commit */
+  }
   return {
     date: new Date().toISOString(),
     nproc: os.availableParallelism?.() ?? os.cpus().length,

@@ -180,7 +180,7 @@ async function inspector(p) {
   });
   let id = 0;
   const pending = new Map();
-  ws.on('message', (m) => {
+  ws.on('message', (/** @type {Buffer} */ m) => {
     const msg = JSON.parse(m.toString());
     pending.get(msg.id)?.(msg.result);
     pending.delete(msg.id);
@@ -220,13 +220,15 @@ async function breakdown(p, everyMs) {
   const s = await inspector(p);
   const expr = `JSON.stringify({ mem: process.memoryUsage(), spaces: process.getBuiltinModule('v8').getHeapSpaceStatistics().map((x) => [x.space_name, x.space_size, x.space_used_size]) })`;
   let peak;
-  const timer = setInterval(async () => {
+  const sample = async () => {
     const r = await s.call('Runtime.evaluate', { expression: expr, returnByValue: true });
     const v = r?.result?.value;
     if (typeof v !== 'string') return;
     const b = JSON.parse(v);
     if (peak === undefined || b.mem.rss > peak.mem.rss) peak = b;
-  }, everyMs);
+  };
+  // A failed sample is an unhandled rejection: it ends the run rather than skewing the peak.
+  const timer = setInterval(() => void sample(), everyMs);
   return () => {
     clearInterval(timer);
     s.close();
@@ -251,10 +253,11 @@ async function survivors(p, file) {
 /** A Pusher-protocol client subscribed to `channel`; counts the `burst` events it reads, keeps none. */
 async function subscriber(wsPort, key, channel) {
   const ws = new WebSocket(`ws://127.0.0.1:${wsPort}/app/${key}?protocol=7&client=burst&version=1`);
+  /** @type {{ ws: WebSocket, events: number, closeCode: number | undefined, closed?: Promise<number> }} */
   const c = { ws, events: 0, closeCode: undefined };
   const eventPrefix = Buffer.from('{"event":"burst",');
   const subscribed = new Promise((resolve, reject) => {
-    ws.on('message', (buf) => {
+    ws.on('message', (/** @type {Buffer} */ buf) => {
       if (buf.length > eventPrefix.length && buf.subarray(0, eventPrefix.length).equals(eventPrefix)) {
         c.events++;
         return;
@@ -353,11 +356,13 @@ async function runOnce(run) {
     }
   }, 25);
   let sent = 0;
-  let slowClosedAt = null;
-  const closeWatch = setInterval(async () => {
+  /** When the slow consumer was first seen closed, set by the watch below. @type {{ at: { ms: number, batches: number } | null }} */
+  const slowClosed = { at: null };
+  const watchClose = async () => {
     const at = { ms: Date.now() - t0, batches: sent };
-    if (slowClosedAt === null && (await metrics(api)).slowClosed >= 1) slowClosedAt ??= at;
-  }, 100);
+    if (slowClosed.at === null && (await metrics(api)).slowClosed >= 1) slowClosed.at ??= at;
+  };
+  const closeWatch = setInterval(() => void watchClose(), 100);
   await publishAll(BATCHES, (n) => (sent = n));
   const publishMs = Date.now() - t0;
   clearInterval(closeWatch);
@@ -389,7 +394,7 @@ async function runOnce(run) {
     externalMB: { base: MB(baseMetrics.external), settled: MB(settledMetrics.external), gc: MB(gcMetrics.external) },
     peakBreakdownMB: peakBreakdown,
     slowClosed: gcMetrics.slowClosed,
-    slowClosedAt,
+    slowClosedAt: slowClosed.at,
     redisPublicationsIn: gcMetrics.redisIn,
     readerEvents: opts.reader ? reader.events - WARM_BATCHES * BATCH : null,
     readerCloseCode: opts.reader ? (reader.closeCode ?? null) : null,

@@ -21,7 +21,7 @@
  * Loopback only; every process it starts is killed on exit.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes, createHmac } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import net from 'node:net';
@@ -243,7 +243,7 @@ function collectGarbage(p) {
     };
     const timer = setTimeout(done, 10_000);
     ws.on('open', () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })));
-    ws.on('message', (m) => {
+    ws.on('message', (/** @type {Buffer} */ m) => {
       if (JSON.parse(m.toString()).id === 1) done();
     });
     ws.on('error', done);
@@ -292,7 +292,7 @@ function connect() {
   const c = { ws, g, socketId: '', channels: new Set(), lastClientEvent: 0, user: `u${userSeq++ % 200}` };
   clients.add(c);
   stats.connects++;
-  ws.on('message', (buf) => {
+  ws.on('message', (/** @type {Buffer} */ buf) => {
     stats.framesIn++;
     let f;
     try {
@@ -466,7 +466,7 @@ try {
   log('');
   log(`churn: ${JSON.stringify(churnStats)}; webhooks received: ${hooks.requests}; settled ${settleMs} ms after the churn`);
   for (const f of failures) log(`FAIL ${f}`);
-  exitCode = failures.length > 0 ? 1 : 0;
+  if (failures.length > 0) exitCode = 1;
   log(
     `SOAK_RESULT ${JSON.stringify({
       ok: exitCode === 0,

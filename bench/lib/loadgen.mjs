@@ -205,7 +205,9 @@ export class LoadGen {
     for (const w of [...this.subs, ...this.pubs]) {
       try {
         if (w.child.exitCode === null) w.child.kill('SIGKILL');
-      } catch {}
+      } catch {
+        /* already gone: the kill is a backstop */
+      }
     }
   }
 }

@@ -5,11 +5,13 @@ import { execFileSync } from 'node:child_process';
 let clkTck = 100;
 try {
   clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-} catch {}
-export const CLK_TCK = clkTck;
+} catch {
+  /* no getconf: Linux's usual 100 ticks a second */
+}
+const CLK_TCK = clkTck;
 
 /** CPU time (ms, user+system) of one process, or null when it is gone. */
-export function cpuMs(pid) {
+function cpuMs(pid) {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');

@@ -105,8 +105,6 @@ export function table(rows, columns, { markdown = false } = {}) {
   return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n');
 }
 
-export const ratioCol = (which, key, label) => [label, (r) => r[which]?.[key] ?? null];
-
 /**
  * The fan-out chart, against subscriber count, one line per server: delivered messages/s at the
  * closed-loop max rate, p99 end-to-end latency at the fixed rate, and server CPU per delivered

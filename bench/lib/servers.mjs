@@ -10,14 +10,16 @@ import { freePort, httpGet, log, redisCmd, sleep, waitFor } from './util.mjs';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = path.resolve(BENCH_DIR, '..');
-export const APP = { id: '424242', key: 'bench-key-0123456789', secret: 'bench-secret-0123456789abcdef' };
+const APP = { id: '424242', key: 'bench-key-0123456789', secret: 'bench-secret-0123456789abcdef' };
 
 const children = new Set();
 function killAll() {
   for (const c of children) {
     try {
       process.kill(c.pid, 'SIGKILL');
-    } catch {}
+    } catch {
+      /* already exited */
+    }
   }
   children.clear();
 }
@@ -51,7 +53,7 @@ function spawnTracked(name, argv, { env, cwd, fdLimit = 1048576 } = {}) {
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  exited.then(() => children.delete(child));
+  void exited.then(() => children.delete(child));
   return {
     name,
     child,
@@ -62,12 +64,16 @@ function spawnTracked(name, argv, { env, cwd, fdLimit = 1048576 } = {}) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       try {
         child.kill('SIGTERM');
-      } catch {}
+      } catch {
+        /* exited meanwhile: `exited` resolves */
+      }
       const r = await Promise.race([exited, sleep(timeoutMs).then(() => null)]);
       if (r === null) {
         try {
           child.kill('SIGKILL');
-        } catch {}
+        } catch {
+          /* exited meanwhile: `exited` resolves */
+        }
         await exited;
       }
     },
@@ -109,7 +115,7 @@ function serverHandle(kind, name, proc, wsPort, apiPort) {
  * Herald: embedded single node, or (redisPort set) one gateway node of a cluster.
  * Returns a server handle: { kind, name, pid, pids, wsUrl, apiBase, app, stop }.
  */
-export async function startHerald({ name = 'herald', redisPort, prefix = 'herald-bench', appsFile, env = {} } = {}) {
+async function startHerald({ name = 'herald', redisPort, prefix = 'herald-bench', appsFile, env = {} } = {}) {
   const main = path.join(ROOT, 'packages/gateway/dist/main.js');
   if (!existsSync(main)) throw new Error(`${main} missing: build first (cd ${ROOT} && npx tsc -b)`);
   const wsPort = await freePort();
@@ -142,7 +148,7 @@ export function heraldAppsFile(overrides) {
 }
 
 /** The bare uWebSockets.js fan-out server in bench/ceiling.mjs. */
-export async function startCeiling({ name = 'ceiling' } = {}) {
+async function startCeiling({ name = 'ceiling' } = {}) {
   const port = await freePort();
   const proc = spawnTracked(name, ['node', path.join(BENCH_DIR, 'ceiling.mjs')], { env: baseEnv({ PORT: String(port) }), cwd: ROOT });
   await waitReady(proc, `http://127.0.0.1:${port}/ready`, name);
@@ -192,7 +198,7 @@ export async function ensureSoketi({ fresh = false } = {}) {
 }
 
 /** soketi 1.6.1; with redisPort it uses the Redis adapter (a cluster node). Throws if unavailable. */
-export async function startSoketi({ name = 'soketi', redisPort, prefix = 'soketi-bench', env = {} } = {}) {
+async function startSoketi({ name = 'soketi', redisPort, prefix = 'soketi-bench', env = {} } = {}) {
   const st = await ensureSoketi();
   if (st.error) throw new Error(`soketi unavailable: ${st.error}`);
   const port = await freePort();

@@ -214,7 +214,9 @@ function openConn(opts, idx) {
         countError(`connect: ${why}`);
         try {
           conn.ws?.terminate();
-        } catch {}
+        } catch {
+          /* the socket never opened: nothing to end */
+        }
       }
       resolve(ok ? { conn, us: nowUs() - t0 } : null);
     };
@@ -287,7 +289,9 @@ async function closeAll() {
     c.closing = true;
     try {
       c.ws.close();
-    } catch {}
+    } catch {
+      /* already closed: the wait below sees CLOSED */
+    }
   }
   const end = Date.now() + 5000;
   while (Date.now() < end && conns.some((c) => c.ws.readyState !== WebSocket.CLOSED)) await sleep(50);
@@ -575,7 +579,7 @@ const handlers = {
   },
 };
 
-process.on('message', async (m) => {
+async function onCommand(m) {
   if (m.cmd === 'progress') {
     if (m.phase === progressPhase) {
       progressDelivered = m.delivered;
@@ -591,6 +595,8 @@ process.on('message', async (m) => {
   } catch (err) {
     process.send({ type: 'reply', id: m.id, error: err?.stack ?? String(err) });
   }
-});
+}
+// onCommand replies to every command, errors included, so its promise needs no handler here.
+process.on('message', (m) => void onCommand(m));
 process.on('disconnect', () => process.exit(0));
 process.send({ type: 'ready' });

@@ -441,7 +441,9 @@ async function main() {
       '',
     ].join('\n'),
   );
-  const stop = () => chat.close().then(() => process.exit(0));
+  const stop = () => {
+    void chat.close().then(() => process.exit(0));
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

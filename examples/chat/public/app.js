@@ -113,7 +113,7 @@
     var name = chatChannelName(me.uid, peerUid);
     joinChat(name, peerUid);
     // Tell the peer (on their private-user channel) so that they subscribe to the same channel.
-    if (invite) api('/api/chats', { with: peerUid });
+    if (invite) void api('/api/chats', { with: peerUid });
     $('direct').className = '';
     $('peer-name').textContent = nameOf(peerUid);
     $('peer-channel').textContent = name + ', client events';
@@ -139,7 +139,7 @@
     var to = state.peer;
     $('direct-input').value = '';
     state.lastTypingSent = 0; // the next keystroke announces typing again
-    api('/api/messages', { to: to, content: text }).then(function (m) {
+    void api('/api/messages', { to: to, content: text }).then(function (m) {
       if (m) addToThread(to, { id: m.id, mine: true, kind: 'message', text: m.content, at: m.at });
     });
   });
@@ -156,7 +156,7 @@
 
   $('friend-btn').addEventListener('click', function () {
     if (state.peer === null) return;
-    api('/api/friends', { to: state.peer }).then(function (r) {
+    void api('/api/friends', { to: state.peer }).then(function (r) {
       if (r) { $('friend-btn').textContent = 'Request sent'; $('friend-btn').disabled = true; }
     });
   });
@@ -166,7 +166,7 @@
     var text = $('group-input').value.trim();
     if (!text) return;
     $('group-input').value = '';
-    api('/api/groups/' + group.id + '/messages', { content: text });
+    void api('/api/groups/' + group.id + '/messages', { content: text });
   });
 
   // ---- rendering ----
@@ -239,8 +239,10 @@
     $('notices').append(div);
   }
 
+  // Resolves with the JSON answer, or null (logged) when the request failed: it never rejects.
   function api(path, body) {
     return fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
-      .then(function (r) { return r.ok ? r.json() : r.text().then(function (t) { console.warn(path, r.status, t); return null; }); });
+      .then(function (r) { return r.ok ? r.json() : r.text().then(function (t) { console.warn(path, r.status, t); return null; }); })
+      .catch(function (err) { console.warn(path, err); return null; });
   }
 })();

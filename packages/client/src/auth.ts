@@ -37,7 +37,7 @@ export class AuthRequestError extends Error {
 const resolveValues = (v: KeyValues | undefined): Record<string, string> => (typeof v === 'function' ? v() : (v ?? {}));
 
 /** `k=v&…` with every key and value through `encodeURIComponent`, in the given order. */
-export const formEncode = (pairs: ReadonlyArray<readonly [string, string]>): string =>
+const formEncode = (pairs: ReadonlyArray<readonly [string, string]>): string =>
   pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
 
 interface EndpointOptions {

@@ -19,7 +19,7 @@ export interface ChannelHost {
 }
 
 /** Client events waiting for the subscription; older ones are dropped beyond this. */
-export const MAX_QUEUED_CLIENT_EVENTS = 100;
+const MAX_QUEUED_CLIENT_EVENTS = 100;
 
 /**
  * A channel, as push.js's: `on/off/emit/trigger`, `subscribed`, `channelName`, with pusher-js's
@@ -195,7 +195,7 @@ export class PresenceChannel extends Channel {
     } else if (event === PusherEvent.MemberRemoved) {
       const id = (data as { user_id?: unknown } | undefined)?.user_id;
       // Some servers (webman/push) also tell the leaver about its own departure.
-      if (id !== undefined && String(id) === this.members.myID) return;
+      if ((typeof id === 'string' || typeof id === 'number') && String(id) === this.members.myID) return;
       const m = this.members.remove(data);
       if (m) this.emit('pusher:member_removed', m);
     }
@@ -239,7 +239,7 @@ export class EncryptedChannel extends Channel {
     const batch: Array<[string, unknown, EventMetadata]> = [[event, data, meta]];
     this.waiting = batch;
     const socketId = this.host.socketId();
-    Promise.resolve()
+    void Promise.resolve()
       .then(() => (socketId === undefined ? undefined : this.host.authorize(this.channelName, socketId)))
       .then((auth) => {
         const key = parseSharedSecret(auth?.shared_secret);

@@ -4,10 +4,9 @@ import { globalObject } from './global-object.js';
  * A listener. `this` is the context given to `on`, else `globalThis` (webman's push.js calls
  * listeners with `this = context || window`).
  */
-// Listeners receive whatever the server sent, so their arguments are deliberately untyped.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- listeners receive whatever the server sent
 export type Listener = (this: any, ...args: any[]) => void;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as for Listener
 export type GlobalListener = (event: string, ...args: any[]) => void;
 
 interface Binding {

@@ -11,6 +11,7 @@ export class Push extends PushCore {
   }
 }
 
+/** @alias the default export as well, for `import Push from '@herald/client'` */
 export default Push;
 export { createBrowserPlatform };
 export * from './types.js';

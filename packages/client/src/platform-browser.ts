@@ -2,7 +2,7 @@ import type { HttpClient, HttpRequest, HttpResponse, NetworkMonitor, Platform, S
 import { alwaysOnline } from './transport.js';
 
 /** The browser's `WebSocket`. */
-export const browserTransport: Transport = {
+const browserTransport: Transport = {
   connect(url: string, h: SocketHandlers): Socket {
     const ws = new WebSocket(url);
     ws.onopen = () => h.onOpen();
@@ -44,11 +44,11 @@ async function fetchRequest(req: HttpRequest): Promise<HttpResponse> {
 }
 
 /** `fetch` where it exists, else `XMLHttpRequest`. */
-export const browserHttp: HttpClient = (req) =>
+const browserHttp: HttpClient = (req) =>
   typeof fetch === 'function' ? fetchRequest(req) : xhrRequest(req);
 
 /** `online` / `offline` events of the window (or worker) and `navigator.onLine`. */
-export const browserNetwork: NetworkMonitor = {
+const browserNetwork: NetworkMonitor = {
   isOnline: () => typeof navigator === 'undefined' || navigator.onLine !== false,
   subscribe(listener) {
     if (typeof addEventListener !== 'function') return alwaysOnline.subscribe(listener);

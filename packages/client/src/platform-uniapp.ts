@@ -36,7 +36,7 @@ export interface UniApi {
 declare const uni: UniApi | undefined;
 
 /** The `uni` global, looked up when a client is created (it does not exist when this module loads in tests). */
-export function globalUni(): UniApi {
+function globalUni(): UniApi {
   const u = typeof uni !== 'undefined' ? uni : (globalObject().uni as UniApi | undefined);
   if (!u) throw new TypeError('push-uniapp: the `uni` global is missing (not running in uni-app?)');
   return u;
@@ -46,7 +46,7 @@ export function globalUni(): UniApi {
  * `uni.connectSocket` → `SocketTask`. Each client gets its own task, unlike webman's
  * push-uniapp.js, which used the app-wide `uni.onSocket*` API and so allowed only one socket.
  */
-export function createUniTransport(u: UniApi): Transport {
+function createUniTransport(u: UniApi): Transport {
   return {
     connect(url: string, h: SocketHandlers): Socket {
       let closed = false;
@@ -94,7 +94,7 @@ export function createUniTransport(u: UniApi): Transport {
 }
 
 /** `uni.request`, with the body kept as text whatever the platform's JSON auto-parsing does. */
-export function createUniHttp(u: UniApi): HttpClient {
+function createUniHttp(u: UniApi): HttpClient {
   return (req) =>
     new Promise((resolve, reject) => {
       u.request({
@@ -112,7 +112,7 @@ export function createUniHttp(u: UniApi): HttpClient {
 }
 
 /** `uni.onNetworkStatusChange`, seeded with `uni.getNetworkType`. */
-export function createUniNetwork(u: UniApi): NetworkMonitor {
+function createUniNetwork(u: UniApi): NetworkMonitor {
   let online = true;
   const listeners = new Set<(online: boolean) => void>();
   let registered = false;

@@ -52,8 +52,8 @@ export interface ResolvedPushOptions {
   reconnect: ReconnectOptions;
 }
 
-export const DEFAULT_AUTH_ENDPOINT = '/plugin/webman/push/auth';
-export const DEFAULT_USER_AUTH_ENDPOINT = '/pusher/user-auth';
+const DEFAULT_AUTH_ENDPOINT = '/plugin/webman/push/auth';
+const DEFAULT_USER_AUTH_ENDPOINT = '/pusher/user-auth';
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   // push.js used `options.heartbeat || 25000`: 0 and other falsy values mean "default".
@@ -77,7 +77,7 @@ function resolveOptions(o: PushOptions): ResolvedPushOptions {
 }
 
 /** `ws://host:3131` → `ws://host:3131/app/<key>?protocol=7&client=herald-js&version=…`. */
-export function socketUrl(base: string, appKey: string): string {
+function socketUrl(base: string, appKey: string): string {
   return `${base.replace(/\/+$/, '')}/app/${encodeURIComponent(appKey)}?protocol=7&client=herald-js&version=${CLIENT_VERSION}&flash=false`;
 }
 

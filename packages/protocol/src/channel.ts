@@ -18,7 +18,7 @@ export interface ChannelKind {
 
 export const USER_CHANNEL_PREFIX = '#server-to-user-';
 const NAME_RE = /^[-a-zA-Z0-9_=@,.;]+$/;
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- finding control characters is this pattern's purpose
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 
 const kind = (k: Partial<ChannelKind>): ChannelKind =>

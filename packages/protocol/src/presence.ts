@@ -36,7 +36,7 @@ export function parsePresenceData(
     return { ok: false, reason: `Invalid channel_data: user_id must be 1 to ${limits.maxPresenceUserIdLength} characters` };
   }
   const userInfo = rec.user_info;
-  let infoBytes = 0;
+  let infoBytes: number;
   try {
     infoBytes = userInfo === undefined ? 0 : Buffer.byteLength(JSON.stringify(userInfo));
   } catch {
@@ -58,7 +58,7 @@ export interface SigninUser {
 
 export const MAX_WATCHLIST = 100;
 /** Longest sign-in user id (the length of channel names the SDKs accept). */
-export const MAX_USER_ID_LENGTH = 200;
+const MAX_USER_ID_LENGTH = 200;
 
 /** Parses sign-in `user_data` (already signature-checked): an object with a non-empty string `id`. */
 export function parseUserData(userData: string): { ok: true; user: SigninUser } | { ok: false; reason: string } {
@@ -72,6 +72,7 @@ export function parseUserData(userData: string): { ok: true; user: SigninUser } 
     return { ok: false, reason: 'Invalid user_data: must be a JSON object' };
   }
   const rec = parsed as Record<string, unknown>;
+  // eslint-disable-next-line no-control-regex -- an id holding a control character is refused
   if (typeof rec.id !== 'string' || rec.id.length === 0 || rec.id.length > MAX_USER_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(rec.id)) {
     return { ok: false, reason: `Invalid user_data: id must be a string of 1 to ${MAX_USER_ID_LENGTH} printable characters` };
   }

@@ -35,7 +35,7 @@ describe('authorizeChannel: same result as pusher-http-node', () => {
     ['presence-room;a=b@c,d', { user_id: 'é ✓', user_info: { emoji: '🎉', slash: 'a/b' } }],
     ['private-encrypted-foobar', undefined],
   ] as const)('%s with %j', (channel, data) => {
-    const ours = api.authorizeChannel(SOCKET, channel, data as never);
+    const ours = api.authorizeChannel(SOCKET, channel, data);
     expect(ours).toEqual(official.authorizeChannel(SOCKET, channel, data as never));
     expect(JSON.parse(JSON.stringify(ours))).toEqual(ours);
   });

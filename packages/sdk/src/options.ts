@@ -54,12 +54,12 @@ export interface ResolvedOptions {
   readonly limits: Readonly<SdkLimits>;
 }
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Decodes a base64 master key; it must be canonical base64 of exactly 32 bytes. Never echoes the key. */
-export function parseMasterKey(b64: unknown): Buffer {
+function parseMasterKey(b64: unknown): Buffer {
   if (typeof b64 !== 'string' || !BASE64_RE.test(b64)) throw invalidOptions('encryptionMasterKeyBase64 must be valid base64');
   const key = Buffer.from(b64, 'base64');
   if (key.length !== 32) throw invalidOptions(`encryptionMasterKeyBase64 must decode to 32 bytes, not ${key.length}`);

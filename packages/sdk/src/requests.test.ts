@@ -34,7 +34,7 @@ function officialRequest(call: (p: Pusher) => unknown, method: 'GET' | 'POST' = 
   void call(p);
   const path = `/apps/3${captured!.path}`;
   const body = captured!.body === undefined ? undefined : JSON.stringify(captured!.body);
-  const query = p.createSignedQueryString({ method, path, body, params: captured!.params } as never);
+  const query = p.createSignedQueryString({ method, path, body, params: captured!.params });
   return { target: `${path}?${query}`, body };
 }
 

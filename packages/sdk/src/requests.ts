@@ -68,11 +68,13 @@ export function prepareTrigger(ctx: RequestContext, channels: string | readonly 
 
 /** POST /apps/{id}/batch_events. Every item is validated (and encrypted) before anything is sent. */
 export function prepareBatch(ctx: RequestContext, events: readonly BatchEvent[]): PreparedRequest {
+  // Array.isArray (there for JavaScript callers) narrows `events` to any[]: the items are read through `items`.
+  const items: readonly BatchEvent[] = events;
   if (!Array.isArray(events) || events.length === 0) throw invalidArgument('triggerBatch needs at least one event');
   if (events.length > ctx.limits.maxBatchSize) {
     throw invalidArgument(`Cannot batch more than ${ctx.limits.maxBatchSize} events (got ${events.length})`);
   }
-  const batch = events.map((e, i) => {
+  const batch = items.map((e, i) => {
     if (e === null || typeof e !== 'object') throw invalidArgument(`Batch item ${i} must be an object`);
     assertChannel(e.channel, ctx.limits);
     assertEventName(e.name, ctx.limits);
