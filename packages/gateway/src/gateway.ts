@@ -63,7 +63,8 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   log.info({ uws: native ? 'native' : 'js-fallback' }, native ? 'uWebSockets.js native binary in use' : 'uWebSockets.js pure-JS fallback in use: slow');
   const apps = new AppRegistry(cfg.apps);
   const clustered = cfg.redis !== undefined;
-  let stats: (() => ClusterStats) | undefined;
+  // Bound once the state exists; the metrics read it lazily.
+  let stats: (() => ClusterStats) | undefined = undefined;
   const metrics = createMetrics({ nodeId: cfg.nodeId, native, cluster: () => stats?.() });
   // Embedded: webhooks are debounced and delivered in this process, fed by the memory stores.
   // Clustered: occupancy and presence webhooks come from the webhook worker (Redis keyspace
@@ -102,7 +103,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     uwsApp.listen(cfg.host, cfg.wsPort, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${cfg.host}:${cfg.wsPort} (WebSocket)`))));
   });
-  const wsPort = uws.us_socket_local_port(listenSocket as never);
+  const wsPort = uws.us_socket_local_port(listenSocket);
   let ready = false;
   const api = createApiServer(
     { apps, state, metrics, ready: () => ready && state.isReady(), publishWaitMs: cfg.publishWaitMs ?? 10_000 },

@@ -108,7 +108,7 @@ export class Hub {
   watchMemberEvents(appId: string, channel: string, socketId: string): void {
     const topic = this.topic(appId, channel);
     let w = this.#memberWatch.get(topic);
-    if (w === undefined) this.#memberWatch.set(topic, (w = new Map()));
+    if (w === undefined) this.#memberWatch.set(topic, (w = new Map<string, (string | Uint8Array)[]>()));
     w.set(socketId, []);
   }
 

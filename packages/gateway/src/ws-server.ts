@@ -175,7 +175,7 @@ export class WsServer {
 
   #open(ws: WebSocket<UpgradeData>): void {
     const data = ws.getUserData();
-    data.ws = ws as WebSocket<SocketData>;
+    data.ws = ws;
     setStatus(data, 'open');
     if (data.rejection !== undefined) {
       socketLog(data).debug({ code: data.rejection.code }, 'connection refused');
@@ -187,7 +187,7 @@ export class WsServer {
     const n = (this.#appConnections.get(appId) ?? 0) + 1;
     this.#appConnections.set(appId, n);
     this.ctx.state.usage.setLocalConnections(appId, n);
-    this.ctx.hub.add(ws as WebSocket<SocketData>);
+    this.ctx.hub.add(ws);
     this.ctx.metrics.connections.inc({ app: appId });
     this.ctx.metrics.connectionsTotal.inc({ app: appId });
     sendFrame(data, encodeConnectionEstablished(data.socketId, this.opts.activityTimeout), this.ctx.metrics);
@@ -267,7 +267,7 @@ export class WsServer {
       countLimit(this.ctx.metrics, 'frame_size');
     }
     if (data.rejection !== undefined) return;
-    this.ctx.hub.remove(ws as WebSocket<SocketData>);
+    this.ctx.hub.remove(ws);
     const appId = data.app.id;
     const left = Math.max(0, (this.#appConnections.get(appId) ?? 1) - 1);
     this.#appConnections.set(appId, left);

@@ -197,11 +197,11 @@ export class KeyspaceSources {
     const { client, log } = this.o;
     const single = !(client instanceof Cluster);
     // Cluster nodes as ioredis makes them do not reconnect (retryStrategy null): ours do.
-    const cmd = single ? (client as Redis) : node!.duplicate({ enableOfflineQueue: false, retryStrategy, lazyConnect: true });
+    const cmd = single ? (client) : node!.duplicate({ enableOfflineQueue: false, retryStrategy, lazyConnect: true });
     if (!single) cmd.connect().catch(() => undefined /* it retries by itself; the checks report it meanwhile */);
     // Connected before it subscribes (see #checkSource): a PSUBSCRIBE racing ioredis' ready check
     // puts the connection in subscriber mode under the check, which then fails and reconnects.
-    const sub = (single ? (client as Redis) : node!).duplicate({ enableOfflineQueue: true, retryStrategy, lazyConnect: true });
+    const sub = (single ? (client) : node!).duplicate({ enableOfflineQueue: true, retryStrategy, lazyConnect: true });
     sub.connect().catch(() => undefined /* it retries by itself; the checks report it meanwhile */);
     const s: Source = { id, cmd, sub, owned: !single, subscribed: false, flagsOk: false, problem: undefined, gap: false };
     sub.on('error', (err: Error) => log.debug({ redis: id, err: err.message }, 'keyspace subscriber error'));

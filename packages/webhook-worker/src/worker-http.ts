@@ -28,6 +28,7 @@ export interface WorkerHttpOptions {
 export function createWorkerHttp(worker: RedisWebhookWorker, opts: WorkerHttpOptions): FastifyInstance {
   const send = (reply: FastifyReply, err: WorkerHttpError) => reply.code(err.statusCode).send(workerErrorBody(err));
   const f = Fastify({
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc -b needs it (without it the instance is typed by pino's Logger and no longer matches the FastifyInstance returned); lint's one-program view resolves the logger type to fastify's already
     loggerInstance: opts.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // Errors fastify raises before routing (a path with a broken % escape) get the same body.

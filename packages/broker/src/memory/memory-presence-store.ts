@@ -27,9 +27,9 @@ export class MemoryPresenceStore implements PresenceStore {
   async add(appId: string, channel: string, socketId: string, m: PresenceMember) {
     const key = memoryKey(appId, channel);
     let users = this.#channels.get(key);
-    if (users === undefined) this.#channels.set(key, (users = new Map()));
+    if (users === undefined) this.#channels.set(key, (users = new Map<string, MemberEntry>()));
     let sockets = this.#sockets.get(key);
-    if (sockets === undefined) this.#sockets.set(key, (sockets = new Map()));
+    if (sockets === undefined) this.#sockets.set(key, (sockets = new Map<string, string>()));
     const previous = sockets.get(socketId);
     if (previous !== undefined && previous !== m.userId) await this.remove(appId, channel, socketId);
     sockets.set(socketId, m.userId);

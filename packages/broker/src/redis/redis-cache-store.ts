@@ -12,7 +12,7 @@ export class RedisCacheStore implements CacheStore {
   async get(appId: string, channel: string): Promise<CachedEvent | undefined> {
     const r = (await this.d.scripts.cacheGet([this.d.keys.cache(appId, channel)], [])) as [string, number] | [];
     if (r.length === 0) return undefined;
-    const { event, data } = JSON.parse(r[0]!) as { event: string; data: string };
-    return { event, data, ttl: Math.max(0, r[1]!) };
+    const { event, data } = JSON.parse(r[0]) as { event: string; data: string };
+    return { event, data, ttl: Math.max(0, r[1]) };
   }
 }

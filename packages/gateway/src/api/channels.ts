@@ -26,7 +26,7 @@ export const channelsRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => 
     }
     const occupied = await ctx.state.channels.channels(app.id, filter);
     // No prototype: a channel named `__proto__` is a key like any other.
-    const channels: Record<string, { user_count?: number; subscription_count?: number }> = Object.create(null);
+    const channels = Object.create(null) as Record<string, { user_count?: number; subscription_count?: number }>;
     for (const [name, count] of occupied) {
       if (name.startsWith(USER_CHANNEL_PREFIX)) continue;
       const entry: { user_count?: number; subscription_count?: number } = {};

@@ -86,7 +86,7 @@ export async function triggerEvents(ctx: ApiContext, app: App, body: Record<stri
   await publish(ctx, app, t);
   if (t.info.size === 0) return {};
   // No prototype: a channel named `__proto__` is a key like any other.
-  const channels: Record<string, object> = Object.create(null);
+  const channels = Object.create(null) as Record<string, object>;
   for (const ch of t.channels) channels[ch] = await channelInfo(ctx, app, ch, t.info);
   return { channels };
 }

@@ -41,6 +41,7 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
   let closing = false;
   const fastPath = createTriggerFastPath(ctx, { bodyLimit: BODY_LIMIT, closing: () => closing, answerError: (err) => answerError(err, ctx, log) });
   const f = Fastify({
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc -b needs it (without it the instance is typed by pino's Logger and no longer matches the FastifyInstance returned); lint's one-program view resolves the logger type to fastify's already
     loggerInstance: log as FastifyBaseLogger,
     // Node's server as fastify would make it, with the trigger fast path in front of fastify.
     serverFactory: (handler, options) => {
