@@ -226,7 +226,7 @@ export function closeWithError(data: SocketData, err: PusherError, metrics: Metr
 }
 
 /** A close reason: at most 123 bytes of UTF-8 (RFC 6455 §5.5), never cut inside a character. */
-export function closeReason(message: string): string {
+function closeReason(message: string): string {
   let out = '';
   let bytes = 0;
   for (const ch of message) {

@@ -12,7 +12,7 @@ import { socketLog, type SocketData } from './socket-data.js';
  */
 
 /** Members of `channel` among this node's sockets, each user once (the first socket's user_info). */
-export function localMembers(ctx: HandlerContext, appId: string, channel: string): PresenceMember[] {
+function localMembers(ctx: HandlerContext, appId: string, channel: string): PresenceMember[] {
   const seen = new Map<string, PresenceMember>();
   for (const ws of ctx.hub.sockets.values()) {
     const d = ws.getUserData();

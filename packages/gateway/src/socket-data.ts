@@ -5,7 +5,7 @@ import type { App } from '@herald/config';
 export type ConnectionStatus = 'upgrading' | 'open' | 'closing' | 'closed';
 
 /** What a subscription holds on this connection; the presence user id for presence channels. */
-export interface LocalSubscription {
+interface LocalSubscription {
   presenceUserId?: string;
   /** The member's user_info, kept to re-register presence after a Redis outage. */
   presenceUserInfo?: unknown;

@@ -3,7 +3,7 @@ import { invalidParameter } from './worker-http-error.js';
 /** Ids as XADD makes them (`<ms>-<seq>`): anything else is refused before Redis sees it. */
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
 /** Dead letters one request may name (and GET may list). */
-export const MAX_DEAD_LETTER_IDS = 10_000;
+const MAX_DEAD_LETTER_IDS = 10_000;
 
 /** These dead letters, or every one (`ids` undefined, asked for explicitly). */
 export interface DeadLetterSelection {

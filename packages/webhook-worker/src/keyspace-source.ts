@@ -293,7 +293,7 @@ export class KeyspaceSources {
  * A readable name of the server a connection talks to: host:port as connected (in Sentinel mode the
  * options name no host; the socket knows which primary it reached).
  */
-export function describe(node: Redis): string {
+function describe(node: Redis): string {
   const sentinel = node.options.sentinels !== undefined && node.options.sentinels !== null && node.options.sentinels.length > 0;
   const stream = (node as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
   const at = stream?.remoteAddress !== undefined ? `${stream.remoteAddress}:${stream.remotePort}` : undefined;

@@ -20,7 +20,7 @@ export interface RetryOptions {
 
 export type RetryPolicy = Readonly<Required<RetryOptions>>;
 
-export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
+const DEFAULT_RETRY: RetryPolicy = Object.freeze({
   initialDelayMs: 1000,
   factor: 2,
   maxDelayMs: 60_000,

@@ -21,7 +21,7 @@ export function clientBundleFile(): string | undefined {
 }
 
 /** Herald's own path, and webman/push's (route.php), so existing `<script src>` tags keep working. */
-export const CLIENT_BUNDLE_PATHS = ['/push.js', '/plugin/webman/push/push.js'] as const;
+const CLIENT_BUNDLE_PATHS = ['/push.js', '/plugin/webman/push/push.js'] as const;
 
 async function readBundle(): Promise<Buffer | undefined> {
   const file = clientBundleFile();

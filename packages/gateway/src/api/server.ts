@@ -29,7 +29,7 @@ export interface ApiListenerLimits {
   maxConnections: number;
 }
 
-export const DEFAULT_API_LIMITS: ApiListenerLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 1000 };
+const DEFAULT_API_LIMITS: ApiListenerLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 1000 };
 
 /**
  * The Pusher REST API. Bodies are kept raw (Buffer) so that body_md5 is checked over the exact

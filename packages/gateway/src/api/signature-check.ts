@@ -27,7 +27,7 @@ export interface Authorized {
  * `/apps/1024/...`; pusher-http-python's terminate path has no app id at all). Either way the
  * signature must verify with that app's secret. Throws the ApiError to answer.
  */
-export function checkSignature(r: SignedRequest, apps: AppRegistry): Authorized {
+function checkSignature(r: SignedRequest, apps: AppRegistry): Authorized {
   const raw = r.url;
   const q = raw.indexOf('?');
   const path = q === -1 ? raw : raw.slice(0, q);
