@@ -60,7 +60,8 @@ function usesOf(pkg: Pkg): { imported: Map<string, string>; resolved: Map<string
   const imported = new Map<string, string>();
   const resolved = new Map<string, string>();
   for (const file of sourceFiles(join(root, 'packages', pkg.dir, 'src'))) {
-    const text = readFileSync(file, 'utf8');
+    // Comments may show an import as an example; only code counts.
+    const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
     const where = file.slice(root.length);
     for (const m of text.matchAll(IMPORT)) if (!imported.has(m[1]!)) imported.set(m[1]!, where);
     for (const m of text.matchAll(RESOLVE)) if (!resolved.has(m[1]!)) resolved.set(m[1]!, where);

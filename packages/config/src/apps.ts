@@ -2,12 +2,10 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_LIMITS, type AppLimits } from '@herald/protocol';
+import { DEFAULT_LIMITS, WEBHOOK_EVENT_NAMES, type AppLimits, type WebhookEventName } from '@herald/protocol';
 import { ConfigError } from './config-error.js';
 import { weakSecretReason } from './secret-policy.js';
 
-const EVENT_NAMES = ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed', 'client_event', 'cache_miss', 'subscription_count'] as const;
-export type WebhookEventName = (typeof EVENT_NAMES)[number];
 
 /** Where one app's webhooks go, and which events; the webhook library (`@herald/webhooks`) delivers to it. */
 export interface WebhookTarget {
@@ -50,8 +48,8 @@ export interface App {
 
 const Webhook = z.object({
   url: z.string().url(),
-  events: z.array(z.enum(EVENT_NAMES)).optional(),
-  event_types: z.array(z.enum(EVENT_NAMES)).optional(),
+  events: z.array(z.enum(WEBHOOK_EVENT_NAMES)).optional(),
+  event_types: z.array(z.enum(WEBHOOK_EVENT_NAMES)).optional(),
   channel_prefix: z.string().optional(),
   format: z.enum(['pusher', 'webman']).optional(),
   headers: z.record(z.string(), z.string()).optional(),

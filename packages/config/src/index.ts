@@ -1,4 +1,4 @@
-export type { App, WebhookTarget, WebhookEventName, DefaultAppInput } from './apps.js';
+export type { App, WebhookTarget, DefaultAppInput } from './apps.js';
 export { AppRegistry, createApp, loadOrCreateCredentials, parseAppsJson } from './apps.js';
 export type { Config, RedisConfig, RedisTopology } from './config.js';
 export { loadConfig } from './config.js';

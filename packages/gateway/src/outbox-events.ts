@@ -1,6 +1,7 @@
 import { RedisWebhooks, type RedisClusterState } from '@herald/broker';
 import type { AppRegistry } from '@herald/config';
-import { LogThrottle, WebhookDropReason, targetAccepts, type WebhookDropHandler, type WebhookEvent } from '@herald/webhooks';
+import type { WebhookEvent } from '@herald/protocol';
+import { LogThrottle, WebhookDropReason, targetAccepts, type WebhookDropHandler } from '@herald/webhooks';
 import type { Logger } from 'pino';
 import type { GatewayEvents } from './context.js';
 import type { Metrics } from './metrics.js';

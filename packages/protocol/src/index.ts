@@ -68,3 +68,5 @@ export type { ApiAuthResult } from './api-signature.js';
 export { API_TIMESTAMP_WINDOW_S, parseQueryString, apiStringToSign, signApiRequest, verifyApiRequest } from './api-signature.js';
 export type { PresenceIdentity, PresenceCheck, SigninUser } from './presence.js';
 export { parsePresenceData, parseUserData, MAX_WATCHLIST } from './presence.js';
+export { WEBHOOK_EVENT_NAMES } from './webhook-events.js';
+export type { WebhookEvent, WebhookEventName } from './webhook-events.js';

@@ -1,14 +1,7 @@
-import { safeEqual, signWebhook } from '@herald/protocol';
+import { safeEqual, signWebhook, type WebhookEvent } from '@herald/protocol';
 
-/** The events Pusher-format webhooks carry (spec/webhooks.md §2). */
-export type WebhookEvent =
-  | { name: 'channel_occupied'; channel: string }
-  | { name: 'channel_vacated'; channel: string }
-  | { name: 'member_added'; channel: string; user_id: string }
-  | { name: 'member_removed'; channel: string; user_id: string }
-  | { name: 'client_event'; channel: string; event: string; data: string; socket_id?: string; user_id?: string }
-  | { name: 'cache_miss'; channel: string }
-  | { name: 'subscription_count'; channel: string; subscription_count: number };
+export type { WebhookEvent };
+
 
 export type WebhookVerification =
   | { valid: true; events: WebhookEvent[]; timeMs: number }

@@ -3,7 +3,8 @@ import Pusher from 'pusher';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from './dispatcher.js';
 import { WebhookErrorCode } from './delivery-error.js';
 import type { WebhookTarget } from '@herald/config';
-import type { WebhookApp, WebhookEvent } from './types.js';
+import type { WebhookEvent } from '@herald/protocol';
+import type { WebhookApp } from './types.js';
 import { captureLogger, startReceiver, type Receiver, type ReceivedRequest } from '../../webhook-worker/test/support/receiver.js';
 
 const receivers: Receiver[] = [];

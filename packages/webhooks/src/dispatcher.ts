@@ -5,8 +5,9 @@ import { LogThrottle } from './log-throttle.js';
 import { formatForTarget, targetAccepts } from './target-filter.js';
 import type { RetryOptions } from './retry-policy.js';
 import { WebhookDropReason } from './types.js';
-import type { WebhookEventName, WebhookTarget } from '@herald/config';
-import type { DeadLetterHandler, TransitionSink, WebhookApp, WebhookDropHandler, WebhookEvent, WebhookLogger } from './types.js';
+import type { WebhookTarget } from '@herald/config';
+import type { WebhookEvent, WebhookEventName } from '@herald/protocol';
+import type { DeadLetterHandler, TransitionSink, WebhookApp, WebhookDropHandler, WebhookLogger } from './types.js';
 
 export interface WebhookDispatcherOptions {
   /** Current config of an app; called per event, so config changes apply to the next event. */

@@ -1,6 +1,7 @@
+/** Declared in protocol (the wire shape); re-exported for the worker, which builds batches of it. */
+export type { WebhookEvent } from '@herald/protocol';
 export type {
   WebhookApp,
-  WebhookEvent,
   TransitionSink,
   WebhookBatch,
   DeadLetterHandler,

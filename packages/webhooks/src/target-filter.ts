@@ -1,5 +1,5 @@
-import type { WebhookEventName, WebhookTarget } from '@herald/config';
-import type { WebhookEvent } from './types.js';
+import type { WebhookTarget } from '@herald/config';
+import type { WebhookEvent, WebhookEventName } from '@herald/protocol';
 
 /** webman/push names for the occupancy and presence events; every other event keeps its Pusher name. */
 const WEBMAN_NAMES: Partial<Record<WebhookEventName, string>> = {

@@ -1,17 +1,8 @@
-import type { App, WebhookEventName, WebhookTarget } from '@herald/config';
+import type { App, WebhookTarget } from '@herald/config';
+import type { WebhookEvent, WebhookEventName } from '@herald/protocol';
 
 /** What the webhook library reads of an app: its credentials (to sign) and its targets. */
 export type WebhookApp = Pick<App, 'id' | 'key' | 'secret' | 'webhooks'>;
-
-export interface WebhookEvent {
-  name: WebhookEventName;
-  channel: string;
-  user_id?: string;
-  event?: string;
-  data?: string;
-  socket_id?: string;
-  subscription_count?: number;
-}
 
 /** What an event source (in-process gateway events now, Redis keyspace notifications later) feeds into the dispatcher. */
 export interface TransitionSink {

@@ -4,7 +4,7 @@
  * second per app, never silently and never queued without bound.
  */
 import { WebhookDispatcher, type WebhookApp, type WebhookDropReason } from '@herald/webhooks';
-import type { WebhookEventName } from '@herald/config';
+import type { WebhookEventName } from '@herald/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { captureLogger, startReceiver, type Receiver } from '../../webhook-worker/test/support/receiver.js';
 
