@@ -4,9 +4,20 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import Pusher from 'pusher';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
-import { connectPusherJs, RawClient, subscribeAndWait, waitForState, type PusherClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
+import {
+  connectPusherJs,
+  type NodeHandle,
+  type PusherClient,
+  randomTestApp,
+  RawClient,
+  type RedisHandle,
+  startNode,
+  startRedis,
+  subscribeAndWait,
+  type TestApp,
+  uniquePrefix,
+  waitForState,
+} from '@herald/test-support';
 
 /**
  * Three gateway processes on one real redis-server, clients spread over the nodes, events

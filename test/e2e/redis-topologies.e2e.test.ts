@@ -1,8 +1,15 @@
 import Pusher from 'pusher';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startRedisCluster, startSentinelSet, uniquePrefix } from '../../packages/broker/test/support/redis.js';
-import { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
+import {
+  type NodeHandle,
+  randomTestApp,
+  RawClient,
+  startNode,
+  startRedisCluster,
+  startSentinelSet,
+  type TestApp,
+  uniquePrefix,
+} from '@herald/test-support';
 
 /**
  * The end-to-end delivery and presence checks on the Redis deployments users grow into: a

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Publication } from '../src/broker.js';
 import { createRedisState, type RedisClusterState } from '../src/redis-cluster-state.js';
-import { startRedis, uniquePrefix, type RedisHandle } from './support/redis.js';
+import { type RedisHandle, startRedis, uniquePrefix } from '@herald/test-support';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const ROUNDS = 150;

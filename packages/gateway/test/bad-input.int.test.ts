@@ -11,14 +11,14 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
-  RawClient,
   connectPusherJs,
+  type Frame,
+  RawClient,
   startTestGateway,
   subscribeAndWait,
-  waitForState,
-  type Frame,
   type TestGateway,
-} from './support/harness.js';
+  waitForState,
+} from '@herald/test-support';
 
 type GatewayOpts = Parameters<typeof startTestGateway>[0];
 

@@ -9,15 +9,15 @@ import { connect as tcpConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
-  RawClient,
   connectPusherJs,
-  startTestGateway,
-  subscribeAndWait,
-  waitForState,
   type Frame,
   type PusherClient,
+  RawClient,
+  startTestGateway,
+  subscribeAndWait,
   type TestGateway,
-} from './support/harness.js';
+  waitForState,
+} from '@herald/test-support';
 
 const SOCKET_ID = /^\d+\.\d+$/;
 

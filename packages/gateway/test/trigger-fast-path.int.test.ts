@@ -12,7 +12,7 @@ import { signApiRequest } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
 import { createTriggerFastPath } from '../src/api/trigger-fast-path.js';
 import { createMetrics } from '../src/metrics.js';
-import { RawClient, startTestGateway, type TestGateway } from './support/harness.js';
+import { RawClient, startTestGateway, type TestGateway } from '@herald/test-support';
 
 interface Answer {
   status: number;

@@ -9,11 +9,8 @@ import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, 
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readRepoFile } from './repo.js';
 
-export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-export const repoPath = (...parts: string[]) => join(REPO, ...parts);
-export const readRepoFile = (...parts: string[]) => readFileSync(repoPath(...parts), 'utf8');
 
 /** Absolute path of a program, also looking in the sbin directories (nginx and haproxy live there). */
 export function findBin(name: string): string | undefined {
