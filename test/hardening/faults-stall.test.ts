@@ -1,5 +1,5 @@
 /**
- * A network fault between one gateway and Redis, made with a TCP proxy (support/stall-proxy.ts):
+ * A network fault between one gateway and Redis, made with a TCP proxy (packages/test-support/src/stall-proxy.ts):
  * gateway A reaches Redis through the proxy, gateway B directly. A stall (3 s: nothing forwarded,
  * nothing closed) and, separately, a drop (every connection destroyed) must leave A's clients
  * connected, deliver B's later events to them, bring the REST counts back to the truth, and turn
