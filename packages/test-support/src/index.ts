@@ -5,6 +5,7 @@
 // Processes and servers
 export * from './ports.js';
 export * from './redis.js';
+export * from './redis-topologies.js';
 export * from './node-process.js';
 export * from './cluster.js';
 export * from './gateway.js';
