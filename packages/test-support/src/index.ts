@@ -27,5 +27,6 @@ export * from './browser.js';
 // Deployment files
 export * from './repo.js';
 export * from './deploy-files.js';
+export * from './deploy-processes.js';
 export * from './compose.js';
 export * from './kubernetes.js';
