@@ -2,7 +2,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import Pusher from 'pusher';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectPusherJs,
@@ -11,6 +10,7 @@ import {
   randomTestApp,
   RawClient,
   type RedisHandle,
+  sdkFor,
   startNode,
   startRedis,
   subscribeAndWait,
@@ -52,8 +52,7 @@ describe('clustered mode: three gateways on one Redis', () => {
     nodes = [];
   });
 
-  const sdk = (node: NodeHandle) =>
-    new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(node.apiPort), useTLS: false });
+  const sdk = (node: NodeHandle) => sdkFor(app, node);
   const pusherOn = async (node: NodeHandle) => {
     const c = connectPusherJs({ wsPort: node.wsPort, app });
     clients.push(c);

@@ -15,7 +15,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Pusher from 'pusher';
 import { signChannel, signUser } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -28,6 +27,7 @@ import {
   rawRequest,
   type RawResponse,
   type RedisHandle,
+  sdkFor,
   signedRequest,
   startAuthServer,
   startNode,
@@ -51,9 +51,6 @@ const capturingReceiver = (capture: (where: string, text: string) => void) =>
     return n < 2 ? 500 : 200;
   });
 
-const sdkOf = (app: TestApp, node: NodeHandle) =>
-  new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(node.apiPort), useTLS: false });
-
 /**
  * Everything a user or an attacker can do to one node; every answer is captured. Returns the raw
  * clients and pusher-js clients to close afterwards.
@@ -61,7 +58,7 @@ const sdkOf = (app: TestApp, node: NodeHandle) =>
 async function exercise(node: NodeHandle, app: TestApp, capture: (where: string, text: string) => void) {
   const raws: RawClient[] = [];
   const pjs: PusherClient[] = [];
-  const sdk = sdkOf(app, node);
+  const sdk = sdkFor(app, node);
   const t = { wsPort: node.wsPort, app };
   const raw = async (query?: string) => {
     const r = await RawClient.established(t, query);
