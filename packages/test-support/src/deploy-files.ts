@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { readRepoFile } from './repo.js';
 
-
 /** Absolute path of a program, also looking in the sbin directories (nginx and haproxy live there). */
 export function findBin(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];

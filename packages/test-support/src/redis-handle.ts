@@ -2,8 +2,7 @@
  * What every Redis the fixture starts looks like (`RedisHandle`), and the readiness checks and
  * deadlines the local and container paths share.
  */
-import type { ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { authCommands, sendCommands } from './redis-resp.js';
 
 export interface RedisHandle extends AsyncDisposable {
@@ -80,7 +79,6 @@ export async function waitForPing(
 export function redisUrl(host: string, port: number, password: string | undefined): string {
   return password === undefined ? `redis://${host}:${port}` : `redis://:${encodeURIComponent(password)}@${host}:${port}`;
 }
-
 
 /**
  * How long readiness waits (a server answering PING, sentinels agreeing, a cluster forming) may take

@@ -24,7 +24,6 @@ import { authCommands, RedisReplyError, sendCommands } from './redis-resp.js';
 /** Builds the argv of one launch; called again on restart (with a fresh dir, the same port). */
 export type BuildArgs = (ctx: { port: number; dir: string }) => string[];
 
-
 class PortInUseError extends Error {}
 
 const live = new Set<ChildProcess>();
@@ -91,7 +90,6 @@ function spawnRedis(bin: string, build: BuildArgs, port: number): Proc {
   void proc.exited.then(() => live.delete(child));
   return proc;
 }
-
 
 function removeDir(proc: Proc): void {
   rmSync(proc.dir, { recursive: true, force: true });

@@ -12,7 +12,6 @@ export interface RedisAddress {
   readonly password?: string | undefined;
 }
 
-
 export type Reply = string | number | null | RedisReplyError | Reply[];
 
 export class RedisReplyError extends Error {}
