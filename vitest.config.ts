@@ -15,6 +15,7 @@ export default defineConfig({
       '@herald/gateway': src('gateway'),
       '@herald/sdk': src('sdk'),
       '@herald/client': src('client'),
+      '@herald/test-support': src('test-support'),
     },
   },
   test: {

@@ -16,19 +16,23 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, randomTestApp, startNode, type NodeHandle, type TestApp } from '../e2e/support/node-process.js';
 import {
+  type Edit,
+  freePort,
   haproxyServers,
+  type NodeHandle,
+  randomTestApp,
   repoPath,
   runnableHaproxyConfig,
   runnableNginxConfig,
   selfSignedCert,
   startHaproxy,
   startNginx,
+  startNode,
   tempDir,
+  type TestApp,
   waitHaproxyServersUp,
-  type Edit,
-} from './support/deploy-files.js';
+} from '@herald/test-support';
 
 const BUNDLE = repoPath('packages', 'client', 'dist', 'push.js');
 const CLIENT_PATHS = ['/push.js', '/plugin/webman/push/push.js'];

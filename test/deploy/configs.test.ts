@@ -15,9 +15,25 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@herald/config';
-import { interpolate, interpolatedNames, parseEnvFile } from './support/compose.js';
-import { readRepoFile, repoPath, requireBin, run, runWithFileStdio, selfSignedCert, substitute, tempDir } from './support/deploy-files.js';
-import { containerEnv, ingressAllowed, loadManifests, selects, type K8sObject, type PodPeer } from './support/kubernetes.js';
+import {
+  containerEnv,
+  ingressAllowed,
+  interpolate,
+  interpolatedNames,
+  type K8sObject,
+  loadManifests,
+  parseEnvFile,
+  type PodPeer,
+  readRepoFile,
+  repoPath,
+  requireBin,
+  run,
+  runWithFileStdio,
+  selects,
+  selfSignedCert,
+  substitute,
+  tempDir,
+} from '@herald/test-support';
 
 /** Generated app credentials, as `openssl rand -hex 16` would print them. */
 const generated = () => ({

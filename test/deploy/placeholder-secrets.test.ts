@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@herald/config';
-import { REPO, readRepoFile, repoPath } from './support/deploy-files.js';
+import { readRepoFile, REPO, repoPath } from '@herald/test-support';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

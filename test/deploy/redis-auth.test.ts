@@ -9,11 +9,22 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uniquePrefix } from '../../packages/broker/test/support/redis.js';
-import { freePort, randomTestApp, startNode } from '../e2e/support/node-process.js';
-import { loadCompose, parseEnvFile } from './support/compose.js';
-import { readRepoFile, requireBin, run, startProcess, type ProcessHandle } from './support/deploy-files.js';
-import { containerEnv, loadManifests, type K8sObject } from './support/kubernetes.js';
+import {
+  containerEnv,
+  freePort,
+  type K8sObject,
+  loadCompose,
+  loadManifests,
+  parseEnvFile,
+  type ProcessHandle,
+  randomTestApp,
+  readRepoFile,
+  requireBin,
+  run,
+  startNode,
+  startProcess,
+  uniquePrefix,
+} from '@herald/test-support';
 
 const started: ProcessHandle[] = [];
 afterAll(async () => {

@@ -1,10 +1,19 @@
 import Pusher from 'pusher';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
+import {
+  type NodeHandle,
+  type PusherClient,
+  randomTestApp,
+  RawClient,
+  type RedisHandle,
+  startNode,
+  startRedis,
+  startTcpBalancer,
+  subscribeAndWait,
+  uniquePrefix,
+  waitForState,
+} from '@herald/test-support';
 import PusherJs from 'pusher-js';
-import { RawClient, subscribeAndWait, waitForState, type PusherClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle } from './support/node-process.js';
-import { startTcpBalancer } from './support/tcp-balancer.js';
 
 /**
  * The issue's "done when", as a user would try it: three `npm run gateway` processes on one Redis

@@ -2,11 +2,22 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import Pusher from 'pusher';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
-import { connectPusherJs, RawClient, subscribeAndWait, waitForState, type PusherClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
+import {
+  connectPusherJs,
+  type NodeHandle,
+  type PusherClient,
+  randomTestApp,
+  RawClient,
+  type RedisHandle,
+  sdkFor,
+  startNode,
+  startRedis,
+  subscribeAndWait,
+  type TestApp,
+  uniquePrefix,
+  waitForState,
+} from '@herald/test-support';
 
 /**
  * Three gateway processes on one real redis-server, clients spread over the nodes, events
@@ -41,8 +52,7 @@ describe('clustered mode: three gateways on one Redis', () => {
     nodes = [];
   });
 
-  const sdk = (node: NodeHandle) =>
-    new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(node.apiPort), useTLS: false });
+  const sdk = (node: NodeHandle) => sdkFor(app, node);
   const pusherOn = async (node: NodeHandle) => {
     const c = connectPusherJs({ wsPort: node.wsPort, app });
     clients.push(c);

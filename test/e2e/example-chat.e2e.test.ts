@@ -13,9 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchPage } from '../../packages/client/test/support/browser.js';
-import { RawClient, freePort, startTestGateway, type TestGateway } from '../../packages/gateway/test/support/harness.js';
-import { GATEWAY_MAIN } from './support/node-process.js';
+import { freePort, GATEWAY_MAIN, launchChromium, RawClient, startTestGateway, type TestGateway, watchPage } from '@herald/test-support';
 // The example is plain JavaScript (no build step); it is started in this process.
 import { chatChannel, loadConfig, mayJoin, startChat } from '../../examples/chat/server.mjs';
 

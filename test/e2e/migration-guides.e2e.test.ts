@@ -28,8 +28,7 @@ import { parseAppsJson } from '@herald/config';
 import { DEFAULT_LIMITS } from '@herald/protocol';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchPage } from '../../packages/client/test/support/browser.js';
-import { freePort, startAuthServer, startTestGateway, type TestGateway } from '../../packages/gateway/test/support/harness.js';
+import { freePort, launchChromium, startAuthServer, startTestGateway, type TestGateway, watchPage } from '@herald/test-support';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const GUIDES = {

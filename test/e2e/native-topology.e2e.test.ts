@@ -8,18 +8,27 @@
 import Pusher from 'pusher';
 import PusherJs from 'pusher-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
 import {
-  RawClient,
   connectPusherJs,
+  freePort,
+  type NodeHandle,
+  type PusherClient,
+  randomTestApp,
+  RawClient,
+  type RedisHandle,
+  runnableNginxConfig,
+  selfSignedCert,
   startAuthServer,
+  startNginx,
+  startNode,
+  startRedis,
   startWebhookReceiver,
   subscribeAndWait,
+  tempDir,
+  type TestApp,
+  uniquePrefix,
   waitForState,
-  type PusherClient,
-} from '../../packages/gateway/test/support/harness.js';
-import { runnableNginxConfig, selfSignedCert, startNginx, tempDir } from '../deploy/support/deploy-files.js';
-import { freePort, randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
+} from '@herald/test-support';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -151,7 +160,7 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
       // (the last member_removed) that the other worker is still sending.
       const events = () => rx.events() as unknown as WebhookEvent[];
       const decided = (channel: string) => {
-        const list = rx.received
+        const list = rx.delivered()
           .flatMap((r) => {
             const ids = String(r.headers['x-herald-event-ids'] ?? '').split(',');
             return (r.body.events as unknown as WebhookEvent[]).map((e, i) => ({ ...e, seq: Number(ids[i]?.slice(ids[i]!.lastIndexOf(':') + 1)) }));
@@ -277,8 +286,8 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
       expect(pres.slice(1, 1 + N).sort()).toEqual(everyone.map((u) => `member_added:${u}`));
       expect(pres.slice(1 + N, 1 + 2 * N).sort()).toEqual(everyone.map((u) => `member_removed:${u}`));
       expect(pres[pres.length - 1]).toBe('channel_vacated');
-      expect(rx.received.every((r) => r.valid)).toBe(true);
-      const ids = rx.received.flatMap((r) => String(r.headers['x-herald-event-ids'] ?? '').split(',').filter(Boolean));
+      expect(rx.delivered().every((r) => r.valid)).toBe(true);
+      const ids = rx.delivered().flatMap((r) => String(r.headers['x-herald-event-ids'] ?? '').split(',').filter(Boolean));
       expect(ids).toHaveLength(finalCount);
       expect(new Set(ids).size).toBe(finalCount);
       // A little longer: nothing else comes.

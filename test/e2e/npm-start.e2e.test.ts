@@ -13,15 +13,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Pusher from 'pusher';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  RawClient,
   connectPusherJs,
   freePort,
+  type PusherClient,
+  RawClient,
   startAuthServer,
   startWebhookReceiver,
   subscribeAndWait,
   waitForState,
-  type PusherClient,
-} from '../../packages/gateway/test/support/harness.js';
+} from '@herald/test-support';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(REPO, 'packages/gateway/dist/main.js');
@@ -291,12 +291,12 @@ describe('npm start on a fresh clone (embedded single node, no Redis, no config)
       const leftAt = Date.now();
       reloaded.disconnect();
       await expect.poll(() => count('channel_vacated', room), POLL).toBe(1);
-      const vacatedAt = rx.received.find((r) => r.body.events.some((e) => e.name === 'channel_vacated' && e.channel === room))!.at;
+      const vacatedAt = rx.delivered().find((r) => r.body.events.some((e) => e.name === 'channel_vacated' && e.channel === room))!.at;
       expect(vacatedAt - leftAt).toBeGreaterThanOrEqual(DELAY - EARLY_SLACK);
       expect(vacatedAt - leftAt).toBeLessThanOrEqual(LATE_BOUND);
-      expect(rx.received.length).toBeGreaterThan(0);
-      expect(rx.received.every((r) => r.valid), 'every webhook passes the SDK validator with the printed credentials').toBe(true);
-      expect(rx.received.every((r) => r.headers['x-pusher-key'] === b.key && r.headers['content-type'] === 'application/json')).toBe(true);
+      expect(rx.delivered().length).toBeGreaterThan(0);
+      expect(rx.delivered().every((r) => r.valid), 'every webhook passes the SDK validator with the printed credentials').toBe(true);
+      expect(rx.delivered().every((r) => r.headers['x-pusher-key'] === b.key && r.headers['content-type'] === 'application/json')).toBe(true);
 
       // --- SIGTERM: clients told to reconnect (4200), pending webhooks flushed, exit 0 --------------------------
       const raw = await RawClient.established(target);
@@ -310,7 +310,7 @@ describe('npm start on a fresh clone (embedded single node, no Redis, no config)
       await expect.poll(() => errorCodes).toContain(4200);
       // the channels still occupied at shutdown got their (flushed) channel_vacated before the exit
       for (const ch of ['user-1', 'private-user-1', 'presence-lobby']) expect(count('channel_vacated', ch), ch).toBe(1);
-      expect(rx.received.every((r) => r.valid)).toBe(true);
+      expect(rx.delivered().every((r) => r.valid)).toBe(true);
     } finally {
       for (const c of clients) c.disconnect();
     }

@@ -14,10 +14,19 @@
 import { Cluster } from 'ioredis';
 import Pusher from 'pusher';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startRedis, startRedisCluster, startSentinelSet, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
-import { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
-import { startVerifyingReceiver } from './support/webhook-receiver.js';
+import {
+  type NodeHandle,
+  randomTestApp,
+  RawClient,
+  type RedisHandle,
+  startNode,
+  startRedis,
+  startRedisCluster,
+  startSentinelSet,
+  startWebhookReceiver,
+  type TestApp,
+  uniquePrefix,
+} from '@herald/test-support';
 
 /** The recovery bound the worker promises on top of the webhook delay, measured from Redis being usable again. */
 const RECOVERY_BOUND_MS = 15_000;
@@ -143,7 +152,7 @@ describe('webhooks and triggers across Redis failures', () => {
     const prefix = uniquePrefix();
     const topo = await make(app, prefix);
     cleanup.push(() => topo.stop());
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     cleanup.push(() => rx.close());
     const env = {
       ...topo.env,
@@ -285,7 +294,7 @@ describe('webhooks and triggers across Redis failures', () => {
     expect(seen(room).filter((l) => l === 'channel_occupied')).toEqual(['channel_occupied']);
     expect(seen(room).at(-1)).toBe('channel_vacated');
     expect(seen(keep)).toEqual(['channel_occupied', 'channel_vacated']);
-    expect(rx.hooks.every((h) => h.valid)).toBe(true);
+    expect(rx.delivered().every((h) => h.valid)).toBe(true);
 
     sampling = false;
     await sampler;

@@ -1,8 +1,15 @@
-import Pusher from 'pusher';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startRedisCluster, startSentinelSet, uniquePrefix } from '../../packages/broker/test/support/redis.js';
-import { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
+import {
+  type NodeHandle,
+  randomTestApp,
+  RawClient,
+  sdkFor,
+  startNode,
+  startRedisCluster,
+  startSentinelSet,
+  type TestApp,
+  uniquePrefix,
+} from '@herald/test-support';
 
 /**
  * The end-to-end delivery and presence checks on the Redis deployments users grow into: a
@@ -17,8 +24,6 @@ describe('Redis topologies', () => {
     nodes = [];
   });
 
-  const sdk = (app: TestApp, node: NodeHandle) =>
-    new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(node.apiPort), useTLS: false });
   const rawOn = async (app: TestApp, node: NodeHandle) => {
     const r = await RawClient.established({ wsPort: node.wsPort, app });
     raws.push(r);
@@ -33,21 +38,21 @@ describe('Redis topologies', () => {
     const channel = `news-${round}`;
     await a.subscribe(channel);
     await b.subscribe(channel);
-    await sdk(app, n1).trigger(channel, 'ev', { round });
+    await sdkFor(app, n1).trigger(channel, 'ev', { round });
     await a.waitFor((f) => f.event === 'ev' && f.channel === channel);
     await b.waitFor((f) => f.event === 'ev' && f.channel === channel);
     const presence = `presence-${round}`;
     const join = (r: RawClient, user: string) => {
-      const { auth } = sdk(app, n0).authorizeChannel(r.socketId, presence, { user_id: user });
+      const { auth } = sdkFor(app, n0).authorizeChannel(r.socketId, presence, { user_id: user });
       return r.subscribe(presence, { auth, channel_data: JSON.stringify({ user_id: user }) });
     };
     await join(a, 'ann');
     const ok = await join(b, 'bob');
     expect(JSON.parse(ok.data as string).presence.count).toBe(2);
     await a.waitFor((f) => f.event === 'pusher_internal:member_added' && f.channel === presence);
-    const users = await (await sdk(app, n0).get({ path: `/channels/${presence}/users` })).json();
+    const users = await (await sdkFor(app, n0).get({ path: `/channels/${presence}/users` })).json();
     expect((users as { users: { id: string }[] }).users.map((u) => u.id).sort()).toEqual(['ann', 'bob']);
-    const list = (await (await sdk(app, n1).get({ path: '/channels', params: { info: 'subscription_count' } })).json()) as {
+    const list = (await (await sdkFor(app, n1).get({ path: '/channels', params: { info: 'subscription_count' } })).json()) as {
       channels: Record<string, { subscription_count: number }>;
     };
     expect(list.channels[channel]).toEqual({ subscription_count: 2 });
@@ -71,7 +76,7 @@ describe('Redis topologies', () => {
     for (const n of nodes) await n.waitReady();
     // The nodes follow the new primary and re-register their state there.
     await expect
-      .poll(async () => ((await (await sdk(app, nodes[0]!).get({ path: '/channels/news-before', params: { info: 'subscription_count' } })).json()) as { subscription_count?: number }).subscription_count, { timeout: 30_000 })
+      .poll(async () => ((await (await sdkFor(app, nodes[0]!).get({ path: '/channels/news-before', params: { info: 'subscription_count' } })).json()) as { subscription_count?: number }).subscription_count, { timeout: 30_000 })
       .toBe(2);
     await checkCluster(app, 'after');
   }, 90_000);

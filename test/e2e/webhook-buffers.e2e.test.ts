@@ -11,12 +11,16 @@ import { Redis } from 'ioredis';
 import { RedisKeys } from '@herald/broker';
 import { signChannel } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uniquePrefix } from '../../packages/broker/test/support/redis.js';
-import { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { startReceiver } from '../../packages/webhook-worker/test/support/receiver.js';
-import { randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
-import { redisAndNodes } from './support/redis-nodes.js';
-import { startVerifyingReceiver } from './support/webhook-receiver.js';
+import {
+  type NodeHandle,
+  randomTestApp,
+  RawClient,
+  redisAndNodes,
+  startNode,
+  startWebhookReceiver,
+  type TestApp,
+  uniquePrefix,
+} from '@herald/test-support';
 
 type Hook = { url: string; events?: string[]; channel_prefix?: string };
 
@@ -117,7 +121,7 @@ describe('bounded webhook buffers', () => {
 
   it('a full outbox refuses appends: counted by event and reason, logged with the app and event, delivered up to the cap once a worker runs', { timeout: 60_000 }, async () => {
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     try {
       const file = appsFile([{ ...app, webhooks: [{ url: rx.url, events: ['client_event'] }] }]);
       const prefix = uniquePrefix();
@@ -154,7 +158,7 @@ describe('bounded webhook buffers', () => {
 
   it('decided occupancy transitions wait in their channel queue while the outbox is full, and all arrive once it drains', { timeout: 60_000 }, async () => {
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     try {
       // The receiver holds its first answer: the worker has one batch in flight and the outbox fills.
       rx.hold();
@@ -190,7 +194,7 @@ describe('bounded webhook buffers', () => {
 
   it('embedded: a batch beyond PUSH_WEBHOOK_MAX_IN_FLIGHT is dropped, counted and logged while the receiver hangs', async () => {
     const app = randomTestApp();
-    const rx = await startReceiver(() => 'hang');
+    const rx = await startWebhookReceiver(undefined, () => 'hang');
     try {
       const file = appsFile([{ ...app, webhooks: [{ url: rx.url, events: ['client_event'] }] }]);
       const node = await start({ app, file, role: 'embedded', env: { PUSH_WEBHOOK_MAX_IN_FLIGHT: '2', PUSH_WEBHOOK_TIMEOUT_MS: '60000' } });

@@ -2,11 +2,17 @@ import { Redis } from 'ioredis';
 import Pusher from 'pusher';
 import { RedisKeys } from '@herald/broker';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix } from '../../packages/broker/test/support/redis.js';
-import { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle, type TestApp } from './support/node-process.js';
-import { redisAndNodes } from './support/redis-nodes.js';
-import { startVerifyingReceiver } from './support/webhook-receiver.js';
+import {
+  type NodeHandle,
+  randomTestApp,
+  RawClient,
+  redisAndNodes,
+  startNode,
+  startRedis,
+  startWebhookReceiver,
+  type TestApp,
+  uniquePrefix,
+} from '@herald/test-support';
 
 const names = (events: Record<string, unknown>[], channel?: string) =>
   events.filter((e) => channel === undefined || e.channel === channel).map((e) => (e.user_id ? `${e.name}:${e.user_id}` : String(e.name)));
@@ -60,7 +66,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('sends one occupied and one vacated per real transition, nothing for a reload, members once per user across nodes', async () => {
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     try {
       // The reload below must fit in the debounce delay on a busy machine: the longest Herald accepts.
       const DELAY = 3000;
@@ -86,7 +92,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
       await close(b);
       await expect.poll(() => names(rx.events(), 'user-1')).toEqual(['channel_occupied', 'channel_vacated']);
       await expect.poll(() => names(rx.events(), 'presence-room')).toEqual(['channel_occupied', 'member_added:alice', 'member_removed:alice', 'channel_vacated']);
-      expect(rx.hooks.every((h) => h.valid)).toBe(true);
+      expect(rx.delivered().every((h) => h.valid)).toBe(true);
     } finally {
       await rx.close();
     }
@@ -94,7 +100,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('reports the members and channels of a SIGKILLed gateway within the lease bound plus the delay', async () => {
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     try {
       const c = await cluster({ app, hookUrl: rx.url });
       const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
@@ -119,7 +125,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('loses nothing and sends nothing twice when the worker is SIGKILLed mid-stream and restarted', async () => {
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     try {
       const c = await cluster({ app, hookUrl: rx.url, env: { PUSH_WEBHOOK_CLAIM_MS: '2000' } });
       const [g0] = c.gateways as [NodeHandle];
@@ -154,7 +160,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('two workers at once: every transition is sent once', async () => {
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     try {
       const c = await cluster({ app, hookUrl: rx.url, workers: 2 });
       const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
@@ -183,7 +189,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('receiver down for a while: everything arrives afterwards, in order per channel', async () => {
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     try {
       rx.setMode('down');
       const c = await cluster({ app, hookUrl: rx.url });
@@ -204,7 +210,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('receiver never up: dead-lettered, listed, then replayed on request', async () => {
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     try {
       rx.setMode('down');
       const admin = { authorization: 'Bearer e2e-admin-token-0123456789' };
@@ -232,7 +238,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
   it('client events and cache misses from gateways are delivered by the worker', async () => {
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     try {
       const c = await cluster({ app, hookUrl: rx.url });
       const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
@@ -267,7 +273,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
   it('works when the flags are already configured and CONFIG is forbidden', async () => {
     await using locked = await startRedis({ args: ['--notify-keyspace-events', 'Khg', '--rename-command', 'CONFIG', '""'] });
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     try {
       const prefix = uniquePrefix();
       const env = { PUSH_WEBHOOK_URL: rx.url, PUSH_WEBHOOK_DELAY_MS: '1000' };
@@ -287,10 +293,10 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
 
 describe('webhook worker on Redis Cluster', () => {
   it('listens on every primary: occupancy on channels of every shard is reported', async () => {
-    const { startRedisCluster } = await import('../../packages/broker/test/support/redis.js');
+    const { startRedisCluster } = await import('@herald/test-support');
     await using rc = await startRedisCluster();
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     const procs: NodeHandle[] = [];
     const clients: RawClient[] = [];
     try {

@@ -10,9 +10,7 @@ import fc from 'fast-check';
 import { signApiRequest } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ERRORS } from '../../packages/gateway/src/api/errors.js';
-import { RawClient, startTestGateway, type TestGateway } from '../../packages/gateway/test/support/harness.js';
-import { rawRequest, signedRequest } from './support/api.js';
-import { sendRawHttp } from './support/raw-http.js';
+import { RawClient, rawRequest, sendRawHttp, signedRequest, startTestGateway, type TestGateway } from '@herald/test-support';
 
 const OBSERVED = 'observer-chan';
 const OBSERVED_PRESENCE = 'presence-observer';

@@ -8,8 +8,7 @@ import cryptoModule, { createHmac } from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { md5Hex, signChannel, signUser, verifyApiRequest, verifyAuthValue, parseQueryString, signApiRequest } from '@herald/protocol';
-import { RawClient, startTestGateway, type TestGateway } from '../../packages/gateway/test/support/harness.js';
-import { rawRequest, signedRequest } from './support/api.js';
+import { RawClient, rawRequest, signedRequest, startTestGateway, type TestGateway } from '@herald/test-support';
 
 const hmac = (secret: string, s: string) => createHmac('sha256', secret).update(s).digest('hex');
 

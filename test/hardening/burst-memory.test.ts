@@ -14,9 +14,17 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
-import { randomTestApp, startNode, type NodeHandle, type TestApp } from '../e2e/support/node-process.js';
-import { metric, sdkFor } from './support/cluster.js';
+import {
+  metric,
+  type NodeHandle,
+  randomTestApp,
+  type RedisHandle,
+  sdkFor,
+  startNode,
+  startRedis,
+  type TestApp,
+  uniquePrefix,
+} from '@herald/test-support';
 
 const CHANNEL = 'burst';
 const EVENT_BYTES = 10_000;

@@ -5,11 +5,18 @@
  * resume at most once and in order, and the REST counts and presence must converge to the truth.
  */
 import { describe, expect, it } from 'vitest';
-import type { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, type NodeHandle } from '../e2e/support/node-process.js';
-import { channelsInfo, presenceUsers } from './support/api.js';
-import { redisAndNodes } from '../e2e/support/redis-nodes.js';
-import { clientPool, publisher, seqs, strictlyIncreasing } from './support/cluster.js';
+import {
+  channelsInfo,
+  clientPool,
+  type NodeHandle,
+  presenceUsers,
+  publisher,
+  randomTestApp,
+  type RawClient,
+  redisAndNodes,
+  seqs,
+  strictlyIncreasing,
+} from '@herald/test-support';
 
 const PER_NODE = 8;
 

@@ -1,5 +1,5 @@
 /**
- * A network fault between one gateway and Redis, made with a TCP proxy (support/stall-proxy.ts):
+ * A network fault between one gateway and Redis, made with a TCP proxy (packages/test-support/src/stall-proxy.ts):
  * gateway A reaches Redis through the proxy, gateway B directly. A stall (3 s: nothing forwarded,
  * nothing closed) and, separately, a drop (every connection destroyed) must leave A's clients
  * connected, deliver B's later events to them, bring the REST counts back to the truth, and turn
@@ -11,13 +11,20 @@
  */
 import Pusher from 'pusher';
 import { afterEach, describe, expect, it } from 'vitest';
-import { uniquePrefix } from '../../packages/broker/test/support/redis.js';
-import { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode, type NodeHandle } from '../e2e/support/node-process.js';
-import { channelsInfo, delay, presenceUsers } from './support/api.js';
-import { redisAndNodes } from '../e2e/support/redis-nodes.js';
-import { sdkFor } from './support/cluster.js';
-import { startStallProxy, type StallProxy } from './support/stall-proxy.js';
+import {
+  channelsInfo,
+  delay,
+  type NodeHandle,
+  presenceUsers,
+  randomTestApp,
+  RawClient,
+  redisAndNodes,
+  sdkFor,
+  type StallProxy,
+  startNode,
+  startStallProxy,
+  uniquePrefix,
+} from '@herald/test-support';
 
 const LEASE_MS = 2000;
 const STALL_MS = 3000;

@@ -9,12 +9,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { uniquePrefix } from '../../packages/broker/test/support/redis.js';
-import type { RawClient } from '../../packages/gateway/test/support/harness.js';
-import { randomTestApp, startNode } from '../e2e/support/node-process.js';
-import { redisAndNodes } from '../e2e/support/redis-nodes.js';
-import { clientPool, sdkFor } from './support/cluster.js';
-import { startVerifyingReceiver } from '../e2e/support/webhook-receiver.js';
+import {
+  clientPool,
+  randomTestApp,
+  type RawClient,
+  redisAndNodes,
+  sdkFor,
+  startNode,
+  startWebhookReceiver,
+  uniquePrefix,
+} from '@herald/test-support';
 
 const label = (e: Record<string, unknown>) => (e.user_id !== undefined && e.name !== 'client_event' ? `${e.name}:${e.user_id}` : String(e.name));
 const byChannel = (events: Record<string, unknown>[], channel: string) => events.filter((e) => e.channel === channel && e.name !== 'client_event').map(label);
@@ -25,7 +29,7 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
 
   it('the de-duplicated webhook stream is exactly the expected one', { timeout: 120_000 }, async () => {
     const app = randomTestApp();
-    const rx = await startVerifyingReceiver(app);
+    const rx = await startWebhookReceiver(app);
     const pool = clientPool(app);
     const senders: { r: RawClient; sent: number[]; on: boolean; loop?: Promise<void> }[] = [];
     try {
@@ -87,10 +91,10 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
       // Phase 2: the receiver slows down (a batch in flight, more waiting behind it in the worker);
       // ten channels are vacated; the worker is killed inside their debounce window.
       rx.hold();
-      const heldAt = rx.hooks.length;
+      const heldAt = rx.delivered().length;
       for (let i = 0; i < 10; i++) await pool.close(channels[i]!);
       const sentAtHold = senders.reduce((n, s) => n + s.sent.length, 0);
-      await expect.poll(() => rx.hooks.length > heldAt && senders.reduce((n, s) => n + s.sent.length, 0) > sentAtHold + 10).toBe(true);
+      await expect.poll(() => rx.delivered().length > heldAt && senders.reduce((n, s) => n + s.sent.length, 0) > sentAtHold + 10).toBe(true);
       await worker.kill('SIGKILL');
       rx.release();
       const sentAtKill = senders.reduce((n, s) => n + s.sent.length, 0);
@@ -147,8 +151,8 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
       expect(new Set(unique.map((e) => e.channel))).toEqual(new Set([...Array.from({ length: 26 }, (_, i) => `ch-${i}`), 'presence-load', chat]));
       expect(byChannel(unique, chat)).toEqual(['channel_occupied']);
       expect(clientSeqs().sort((a, b) => a - b)).toEqual(sent);
-      expect(rx.hooks.every((h) => h.valid)).toBe(true);
-      expect(rx.hooks.every((h) => h.eventIds.length === h.events.length)).toBe(true);
+      expect(rx.delivered().every((h) => h.valid)).toBe(true);
+      expect(rx.delivered().every((h) => h.eventIds.length === h.events.length)).toBe(true);
       const dupes = rx.events().length - unique.length;
       console.log(`worker kill: ${unique.length} distinct events (${sent.length} client events), ${dupes} re-delivered duplicates removed by event id`);
       // Last: per sender (one channel, one socket), client events arrive in the order sent

@@ -13,48 +13,43 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Pusher from 'pusher';
 import { signChannel, signUser } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../packages/broker/test/support/redis.js';
-import { RawClient, connectPusherJs, startAuthServer, subscribeAndWait, waitForState, type PusherClient } from '../../packages/gateway/test/support/harness.js';
-import { freePort, randomTestApp, startNode, type NodeHandle, type TestApp } from '../e2e/support/node-process.js';
-import { rawRequest, signedRequest, type RawResponse } from './support/api.js';
+import {
+  connectPusherJs,
+  freePort,
+  type NodeHandle,
+  type PusherClient,
+  randomTestApp,
+  RawClient,
+  rawRequest,
+  type RawResponse,
+  type RedisHandle,
+  sdkFor,
+  signedRequest,
+  startAuthServer,
+  startNode,
+  startRedis,
+  startWebhookReceiver,
+  subscribeAndWait,
+  type TestApp,
+  uniquePrefix,
+  waitForState,
+} from '@herald/test-support';
 
 interface Captured {
   where: string;
   text: string;
 }
 
-/** A webhook receiver that fails its first two requests (so retries are logged) and records everything. */
-async function startReceiver(capture: (where: string, text: string) => void) {
-  let n = 0;
-  const events: Record<string, unknown>[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c.toString()));
-    req.on('end', () => {
-      capture('webhook request', `${req.method} ${req.url}\n${JSON.stringify(req.headers)}\n${raw}`);
-      const status = n++ < 2 ? 500 : 200;
-      if (status === 200) events.push(...((JSON.parse(raw) as { events: Record<string, unknown>[] }).events ?? []));
-      res.statusCode = status;
-      res.end(status === 200 ? 'ok' : 'try again');
-    });
+/** A webhook receiver that fails its first two requests (so retries are logged) and captures every request. */
+const capturingReceiver = (capture: (where: string, text: string) => void) =>
+  startWebhookReceiver(undefined, (n, req) => {
+    capture('webhook request', `${req.method} ${req.url}\n${JSON.stringify(req.headers)}\n${req.rawBody}`);
+    return n < 2 ? 500 : 200;
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    events,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
-
-const sdkOf = (app: TestApp, node: NodeHandle) =>
-  new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(node.apiPort), useTLS: false });
 
 /**
  * Everything a user or an attacker can do to one node; every answer is captured. Returns the raw
@@ -63,7 +58,7 @@ const sdkOf = (app: TestApp, node: NodeHandle) =>
 async function exercise(node: NodeHandle, app: TestApp, capture: (where: string, text: string) => void) {
   const raws: RawClient[] = [];
   const pjs: PusherClient[] = [];
-  const sdk = sdkOf(app, node);
+  const sdk = sdkFor(app, node);
   const t = { wsPort: node.wsPort, app };
   const raw = async (query?: string) => {
     const r = await RawClient.established(t, query);
@@ -194,8 +189,8 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
     let embApp: TestApp = randomTestApp();
     const cluApp = randomTestApp();
     const adminToken = `admin-${randomBytes(12).toString('hex')}`;
-    const rxEmb = await startReceiver(capture);
-    const rxClu = await startReceiver(capture);
+    const rxEmb = await capturingReceiver(capture);
+    const rxClu = await capturingReceiver(capture);
     try {
       const trace = { LOG_LEVEL: 'trace', PUSH_WEBHOOK_DELAY_MS: '1000' };
       // Embedded with no app configured: it generates one, prints its secret once, keeps it in the file.
@@ -219,9 +214,9 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
       clients.push(await exercise(gateway, cluApp, capture));
 
       // Webhooks went out (after two refused attempts) from both; the dead target was dead-lettered.
-      await expect.poll(() => rxEmb.events.some((e) => e.name === 'member_added'), { timeout: 15_000 }).toBe(true);
-      await expect.poll(() => rxClu.events.some((e) => e.name === 'member_added'), { timeout: 15_000 }).toBe(true);
-      await expect.poll(() => rxClu.events.some((e) => e.name === 'client_event'), { timeout: 15_000 }).toBe(true);
+      await expect.poll(() => rxEmb.events().some((e) => e.name === 'member_added'), { timeout: 15_000 }).toBe(true);
+      await expect.poll(() => rxClu.events().some((e) => e.name === 'member_added'), { timeout: 15_000 }).toBe(true);
+      await expect.poll(() => rxClu.events().some((e) => e.name === 'client_event'), { timeout: 15_000 }).toBe(true);
       const deadLetters = async () => (await rawRequest(worker.apiPort, { method: 'GET', path: '/dead-letters', headers: { authorization: `Bearer ${adminToken}` } })).body;
       await expect.poll(async () => (JSON.parse(await deadLetters()) as { dead_letters: unknown[] }).dead_letters.length, { timeout: 15_000 }).toBeGreaterThan(0);
       capture('worker dead letters', await deadLetters());
@@ -232,7 +227,7 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
         for (const p of c.pjs) p.disconnect();
         for (const r of c.raws) await r[Symbol.asyncDispose]();
       }
-      await expect.poll(() => rxClu.events.some((e) => e.name === 'channel_vacated'), { timeout: 15_000 }).toBe(true);
+      await expect.poll(() => rxClu.events().some((e) => e.name === 'channel_vacated'), { timeout: 15_000 }).toBe(true);
       for (const n of [embedded, gateway, worker]) {
         expect(await n.kill('SIGTERM')).toBe(0);
         capture(`output ${n.nodeId}`, n.output());

@@ -11,15 +11,20 @@
 import fc from 'fast-check';
 import { signChannel } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { frameArbitrary, OBS_ENCRYPTED, OBS_PRESENCE, OBS_PRIVATE, OBS_PUBLIC, type Frame } from './support/ws-frames.js';
 import {
-  RawClient,
   connectPusherJs,
+  frameArbitrary,
+  type FuzzFrame as Frame,
+  OBS_ENCRYPTED,
+  OBS_PRESENCE,
+  OBS_PRIVATE,
+  OBS_PUBLIC,
+  RawClient,
   startTestGateway,
   subscribeAndWait,
-  waitForState,
   type TestGateway,
-} from '../../packages/gateway/test/support/harness.js';
+  waitForState,
+} from '@herald/test-support';
 
 const SOCKETS = 6;
 const FRAMES_PER_SOCKET = 1000;

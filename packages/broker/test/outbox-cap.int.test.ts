@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisKeys, RedisWebhooks } from '../src/index.js';
-import { startRedis, uniquePrefix, type RedisHandle } from './support/redis.js';
+import { type RedisHandle, startRedis, uniquePrefix } from '@herald/test-support';
 
 let redis: RedisHandle;
 let client: Redis;

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisState, type Publication, type RedisClusterState } from '../src/index.js';
-import { startRedis, uniquePrefix, type RedisHandle } from './support/redis.js';
+import { type RedisHandle, startRedis, uniquePrefix } from '@herald/test-support';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const ROUNDS = 150;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRedisConnections } from '../src/index.js';
-import { startRedisCluster } from './support/redis.js';
+import { startRedisCluster } from '@herald/test-support';
 
 /** 1 when `p` has not settled within `ms` (a hang: the regression never answered), else 0. Generous for a busy machine. */
 const hung = (p: Promise<unknown>, ms = 15_000) =>

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { createMemoryState, createRedisState } from '../src/index.js';
 import { brokerContract } from './broker-contract.js';
-import { startRedis, uniquePrefix, type RedisHandle } from './support/redis.js';
+import { type RedisHandle, startRedis, uniquePrefix } from '@herald/test-support';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 

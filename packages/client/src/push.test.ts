@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createFakePlatform, json, type FakeSocket } from '../test/support/fake-platform.js';
+import { createFakePlatform, json, type FakeSocket } from '../test/fake-platform.js';
 import type { StateChange } from './connection.js';
 import type { PushErrorEvent } from './frames.js';
 import { Push } from './index.js';

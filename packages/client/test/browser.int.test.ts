@@ -6,9 +6,16 @@ import { pino } from 'pino';
 import Pusher from 'pusher';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startAuthServer, startTestGateway, type TestGateway } from '../../gateway/test/support/harness.js';
+import {
+  launchChromium,
+  startAuthServer,
+  startTestGateway,
+  startWebServer,
+  type TestGateway,
+  watchPage,
+  type WebServer,
+} from '@herald/test-support';
 import { build, distDir } from '../build.mjs';
-import { launchChromium, startWebServer, watchPage, type WebServer } from './support/browser.js';
 
 // Real headless Chromium loading the IIFE bundle from the gateway's own /push.js, exactly like
 // the README's <script src> snippet, against a real gateway and a pusher-js style auth server.

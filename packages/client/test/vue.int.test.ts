@@ -7,9 +7,8 @@ import vue from '@vitejs/plugin-vue';
 import type { Browser, Page } from 'playwright-core';
 import { build as viteBuild } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../../gateway/test/support/harness.js';
+import { launchChromium, startTestGateway, startWebServer, type TestGateway, watchPage, type WebServer } from '@herald/test-support';
 import { build, distDir } from '../build.mjs';
-import { launchChromium, startWebServer, watchPage, type WebServer } from './support/browser.js';
 
 // A tiny Vue 3 app, built with Vite like a user's project, importing dist/push-vue.js (the file
 // webman users copy to src/utils/push-vue.js), in real Chromium against a real gateway.

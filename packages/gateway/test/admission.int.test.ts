@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { originAllowed } from '../src/ws-server.js';
-import { RawClient, startTestGateway } from './support/harness.js';
+import { RawClient, startTestGateway } from '@herald/test-support';
 
 const metric = async (apiUrl: string, name: string) => {
   const text = await (await fetch(`${apiUrl}/metrics`)).text();

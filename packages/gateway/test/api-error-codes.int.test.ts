@@ -9,7 +9,7 @@ import { createMemoryState } from '@herald/broker';
 import { AppRegistry, parseAppsJson } from '@herald/config';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { sendRawHttp } from '../../../test/hardening/support/raw-http.js';
+import { sendRawHttp } from '@herald/test-support';
 import { API_ERRORS } from '../src/api/errors.js';
 import { createApiServer } from '../src/api/server.js';
 import { createMetrics } from '../src/metrics.js';

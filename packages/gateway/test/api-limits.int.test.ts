@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './support/harness.js';
+import { startTestGateway, type TestGateway } from '@herald/test-support';
 
 /** A raw TCP connection to the API port that records what the server sends and when it closes. */
 function open(t: TestGateway): Promise<{ s: Socket; received: () => string; closed: Promise<void> }> {

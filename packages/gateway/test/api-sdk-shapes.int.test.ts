@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { apiStringToSign, hmacSha256Hex, md5Hex } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
-import { RawClient, startTestGateway, type TestGateway } from './support/harness.js';
+import { RawClient, startTestGateway, type TestGateway } from '@herald/test-support';
 
 /**
  * The requests each official server SDK sends, reproduced byte for byte (spec/http-api.md §1-§3, §6;

@@ -2,7 +2,7 @@ import type Pusher from 'pusher';
 import { apiStringToSign, hmacSha256Hex, md5Hex, signApiRequest } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
 import { API_ERRORS } from '../src/api/errors.js';
-import { RawClient, startTestGateway, type TestGateway } from './support/harness.js';
+import { marker, RawClient, startTestGateway, type TestGateway } from '@herald/test-support';
 
 /**
  * Integration tests for the HTTP REST API (spec/http-api.md): every endpoint through the official
@@ -133,15 +133,6 @@ async function signIn(t: TestGateway, userId: string): Promise<RawClient> {
 
 const userEvents = (c: RawClient) => c.frames.filter((f) => !f.event.startsWith('pusher'));
 
-let markerN = 0;
-/** Triggers a marker and waits until every client has it: later than anything published before. */
-async function marker(t: TestGateway, channel: string, clients: RawClient[]): Promise<string> {
-  const name = `marker-${++markerN}`;
-  await t.sdk.trigger(channel, name, 'm');
-  for (const c of clients) await c.waitFor((f) => f.event === name && f.channel === channel);
-  return name;
-}
-
 async function closeAll(clients: RawClient[]) {
   await Promise.all(clients.map((c) => c[Symbol.asyncDispose]()));
 }
@@ -163,10 +154,10 @@ describe('POST /apps/:id/events', () => {
     expect(both.rawFrames).toContain('{"event":"my-event","channel":"ch-a","data":"{\\"x\\":1}"}');
     expect(both.rawFrames).toContain('{"event":"my-event","channel":"ch-b","data":"{\\"x\\":1}"}');
     await marker(t, 'ch-c', [other]);
-    await marker(t, 'ch-b', [onlyB]);
+    const m = await marker(t, 'ch-b', [onlyB]);
     expect(userEvents(onlyB).map((f) => [f.event, f.channel])).toEqual([
       ['my-event', 'ch-b'],
-      [`marker-${markerN}`, 'ch-b'],
+      [m, 'ch-b'],
     ]);
     expect(userEvents(other).filter((f) => f.event === 'my-event')).toEqual([]);
   });

@@ -9,16 +9,16 @@
  * frames that go through the per-socket handler queue (subscribe, unsubscribe, client events).
  */
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import {
-  RawClient,
   connectPusherJs,
+  expectOpen,
+  type Frame,
+  RawClient,
   startTestGateway,
   subscribeAndWait,
-  waitForState,
-  type Frame,
   type TestGateway,
-} from './support/harness.js';
+  waitForState,
+} from '@herald/test-support';
 
 type GatewayOpts = Parameters<typeof startTestGateway>[0];
 
@@ -29,15 +29,6 @@ async function waitAfter(c: RawClient, mark: number, pred: (f: Frame) => boolean
     throw new Error(`socket closed with ${code} instead; frames since mark: ${JSON.stringify(c.frames.slice(mark)).slice(0, 500)}`);
   });
   return Promise.race([found, closed]);
-}
-
-/** The socket is open and answers a client ping. */
-async function expectAlive(c: RawClient): Promise<void> {
-  expect(c.ws.readyState).toBe(WebSocket.OPEN);
-  const mark = c.frames.length;
-  c.send({ event: 'pusher:ping', data: {} });
-  await waitAfter(c, mark, (f) => f.event === 'pusher:pong');
-  expect(c.closeCode).toBeUndefined();
 }
 
 /** Sends `frame` then a ping; returns what the server sent in between (handled synchronously). */
@@ -97,7 +88,7 @@ async function setup(opts?: GatewayOpts) {
       const id = ++n;
       await t.sdk.trigger('bystander', 'check', { id });
       await waitAfter(by, 0, (f) => f.event === 'check' && f.channel === 'bystander' && f.data === JSON.stringify({ id }));
-      await expectAlive(by);
+      await expectOpen(by);
     },
     async [Symbol.asyncDispose]() {
       await c![Symbol.asyncDispose]();
@@ -124,7 +115,7 @@ describe('frames that are not valid protocol JSON', () => {
   ])('invalid JSON (%s): pusher:error code null "Received invalid JSON", socket stays open', async (_name, text) => {
     await using s = await setup();
     expect(await framesBeforePong(s.c, () => s.c.send(text))).toEqual([softError('Received invalid JSON')]);
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     await s.undisturbed();
   });
 
@@ -144,7 +135,7 @@ describe('frames that are not valid protocol JSON', () => {
   ])('JSON that is not a frame (%s): same error, socket stays open', async (_name, text) => {
     await using s = await setup();
     expect(await framesBeforePong(s.c, () => s.c.send(text))).toEqual([softError('Received invalid JSON')]);
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     await s.undisturbed();
   });
 
@@ -163,7 +154,7 @@ describe('events a client may not send', () => {
       await using s = await setup();
       expect(await framesBeforePong(s.c, () => s.c.send({ event, data: {} }))).toEqual([]);
       expect(await framesBeforeMarker(s.c, () => s.c.send({ event, channel: 'x', data: 'x' }))).toEqual([]);
-      await expectAlive(s.c);
+      await expectOpen(s.c);
       await s.undisturbed();
     },
   );
@@ -177,7 +168,7 @@ describe('events a client may not send', () => {
         s.c.send({ event, channel: 'bystander', data: '{"presence":{"ids":[],"hash":{},"count":0}}' }),
       );
       expect(frames).toEqual([softError(/pusher_internal/)]);
-      await expectAlive(s.c);
+      await expectOpen(s.c);
       await s.undisturbed();
       expect(s.bystander.frames.slice(seen).filter((f) => f.event === event)).toEqual([]);
     },
@@ -188,7 +179,7 @@ describe('events a client may not send', () => {
     async (event) => {
       await using s = await setup();
       expect(await framesBeforePong(s.c, () => s.c.send({ event, channel: 'bystander', data: {} }))).toEqual([softError()]);
-      await expectAlive(s.c);
+      await expectOpen(s.c);
       await s.undisturbed();
       expect(s.bystander.frames.filter((f) => f.event === event)).toEqual([]);
     },
@@ -210,7 +201,7 @@ describe('type-confused pusher:subscribe frames', () => {
   ])('%s: InvalidChannel subscription_error + pusher:error, socket stays open', async (_name, frame) => {
     await using s = await setup();
     expect(await framesBeforeMarker(s.c, () => s.c.send(frame))).toEqual(subscriptionFailure('', 'InvalidChannel'));
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     await s.undisturbed();
   });
 
@@ -226,7 +217,7 @@ describe('type-confused pusher:subscribe frames', () => {
     await using s = await setup();
     const frames = await framesBeforeMarker(s.c, () => s.c.send({ event: 'pusher:subscribe', data: { channel, ...extra } }));
     expect(frames).toEqual(subscriptionFailure(channel, 'AuthError'));
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     await s.undisturbed();
     expect(await api(s.t, `/channels/${channel}`)).toEqual({ occupied: false });
   });
@@ -253,7 +244,7 @@ describe('type-confused pusher:subscribe frames', () => {
       const frames = await framesBeforeMarker(s.c, () => s.c.send({ event: 'client-x', channel, data: { a: 1 } }));
       expect(frames).toEqual([softError(/^Client event rejected/)]);
     }
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     await s.undisturbed();
     expect(s.bystander.events('client-x')).toEqual([]);
   });
@@ -271,7 +262,7 @@ describe('type-confused pusher:subscribe frames', () => {
     expect(text.length).toBeLessThan(64 * 1024);
     const frames = await framesBeforeMarker(s.c, () => s.c.send(text));
     expect(frames).toEqual([softError(/^Client event rejected/)]);
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     // The peer got nothing from it: its next frame is a normal relay.
     s.c.send({ event: 'client-after', channel, data: { ok: true } });
     await peer.waitFor((f) => f.event === 'client-after');
@@ -293,7 +284,7 @@ describe('frame size and type', () => {
     await using big = await RawClient.established(s.t);
     big.send(frame(1025));
     expect([1009, 1006]).toContain(await big.closed);
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     await s.undisturbed();
   });
 
@@ -327,7 +318,7 @@ describe('frame size and type', () => {
     expect(s.c.frames.slice(mark, s.c.frames.indexOf(err) + 1)).toEqual([softError('Received invalid JSON')]);
     expect(await framesBeforeMarker(s.c, () => undefined)).toEqual([]);
     expect(s.c.rawFrames.length).toBe(s.c.frames.length);
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     expect(await api(s.t, '/channels/bin')).toEqual({ occupied: false });
     await s.undisturbed();
   });
@@ -356,7 +347,7 @@ describe('subscription bookkeeping', () => {
     await using s = await setup();
     expect(await framesBeforeMarker(s.c, () => s.c.send({ event: 'pusher:unsubscribe', data: { channel: 'never' } }))).toEqual([]);
     expect(await framesBeforeMarker(s.c, () => s.c.send({ event: 'pusher:unsubscribe', data: { channel: 'bystander' } }))).toEqual([]);
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     // Unsubscribing from a channel only the bystander joined must not take the bystander out.
     expect(await api(s.t, '/channels/bystander', { info: 'subscription_count' })).toEqual({ occupied: true, subscription_count: 1 });
     await s.undisturbed();
@@ -378,7 +369,7 @@ describe('subscription bookkeeping', () => {
     await using s = await setup();
     const frames = await framesBeforeMarker(s.c, () => s.c.send({ event: 'pusher:subscribe', data: { auth: '', channel } }));
     expect(frames).toEqual(subscriptionFailure(channel, 'InvalidChannel'));
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     await s.undisturbed();
     const { channels } = await api<{ channels: Record<string, unknown> }>(s.t, '/channels');
     expect(Object.keys(channels).filter((n) => !n.startsWith('marker-'))).toEqual(['bystander']);
@@ -459,7 +450,7 @@ describe('abuse', () => {
     await using s = await setup();
     const frames = garbageFrames(0x5eed, 1000);
     for (const f of frames) s.c.send(f);
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     // The handler queue is not stuck either.
     await framesBeforeMarker(s.c, () => undefined);
 
@@ -511,7 +502,7 @@ describe('abuse', () => {
       user_count: 1,
       subscription_count: 1,
     });
-    await expectAlive(s.c);
+    await expectOpen(s.c);
     await s.undisturbed();
 
     // Once the observer and the bystander leave too, nothing at all is left.

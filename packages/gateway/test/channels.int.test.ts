@@ -3,16 +3,18 @@ import Pusher from 'pusher';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import {
-  RawClient,
   connectPusherJs,
+  expectOpen,
+  type Frame,
+  marker,
+  type PusherClient,
+  RawClient,
   startAuthServer,
   startTestGateway,
   subscribeAndWait,
-  waitForState,
-  type Frame,
-  type PusherClient,
   type TestGateway,
-} from './support/harness.js';
+  waitForState,
+} from '@herald/test-support';
 
 /** Integration tests: public, private, encrypted and cache channels, client events, per-connection limits. */
 
@@ -48,23 +50,6 @@ function subscribePrivate(t: TestGateway, c: RawClient, channel: string, sdk: Pu
 function subscribePresence(t: TestGateway, c: RawClient, channel: string, member: { user_id: string; user_info?: unknown }) {
   const a = t.sdk.authorizeChannel(c.socketId, channel, member as never);
   return c.subscribe(channel, { auth: a.auth, channel_data: a.channel_data });
-}
-
-/** The socket still answers: a ping gets a pong and no close code was seen. */
-async function expectOpen(c: RawClient) {
-  const before = c.events('pusher:pong').length;
-  c.send({ event: 'pusher:ping', data: {} });
-  await expect.poll(() => c.events('pusher:pong').length).toBe(before + 1);
-  expect(c.closeCode).toBeUndefined();
-}
-
-let markers = 0;
-/** Triggers a marker event through the API and waits until every client has it (for "nothing else arrived" checks). */
-async function marker(t: TestGateway, channel: string, clients: RawClient[], sdk: Pusher = t.sdk): Promise<string> {
-  const name = `marker-${++markers}`;
-  await sdk.trigger(channel, name, { m: markers });
-  for (const c of clients) await c.waitFor((f) => f.event === name && f.channel === channel);
-  return name;
 }
 
 async function connected(t: TestGateway, opts: Parameters<typeof connectPusherJs>[1] = {}): Promise<PusherClient> {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisHandle } from '../../broker/test/support/redis.js';
-import { RawClient, startTestGateway } from './support/harness.js';
+import { RawClient, type RedisHandle, startRedis, startTestGateway } from '@herald/test-support';
 
 /**
  * Frames of one socket are handled in order; while a handler waits on Redis the next ones queue.

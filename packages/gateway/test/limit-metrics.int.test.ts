@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { RawClient, startTestGateway, type TestGateway } from './support/harness.js';
+import { RawClient, startTestGateway, type TestGateway } from '@herald/test-support';
 
 /** Every sample of herald_limit_refusals_total, by its `limit` label. */
 async function limitCounts(apiUrl: string): Promise<Record<string, number>> {

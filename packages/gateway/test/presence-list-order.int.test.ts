@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../broker/test/support/redis.js';
-import { RawClient, startTestGateway, type Frame, type TestGateway } from './support/harness.js';
+import {
+  type Frame,
+  RawClient,
+  type RedisHandle,
+  startRedis,
+  startTestGateway,
+  type TestGateway,
+  uniquePrefix,
+} from '@herald/test-support';
 
 /**
  * A member list is read over Redis's command connection while member events arrive over its pub/sub

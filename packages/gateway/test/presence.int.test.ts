@@ -1,15 +1,17 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  RawClient,
   connectPusherJs,
+  expectOpen,
+  marker,
+  type PusherClient,
+  RawClient,
   startAuthServer,
   startTestGateway,
   subscribeAndWait,
-  waitForState,
-  type PusherClient,
   type TestGateway,
-} from './support/harness.js';
+  waitForState,
+} from '@herald/test-support';
 
 /** Integration tests: presence channels (members, member events, limits, channel_data validation). */
 
@@ -34,21 +36,6 @@ function subscribeWithData(t: TestGateway, c: RawClient, channel: string, channe
 }
 
 const join = (t: TestGateway, c: RawClient, channel: string, member: Member) => subscribeWithData(t, c, channel, JSON.stringify(member));
-
-async function expectOpen(c: RawClient) {
-  const before = c.events('pusher:pong').length;
-  c.send({ event: 'pusher:ping', data: {} });
-  await expect.poll(() => c.events('pusher:pong').length).toBe(before + 1);
-  expect(c.closeCode).toBeUndefined();
-}
-
-let markers = 0;
-async function marker(t: TestGateway, channel: string, clients: RawClient[]): Promise<string> {
-  const name = `marker-${++markers}`;
-  await t.sdk.trigger(channel, name, {});
-  for (const c of clients) await c.waitFor((f) => f.event === name && f.channel === channel);
-  return name;
-}
 
 async function channelInfo(t: TestGateway, channel: string) {
   const res = await t.sdk.get({ path: `/channels/${channel}`, params: { info: 'user_count,subscription_count' } });
@@ -121,8 +108,9 @@ describe('presence channels', () => {
     chA.bind_global((ev: string) => {
       if (ev.startsWith('marker-')) events.push(ev);
     });
+    let jsMarkers = 0;
     const markerJs = async () => {
-      const name = `marker-${++markers}`;
+      const name = `marker-js-${++jsMarkers}`;
       await t.sdk.trigger(channel, name, {});
       await expect.poll(() => events.at(-1)).toBe(name);
       return name;
@@ -206,9 +194,9 @@ describe('presence channels', () => {
     expect(f.data).toMatchObject({ type: 'AuthError' });
     const err = await c.waitFor((x) => x.event === ERROR);
     expect(err.data).toMatchObject({ code: null });
-    await marker(t, channel, [member]);
+    const m = await marker(t, channel, [member]);
     expect(member.events(ADDED)).toEqual([]);
-    expect(c.events('marker-' + markers)).toEqual([]);
+    expect(c.events(m)).toEqual([]);
     expect((await channelInfo(t, channel)).user_count).toBe(1);
     await expectOpen(c);
   });

@@ -7,17 +7,17 @@
  */
 import { connect as tcpConnect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import {
-  RawClient,
   connectPusherJs,
-  startTestGateway,
-  subscribeAndWait,
-  waitForState,
+  expectOpen,
   type Frame,
   type PusherClient,
+  RawClient,
+  startTestGateway,
+  subscribeAndWait,
   type TestGateway,
-} from './support/harness.js';
+  waitForState,
+} from '@herald/test-support';
 
 const SOCKET_ID = /^\d+\.\d+$/;
 
@@ -26,15 +26,6 @@ const wsUrl = (t: Pick<TestGateway, 'wsPort'>, path: string) => `ws://127.0.0.1:
 /** Waits for a frame received at or after index `mark`. */
 const waitAfter = (c: RawClient, mark: number, pred: (f: Frame) => boolean, timeoutMs?: number) =>
   c.waitFor((f) => c.frames.indexOf(f) >= mark && pred(f), timeoutMs);
-
-/** The socket is open and answers a client ping. */
-async function expectAlive(c: RawClient): Promise<void> {
-  expect(c.ws.readyState).toBe(WebSocket.OPEN);
-  const mark = c.frames.length;
-  c.send({ event: 'pusher:ping', data: {} });
-  await waitAfter(c, mark, (f) => f.event === 'pusher:pong');
-  expect(c.closeCode).toBeUndefined();
-}
 
 /** A refused connection: exactly one pusher:error frame (data is an object), then close with the same code. */
 async function expectRefused(c: RawClient, code: number): Promise<void> {
@@ -134,7 +125,7 @@ describe('connection_established', () => {
     const data = handshake(first);
     expect(data).toEqual({ socket_id: expect.stringMatching(SOCKET_ID), activity_timeout: 30 });
     expect(c.socketId).toBe(data.socket_id);
-    await expectAlive(c);
+    await expectOpen(c);
   });
 
   it('announces the configured activity_timeout', async () => {
@@ -170,7 +161,7 @@ describe('the protocol query parameter', () => {
     const first = await c.waitFor(() => true);
     expect(first.event).toBe('pusher:connection_established');
     expect(handshake(first).socket_id).toMatch(SOCKET_ID);
-    await expectAlive(c);
+    await expectOpen(c);
   });
 
   it.each(['8', '4', 'abc', '7.0', '-7'])('refuses protocol=%s with pusher:error 4007 then close 4007', async (v) => {
@@ -220,16 +211,16 @@ describe('connection refusals', () => {
     await using b = await RawClient.established(t);
     await using third = await RawClient.connect(wsUrl(t, `/app/${t.app.key}?protocol=7`));
     await expectRefused(third, 4004);
-    await expectAlive(a);
-    await expectAlive(b);
+    await expectOpen(a);
+    await expectOpen(b);
 
     a.close();
     await a.closed;
     await expect.poll(() => metric(t, 'herald_connections')).toBe(1);
     await using fourth = await RawClient.established(t);
     expect(fourth.frames[0]!.event).toBe('pusher:connection_established');
-    await expectAlive(fourth);
-    await expectAlive(b);
+    await expectOpen(fourth);
+    await expectOpen(b);
   });
 
   it('app connection quota holds under 6 concurrent connection attempts', async () => {
@@ -242,7 +233,7 @@ describe('connection refusals', () => {
       expect(accepted).toHaveLength(2);
       expect(refused).toHaveLength(4);
       for (const c of refused) await expectRefused(c, 4004);
-      for (const c of accepted) await expectAlive(c);
+      for (const c of accepted) await expectOpen(c);
     } finally {
       await Promise.all(clients.map((c) => c[Symbol.asyncDispose]()));
     }
@@ -259,7 +250,7 @@ describe('connection refusals', () => {
     await a.closed;
     await expect.poll(() => metric(t, 'herald_connections')).toBe(0);
     await using b = await RawClient.established(t);
-    await expectAlive(b);
+    await expectOpen(b);
   });
 });
 
@@ -358,7 +349,7 @@ describe('server-side inactivity (activityTimeout 1 s, sweep 200 ms, pong wait 5
     // client outlived the 500 ms pong wait of the first one.
     await expect.poll(() => c.events('pusher:ping').length).toBeGreaterThanOrEqual(3);
     expect(c.events('pusher:error')).toEqual([]);
-    await expectAlive(c);
+    await expectOpen(c);
   });
 
   it('never pings or closes a client that keeps sending pusher:ping', async () => {
@@ -375,7 +366,7 @@ describe('server-side inactivity (activityTimeout 1 s, sweep 200 ms, pong wait 5
     expect(c.events('pusher:ping')).toEqual([]);
     expect(c.events('pusher:error')).toEqual([]);
     expect(c.events('pusher:pong').length).toBeGreaterThan(5);
-    await expectAlive(c);
+    await expectOpen(c);
   });
 
   it('counts any frame (not only pings) as activity', async () => {
@@ -390,7 +381,7 @@ describe('server-side inactivity (activityTimeout 1 s, sweep 200 ms, pong wait 5
       clearInterval(timer);
     }
     expect(c.events('pusher:ping')).toEqual([]);
-    await expectAlive(c);
+    await expectOpen(c);
   });
 });
 

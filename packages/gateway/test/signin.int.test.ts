@@ -1,14 +1,15 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  RawClient,
   connectPusherJs,
+  expectOpen,
+  type PusherClient,
+  RawClient,
   startAuthServer,
   startTestGateway,
-  waitForState,
-  type PusherClient,
   type TestGateway,
-} from './support/harness.js';
+  waitForState,
+} from '@herald/test-support';
 
 /** Integration tests: user sign-in, #server-to-user- channels, terminate_connections, watchlists. */
 
@@ -31,13 +32,6 @@ async function signin(t: TestGateway, c: RawClient, user: { id: string; user_inf
   await expect.poll(() => c.events('pusher:signin_success').length).toBe(before + 1);
   // The server joins the user channel itself; wait for that so that sendToUser cannot race it.
   await c.waitFor((f) => f.event === SUCCEEDED && f.channel === `#server-to-user-${user.id}`);
-}
-
-async function expectOpen(c: RawClient) {
-  const before = c.events('pusher:pong').length;
-  c.send({ event: 'pusher:ping', data: {} });
-  await expect.poll(() => c.events('pusher:pong').length).toBe(before + 1);
-  expect(c.closeCode).toBeUndefined();
 }
 
 /** A pusher-js client signed in through the auth server; resolves once its user channel is joined. */

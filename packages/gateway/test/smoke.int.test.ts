@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectPusherJs, startAuthServer, startTestGateway, subscribeAndWait, waitForState } from './support/harness.js';
+import { connectPusherJs, startAuthServer, startTestGateway, subscribeAndWait, waitForState } from '@herald/test-support';
 
 describe('smoke: pusher-js and the pusher SDK against one gateway', () => {
   it('uses the native uWebSockets.js binary', async () => {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisHandle } from '../../broker/test/support/redis.js';
-import { RawClient, startTestGateway, type Frame, type TestGateway } from './support/harness.js';
+import { type Frame, RawClient, type RedisHandle, startRedis, startTestGateway, type TestGateway } from '@herald/test-support';
 
 /**
  * While the shared state (Redis) is unreachable a gateway answers only what it knows, and says so:

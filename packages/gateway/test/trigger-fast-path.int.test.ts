@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { API_ERRORS } from '../src/api/errors.js';
 import { createTriggerFastPath } from '../src/api/trigger-fast-path.js';
 import { createMetrics } from '../src/metrics.js';
-import { RawClient, startTestGateway, type TestGateway } from './support/harness.js';
+import { RawClient, startTestGateway, type TestGateway } from '@herald/test-support';
 
 interface Answer {
   status: number;

@@ -9,12 +9,10 @@
  * never does), and a scenario that must fit in the delay (a page reload) uses a longer one and checks it did.
  */
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Pusher from 'pusher';
 import { describe, expect, it } from 'vitest';
-import { RawClient, startTestGateway, startWebhookReceiver, type ReceivedWebhook, type TestGateway } from './support/harness.js';
+import { RawClient, startTestGateway, startWebhookReceiver, type TestGateway, type WebhookReceiver } from '@herald/test-support';
 
 const DELAY = 1000;
 /** Slack for timer/clock granularity when asserting "not before the debounce delay". */
@@ -52,82 +50,18 @@ const sdkOf = (c: Creds, apiPort = 1) =>
 const uniq = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 // ---------------------------------------------------------------------------------------------------------------
-// A recording receiver of our own: keeps every attempt (also non-2xx), raw header names, and can answer late.
+// Helpers over the receiver
 // ---------------------------------------------------------------------------------------------------------------
 
-interface Attempt {
-  at: number;
-  /** When the response was sent (undefined while pending). */
-  answeredAt?: number;
-  status: number;
-  valid: boolean;
-  headers: IncomingHttpHeaders;
-  rawHeaders: string[];
-  rawBody: string;
-  body: { time_ms: number; events: Ev[] };
-}
-
-async function startRecordingReceiver(
-  sdk: Pusher,
-  respond: (n: number) => number | Promise<number> = () => 200,
-) {
-  const attempts: Attempt[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const rawBody = Buffer.concat(chunks).toString('utf8');
-      const n = attempts.length;
-      const attempt: Attempt = {
-        at: Date.now(),
-        status: 0,
-        valid: sdk.webhook({ headers: req.headers as Record<string, string>, rawBody }).isValid(),
-        headers: req.headers,
-        rawHeaders: req.rawHeaders,
-        rawBody,
-        body: JSON.parse(rawBody) as Attempt['body'],
-      };
-      attempts.push(attempt);
-      void Promise.resolve(respond(n)).then((status) => {
-        attempt.status = status;
-        attempt.answeredAt = Date.now();
-        if (!res.destroyed) res.writeHead(status, { 'content-type': 'text/plain' }).end(String(status));
-      });
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
-  const close = () =>
-    new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    });
-  const delivered = () => attempts.filter((a) => a.status >= 200 && a.status < 300);
-  return {
-    url,
-    attempts,
-    delivered,
-    events: () => delivered().flatMap((a) => a.body.events),
-    close,
-    [Symbol.asyncDispose]: close,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Helpers over the harness receiver
-// ---------------------------------------------------------------------------------------------------------------
-
-type Rx = { received: ReceivedWebhook[]; events: () => Ev[] } | { delivered: () => Attempt[]; events: () => Ev[] };
-
-const records = (rx: Rx): { at: number; body: { events: Ev[] } }[] =>
-  'received' in rx ? (rx.received as unknown as { at: number; body: { events: Ev[] } }[]) : rx.delivered();
+type Rx = WebhookReceiver;
 
 const matching = (rx: Rx, name: string, channel?: string, extra: (e: Ev) => boolean = () => true) =>
   rx.events().filter((e) => e.name === name && (channel === undefined || e.channel === channel) && extra(e));
 
 /** Arrival times of every POST carrying a matching event. */
 const arrivals = (rx: Rx, name: string, channel: string) =>
-  records(rx)
+  rx
+    .delivered()
     .filter((r) => r.body.events.some((e) => e.name === name && e.channel === channel))
     .map((r) => r.at);
 
@@ -196,7 +130,7 @@ const rawNames = (rawHeaders: string[]) => rawHeaders.filter((_, i) => i % 2 ===
 describe('webhooks: embedded single node', () => {
   it('channel_occupied after ≥ 1 s, channel_vacated ≥ 1 s after the leave, each once, signed and well-formed', async () => {
     const app = creds('basic');
-    await using rx = await startRecordingReceiver(sdkOf(app));
+    await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
     const channel = uniq('basic');
 
@@ -221,8 +155,8 @@ describe('webhooks: embedded single node', () => {
       { name: 'channel_vacated', channel },
     ]);
 
-    expect(rx.attempts.length).toBeGreaterThanOrEqual(3);
-    for (const a of rx.attempts) {
+    expect(rx.requests.length).toBeGreaterThanOrEqual(3);
+    for (const a of rx.requests) {
       expect(a.valid, `SDK validator rejected ${a.rawBody}`).toBe(true);
       expect(a.status).toBe(200);
       // exact capitalization on the wire (PHP apps read getallheaders()['X-Pusher-Key'])
@@ -256,7 +190,7 @@ describe('webhooks: embedded single node', () => {
 
     await using m = await marker(t, app, [rx], { marginMs: 600 });
     expect(forChannel(rx, channel)).toEqual([{ name: 'channel_occupied', channel }]);
-    expect(rx.received.every((r) => r.valid)).toBe(true);
+    expect(rx.delivered().every((r) => r.valid)).toBe(true);
   });
 
   it('a channel subscribed and left within the delay never produces any webhook', async () => {
@@ -348,7 +282,7 @@ describe('webhooks: embedded single node', () => {
     expect(matching(rx, 'member_removed', channel).map((e) => e.user_id)).toEqual(['42', 'u-2']);
     expect(matching(rx, 'member_added', channel)).toHaveLength(2);
     expect(matching(rx, 'channel_occupied', channel)).toHaveLength(1);
-    expect(rx.received.every((r) => r.valid)).toBe(true);
+    expect(rx.delivered().every((r) => r.valid)).toBe(true);
   });
 
   it('presence page reload: the only connection of a user leaves and the user is back within the delay → no member webhooks', async () => {
@@ -395,7 +329,7 @@ describe('webhooks: embedded single node', () => {
     const ev = matching(rx, 'client_event', channel)[0]!;
     expect(ev).toEqual({ name: 'client_event', channel, event: 'client-typing', data: '{"typing":true}', socket_id: sender.socketId });
     expect(ev).not.toHaveProperty('user_id');
-    expect(rx.received.every((r) => r.valid)).toBe(true);
+    expect(rx.delivered().every((r) => r.valid)).toBe(true);
   });
 
   it('client_event on a presence channel also carries the sender user_id', async () => {
@@ -441,7 +375,7 @@ describe('webhooks: embedded single node', () => {
 
     await using m = await marker(t, app, [rx]);
     expect(matching(rx, 'cache_miss', channel)).toEqual([{ name: 'cache_miss', channel }]);
-    expect(rx.received.every((r) => r.valid)).toBe(true);
+    expect(rx.delivered().every((r) => r.valid)).toBe(true);
   });
 
   it('batching: channels occupied at the same moment arrive in one POST', async () => {
@@ -457,7 +391,7 @@ describe('webhooks: embedded single node', () => {
     }
     await expect.poll(() => rx.events().filter((e) => e.name === 'channel_occupied').length, POLL).toBe(channels.length);
 
-    const posts = rx.received.filter((r) => r.body.events.some((e) => channels.includes(e.channel as string)));
+    const posts = rx.delivered().filter((r) => r.body.events.some((e) => channels.includes(e.channel as string)));
     expect(posts).toHaveLength(1);
     expect(posts[0]!.valid).toBe(true);
     expect(posts[0]!.body.events).toHaveLength(channels.length);
@@ -526,14 +460,14 @@ describe('webhooks: embedded single node', () => {
     expect(matching(rxWebman, 'user_added', pres).map((e) => e.user_id).sort()).toEqual(['ann', 'bob']);
     // every target gets its own correctly signed request: the signature covers the filtered body
     for (const rx of [rxTypes, rxPrefix, rxWebman]) {
-      expect(rx.received.length).toBeGreaterThan(0);
-      expect(rx.received.every((r) => r.valid)).toBe(true);
+      expect(rx.delivered().length).toBeGreaterThan(0);
+      expect(rx.delivered().every((r) => r.valid)).toBe(true);
     }
   });
 
   it('retries: 500, 500, then 200 → delivered once, same X-Herald-Webhook-Id and body on every attempt', async () => {
     const app = creds('retry');
-    await using rx = await startRecordingReceiver(sdkOf(app), (n) => (n < 2 ? 500 : 200));
+    await using rx = await startWebhookReceiver(sdkOf(app), (n) => (n < 2 ? 500 : 200));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
     const channel = uniq('retry');
 
@@ -541,11 +475,11 @@ describe('webhooks: embedded single node', () => {
     await subscribeOk(c, channel);
     await expect.poll(() => rx.delivered().length, { timeout: 30_000, interval: 50 }).toBe(1);
 
-    const first = rx.attempts[0]!;
+    const first = rx.requests[0]!;
     const id = first.headers['x-herald-webhook-id'];
     expect(typeof id).toBe('string');
     expect(id).not.toBe('');
-    const same = rx.attempts.filter((a) => a.headers['x-herald-webhook-id'] === id);
+    const same = rx.requests.filter((a) => a.headers['x-herald-webhook-id'] === id);
     expect(same.map((a) => a.status)).toEqual([500, 500, 200]);
     for (const a of same) {
       expect(a.valid).toBe(true);
@@ -558,7 +492,7 @@ describe('webhooks: embedded single node', () => {
 
     // nothing more for this batch once it got its 2xx
     await using m = await marker(t, app, [rx]);
-    expect(rx.attempts.filter((a) => a.headers['x-herald-webhook-id'] === id)).toHaveLength(3);
+    expect(rx.requests.filter((a) => a.headers['x-herald-webhook-id'] === id)).toHaveLength(3);
     expect(matching(rx, 'channel_occupied', channel)).toHaveLength(1);
   });
 
@@ -568,7 +502,7 @@ describe('webhooks: embedded single node', () => {
     // certainly pending, however long the machine takes (a fixed 3 s hold raced the ten triggers below).
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
-    await using rx = await startRecordingReceiver(sdkOf(app), () => released.then(() => 200));
+    await using rx = await startWebhookReceiver(sdkOf(app), () => released.then(() => 200));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
     const stuck = uniq('stuck');
     const live = uniq('live');
@@ -578,20 +512,20 @@ describe('webhooks: embedded single node', () => {
     await using sub = await connect(t, app.key);
     await subscribeOk(sub, live);
     // the occupied webhooks are now posted and held by the receiver
-    await expect.poll(() => rx.attempts.length, POLL).toBeGreaterThanOrEqual(1);
-    expect(rx.attempts.every((a) => a.answeredAt === undefined)).toBe(true);
+    await expect.poll(() => rx.requests.length, POLL).toBeGreaterThanOrEqual(1);
+    expect(rx.requests.every((a) => a.answeredAt === undefined)).toBe(true);
 
     // Every trigger is delivered while no webhook POST has been answered: sockets never wait on it.
     for (let i = 0; i < 10; i++) {
       await t.sdk.trigger(live, 'tick', { i });
       await sub.waitFor((f) => f.event === 'tick' && f.channel === live && JSON.parse(f.data as string).i === i);
     }
-    expect(rx.attempts.every((a) => a.answeredAt === undefined)).toBe(true);
+    expect(rx.requests.every((a) => a.answeredAt === undefined)).toBe(true);
 
     // and the webhook still arrives once the receiver answers
     release();
     await expect.poll(() => rx.delivered().length, { timeout: 30_000, interval: 50 }).toBeGreaterThanOrEqual(1);
-    expect(rx.attempts.every((a) => a.valid)).toBe(true);
+    expect(rx.requests.every((a) => a.valid)).toBe(true);
   });
 
   it('multiple apps: app B webhooks go to B URL signed with B secret, never to A', async () => {
@@ -620,13 +554,13 @@ describe('webhooks: embedded single node', () => {
 
     expect(matching(rxA, 'channel_occupied', chB)).toEqual([]);
     expect(matching(rxB, 'channel_occupied', chA)).toEqual([]);
-    for (const r of rxB.received) {
+    for (const r of rxB.delivered()) {
       expect(r.valid).toBe(true); // validated with B's SDK
       expect(r.headers['x-pusher-key']).toBe(b.key);
       expect(r.headers['x-pusher-signature']).toBe(hmac(b.secret, r.rawBody));
       expect(sdkOf(a).webhook({ headers: r.headers as Record<string, string>, rawBody: r.rawBody }).isValid()).toBe(false);
     }
-    for (const r of rxA.received) {
+    for (const r of rxA.delivered()) {
       expect(r.valid).toBe(true);
       expect(r.headers['x-pusher-key']).toBe(a.key);
     }
@@ -652,7 +586,7 @@ describe('webhooks: embedded single node', () => {
       expect(closedAt - leftAt).toBeLessThan(FLUSH_DELAY); // close did not simply wait out the delay
       await expect.poll(() => matching(rx, 'channel_vacated', channel).length, POLL).toBe(1);
       expect(arrivals(rx, 'channel_vacated', channel)[0]! - leftAt).toBeLessThan(FLUSH_DELAY);
-      expect(rx.received.every((r) => r.valid)).toBe(true);
+      expect(rx.delivered().every((r) => r.valid)).toBe(true);
     } finally {
       await t.close();
     }

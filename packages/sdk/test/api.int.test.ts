@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Api } from '../src/api.js';
 import { HeraldApiError, HeraldApiErrorCode } from '../src/errors.js';
 import type { ApiOptions } from '../src/options.js';
-import { RawClient, freePort, startTestGateway, type TestGateway } from '../../gateway/test/support/harness.js';
+import { freePort, RawClient, startTestGateway, type TestGateway } from '@herald/test-support';
 
 /**
  * Integration tests: the SDK against a real gateway (in-process, free ports, random credentials),

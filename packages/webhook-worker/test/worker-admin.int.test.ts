@@ -13,9 +13,7 @@ import { WORKER_HTTP_ERRORS } from '../src/worker-http-error.js';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, uniquePrefix, type RedisHandle } from '../../broker/test/support/redis.js';
-import { startNode, randomTestApp } from '../../../test/e2e/support/node-process.js';
-import { startReceiver } from './support/receiver.js';
+import { randomTestApp, type RedisHandle, startNode, startRedis, startWebhookReceiver, uniquePrefix } from '@herald/test-support';
 
 const TOKEN = 'admin-token-7f3a9c1e5b2d4f60';
 
@@ -259,7 +257,7 @@ describe('webhook worker administrative routes', () => {
 
   it('stores a dead letter without the target URL credentials, and a replay delivers with them', async () => {
     let fixed = false;
-    const rx = await startReceiver(() => (fixed ? 200 : 503));
+    const rx = await startWebhookReceiver(undefined, () => (fixed ? 200 : 503));
     cleanups.push(() => rx.close());
     const port = new URL(rx.url).port;
     const app: WebhookApp = { id: 'app1', key: 'key1', secret: 'secret-0123456789abcdef', webhooks: [{ url: `http://user:pass@127.0.0.1:${port}/hook` }] };
@@ -286,7 +284,7 @@ describe('webhook worker administrative routes', () => {
     const replayed = rx.requests[sentBefore]!;
     expect(replayed.url).toBe('/hook');
     expect(replayed.headers.authorization).toBe(basic);
-    expect((JSON.parse(replayed.body.toString()) as { events: unknown[] }).events).toEqual([
+    expect((JSON.parse(replayed.rawBody) as { events: unknown[] }).events).toEqual([
       { name: 'client_event', channel: 'private-x', event: 'client-a', data: '{"n":1}', socket_id: '1.2' },
     ]);
     await expect.poll(() => w.xlen()).toBe(0);

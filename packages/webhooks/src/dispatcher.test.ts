@@ -5,12 +5,12 @@ import { WebhookErrorCode } from './delivery-error.js';
 import type { WebhookTarget } from '@herald/config';
 import type { WebhookEvent } from '@herald/protocol';
 import type { WebhookApp } from './types.js';
-import { captureLogger, startReceiver, type Receiver, type ReceivedRequest } from '../../webhook-worker/test/support/receiver.js';
+import { captureLogger, startWebhookReceiver, type Respond, type WebhookReceiver, type WebhookRequest } from '@herald/test-support';
 
-const receivers: Receiver[] = [];
+const receivers: WebhookReceiver[] = [];
 const dispatchers: WebhookDispatcher[] = [];
-async function receiver(...args: Parameters<typeof startReceiver>) {
-  const r = await startReceiver(...args);
+async function receiver(respond?: Respond) {
+  const r = await startWebhookReceiver(undefined, respond);
   receivers.push(r);
   return r;
 }
@@ -22,8 +22,8 @@ function dispatcher(apps: WebhookApp[], options: Partial<WebhookDispatcherOption
   return d;
 }
 const makeApp = (id: string, webhooks: WebhookTarget[]): WebhookApp => ({ id, key: `key-${id}`, secret: `secret-${id}`, webhooks });
-const body = (req: ReceivedRequest) => JSON.parse(req.body.toString('utf8')) as { time_ms: number; events: WebhookEvent[] };
-const allEvents = (r: Receiver) => r.requests.flatMap((q) => body(q).events);
+const body = (req: WebhookRequest) => JSON.parse(req.rawBody) as { time_ms: number; events: WebhookEvent[] };
+const allEvents = (r: WebhookReceiver) => r.requests.flatMap((q) => body(q).events);
 
 afterEach(async () => {
   await Promise.all(dispatchers.splice(0).map((d) => d.close()));
@@ -60,7 +60,7 @@ describe('WebhookDispatcher', () => {
     expect(Number.isInteger(body(fromA).time_ms)).toBe(true);
     for (const [req, app] of [[fromA, a], [fromB, b]] as const) {
       const pusher = new Pusher({ appId: app.id, key: app.key, secret: app.secret, cluster: 'mt1' });
-      expect(pusher.webhook({ headers: req.headers, rawBody: req.body.toString() }).isValid()).toBe(true);
+      expect(pusher.webhook({ headers: req.headers as Record<string, string>, rawBody: req.rawBody }).isValid()).toBe(true);
     }
     expect(d.stats()).toMatchObject({ pending: 0, sent: 2, failedAttempts: 0, deadLettered: 0 });
   });

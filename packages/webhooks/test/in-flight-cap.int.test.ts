@@ -6,7 +6,7 @@
 import { WebhookDispatcher, type WebhookApp, type WebhookDropReason } from '@herald/webhooks';
 import type { WebhookEventName } from '@herald/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { captureLogger, startReceiver, type Receiver } from '../../webhook-worker/test/support/receiver.js';
+import { captureLogger, startWebhookReceiver, type WebhookReceiver } from '@herald/test-support';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 async function hangingSetup(maxInFlight: number) {
-  const rx: Receiver = await startReceiver(() => 'hang');
+  const rx: WebhookReceiver = await startWebhookReceiver(undefined, () => 'hang');
   cleanups.push(() => rx.close());
   const app: WebhookApp = { id: 'app1', key: 'key1', secret: 'secret-0123456789abcdef', webhooks: [{ url: rx.url }] };
   const log = captureLogger();
@@ -49,7 +49,7 @@ describe('WebhookDispatcher maxInFlight', () => {
     expect(warns[0]!.obj).toMatchObject({ appId: 'app1', events: ['client_event'], maxInFlight: 2 });
     // The two in flight are untouched; the third was never sent.
     expect(t.dispatcher.stats().pending).toBe(2);
-    expect(t.rx.requests.map((r) => (JSON.parse(r.body.toString()) as { events: { data: string }[] }).events[0]!.data)).toEqual(['1', '2']);
+    expect(t.rx.requests.map((r) => (JSON.parse(r.rawBody) as { events: { data: string }[] }).events[0]!.data)).toEqual(['1', '2']);
   });
 
   it('a flood of drops logs one line a second per app, and counts every event', async () => {

@@ -1,14 +1,12 @@
 import { afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { freePort } from '../../../packages/broker/test/support/ports.js';
+import { freePort } from './ports.js';
+import { repoPath } from './repo.js';
 
 /** The built entry points (`npm test` runs `tsc -b` before vitest). */
-export const GATEWAY_MAIN = fileURLToPath(new URL('../../../packages/gateway/dist/main.js', import.meta.url));
-export const WORKER_MAIN = fileURLToPath(new URL('../../../packages/webhook-worker/dist/main.js', import.meta.url));
-
-export { freePort };
+export const GATEWAY_MAIN = repoPath('packages/gateway/dist/main.js');
+export const WORKER_MAIN = repoPath('packages/webhook-worker/dist/main.js');
 
 export interface TestApp {
   id: string;

@@ -6,7 +6,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { readRepoFile, repoPath } from './deploy-files.js';
+import { readRepoFile, repoPath } from './repo.js';
 
 export type K8sObject = {
   apiVersion: string;

@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { startRedis, startRedisCluster, startSentinelSet, uniquePrefix } from './support/redis.js';
+import { startRedis, startRedisCluster, startSentinelSet, uniquePrefix } from '../src/index.js';
 
 /** ioredis reports connection errors as events; the tests observe them through state instead. */
 const quiet = <T extends Redis | Cluster>(client: T): T => {

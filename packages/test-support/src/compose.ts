@@ -3,7 +3,7 @@
  * variable interpolation compose applies to docker-compose.yml before anything runs.
  */
 import { parse as parseYaml } from 'yaml';
-import { readRepoFile } from './deploy-files.js';
+import { readRepoFile } from './repo.js';
 
 /** KEY=VALUE lines of an env file (comments and blank lines skipped). */
 export function parseEnvFile(text: string): Record<string, string> {

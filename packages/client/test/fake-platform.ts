@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse, NetworkMonitor, Platform, Socket, SocketHandlers } from '../../src/transport.js';
+import type { HttpRequest, HttpResponse, NetworkMonitor, Platform, Socket, SocketHandlers } from '../src/transport.js';
 
 export interface SentFrame {
   event: string;

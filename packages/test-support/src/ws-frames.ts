@@ -6,14 +6,14 @@ export const OBS_PRIVATE = 'private-obs';
 export const OBS_PRESENCE = 'presence-obs';
 export const OBS_ENCRYPTED = 'private-encrypted-obs';
 
-export interface Frame {
+export interface FuzzFrame {
   kind: string;
   payload: Buffer | string;
   binary: boolean;
 }
 
 /** One client frame of the fuzz: text or binary, with the kind of garbage it is. */
-export function frameArbitrary(key: string): fc.Arbitrary<Frame> {
+export function frameArbitrary(key: string): fc.Arbitrary<FuzzFrame> {
   const targets = fc.constantFrom(OBS_PUBLIC, OBS_PRIVATE, OBS_PRESENCE, OBS_ENCRYPTED, '#server-to-user-obs', 'presence-obs-2', 'pub-x', 'private-x', 'cache-x', '', 'a b', 'x'.repeat(201));
   const json = fc.jsonValue({ maxDepth: 4 });
   const auth = fc.oneof(
@@ -38,7 +38,7 @@ export function frameArbitrary(key: string): fc.Arbitrary<Frame> {
       { requiredKeys: [] },
     )
     .map((o) => JSON.stringify(o));
-  const text = (p: fc.Arbitrary<string>, kind: string) => p.map((payload): Frame => ({ kind, payload, binary: false }));
+  const text = (p: fc.Arbitrary<string>, kind: string) => p.map((payload): FuzzFrame => ({ kind, payload, binary: false }));
   return fc.oneof(
     { weight: 6, arbitrary: text(shaped, 'shaped') },
     { weight: 2, arbitrary: text(fc.tuple(shaped, fc.nat()).map(([s, n]) => s.slice(0, n % (s.length + 1))), 'truncated') },
@@ -57,10 +57,10 @@ export function frameArbitrary(key: string): fc.Arbitrary<Frame> {
         'deeply nested',
       ),
     },
-    { weight: 2, arbitrary: fc.uint8Array({ maxLength: 300 }).map((b): Frame => ({ kind: 'binary', payload: Buffer.from(b), binary: true })) },
+    { weight: 2, arbitrary: fc.uint8Array({ maxLength: 300 }).map((b): FuzzFrame => ({ kind: 'binary', payload: Buffer.from(b), binary: true })) },
     // Random bytes as a text frame: mostly invalid UTF-8, which closes that socket (1007).
-    { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 100 }).map((b): Frame => ({ kind: 'bytes as text', payload: Buffer.from(b), binary: false })) },
-    { weight: 1, arbitrary: fc.constant<Frame>({ kind: 'oversized', payload: JSON.stringify({ event: 'client-x', channel: OBS_PRIVATE, data: 'y'.repeat(70 * 1024) }), binary: false }) },
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 100 }).map((b): FuzzFrame => ({ kind: 'bytes as text', payload: Buffer.from(b), binary: false })) },
+    { weight: 1, arbitrary: fc.constant<FuzzFrame>({ kind: 'oversized', payload: JSON.stringify({ event: 'client-x', channel: OBS_PRIVATE, data: 'y'.repeat(70 * 1024) }), binary: false }) },
   );
 }
 
