@@ -24,24 +24,28 @@ interface Manifest {
 interface Pkg {
   dir: string;
   name: string;
-  /** `@herald/*` names in dependencies, devDependencies and peerDependencies. */
-  declared: Set<string>;
-  /** Project references of its tsconfig.json, as package directory names. */
-  references: Set<string>;
+  /** `@herald/*` names in dependencies and peerDependencies: what its shipped code may use. */
+  runtime: Set<string>;
+  /** `@herald/*` names in devDependencies: what only its tests may use. */
+  dev: Set<string>;
+  /** Project references of its tsconfig.json, as package directory names; null for a package never built (test support). */
+  references: Set<string> | null;
 }
 
 const pkgDirs = readdirSync(join(root, 'packages')).filter((d) => statSync(join(root, 'packages', d, 'package.json'), { throwIfNoEntry: false })?.isFile());
 
+const heraldNames = (...lists: (Record<string, string> | undefined)[]) =>
+  new Set(lists.flatMap((deps) => Object.keys(deps ?? {})).filter((n) => n.startsWith('@herald/')));
+
 const packages: Pkg[] = pkgDirs.map((dir) => {
   const m = JSON.parse(read('packages', dir, 'package.json')) as Manifest;
-  const declared = new Set(
-    [m.dependencies, m.devDependencies, m.peerDependencies].flatMap((deps) => Object.keys(deps ?? {})).filter((n) => n.startsWith('@herald/')),
-  );
-  const tsconfig = JSON.parse(read('packages', dir, 'tsconfig.json')) as { references?: { path: string }[] };
-  const references = new Set((tsconfig.references ?? []).map((r) => r.path.replace(/^\.\.\//, '')));
-  return { dir, name: m.name, declared, references };
+  const hasTsconfig = statSync(join(root, 'packages', dir, 'tsconfig.json'), { throwIfNoEntry: false })?.isFile() ?? false;
+  const tsconfig = hasTsconfig ? (JSON.parse(read('packages', dir, 'tsconfig.json')) as { references?: { path: string }[] }) : undefined;
+  const references = tsconfig ? new Set((tsconfig.references ?? []).map((r) => r.path.replace(/^\.\.\//, ''))) : null;
+  return { dir, name: m.name, runtime: heraldNames(m.dependencies, m.peerDependencies), dev: heraldNames(m.devDependencies), references };
 });
 const byName = new Map(packages.map((p) => [p.name, p]));
+const built = (p: Pkg) => p.references !== null;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -56,17 +60,27 @@ const IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*)['"](@herald\/[a-z0-9-]+)(?:\/[^'
 /** `require.resolve('@herald/x/...')`, `import.meta.resolve('@herald/x/...')`: a file of the package, read at run time. */
 const RESOLVE = /\bresolve\(\s*['"](@herald\/[a-z0-9-]+)(?:\/[^'"]*)?['"]/g;
 
-function usesOf(pkg: Pkg): { imported: Map<string, string>; resolved: Map<string, string> } {
-  const imported = new Map<string, string>();
-  const resolved = new Map<string, string>();
-  for (const file of sourceFiles(join(root, 'packages', pkg.dir, 'src'))) {
+interface Uses {
+  /** Package name -> first file using it. */
+  imported: Map<string, string>;
+  resolved: Map<string, string>;
+}
+
+/** What a package's shipped sources use, and what its tests use (every file of a package never built counts as a test's). */
+function usesOf(pkg: Pkg): { code: Uses; tests: Uses } {
+  const code: Uses = { imported: new Map(), resolved: new Map() };
+  const tests: Uses = { imported: new Map(), resolved: new Map() };
+  const dirs = ['src', 'test'].map((d) => join(root, 'packages', pkg.dir, d)).filter((d) => statSync(d, { throwIfNoEntry: false })?.isDirectory());
+  for (const file of dirs.flatMap(sourceFiles)) {
+    const isTest = !built(pkg) || file.endsWith('.test.ts') || file.includes('/test/');
+    const into = isTest ? tests : code;
     // Comments may show an import as an example; only code counts.
     const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
     const where = file.slice(root.length);
-    for (const m of text.matchAll(IMPORT)) if (!imported.has(m[1]!)) imported.set(m[1]!, where);
-    for (const m of text.matchAll(RESOLVE)) if (!resolved.has(m[1]!)) resolved.set(m[1]!, where);
+    for (const m of text.matchAll(IMPORT)) if (!into.imported.has(m[1]!)) into.imported.set(m[1]!, where);
+    for (const m of text.matchAll(RESOLVE)) if (!into.resolved.has(m[1]!)) into.resolved.set(m[1]!, where);
   }
-  return { imported, resolved };
+  return { code, tests };
 }
 
 describe('the workspace package graph', () => {
@@ -76,32 +90,44 @@ describe('the workspace package graph', () => {
 
   for (const pkg of packages) {
     describe(pkg.name, () => {
-      const { imported, resolved } = usesOf(pkg);
-      const used = new Map([...resolved, ...imported]);
+      const { code, tests } = usesOf(pkg);
+      const usedByCode = new Map([...code.resolved, ...code.imported]);
+      const usedByTests = new Map([...tests.resolved, ...tests.imported]);
+      const named = (entries: Iterable<[string, string]>) => [...entries].map(([name, file]) => `${name} (${file})`);
 
-      it('declares every workspace package its sources use', () => {
-        const undeclared = [...used].filter(([name]) => name !== pkg.name && !pkg.declared.has(name)).map(([name, file]) => `${name} (${file})`);
-        expect(undeclared).toEqual([]);
+      it('declares in dependencies every workspace package its shipped code uses', () => {
+        expect(named([...usedByCode].filter(([name]) => name !== pkg.name && !pkg.runtime.has(name)))).toEqual([]);
+      });
+
+      it('declares every workspace package its tests use', () => {
+        expect(named([...usedByTests].filter(([name]) => name !== pkg.name && !pkg.runtime.has(name) && !pkg.dev.has(name)))).toEqual([]);
       });
 
       it('does not import itself by name', () => {
-        expect(used.has(pkg.name) ? [used.get(pkg.name)] : []).toEqual([]);
+        expect([...usedByCode.keys()].filter((name) => name === pkg.name)).toEqual([]);
       });
 
-      it('declares no workspace package its sources do not use', () => {
-        expect([...pkg.declared].filter((name) => !used.has(name))).toEqual([]);
+      it('declares no workspace package it does not use, and as a dependency only what its shipped code uses', () => {
+        expect([...pkg.runtime].filter((name) => !usedByCode.has(name))).toEqual([]);
+        expect([...pkg.dev].filter((name) => !usedByTests.has(name))).toEqual([]);
       });
 
-      it('references the tsconfig project of every workspace package it imports, and only declared ones', () => {
+      it('depends at run time only on built packages (test support is a devDependency)', () => {
+        expect([...pkg.runtime].filter((name) => byName.get(name) !== undefined && !built(byName.get(name)!))).toEqual([]);
+      });
+
+      it('references the tsconfig project of every workspace package its shipped code imports, and only those it depends on', () => {
+        if (pkg.references === null) return expect(built(pkg)).toBe(false);
+        const references = pkg.references;
         const dirOf = (name: string) => byName.get(name)?.dir ?? name;
-        expect([...imported.keys()].map(dirOf).filter((dir) => !pkg.references.has(dir))).toEqual([]);
-        const declaredDirs = new Set([...pkg.declared].map(dirOf));
-        expect([...pkg.references].filter((dir) => !declaredDirs.has(dir))).toEqual([]);
+        expect([...code.imported.keys()].map(dirOf).filter((dir) => !references.has(dir))).toEqual([]);
+        const runtimeDirs = new Set([...pkg.runtime].map(dirOf));
+        expect([...references].filter((dir) => !runtimeDirs.has(dir))).toEqual([]);
       });
     });
   }
 
-  it('has no cycle among the declared dependencies', () => {
+  it('has no cycle among the packages\' run-time dependencies', () => {
     const cycles: string[] = [];
     const state = new Map<string, 'visiting' | 'done'>();
     const visit = (name: string, path: string[]) => {
@@ -111,7 +137,7 @@ describe('the workspace package graph', () => {
         return;
       }
       state.set(name, 'visiting');
-      for (const dep of byName.get(name)?.declared ?? []) visit(dep, [...path, name]);
+      for (const dep of byName.get(name)?.runtime ?? []) visit(dep, [...path, name]);
       state.set(name, 'done');
     };
     for (const pkg of packages) visit(pkg.name, []);
@@ -122,7 +148,7 @@ describe('the workspace package graph', () => {
     const rootManifest = JSON.parse(read('package.json')) as Manifest;
     expect([...(rootManifest.workspaces ?? [])].sort()).toEqual(pkgDirs.map((d) => `packages/${d}`).sort());
     const rootRefs = (JSON.parse(read('tsconfig.json')) as { references: { path: string }[] }).references.map((r) => r.path);
-    expect(rootRefs.sort()).toEqual(pkgDirs.map((d) => `packages/${d}`).sort());
+    expect(rootRefs.sort()).toEqual(packages.filter(built).map((p) => `packages/${p.dir}`).sort());
     const vitestConfig = read('vitest.config.ts');
     expect(packages.filter((p) => !vitestConfig.includes(`'${p.name}': src('${p.dir}')`)).map((p) => p.name)).toEqual([]);
   });
