@@ -20,7 +20,8 @@ function sources(): string[] {
       else if (p.endsWith('.ts') && !p.endsWith('.test.ts')) out.push(p);
     }
   };
-  for (const pkg of readdirSync(join(REPO, 'packages'))) {
+  // Shipped code only: the test-support workspace reads variables for tests, not for users.
+  for (const pkg of readdirSync(join(REPO, 'packages')).filter((p) => p !== 'test-support')) {
     const src = join(REPO, 'packages', pkg, 'src');
     if (statSync(src, { throwIfNoEntry: false })?.isDirectory()) walk(src);
   }

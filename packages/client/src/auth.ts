@@ -1,6 +1,6 @@
 import type { HttpClient } from './transport.js';
 
-/** What an auth endpoint answers for a private / presence / encrypted channel (spec/auth.md §2.1). */
+/** What an auth endpoint answers for a private / presence / encrypted channel (docs/reference/auth.md#channel-authorization). */
 export interface ChannelAuthData {
   auth: string;
   /** Presence channels: the signed `{"user_id","user_info"}` JSON string. */
@@ -9,7 +9,7 @@ export interface ChannelAuthData {
   shared_secret?: string;
 }
 
-/** What a user-auth endpoint answers for `signin()` (spec/auth.md §2.2). */
+/** What a user-auth endpoint answers for `signin()` (docs/reference/auth.md#user-authentication). */
 export interface UserAuthData {
   auth: string;
   user_data: string;

@@ -12,7 +12,7 @@ export const ReconnectAction = {
 export type ReconnectAction = (typeof ReconnectAction)[keyof typeof ReconnectAction];
 
 /**
- * The Pusher close-code ranges (spec/protocol.md §7, the table in @herald/protocol errors.ts):
+ * The Pusher close-code ranges (docs/reference/protocol.md#error-and-close-codes, the table in @herald/protocol errors.ts):
  * 4000-4099 don't reconnect unchanged, 4100-4199 back off, 4200-4299 reconnect now. Codes of 4300
  * and above are never sent as close codes by Herald; pusher-js treats them as "refused".
  */

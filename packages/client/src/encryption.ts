@@ -20,7 +20,7 @@ export type DecryptResult =
   | { ok: false; reason: 'malformed' | 'key' };
 
 /**
- * Opens `{"nonce","ciphertext"}` (both base64) with NaCl secretbox (spec/auth.md §5). The
+ * Opens `{"nonce","ciphertext"}` (both base64) with NaCl secretbox (docs/reference/auth.md#encrypted-channels). The
  * plaintext is the JSON the server SDK encrypted; it is parsed like any event data.
  */
 export function decryptEventData(data: unknown, key: Uint8Array): DecryptResult {

@@ -1,4 +1,4 @@
-/** A frame from the server (spec/protocol.md §1.3). */
+/** A frame from the server (docs/reference/protocol.md#frames). */
 export interface IncomingFrame {
   event: string;
   channel?: string;
@@ -7,7 +7,7 @@ export interface IncomingFrame {
   user_id?: string;
 }
 
-/** A frame to the server; `data` is sent as an object (spec/protocol.md §2.2). */
+/** A frame to the server; `data` is sent as an object (docs/reference/protocol.md#frames). */
 export interface OutgoingFrame {
   event: string;
   channel?: string;

@@ -44,7 +44,7 @@ function globalUni(): UniApi {
 
 /**
  * `uni.connectSocket` → `SocketTask`. Each client gets its own task, unlike webman's
- * push-uniapp.js, which used the app-wide `uni.onSocket*` API and so allowed only one socket.
+ * push-uniapp.js, which uses the app-wide `uni.onSocket*` API and so allows only one socket.
  */
 function createUniTransport(u: UniApi): Transport {
   return {

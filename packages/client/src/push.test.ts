@@ -500,7 +500,7 @@ describe('presence channels', () => {
 });
 
 describe('encrypted channels', () => {
-  // spec/auth.md §4.5 and §5: the worked payload.
+  // docs/reference/auth.md#worked-examples: the encrypted payload.
   const SECRET = 'g3Au6SZ+UCU+IMfFsFva0rq+Gi4tzSHR6WCcWZbS9sY=';
   const WRONG = `${'A'.repeat(43)}=`;
   const PAYLOAD = JSON.stringify({ nonce: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYX', ciphertext: 'JudJzMunSIiVrODAo+lfpUsGJzgoj596PYEg0Ekt7UbHsg5iiqAaZxI=' });

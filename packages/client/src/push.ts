@@ -56,7 +56,7 @@ const DEFAULT_AUTH_ENDPOINT = '/plugin/webman/push/auth';
 const DEFAULT_USER_AUTH_ENDPOINT = '/pusher/user-auth';
 
 function positive(name: string, value: number | undefined, fallback: number): number {
-  // push.js used `options.heartbeat || 25000`: 0 and other falsy values mean "default".
+  // As in webman's push.js (`options.heartbeat || 25000`), 0 and other falsy values mean "default".
   if (!value) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number of ms (got ${String(value)})`);
   return value;

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { RawClient, startTestGateway, type TestGateway } from '@herald/test-support';
 
 /**
- * The requests each official server SDK sends, reproduced byte for byte (spec/http-api.md §1-§3, §6;
- * spec/webman-push.md §4): body bytes, query order and escaping, signed path, headers. Each must be
+ * The requests each official server SDK sends, reproduced byte for byte (docs/reference/rest-api.md (#answers, #request-signing, #endpoints);
+ * docs/reference/rest-api.md#request-signing (webman/push's `Api`: path `/apps/1024`, no `auth_version`)): body bytes, query order and escaping, signed path, headers. Each must be
  * accepted with 200 and a JSON object body, and what it publishes must be delivered unchanged.
  */
 
@@ -513,7 +513,7 @@ describe('webman/push PHP Api', () => {
   });
 });
 
-describe('spec/http-api.md worked vectors', () => {
+describe('docs/reference/rest-api.md worked examples', () => {
   const key = '278d425bdf160c739803';
   const secret = '7ad3773142a6692b25b8';
   const vectorApp = { id: '3', key, secret };

@@ -5,7 +5,7 @@ import { API_ERRORS } from '../src/api/errors.js';
 import { marker, RawClient, startTestGateway, type TestGateway } from '@herald/test-support';
 
 /**
- * Integration tests for the HTTP REST API (spec/http-api.md): every endpoint through the official
+ * Integration tests for the HTTP REST API (docs/reference/rest-api.md): every endpoint through the official
  * `pusher` Node SDK, edge cases and rejections through raw signed requests, delivery checked on raw
  * WebSocket subscribers.
  */

@@ -1,5 +1,5 @@
 /**
- * Hostile and malformed client input (spec/protocol.md §1.3, §4.4-§4.7, §5.2): every case checks
+ * Hostile and malformed client input (docs/reference/protocol.md (#frames, #subscribe, #channel-kinds)): every case checks
  * the documented reply (or silence), what happens to the offending socket, and that a
  * well-behaved subscriber of a public channel on the same gateway still gets an API trigger
  * afterwards.

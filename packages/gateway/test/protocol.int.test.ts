@@ -1,5 +1,5 @@
 /**
- * WebSocket protocol handling (spec/protocol.md §1-§4, §7) against a real gateway: the handshake,
+ * WebSocket protocol handling (docs/reference/protocol.md) against a real gateway: the handshake,
  * the `protocol` query, connection refusals and their close codes, ping/pong in both directions,
  * the server-side inactivity sweep, graceful shutdown, and what /metrics reports afterwards.
  * Raw `ws` clients check the exact frames; the unmodified pusher-js client checks that real

@@ -86,7 +86,7 @@ describe('apiStringToSign', () => {
   });
 });
 
-describe('http-api.md §2.4 worked vectors', () => {
+describe('docs/reference/rest-api.md worked examples', () => {
   it('Vector A: Pusher documented example', () => {
     const body = '{"name":"foo","channels":["project-3"],"data":"{\\"some\\":\\"data\\"}"}';
     expect(md5Hex(body)).toBe('ec365a775a4cd0599faeb73354201b6f');
@@ -260,7 +260,7 @@ describe('http-api.md §2.4 worked vectors', () => {
   });
 });
 
-describe('verifyApiRequest: other checks (http-api.md §2.3)', () => {
+describe('verifyApiRequest: other checks (docs/reference/rest-api.md#request-signing)', () => {
   const body = '{"name":"e","channel":"c","data":"d"}';
   const signed = (over: Partial<Parameters<typeof signApiRequest>[0]> = {}) =>
     signApiRequest({ key: KEY, secret: SECRET, method: 'POST', path: '/apps/3/events', body, timestamp: TS, ...over });

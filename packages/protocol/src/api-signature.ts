@@ -1,6 +1,6 @@
 import { hmacSha256Hex, md5Hex, safeEqual } from './signature.js';
 
-/** Allowed clock skew for `auth_timestamp` (spec/http-api.md §2.3). */
+/** Allowed clock skew for `auth_timestamp` (docs/reference/rest-api.md#request-signing). */
 export const API_TIMESTAMP_WINDOW_S = 600;
 
 /**
@@ -62,7 +62,7 @@ export function signApiRequest(opts: {
 export type ApiAuthResult = { ok: true } | { ok: false; status: 400 | 401; message: string };
 
 /**
- * Verifies a signed REST request (spec/http-api.md §2.3). `paths` are the candidate signed paths in
+ * Verifies a signed REST request (docs/reference/rest-api.md#request-signing). `paths` are the candidate signed paths in
  * order (as received, then percent-decoded): the request passes if any verifies.
  * `auth_version` may be absent (webman/push's PHP Api does not send it); if present it must be 1.0.
  */

@@ -21,7 +21,7 @@ const K = (k: Partial<ChannelKind>): ChannelKind => ({
   ...k,
 });
 
-describe('channelKind (protocol.md §5.1, anchored prefixes in order)', () => {
+describe('channelKind (docs/reference/protocol.md#channel-kinds, anchored prefixes in order)', () => {
   it.each<[string, ChannelKind]>([
     ['my-channel', K({})],
     ['private-foobar', K({ authorized: true, clientEvents: true })],
@@ -77,7 +77,7 @@ describe('user channels', () => {
   });
 });
 
-describe('isValidChannelName (protocol.md §5.2)', () => {
+describe('isValidChannelName (docs/reference/protocol.md#channel-kinds)', () => {
   it('accepts the whole Pusher character set', () => {
     for (const name of ['my-channel', 'private-foobar', 'a', 'AZaz09-_=@,.;', 'presence-a,b;c@d=e.f_g', '-', '0']) {
       expect(isValidChannelName(name), name).toBe(true);
@@ -132,7 +132,7 @@ describe('isValidEventName', () => {
   });
 });
 
-describe('isValidSocketId (protocol.md §3)', () => {
+describe('isValidSocketId (docs/reference/protocol.md#connection-established)', () => {
   it('accepts two decimal integers joined by a dot', () => {
     for (const id of ['1234.1234', '8821093874.1938475621', '0.0', '1.2']) expect(isValidSocketId(id), id).toBe(true);
   });

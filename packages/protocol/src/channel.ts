@@ -1,4 +1,4 @@
-/** Channel kinds, decided once from the anchored prefix (spec/protocol.md §5.1). */
+/** Channel kinds, decided once from the anchored prefix (docs/reference/protocol.md#channel-kinds). */
 export interface ChannelKind {
   /** Needs a signed `auth` to subscribe (private-, presence-, private-encrypted-). */
   readonly authorized: boolean;

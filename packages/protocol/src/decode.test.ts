@@ -43,7 +43,7 @@ describe('parseClientFrame: subscribe', () => {
     });
   });
 
-  it('presence frame from auth.md §4.2, channel_data kept as the exact string', () => {
+  it('presence frame from docs/reference/auth.md#worked-examples, channel_data kept as the exact string', () => {
     const frame =
       '{"event":"pusher:subscribe","data":{"auth":"278d425bdf160c739803:48dac51d2d7569e1e9c0f48c227d4b26f238fa68e5c0bb04222c966909c4f7c4","channel_data":"{\\"user_id\\":\\"10\\",\\"user_info\\":{\\"name\\":\\"Mr. Pusher\\"}}","channel":"presence-foobar"}}';
     expect(parseClientFrame(frame)).toEqual({
@@ -97,7 +97,7 @@ describe('parseClientFrame: unsubscribe and signin', () => {
     expect(parseClientFrame('{"event":"pusher:unsubscribe"}')).toEqual({ kind: 'unsubscribe', channel: undefined });
   });
 
-  it('pusher:signin (protocol.md §4.12), user_data kept as the exact string', () => {
+  it('pusher:signin (docs/reference/protocol.md#sign-in-and-user-events), user_data kept as the exact string', () => {
     const frame =
       '{"event":"pusher:signin","data":{"auth":"278d425bdf160c739803:4708d583dada6a56435fb8bc611c77c359a31eebde13337c16ab43aa6de336ba","user_data":"{\\"id\\":\\"12345\\"}"}}';
     expect(parseClientFrame(frame)).toEqual({

@@ -21,7 +21,7 @@ import { PusherError, PusherErrorCode, SubscriptionError, SubscriptionErrorType,
 const parse = (s: string) => JSON.parse(s) as { event: string; channel?: string; data?: unknown; user_id?: string };
 
 describe('encodeConnectionEstablished', () => {
-  it('data is a JSON string (protocol.md §4.1)', () => {
+  it('data is a JSON string (docs/reference/protocol.md#connection-established)', () => {
     const frame = encodeConnectionEstablished('1234.1234', 120);
     expect(frame).toBe('{"event":"pusher:connection_established","data":"{\\"socket_id\\":\\"1234.1234\\",\\"activity_timeout\\":120}"}');
     const msg = parse(frame);
@@ -31,7 +31,7 @@ describe('encodeConnectionEstablished', () => {
 });
 
 describe('encodeError', () => {
-  it('data is a plain object (protocol.md §4.2)', () => {
+  it('data is a plain object (docs/reference/protocol.md#frames)', () => {
     const frame = encodeError(appNotFound('abc'));
     const msg = parse(frame);
     expect(msg.event).toBe('pusher:error');
@@ -56,7 +56,7 @@ describe('ping/pong frames', () => {
 });
 
 describe('encodeChannelEvent', () => {
-  it('matches protocol.md §4.10', () => {
+  it('matches docs/reference/protocol.md#channel-events', () => {
     expect(encodeChannelEvent('my-event', 'my-channel', '{"message":"hello world"}')).toBe(
       '{"event":"my-event","channel":"my-channel","data":"{\\"message\\":\\"hello world\\"}"}',
     );
@@ -113,7 +113,7 @@ describe('subscription succeeded', () => {
     expect(encodeSubscriptionSucceeded('my-channel')).toBe('{"event":"pusher_internal:subscription_succeeded","channel":"my-channel","data":"{}"}');
   });
 
-  it('presence: protocol.md §4.6 example exactly, null for a member without user_info', () => {
+  it('presence: docs/reference/protocol.md#presence-channels example exactly, null for a member without user_info', () => {
     const frame = encodePresenceSucceeded('presence-foobar', [
       { userId: '10', userInfo: { name: 'Mr. Pusher' } },
       { userId: '11', userInfo: undefined },
@@ -168,7 +168,7 @@ describe('subscription succeeded', () => {
 });
 
 describe('member events', () => {
-  it('member_added / member_removed match protocol.md §4.8', () => {
+  it('member_added / member_removed match docs/reference/protocol.md#presence-channels', () => {
     expect(encodeMemberAdded('presence-foobar', '11', { name: 'Ms. Pusher' })).toBe(
       '{"event":"pusher_internal:member_added","channel":"presence-foobar","data":"{\\"user_id\\":\\"11\\",\\"user_info\\":{\\"name\\":\\"Ms. Pusher\\"}}"}',
     );
@@ -183,21 +183,21 @@ describe('member events', () => {
 });
 
 describe('other server frames', () => {
-  it('subscription_count (§4.9)', () => {
+  it('subscription_count (docs/reference/protocol.md#subscription-counts)', () => {
     expect(encodeSubscriptionCount('my-channel', 3)).toBe(
       '{"event":"pusher_internal:subscription_count","channel":"my-channel","data":"{\\"subscription_count\\":3}"}',
     );
   });
 
-  it('cache_miss (§4.14)', () => {
+  it('cache_miss (docs/reference/protocol.md#cache-channels)', () => {
     expect(encodeCacheMiss('cache-prices')).toBe('{"event":"pusher:cache_miss","channel":"cache-prices","data":"{}"}');
   });
 
-  it('signin_success (§4.12): object data echoing the exact user_data string', () => {
+  it('signin_success (docs/reference/protocol.md#sign-in-and-user-events): object data echoing the exact user_data string', () => {
     expect(encodeSigninSuccess('{"id":"12345"}')).toBe('{"event":"pusher:signin_success","data":{"user_data":"{\\"id\\":\\"12345\\"}"}}');
   });
 
-  it('watchlist_events (§4.13): string data', () => {
+  it('watchlist_events (docs/reference/protocol.md#sign-in-and-user-events): string data', () => {
     expect(
       encodeWatchlistEvents([
         { name: 'online', user_ids: ['11', '12'] },

@@ -3,7 +3,7 @@ import { PusherEvent } from './events.js';
 
 /**
  * Server → client frames. `data` is a JSON string in every frame except `pusher:error` (and the
- * object-shaped `pusher:subscription_error` / `pusher:signin_success`): spec/protocol.md §2.
+ * object-shaped `pusher:subscription_error` / `pusher:signin_success`): docs/reference/protocol.md#frames.
  */
 export const encodeConnectionEstablished = (socketId: string, activityTimeout: number) =>
   JSON.stringify({

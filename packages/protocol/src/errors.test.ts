@@ -20,7 +20,7 @@ import {
 } from './errors.js';
 import * as protocol from './index.js';
 
-describe('PusherErrorCode (protocol.md §7.1)', () => {
+describe('PusherErrorCode (docs/reference/protocol.md#error-and-close-codes)', () => {
   it('has the documented numbers', () => {
     expect(PusherErrorCode).toEqual({
       TlsOnly: 4000,

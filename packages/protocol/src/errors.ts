@@ -1,7 +1,7 @@
 import { MAX_WATCHLIST } from './presence.js';
 
 /**
- * The one table of Pusher protocol error codes. Close ranges (spec/protocol.md §7):
+ * The one table of Pusher protocol error codes. Close ranges (docs/reference/protocol.md#error-and-close-codes):
  * 4000-4099 the client must not reconnect unchanged, 4100-4199 reconnect after a back-off,
  * 4200-4299 reconnect now, 4300+ are sent only as `pusher:error` frames and never as close codes
  * (pusher-js treats a close code >= 4300 as "refused" and never reconnects).

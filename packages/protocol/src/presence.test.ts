@@ -5,7 +5,7 @@ import { MAX_WATCHLIST, parsePresenceData, parseUserData } from './presence.js';
 const LIMITS = { maxPresenceUserIdLength: 128, maxPresenceUserInfoBytes: 1024 };
 
 describe('parsePresenceData', () => {
-  it('auth.md §4.2 channel_data', () => {
+  it('channel_data of docs/reference/auth.md#worked-examples', () => {
     expect(parsePresenceData('{"user_id":"10","user_info":{"name":"Mr. Pusher"}}', LIMITS)).toEqual({
       ok: true,
       member: { userId: '10', userInfo: { name: 'Mr. Pusher' } },
@@ -87,14 +87,14 @@ describe('parsePresenceData', () => {
 });
 
 describe('parseUserData', () => {
-  it('auth.md §4.4 user_data', () => {
+  it('user_data of docs/reference/auth.md#worked-examples', () => {
     expect(parseUserData('{"id":"12345"}')).toEqual({
       ok: true,
       user: { id: '12345', userInfo: undefined, watchlist: [], watchlistTruncated: false },
     });
   });
 
-  it('auth.md §4.4 richer user_data', () => {
+  it('richer user_data of docs/reference/auth.md#worked-examples', () => {
     expect(parseUserData('{"id":"10","user_info":{"name":"Mr. Pusher"},"watchlist":["11","12"]}')).toEqual({
       ok: true,
       user: { id: '10', userInfo: { name: 'Mr. Pusher' }, watchlist: ['11', '12'], watchlistTruncated: false },

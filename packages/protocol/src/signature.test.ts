@@ -15,7 +15,7 @@ import {
   verifyAuthValue,
 } from './signature.js';
 
-// Credentials of every vector in spec/auth.md §4 and spec/webhooks.md §5.
+// Credentials of every vector in docs/reference/auth.md#worked-examples and docs/reference/webhooks.md#worked-examples.
 const KEY = '278d425bdf160c739803';
 const SECRET = '7ad3773142a6692b25b8';
 const APP = { key: KEY, secret: SECRET };
@@ -52,7 +52,7 @@ describe('hmacSha256Hex / md5Hex / safeEqual', () => {
   });
 });
 
-describe('strings to sign (auth.md §1)', () => {
+describe('strings to sign (docs/reference/auth.md#what-is-signed)', () => {
   it('channel, presence and user strings', () => {
     expect(channelAuthString(SOCKET, 'private-foobar')).toBe('1234.1234:private-foobar');
     expect(channelAuthString(SOCKET, 'presence-foobar', '{"user_id":"10"}')).toBe('1234.1234:presence-foobar:{"user_id":"10"}');
@@ -62,8 +62,8 @@ describe('strings to sign (auth.md §1)', () => {
   });
 });
 
-describe('auth.md §4 test vectors', () => {
-  it('§4.1 private channel', () => {
+describe('docs/reference/auth.md worked examples', () => {
+  it('private channel', () => {
     const toSign = channelAuthString(SOCKET, 'private-foobar');
     expect(toSign).toBe('1234.1234:private-foobar');
     expect(hmacSha256Hex(SECRET, toSign)).toBe('58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4');
@@ -74,7 +74,7 @@ describe('auth.md §4 test vectors', () => {
     expect(verifyAuthValue(auth, APP, toSign, 'private-foobar')).toEqual({ ok: true });
   });
 
-  it('§4.2 presence channel, with the exact 50-byte channel_data', () => {
+  it('presence channel, with the exact 50-byte channel_data', () => {
     const channelData = '{"user_id":"10","user_info":{"name":"Mr. Pusher"}}';
     expect(channelData).toHaveLength(50);
     const toSign = channelAuthString(SOCKET, 'presence-foobar', channelData);
@@ -87,7 +87,7 @@ describe('auth.md §4 test vectors', () => {
     expect(verifyAuthValue(auth, APP, toSign, 'presence-foobar')).toEqual({ ok: true });
   });
 
-  it('§4.2 sensitivity: numeric user_id and "Mr. Channels" give different digests', () => {
+  it('sensitivity: numeric user_id and "Mr. Channels" give different digests', () => {
     const numeric = '{"user_id":10,"user_info":{"name":"Mr. Pusher"}}';
     const channels = '{"user_id":10,"user_info":{"name":"Mr. Channels"}}';
     expect(hmacSha256Hex(SECRET, channelAuthString(SOCKET, 'presence-foobar', numeric))).toBe(
@@ -96,7 +96,7 @@ describe('auth.md §4 test vectors', () => {
     expect(hmacSha256Hex(SECRET, channelAuthString(SOCKET, 'presence-foobar', channels))).toBe(
       '31935e7d86dba64c2a90aed31fdc61869f9b22ba9d8863bba239c03ca481bc80',
     );
-    // The §4.2 auth (string user_id) must not verify against the numeric-id channel_data, and vice versa.
+    // The presence auth (string user_id) must not verify against the numeric-id channel_data, and vice versa.
     const stringIdAuth = `${KEY}:48dac51d2d7569e1e9c0f48c227d4b26f238fa68e5c0bb04222c966909c4f7c4`;
     expect(verifyAuthValue(stringIdAuth, APP, channelAuthString(SOCKET, 'presence-foobar', numeric), 'presence-foobar').ok).toBe(false);
     // Pusher's doc trap: the afaed369… digest does not belong to the "Mr. Channels" JSON.
@@ -105,20 +105,20 @@ describe('auth.md §4 test vectors', () => {
     expect(verifyAuthValue(docAuth, APP, channelAuthString(SOCKET, 'presence-foobar', numeric), 'presence-foobar').ok).toBe(true);
   });
 
-  it('§4.2 re-serialised channel_data (different spacing) does not verify', () => {
+  it('re-serialised channel_data (different spacing) does not verify', () => {
     const sent = '{"user_id":"10","user_info":{"name":"Mr. Pusher"}}';
     const reserialised = JSON.stringify(JSON.parse(sent), null, 1);
     const auth = signChannel(KEY, SECRET, SOCKET, 'presence-foobar', sent);
     expect(verifyAuthValue(auth, APP, channelAuthString(SOCKET, 'presence-foobar', reserialised), 'presence-foobar').ok).toBe(false);
   });
 
-  it('§4.3 presence without channel_data is signed like a private channel', () => {
+  it('presence without channel_data is signed like a private channel', () => {
     const auth = signChannel(KEY, SECRET, SOCKET, 'presence-foobar');
     expect(auth).toBe(`${KEY}:${hmacSha256Hex(SECRET, '1234.1234:presence-foobar')}`);
     expect(verifyAuthValue(auth, APP, channelAuthString(SOCKET, 'presence-foobar'), 'presence-foobar')).toEqual({ ok: true });
   });
 
-  it('§4.4 user authentication', () => {
+  it('user authentication', () => {
     const userData = '{"id":"12345"}';
     const toSign = userAuthString(SOCKET, userData);
     expect(toSign).toBe('1234.1234::user::{"id":"12345"}');
@@ -130,7 +130,7 @@ describe('auth.md §4 test vectors', () => {
     expect(verifyAuthValue(auth, APP, toSign, 'user')).toEqual({ ok: true });
   });
 
-  it('§4.4 richer user_data with user_info and watchlist', () => {
+  it('richer user_data with user_info and watchlist', () => {
     const userData = '{"id":"10","user_info":{"name":"Mr. Pusher"},"watchlist":["11","12"]}';
     const toSign = userAuthString(SOCKET, userData);
     expect(toSign).toBe('1234.1234::user::{"id":"10","user_info":{"name":"Mr. Pusher"},"watchlist":["11","12"]}');
@@ -138,7 +138,7 @@ describe('auth.md §4 test vectors', () => {
     expect(verifyAuthValue(signUser(KEY, SECRET, SOCKET, userData), APP, toSign, 'user')).toEqual({ ok: true });
   });
 
-  it('§4.5 private-encrypted channel authorization and shared_secret derivation', () => {
+  it('private-encrypted channel authorization and shared_secret derivation', () => {
     const toSign = channelAuthString(SOCKET, 'private-encrypted-foobar');
     expect(toSign).toBe('1234.1234:private-encrypted-foobar');
     expect(hmacSha256Hex(SECRET, toSign)).toBe('e6a18892d037c5d5e76a2265df4f086ffc38631605530dfd214aa5bff495f533');
@@ -157,7 +157,7 @@ describe('auth.md §4 test vectors', () => {
     expect(verifyAuthValue(auth, APP, toSign, 'private-encrypted-foobar')).toEqual({ ok: true });
   });
 
-  it('§5 encrypted payload passes through encodeChannelEvent untouched', () => {
+  it('encrypted payload passes through encodeChannelEvent untouched', () => {
     const shared = Buffer.from('g3Au6SZ+UCU+IMfFsFva0rq+Gi4tzSHR6WCcWZbS9sY=', 'base64');
     const nonce = Uint8Array.from({ length: 24 }, (_, i) => i);
     expect(Buffer.from(nonce).toString('base64')).toBe('AAECAwQFBgcICQoLDA0ODxAREhMUFRYX');
@@ -174,7 +174,7 @@ describe('auth.md §4 test vectors', () => {
   });
 });
 
-describe('verifyAuthValue failures (auth.md §3)', () => {
+describe('verifyAuthValue failures (docs/reference/auth.md#channel-authorization)', () => {
   const toSign = channelAuthString(SOCKET, 'private-foobar');
   const good = signChannel(KEY, SECRET, SOCKET, 'private-foobar');
 
@@ -237,7 +237,7 @@ describe('cross-check with the official pusher npm package (pusher-http-node 5.3
     expect(verifyAuthValue(r.auth, APP, channelAuthString(SOCKET, 'private-foobar'), 'private-foobar')).toEqual({ ok: true });
   });
 
-  it('authorizeChannel (presence, numeric user_id) gives the §4.2 sensitivity digest', () => {
+  it('authorizeChannel (presence, numeric user_id) gives the numeric-id digest of docs/reference/auth.md#worked-examples', () => {
     const r = pusher.authorizeChannel(SOCKET, 'presence-foobar', { user_id: 10 as unknown as string, user_info: { name: 'Mr. Pusher' } });
     expect(r.channel_data).toBe('{"user_id":10,"user_info":{"name":"Mr. Pusher"}}');
     expect(r.auth).toBe(`${KEY}:afaed3695da2ffd16931f457e338e6c9f2921fa133ce7dac49f529792be6304c`);
@@ -261,7 +261,7 @@ describe('cross-check with the official pusher npm package (pusher-http-node 5.3
     }
   });
 
-  it('authorizeChannel (private-encrypted) auth verifies and its shared_secret is the §4.5 value', () => {
+  it('authorizeChannel (private-encrypted) auth verifies and its shared_secret is the value of docs/reference/auth.md#worked-examples', () => {
     const r = pusher.authorizeChannel(SOCKET, 'private-encrypted-foobar');
     expect(r.auth).toBe(`${KEY}:e6a18892d037c5d5e76a2265df4f086ffc38631605530dfd214aa5bff495f533`);
     expect(r.shared_secret).toBe('g3Au6SZ+UCU+IMfFsFva0rq+Gi4tzSHR6WCcWZbS9sY=');
@@ -279,7 +279,7 @@ describe('cross-check with the official pusher npm package (pusher-http-node 5.3
   });
 });
 
-describe('webhook signatures (webhooks.md §5)', () => {
+describe('webhook signatures (docs/reference/webhooks.md#worked-examples)', () => {
   const W1 = '{"time_ms":1700000000000,"events":[{"name":"channel_occupied","channel":"my-channel"}]}';
   const W2 =
     '{"time_ms":1700000000123,"events":[{"name":"member_added","channel":"presence-foobar","user_id":"10"},{"name":"client_event","channel":"presence-foobar","event":"client-typing","data":"{\\"typing\\":true}","socket_id":"1234.1234","user_id":"10"}]}';

@@ -5,7 +5,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 export const hmacSha256Hex = (secret: string, message: string | Buffer): string =>
   createHmac('sha256', secret).update(message).digest('hex');
 
-/** One-shot `crypto.hash` where Node has it (20.12+: half the cost of a Hash object per request). */
+/** One-shot `crypto.hash` where Node has it (20.12+): cheaper than a Hash object per request. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: 'hex') => string }).hash;
 
 export const md5Hex = (body: string | Buffer): string => (oneShot !== undefined ? oneShot('md5', body, 'hex') : createHash('md5').update(body).digest('hex'));
@@ -17,11 +17,11 @@ export function safeEqual(a: string, b: string): boolean {
   return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
-/** `<socket_id>:<channel>[:<channel_data>]` (spec/auth.md §1). */
+/** `<socket_id>:<channel>[:<channel_data>]` (docs/reference/auth.md#what-is-signed). */
 export const channelAuthString = (socketId: string, channel: string, channelData?: string) =>
   channelData === undefined ? `${socketId}:${channel}` : `${socketId}:${channel}:${channelData}`;
 
-/** `<socket_id>::user::<user_data>` (spec/auth.md §1). */
+/** `<socket_id>::user::<user_data>` (docs/reference/auth.md#what-is-signed). */
 export const userAuthString = (socketId: string, userData: string) => `${socketId}::user::${userData}`;
 
 /** What an app's auth endpoint returns in `auth`: `<key>:<hex>`. */
@@ -61,5 +61,5 @@ export function verifyAuthValue(
   return { ok: true };
 }
 
-/** Webhook bodies are signed over the exact bytes sent (spec/webhooks.md §1). */
+/** Webhook bodies are signed over the exact bytes sent (docs/reference/webhooks.md#the-request). */
 export const signWebhook = (secret: string, body: string | Buffer) => hmacSha256Hex(secret, body);

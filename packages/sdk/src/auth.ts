@@ -32,7 +32,7 @@ function sharedSecretFor(signer: Signer, channel: string): string {
 }
 
 /**
- * The channel-auth endpoint's answer (spec/auth.md §1, §4): `auth` signs `socket_id:channel` (plus
+ * The channel-auth endpoint's answer (docs/reference/auth.md#what-is-signed, docs/reference/auth.md#worked-examples): `auth` signs `socket_id:channel` (plus
  * `:channel_data` for presence). Byte-identical to pusher-http-node's `authorizeChannel` for the
  * same inputs. Presence data is only accepted for `presence-` channels, where the server checks it;
  * a presence channel without it relies on the connection being signed in.

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { secretbox } from './secretbox.js';
 
-/** Channels whose events are end-to-end encrypted (spec/auth.md §5); the server only routes them. */
+/** Channels whose events are end-to-end encrypted (docs/reference/auth.md#encrypted-channels); the server only routes them. */
 export const isEncryptedChannel = (channel: string) => channel.startsWith('private-encrypted-');
 
 /** Per-channel key: SHA-256(utf8(channel name) ‖ master key), what pusher-http-node and -php derive. */

@@ -19,7 +19,7 @@ export type SdkLimits = Pick<
 export interface ApiOptions {
   /**
    * The app id used in `/apps/{appId}/...`. Herald routes a request to an app by this id (then by
-   * `auth_key`). webman/push's PHP Api always used `1024`.
+   * `auth_key`). webman/push's PHP Api always sends `1024`.
    */
   appId: string | number;
   /** Whole-request deadline (connect, send, full response), in milliseconds. @default 10000 */

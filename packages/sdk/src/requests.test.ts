@@ -116,7 +116,7 @@ describe('request signing: identical to pusher-http-node (auth_version 1.0, body
   });
 });
 
-describe('spec vectors (http-api.md §2.4)', () => {
+describe('spec vectors (docs/reference/rest-api.md#worked-examples)', () => {
   const at = { ...ctx, timestamp: NOW_S };
 
   it('B: trigger with socket_id exclusion and info, exact request line and body', () => {

@@ -28,7 +28,7 @@ export interface RequestContext extends Pick<ResolvedOptions, 'appId' | 'pathPre
  * Percent-encodes one path segment, keeping the sub-delimiters and `@`/`:` that RFC 3986 allows in a
  * path. Pusher channel names (`-_=@,.;` plus alphanumerics) therefore travel unescaped, so the path
  * on the wire is the path signed; a user id with `|` or `#` is escaped on the wire and signed
- * unescaped, which Herald verifies after decoding (spec/http-api.md §2.3 step 7).
+ * unescaped, which Herald verifies after decoding (docs/reference/rest-api.md#request-signing (step 6)).
  */
 export const encodePathSegment = (s: string) =>
   encodeURIComponent(s).replace(/%(2C|3B|3D|40|3A|24|26|2B)/g, (m) => decodeURIComponent(m));

@@ -42,7 +42,7 @@ describe('secretbox (XSalsa20-Poly1305)', () => {
   });
 });
 
-describe('encrypted channel payloads (spec/auth.md §4.5, §5)', () => {
+describe('encrypted channel payloads (docs/reference/auth.md#worked-examples)', () => {
   it('derives the shared secret of the spec vector', () => {
     expect(channelSharedSecret('private-encrypted-foobar', MASTER).toString('base64')).toBe('g3Au6SZ+UCU+IMfFsFva0rq+Gi4tzSHR6WCcWZbS9sY=');
   });

@@ -38,7 +38,7 @@ function header(headers: WebhookHeaders, name: string): string | undefined {
 }
 
 /**
- * Checks a webhook request (spec/webhooks.md §1): `X-Pusher-Key` is `key`, `X-Pusher-Signature` is
+ * Checks a webhook request (docs/reference/webhooks.md#verifying-a-webhook): `X-Pusher-Key` is `key`, `X-Pusher-Signature` is
  * the HMAC-SHA256 of the exact raw body under `secret` (compared in constant time), and the body is
  * JSON with a numeric `time_ms` and an `events` array of objects with a string `name`. Pass the body
  * bytes as received: a re-serialised body will not verify. Accepts every well-formed webhook that

@@ -7,7 +7,7 @@ import type { WebhookTarget } from '@herald/config';
 import type { WebhookApp, WebhookBatch } from './types.js';
 import { captureLogger, startWebhookReceiver, type Respond, type WebhookReceiver } from '@herald/test-support';
 
-// spec/webhooks.md §5 test credentials.
+// the credentials of docs/reference/webhooks.md#worked-examples.
 const app = (webhooks: WebhookTarget[] = []): WebhookApp => ({
   id: '42',
   key: '278d425bdf160c739803',

@@ -22,7 +22,7 @@ export interface Authorized {
 }
 
 /**
- * Finds the app of a REST request and verifies its signature (spec/http-api.md §2.3). The app is
+ * Finds the app of a REST request and verifies its signature (docs/reference/rest-api.md#request-signing). The app is
  * found by the path's app id, or else by `auth_key` (webman/push's PHP Api always signs
  * `/apps/1024/...`; pusher-http-python's terminate path has no app id at all). Either way the
  * signature must verify with that app's secret. Throws the ApiError to answer.

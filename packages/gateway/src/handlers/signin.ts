@@ -17,7 +17,7 @@ const unauthorized = (why: string) => pusherError('SigninFailed', why);
 /**
  * `pusher:signin`: verifies the user signature, remembers the user on the connection, joins it to
  * `#server-to-user-{id}`, and starts its watchlist. A failure is a `pusher:error` 4009 and the
- * connection stays open (spec/protocol.md §4.12).
+ * connection stays open (docs/reference/protocol.md#sign-in-and-user-events).
  */
 export async function handleSignin(ctx: HandlerContext, data: SocketData, auth: unknown, userData: unknown): Promise<void> {
   if (typeof userData !== 'string') return sendError(data, unauthorized('Invalid user_data: must be a JSON string'), ctx.metrics);
