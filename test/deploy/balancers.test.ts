@@ -22,6 +22,7 @@ import {
   haproxyServers,
   type NodeHandle,
   randomTestApp,
+  rawDataText,
   repoPath,
   runnableHaproxyConfig,
   runnableNginxConfig,
@@ -72,9 +73,10 @@ function upgrade(url: string, ca?: string): Promise<Upgrade> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, ca ? { ca } : {});
     ws.once('message', (data) => {
-      const frame = JSON.parse(String(data)) as { event: string };
+      const text = rawDataText(data);
+      const frame = JSON.parse(text) as { event: string };
       if (frame.event === 'pusher:connection_established') resolve({ ok: true, status: 101, ws });
-      else reject(new Error(`unexpected first frame ${String(data)}`));
+      else reject(new Error(`unexpected first frame ${text}`));
     });
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
@@ -147,7 +149,7 @@ function shippedChecks(name: string, front: () => Front, app: () => TestApp) {
 }
 
 /** A balancer started for one test, with test-sized limits: 2 sockets and 3 requests per address. */
-type StartSmall = () => Promise<{ front: Front; stop(): Promise<void> }>;
+type StartSmall = () => Promise<{ front: Front; stop: () => Promise<void> }>;
 
 /** The shared limit checks; each starts its own balancer, so one test's traffic never counts in another's. */
 function limitChecks(name: string, startSmall: StartSmall, app: () => TestApp) {

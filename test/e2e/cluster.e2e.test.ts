@@ -257,9 +257,9 @@ describe('clustered mode: three gateways on one Redis', () => {
     const { wsPort, apiPort, nodeId } = nodes[0]!;
     await nodes[0]!.kill('SIGKILL');
     nodes[0] = await startNode({ app, redisUrl: redis.url, prefix, nodeId, wsPort, apiPort, env: { PUSH_NODE_LEASE_MS: '60000' } });
-    const users = await (await sdk(nodes[0]!).get({ path: '/channels/presence-g/users' })).json();
+    const users = await (await sdk(nodes[0]).get({ path: '/channels/presence-g/users' })).json();
     expect(users).toEqual({ users: [] });
-    expect(await (await sdk(nodes[0]!).get({ path: '/channels' })).json()).toEqual({ channels: {} });
+    expect(await (await sdk(nodes[0]).get({ path: '/channels' })).json()).toEqual({ channels: {} });
   });
 
   it('survives a Redis restart under traffic: /ready 503 meanwhile, nothing duplicated, delivery resumes, counts converge', async () => {

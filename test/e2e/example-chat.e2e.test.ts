@@ -174,8 +174,14 @@ describe('examples/chat', { timeout: 90_000 }, () => {
     await expect.poll(() => texts(a.page, '#direct-messages li.note'), POLL).toEqual(['psst', 'bring the slides']);
 
     // Every client event a page received came from the other user on the shared channel: none is an echo.
+    // The chat page's client events carry the sender's uid and, for notes, the text.
     const clientEvents = async (page: Page) =>
-      (await events(page)).filter((e) => e.event.startsWith('client-')).map((e) => [e.channel, e.event, e.data.from_uid, e.data.text ?? null]);
+      (await events(page))
+        .filter((e) => e.event.startsWith('client-'))
+        .map((e): [channel: string, event: string, from: string, text: string | null] => {
+          const data = e.data as { from_uid: string; text?: string };
+          return [e.channel, e.event, data.from_uid, data.text ?? null];
+        });
     const channel = chatChannel(a.uid, b.uid);
     const toBob = await clientEvents(b.page);
     const toAlice = await clientEvents(a.page);
@@ -289,8 +295,8 @@ describe('examples/chat next to `npm start` (two commands)', { timeout: 60_000 }
     const child = spawn(process.execPath, args, { cwd, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     procs.push(child);
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
     return { child, output: () => out };
   }
 

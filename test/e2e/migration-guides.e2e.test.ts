@@ -123,8 +123,8 @@ function runNode(code: string, t: TestGateway, prelude = ''): Proc {
   const env: NodeJS.ProcessEnv = { ...process.env, APP_ID: t.app.id, APP_KEY: t.app.key, APP_SECRET: t.app.secret };
   const child = spawn(process.execPath, ['--input-type=module', '-e', program], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   const p = { child, out: () => out, exited };
   procs.push(p);

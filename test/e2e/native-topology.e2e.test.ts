@@ -125,7 +125,7 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
         solo.bind('after', (d: { n: number }) => soloAfter[i]!.push(d.n));
         const pres = await subscribeAndWait(client, 'presence-room');
         presence.push((pres as unknown as { members: Members }).members);
-        channels.push([news, solo, pres] as unknown as Array<{ subscribed: boolean }>);
+        channels.push([news, solo, pres]);
       }
       const everyone = Array.from({ length: N }, (_, i) => `user-${i}`).sort();
       const memberIds = (m: Members) => {
@@ -163,7 +163,7 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
         const list = rx.delivered()
           .flatMap((r) => {
             const ids = String(r.headers['x-herald-event-ids'] ?? '').split(',');
-            return (r.body.events as unknown as WebhookEvent[]).map((e, i) => ({ ...e, seq: Number(ids[i]?.slice(ids[i]!.lastIndexOf(':') + 1)) }));
+            return (r.body.events as unknown as WebhookEvent[]).map((e, i) => ({ ...e, seq: Number(ids[i]?.slice(ids[i].lastIndexOf(':') + 1)) }));
           })
           .filter((e) => e.channel === channel)
           .sort((a, b) => a.seq - b.seq);
@@ -334,6 +334,8 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     let client: PusherClient | undefined;
     try {
+      // The default import is pusher-js's class at run time; its typings (an ES default export in a
+      // CommonJS package) do not say so under NodeNext resolution, hence the type.
       client = new PusherJs(app.key, {
         cluster: '',
         wsHost: '127.0.0.1',
@@ -341,7 +343,7 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
         forceTLS: true,
         enabledTransports: ['ws'],
         disableStats: true,
-      });
+      }) as PusherClient;
       await waitForState(client, 'connected');
       const ch = await subscribeAndWait(client, 'secure-news');
       const got: unknown[] = [];

@@ -65,8 +65,8 @@ function startHerald(cwd: string, env: Record<string, string>, args: string[] = 
   const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: userEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -206,10 +206,9 @@ describe('npm start on a fresh clone (embedded single node, no Redis, no config)
     const dir = freshDir();
     const { wsPort, apiPort } = await ports();
 
-    // The receiver validates with an SDK built from the credentials the server prints (known only after start).
-    let printedSdk: Pusher | undefined;
-    const lazySdk = { webhook: (req: { headers: Record<string, string>; rawBody: string }) => printedSdk!.webhook(req) } as unknown as Pusher;
-    await using rx = await startWebhookReceiver(lazySdk);
+    // The receiver validates with an SDK built from the credentials the server prints (known only
+    // after start): `sdk` below, which exists before the first webhook can arrive.
+    await using rx = await startWebhookReceiver({ webhook: (req) => sdk.webhook(req) });
 
     const h = startHerald(dir, {
       PUSH_WS_PORT: String(wsPort),
@@ -218,8 +217,7 @@ describe('npm start on a fresh clone (embedded single node, no Redis, no config)
       PUSH_WEBHOOK_DELAY_MS: String(DELAY),
     });
     const b = await waitUp(h, apiPort);
-    printedSdk = new Pusher({ appId: b.id, key: b.key, secret: b.secret!, host: '127.0.0.1', port: String(apiPort), useTLS: false });
-    const sdk = printedSdk;
+    const sdk = new Pusher({ appId: b.id, key: b.key, secret: b.secret!, host: '127.0.0.1', port: String(apiPort), useTLS: false });
     expect(JSON.parse(readFileSync(join(dir, '.herald', 'credentials.json'), 'utf8'))).toMatchObject({ id: b.id, key: b.key, secret: b.secret });
 
     await using auth = await startAuthServer(sdk);

@@ -26,6 +26,7 @@ import {
   startWebhookReceiver,
   type TestApp,
   uniquePrefix,
+  type WebhookEventRecord,
 } from '@herald/test-support';
 
 /** The recovery bound the worker promises on top of the webhook delay, measured from Redis being usable again. */
@@ -138,8 +139,7 @@ async function cluster(appId: string, prefix: string, failing: 'channels' | 'wor
   };
 }
 
-type Hook = Record<string, unknown>;
-const label = (e: Hook) => (e.user_id ? `${e.name}:${e.user_id}` : String(e.name));
+const label = (e: WebhookEventRecord) => (e.user_id ? `${e.name}:${e.user_id}` : String(e.name));
 
 describe('webhooks and triggers across Redis failures', () => {
   const cleanup: (() => Promise<unknown>)[] = [];

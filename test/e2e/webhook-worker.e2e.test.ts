@@ -12,9 +12,10 @@ import {
   startWebhookReceiver,
   type TestApp,
   uniquePrefix,
+  type WebhookEventRecord,
 } from '@herald/test-support';
 
-const names = (events: Record<string, unknown>[], channel?: string) =>
+const names = (events: WebhookEventRecord[], channel?: string) =>
   events.filter((e) => channel === undefined || e.channel === channel).map((e) => (e.user_id ? `${e.name}:${e.user_id}` : String(e.name)));
 
 describe('webhook worker (clustered webhooks from Redis)', () => {

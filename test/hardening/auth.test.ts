@@ -23,7 +23,7 @@ function recordTimingSafeEqual() {
   cryptoModule.timingSafeEqual = ((a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
     calls.push([Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString(), Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString()]);
     return realTse(a, b);
-  }) as typeof realTse;
+  });
   syncBuiltinESMExports();
 }
 function restoreTimingSafeEqual() {

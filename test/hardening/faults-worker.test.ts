@@ -18,10 +18,11 @@ import {
   startNode,
   startWebhookReceiver,
   uniquePrefix,
+  type WebhookEventRecord,
 } from '@herald/test-support';
 
-const label = (e: Record<string, unknown>) => (e.user_id !== undefined && e.name !== 'client_event' ? `${e.name}:${e.user_id}` : String(e.name));
-const byChannel = (events: Record<string, unknown>[], channel: string) => events.filter((e) => e.channel === channel && e.name !== 'client_event').map(label);
+const label = (e: WebhookEventRecord) => (e.user_id !== undefined && e.name !== 'client_event' ? `${e.name}:${e.user_id}` : String(e.name));
+const byChannel = (events: WebhookEventRecord[], channel: string) => events.filter((e) => e.channel === channel && e.name !== 'client_event').map(label);
 
 describe('the webhook worker SIGKILLed under load and restarted', () => {
   const fx = redisAndNodes();
@@ -31,7 +32,7 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
     const app = randomTestApp();
     const rx = await startWebhookReceiver(app);
     const pool = clientPool(app);
-    const senders: { r: RawClient; sent: number[]; on: boolean; loop?: Promise<void> }[] = [];
+    const senders: { r: RawClient; sent: number[]; on: boolean; loop: Promise<void> }[] = [];
     try {
       const prefix = uniquePrefix();
       // Client events are rate-limited per connection (10/s by default, in a window started by the first
@@ -59,8 +60,9 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
       for (let i = 0; i < 3; i++) {
         const r = await pool.open(gw(i));
         expect((await r.subscribe(chat, { auth: auth(r) })).event).toBe('pusher_internal:subscription_succeeded');
-        const s: (typeof senders)[number] = { r, sent: [], on: true };
-        s.loop = (async () => {
+        const s = { r, sent: [] as number[], on: true };
+        // The loop reads `on` from the same object the test switches off through `senders`.
+        const loop = (async () => {
           let n = 0;
           while (s.on) {
             const seq = i * 100_000 + n++;
@@ -69,7 +71,7 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
             await new Promise((res) => setTimeout(res, 125));
           }
         })();
-        senders.push(s);
+        senders.push(Object.assign(s, { loop }));
       }
 
       // Phase 1, worker up: 20 channels and 5 presence members, reported.

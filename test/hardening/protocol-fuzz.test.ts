@@ -324,6 +324,7 @@ describe('presence channel_data and sign-in user_data', () => {
         if (!r.ok) return;
         expect(r.user.id.length).toBeGreaterThan(0);
         expect(r.user.id.length).toBeLessThanOrEqual(200);
+        // eslint-disable-next-line no-control-regex -- the check is that the id holds no control character
         expect(/[\u0000-\u001f\u007f]/.test(r.user.id)).toBe(false);
         expect(r.user.watchlist.length).toBeLessThanOrEqual(100);
         expect(new Set(r.user.watchlist).size).toBe(r.user.watchlist.length);

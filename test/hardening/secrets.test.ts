@@ -186,7 +186,7 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
   it('embedded node and cluster node + worker: the secret is printed only by the embedded start-up banner', { timeout: 120_000 }, async () => {
     const captured: Captured[] = [];
     const capture = (where: string, text: string) => captured.push({ where, text });
-    let embApp: TestApp = randomTestApp();
+    let embApp: TestApp;
     const cluApp = randomTestApp();
     const adminToken = `admin-${randomBytes(12).toString('hex')}`;
     const rxEmb = await capturingReceiver(capture);

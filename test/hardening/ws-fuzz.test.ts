@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectPusherJs,
   frameArbitrary,
-  type FuzzFrame as Frame,
   OBS_ENCRYPTED,
   OBS_PRESENCE,
   OBS_PRIVATE,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startGateway, type Gateway } from '@herald/gateway';
+import { startGateway } from '@herald/gateway';
 import { pino } from 'pino';
 import Pusher from 'pusher';
 import type { Browser, Page } from 'playwright-core';
@@ -290,9 +290,7 @@ describe('push.js in Chromium', { timeout: 60_000 }, () => {
   it('reconnects by itself to a gateway restarted on the same ports, resubscribes and receives again', async () => {
     const g1 = await startTestGateway();
     const gAuth = await startAuthServer(g1.sdk);
-    let g2: Gateway | undefined;
     cleanups.push(async () => {
-      await g2?.close();
       await g1.close();
       await gAuth.close();
     });
@@ -321,7 +319,7 @@ describe('push.js in Chromium', { timeout: 60_000 }, () => {
     await g1.close();
     await page.waitForFunction(() => (window as any).push.connection.state !== 'connected', null, WAIT);
     const authCalls = gAuth.requests.length;
-    g2 = await startGateway(
+    const g2 = await startGateway(
       {
         nodeId: 'restarted',
         host: '127.0.0.1',
@@ -337,6 +335,7 @@ describe('push.js in Chromium', { timeout: 60_000 }, () => {
       },
       pino({ level: 'silent' }),
     );
+    cleanups.push(() => g2.close());
 
     await page.waitForFunction(
       (old) => (window as any).push.connection.socket_id !== undefined && (window as any).push.connection.socket_id !== old && (window as any).allSubscribed(),

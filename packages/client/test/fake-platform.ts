@@ -56,7 +56,7 @@ export class FakeSocket implements Socket {
   }
 }
 
-export interface FakeHttpCall {
+interface FakeHttpCall {
   req: HttpRequest;
   body: URLSearchParams;
 }

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { originAllowed } from '../src/ws-server.js';
-import { RawClient, startTestGateway } from '@herald/test-support';
+import { RawClient, rawDataText, startTestGateway } from '@herald/test-support';
 
 const metric = async (apiUrl: string, name: string) => {
   const text = await (await fetch(`${apiUrl}/metrics`)).text();
@@ -47,8 +47,9 @@ describe('admission control and abuse limits', () => {
         const ws = new WebSocket(`ws://127.0.0.1:${t.wsPort}/app/${t.app.key}`, { origin });
         const frames: string[] = [];
         ws.on('message', (m) => {
-          frames.push(m.toString());
-          if (m.toString().includes('connection_established')) {
+          const text = rawDataText(m);
+          frames.push(text);
+          if (text.includes('connection_established')) {
             ws.close();
           }
         });

@@ -13,6 +13,7 @@ import {
   type Frame,
   type PusherClient,
   RawClient,
+  rawDataText,
   startTestGateway,
   subscribeAndWait,
   type TestGateway,
@@ -22,10 +23,6 @@ import {
 const SOCKET_ID = /^\d+\.\d+$/;
 
 const wsUrl = (t: Pick<TestGateway, 'wsPort'>, path: string) => `ws://127.0.0.1:${t.wsPort}${path}`;
-
-/** Waits for a frame received at or after index `mark`. */
-const waitAfter = (c: RawClient, mark: number, pred: (f: Frame) => boolean, timeoutMs?: number) =>
-  c.waitFor((f) => c.frames.indexOf(f) >= mark && pred(f), timeoutMs);
 
 /** A refused connection: exactly one pusher:error frame (data is an object), then close with the same code. */
 async function expectRefused(c: RawClient, code: number): Promise<void> {
@@ -343,7 +340,7 @@ describe('server-side inactivity (activityTimeout 1 s, sweep 200 ms, pong wait 5
     await using t = await startTestGateway(shortTimers);
     await using c = await RawClient.established(t);
     c.ws.on('message', (buf) => {
-      if (JSON.parse(buf.toString()).event === 'pusher:ping') c.send({ event: 'pusher:pong', data: {} });
+      if (JSON.parse(rawDataText(buf)).event === 'pusher:ping') c.send({ event: 'pusher:pong', data: {} });
     });
     // A second ping comes only after the first was answered and another idle period passed: the
     // client outlived the 500 ms pong wait of the first one.

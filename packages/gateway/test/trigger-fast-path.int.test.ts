@@ -35,7 +35,7 @@ function post(port: number, target: string, body: string, chunked: boolean): Pro
         resolve({
           status: res.statusCode!,
           type: res.headers['content-type'],
-          cors: res.headers['access-control-allow-origin'] as string | undefined,
+          cors: res.headers['access-control-allow-origin'],
           body: text,
         }),
       );

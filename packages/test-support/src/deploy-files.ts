@@ -89,7 +89,7 @@ export async function runWithFileStdio(bin: string, args: string[], outFile: str
   }
 }
 
-export function tempDir(label: string): { dir: string; cleanup(): void } {
+export function tempDir(label: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), `herald-${label}-`));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

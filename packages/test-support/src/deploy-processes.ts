@@ -37,8 +37,8 @@ export async function startProcess(bin: string, args: string[], waitPorts: numbe
     });
   }
   let out = '';
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   void exited.then(() => liveChildren.delete(proc));
   const handle: ProcessHandle = {

@@ -12,7 +12,7 @@ export type K8sObject = {
   apiVersion: string;
   kind: string;
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  spec?: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- its shape depends on `kind`; the tests read each kind's fields from parsed YAML
   data?: Record<string, string>;
   stringData?: Record<string, string>;
 };
@@ -130,6 +130,13 @@ interface IngressRule {
   ports?: Array<{ port?: number | string; protocol?: string }>;
 }
 
+/** The fields of a NetworkPolicy's spec that ingressAllowed reads. */
+interface NetworkPolicySpec {
+  podSelector?: LabelSelector;
+  policyTypes?: string[];
+  ingress?: IngressRule[];
+}
+
 /**
  * Whether a TCP connection from `peer` to `port` of a pod labelled `target` (in `namespace`, where
  * the policies live) is allowed. Unselected pods accept everything; a pod selected by a policy
@@ -143,9 +150,9 @@ export function ingressAllowed(
   peer: PodPeer,
   port: number,
 ): boolean {
-  const isolating = policies.filter(
-    (p) => selects(p.spec.podSelector, target.labels) && ((p.spec.policyTypes as string[] | undefined) ?? ['Ingress']).includes('Ingress'),
-  );
+  const isolating = policies
+    .map((p) => p.spec as NetworkPolicySpec)
+    .filter((spec) => selects(spec.podSelector, target.labels) && (spec.policyTypes ?? ['Ingress']).includes('Ingress'));
   if (isolating.length === 0) return true;
   const nsLabels = peer.namespaceLabels ?? { 'kubernetes.io/metadata.name': peer.namespace };
   const peerMatches = (q: PolicyPeer) => {
@@ -158,8 +165,8 @@ export function ingressAllowed(
     if (p.port === undefined) return true;
     return (typeof p.port === 'number' ? p.port : target.namedPorts?.[p.port]) === port;
   };
-  return isolating.some((p) =>
-    ((p.spec.ingress as IngressRule[] | undefined) ?? []).some(
+  return isolating.some((spec) =>
+    (spec.ingress ?? []).some(
       (r) => (r.from === undefined || r.from.length === 0 || r.from.some(peerMatches)) && (r.ports === undefined || r.ports.length === 0 || r.ports.some(portMatches)),
     ),
   );

@@ -69,8 +69,8 @@ export async function startNode(opts: {
   const args = role === 'worker' ? [WORKER_MAIN] : [GATEWAY_MAIN, ...(role === 'gateway' ? ['--role=gateway'] : [])];
   const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   live.add(proc);
   void exited.then(() => live.delete(proc));

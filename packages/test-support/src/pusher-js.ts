@@ -1,10 +1,16 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Pusher from 'pusher';
-import PusherJs from 'pusher-js';
+import pusherJsModule from 'pusher-js';
 import type { App } from '@herald/gateway';
 import type { TestGateway } from './gateway.js';
 
+/**
+ * pusher-js's constructor. Its typings declare an ES `export default`, but the Node build is
+ * CommonJS with `module.exports = Pusher`, so an ES default import is the class itself, not the
+ * `{ default }` object the typings describe under NodeNext resolution.
+ */
+const PusherJs = pusherJsModule as unknown as typeof pusherJsModule.default;
 export type PusherClient = InstanceType<typeof PusherJs>;
 
 /** A small app server with the two endpoints pusher-js calls: channel auth and user auth. */
@@ -31,7 +37,7 @@ export async function startAuthServer(
       try {
         if (req.url?.startsWith('/pusher/user-auth')) {
           const user = opts.user?.(socketId, body) ?? { id: `u-${socketId}` };
-          res.end(JSON.stringify(sdk.authenticateUser(socketId, user as never)));
+          res.end(JSON.stringify(sdk.authenticateUser(socketId, user)));
           return;
         }
         const channel = body.get('channel_name') ?? '';

@@ -9,6 +9,14 @@ export interface Frame {
   user_id?: string;
 }
 
+/**
+ * A `ws` message as text. Under ws's default binaryType ('nodebuffer') it is one Buffer; the
+ * ArrayBuffer and fragment-list shapes of the other binary types are joined the same way.
+ */
+export function rawDataText(data: WebSocket.RawData): string {
+  return (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString();
+}
+
 /** A raw WebSocket client (the `ws` package) that records every frame and the close code. */
 export class RawClient implements AsyncDisposable {
   readonly frames: Frame[] = [];
@@ -25,7 +33,7 @@ export class RawClient implements AsyncDisposable {
       ws.on('error', reject);
     });
     ws.on('message', (buf, isBinary) => {
-      const text = buf.toString();
+      const text = rawDataText(buf);
       this.rawFrames.push(text);
       if (isBinary) return;
       const f = JSON.parse(text) as Frame;

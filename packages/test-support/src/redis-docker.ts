@@ -24,7 +24,7 @@ async function probeDocker(): Promise<boolean> {
     await withTimeout(getContainerRuntimeClient(), 5_000, 'probing the Docker engine');
     return true;
   } catch (err) {
-    if (mode === 'docker') throw new Error(`HERALD_TEST_REDIS=docker but no Docker engine is reachable: ${String(err)}`);
+    if (mode === 'docker') throw new Error(`HERALD_TEST_REDIS=docker but no Docker engine is reachable: ${String(err)}`, { cause: err });
     return false;
   }
 }

@@ -54,7 +54,7 @@ export async function waitForPing(
   { timeoutMs, proc }: { timeoutMs: number; proc?: Proc },
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = 'no attempt';
+  let last: string;
   for (;;) {
     if (proc && !alive(proc)) {
       await proc.exited;

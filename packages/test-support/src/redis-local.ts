@@ -108,11 +108,11 @@ async function launch(port: number, build: BuildArgs, password: string | undefin
     await withTimeout(proc.closed, 1_000, 'draining redis-server output').catch(() => undefined);
     removeDir(proc);
     if (proc.spawnError) {
-      throw new Error(`cannot run redis-server from PATH (${proc.spawnError.message}); install Redis or make Docker reachable`);
+      throw new Error(`cannot run redis-server from PATH (${proc.spawnError.message}); install Redis or make Docker reachable`, { cause: err });
     }
     const output = proc.output();
     if (/address already in use/i.test(output)) throw new PortInUseError(`port ${port} is in use:\n${output}`);
-    throw new Error(`${(err as Error).message}\nredis-server ${port} output (stdout+stderr):\n${output}`);
+    throw new Error(`${(err as Error).message}\nredis-server ${port} output (stdout+stderr):\n${output}`, { cause: err });
   }
 }
 

@@ -14,7 +14,7 @@ export interface WebhookApp {
   secret: string;
 }
 
-export type WebhookEventRecord = Record<string, unknown> & { name?: string; channel?: string };
+export type WebhookEventRecord = Record<string, unknown> & { name?: string; channel?: string; user_id?: string };
 
 /** One request the receiver got, answered or not. */
 export interface WebhookRequest {

@@ -84,7 +84,7 @@ async function setup(opts: { adminToken?: string; app?: WebhookApp; start?: bool
   const webhooks = new RedisWebhooks(state.redis, state.keys);
   const inject = async (o: InjectOptions) => {
     const r = await http.inject(o);
-    return { status: r.statusCode, body: r.body, json: () => r.json() as Record<string, unknown>, headers: r.headers };
+    return { status: r.statusCode, body: r.body, json: () => r.json<Record<string, unknown>>(), headers: r.headers };
   };
   const deadLetter = (n: number) =>
     webhooks.deadLetter({
@@ -99,7 +99,8 @@ async function setup(opts: { adminToken?: string; app?: WebhookApp; start?: bool
   return { state, worker, http, logs, webhooks, inject, deadLetter, dead, xlen, app };
 }
 
-const ROUTES: InjectOptions[] = [
+/** The dead-letter routes, each with its URL as a string (for assertion messages). */
+const ROUTES: Array<InjectOptions & { url: string }> = [
   { method: 'GET', url: '/dead-letters' },
   { method: 'POST', url: '/dead-letters/replay', headers: json, payload: '{"all":true}' },
   { method: 'DELETE', url: '/dead-letters?all=true' },
