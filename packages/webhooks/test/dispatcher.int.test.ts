@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import Pusher from 'pusher';
-import { WebhookDispatcher, type WebhookDispatcherOptions } from './dispatcher.js';
-import { WebhookErrorCode } from './delivery-error.js';
+import { WebhookDispatcher, type WebhookDispatcherOptions } from '../src/dispatcher.js';
+import { WebhookErrorCode } from '../src/delivery-error.js';
 import type { WebhookTarget } from '@herald/config';
 import type { WebhookEvent } from '@herald/protocol';
-import type { WebhookApp } from './types.js';
+import type { WebhookApp } from '../src/types.js';
 import { captureLogger, startWebhookReceiver, type Respond, type WebhookReceiver, type WebhookRequest } from '@herald/test-support';
 
 const receivers: WebhookReceiver[] = [];

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import Pusher from 'pusher';
 import { hmacSha256Hex } from '@herald/protocol';
-import { WebhookDelivery } from './delivery.js';
-import { WebhookDeliveryError, WebhookErrorCode } from './delivery-error.js';
+import { WebhookDelivery } from '../src/delivery.js';
+import { WebhookDeliveryError, WebhookErrorCode } from '../src/delivery-error.js';
 import type { WebhookTarget } from '@herald/config';
-import type { WebhookApp, WebhookBatch } from './types.js';
+import type { WebhookApp, WebhookBatch } from '../src/types.js';
 import { captureLogger, startWebhookReceiver, type Respond, type WebhookReceiver } from '@herald/test-support';
 
 // the credentials of docs/reference/webhooks.md#worked-examples.
