@@ -34,8 +34,15 @@ function memberJoin(ws, channel, channelData) {
   const hash = {};
   for (const [id, v] of members) hash[id] = v.info ?? null;
   ws.subscribe(channel);
-  ws.send(JSON.stringify({ event: 'pusher_internal:subscription_succeeded', channel, data: JSON.stringify({ presence: { ids: [...members.keys()], hash, count: members.size } }) }));
-  if (!m) ws.publish(channel, JSON.stringify({ event: 'pusher_internal:member_added', channel, data: JSON.stringify({ user_id: uid, user_info: cd.user_info }) }));
+  ws.send(
+    JSON.stringify({
+      event: 'pusher_internal:subscription_succeeded',
+      channel,
+      data: JSON.stringify({ presence: { ids: [...members.keys()], hash, count: members.size } }),
+    }),
+  );
+  if (!m)
+    ws.publish(channel, JSON.stringify({ event: 'pusher_internal:member_added', channel, data: JSON.stringify({ user_id: uid, user_info: cd.user_info }) }));
 }
 
 function memberLeave(ws, channel) {

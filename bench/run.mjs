@@ -25,7 +25,15 @@ const ROOT = path.resolve(BENCH, '..');
 if (!process.env.HERALD_BENCH_FD_RAISED) {
   const r = spawnSync(
     '/bin/sh',
-    ['-c', 'ulimit -n 1048576 2>/dev/null || ulimit -n $(ulimit -Hn) 2>/dev/null; exec "$@"', 'sh', process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    [
+      '-c',
+      'ulimit -n 1048576 2>/dev/null || ulimit -n $(ulimit -Hn) 2>/dev/null; exec "$@"',
+      'sh',
+      process.execPath,
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      ...process.argv.slice(2),
+    ],
     { stdio: 'inherit', env: { ...process.env, HERALD_BENCH_FD_RAISED: '1' } },
   );
   process.exit(r.status ?? (r.signal ? 1 : 0));
@@ -187,7 +195,14 @@ async function runScenario(name, opts) {
 const opts = parseArgs(process.argv.slice(2));
 const cmd = opts._[0];
 if (!cmd || opts.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1).filter((l, i, a) => a.slice(0, i + 1).every((q) => q.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+  process.stdout.write(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(1)
+      .filter((l, i, a) => a.slice(0, i + 1).every((q) => q.startsWith('//')))
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n') + '\n',
+  );
   process.exit(cmd ? 0 : 1);
 }
 if (cmd === 'list') {

@@ -233,7 +233,13 @@ async function breakdown(p, everyMs) {
     clearInterval(timer);
     s.close();
     if (peak === undefined) return null;
-    const out = { rss: MB(peak.mem.rss), heapTotal: MB(peak.mem.heapTotal), heapUsed: MB(peak.mem.heapUsed), external: MB(peak.mem.external), arrayBuffers: MB(peak.mem.arrayBuffers) };
+    const out = {
+      rss: MB(peak.mem.rss),
+      heapTotal: MB(peak.mem.heapTotal),
+      heapUsed: MB(peak.mem.heapUsed),
+      external: MB(peak.mem.external),
+      arrayBuffers: MB(peak.mem.arrayBuffers),
+    };
     for (const [name, size, used] of peak.spaces) if (size > 0) out[name] = `${MB(used)}/${MB(size)}`;
     return out;
   };
@@ -274,22 +280,29 @@ async function subscriber(wsPort, key, channel) {
 }
 
 async function runOnce(run) {
-  const app = { id: String(100000 + Math.floor(Math.random() * 800000)), key: `burst-${randomBytes(6).toString('hex')}`, secret: randomBytes(16).toString('hex') };
+  const app = {
+    id: String(100000 + Math.floor(Math.random() * 800000)),
+    key: `burst-${randomBytes(6).toString('hex')}`,
+    secret: randomBytes(16).toString('hex'),
+  };
   let redis;
   const env = { PUSH_HOST: '127.0.0.1', PUSH_APP_ID: app.id, PUSH_APP_KEY: app.key, PUSH_APP_SECRET: app.secret, LOG_LEVEL: 'warn' };
   if (MODE === 'clustered') {
     const redisPort = await freePort();
     redis = start('redis', opts['redis-server'], ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']);
-    await waitFor('redis', 10_000, () =>
-      new Promise((resolve) => {
-        const s = net.connect(redisPort, '127.0.0.1');
-        s.on('connect', () => s.write('PING\r\n'));
-        s.on('data', (d) => {
-          s.destroy();
-          resolve(d.toString().startsWith('+PONG'));
-        });
-        s.on('error', () => resolve(false));
-      }),
+    await waitFor(
+      'redis',
+      10_000,
+      () =>
+        new Promise((resolve) => {
+          const s = net.connect(redisPort, '127.0.0.1');
+          s.on('connect', () => s.write('PING\r\n'));
+          s.on('data', (d) => {
+            s.destroy();
+            resolve(d.toString().startsWith('+PONG'));
+          });
+          s.on('error', () => resolve(false));
+        }),
     );
     Object.assign(env, { REDIS_URL: `redis://127.0.0.1:${redisPort}`, PUSH_REDIS_PREFIX: `burst-${randomBytes(4).toString('hex')}` });
   }

@@ -58,7 +58,15 @@ const MAX_MB = Number(opts['max-growth-mb']);
 const SLACK = Number(opts['handle-slack']);
 /** The churn is cut into rounds, each followed by a settle and a measurement: a leak keeps growing round after round. */
 const ROUNDS = Math.max(1, Math.floor(Number(opts.rounds)));
-for (const [k, v] of Object.entries({ seconds: SECONDS, clients: CLIENTS, warmup: WARMUP, 'max-growth-pct': MAX_PCT, 'max-growth-mb': MAX_MB, 'handle-slack': SLACK, rounds: ROUNDS })) {
+for (const [k, v] of Object.entries({
+  seconds: SECONDS,
+  clients: CLIENTS,
+  warmup: WARMUP,
+  'max-growth-pct': MAX_PCT,
+  'max-growth-mb': MAX_MB,
+  'handle-slack': SLACK,
+  rounds: ROUNDS,
+})) {
   if (!Number.isFinite(v) || v < 0) fail(2, `invalid --${k}: ${v}`);
 }
 
@@ -169,18 +177,32 @@ await new Promise((r) => hookServer.listen(0, '127.0.0.1', r));
 const hookUrl = `http://127.0.0.1:${hookServer.address().port}/hook`;
 
 const redisPort = await freePort();
-const redis = start('redis', opts['redis-server'], ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']);
+const redis = start('redis', opts['redis-server'], [
+  '--port',
+  String(redisPort),
+  '--bind',
+  '127.0.0.1',
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+  '--daemonize',
+  'no',
+]);
 // readiness waits are backstops: a busy machine starts processes slowly
-await waitFor('redis', 30_000, () =>
-  new Promise((resolve) => {
-    const s = net.connect(redisPort, '127.0.0.1');
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => {
-      s.destroy();
-      resolve(d.toString().startsWith('+PONG'));
-    });
-    s.on('error', () => resolve(false));
-  }),
+await waitFor(
+  'redis',
+  30_000,
+  () =>
+    new Promise((resolve) => {
+      const s = net.connect(redisPort, '127.0.0.1');
+      s.on('connect', () => s.write('PING\r\n'));
+      s.on('data', (d) => {
+        s.destroy();
+        resolve(d.toString().startsWith('+PONG'));
+      });
+      s.on('error', () => resolve(false));
+    }),
 ).catch((err) => fail(2, `${err.message}\n${redis.tail.join('\n')}`));
 
 const common = {
@@ -200,13 +222,34 @@ const gateways = [];
 for (let i = 0; i < 2; i++) {
   const wsPort = await freePort();
   const apiPort = await freePort();
-  const p = start(`gateway-${i}`, process.execPath, [...inspectArgs, GATEWAY_MAIN, '--role=gateway'], { ...common, PUSH_WS_PORT: String(wsPort), PUSH_API_PORT: String(apiPort), PUSH_NODE_ID: `${prefix}-g${i}` });
-  Object.assign(p, { wsPort, apiPort, api: `http://127.0.0.1:${apiPort}`, handleMetric: 'herald_process_nodejs_active_handles_total', fdMetric: 'herald_process_process_open_fds', heapMetric: 'herald_process_nodejs_heap_size_used_bytes' });
+  const p = start(`gateway-${i}`, process.execPath, [...inspectArgs, GATEWAY_MAIN, '--role=gateway'], {
+    ...common,
+    PUSH_WS_PORT: String(wsPort),
+    PUSH_API_PORT: String(apiPort),
+    PUSH_NODE_ID: `${prefix}-g${i}`,
+  });
+  Object.assign(p, {
+    wsPort,
+    apiPort,
+    api: `http://127.0.0.1:${apiPort}`,
+    handleMetric: 'herald_process_nodejs_active_handles_total',
+    fdMetric: 'herald_process_process_open_fds',
+    heapMetric: 'herald_process_nodejs_heap_size_used_bytes',
+  });
   gateways.push(p);
 }
 const workerPort = await freePort();
-const worker = start('worker', process.execPath, [...inspectArgs, WORKER_MAIN], { ...common, PUSH_WORKER_PORT: String(workerPort), PUSH_NODE_ID: `${prefix}-w` });
-Object.assign(worker, { api: `http://127.0.0.1:${workerPort}`, handleMetric: 'herald_worker_process_nodejs_active_handles_total', fdMetric: 'herald_worker_process_process_open_fds', heapMetric: 'herald_worker_process_nodejs_heap_size_used_bytes' });
+const worker = start('worker', process.execPath, [...inspectArgs, WORKER_MAIN], {
+  ...common,
+  PUSH_WORKER_PORT: String(workerPort),
+  PUSH_NODE_ID: `${prefix}-w`,
+});
+Object.assign(worker, {
+  api: `http://127.0.0.1:${workerPort}`,
+  handleMetric: 'herald_worker_process_nodejs_active_handles_total',
+  fdMetric: 'herald_worker_process_process_open_fds',
+  heapMetric: 'herald_worker_process_nodejs_heap_size_used_bytes',
+});
 const nodes = [...gateways, worker];
 for (const n of nodes) {
   await waitFor(`${n.name} /ready`, 30_000, async () => {
@@ -278,7 +321,20 @@ async function measure() {
 // ---------------------------------------------------------------------------------------------
 // clients and churn
 
-const stats = { connects: 0, disconnects: 0, subscribes: 0, presenceJoins: 0, privateJoins: 0, unsubscribes: 0, clientEvents: 0, publishes: 0, apiErrors: 0, queries: 0, framesIn: 0, errorsIn: 0 };
+const stats = {
+  connects: 0,
+  disconnects: 0,
+  subscribes: 0,
+  presenceJoins: 0,
+  privateJoins: 0,
+  unsubscribes: 0,
+  clientEvents: 0,
+  publishes: 0,
+  apiErrors: 0,
+  queries: 0,
+  framesIn: 0,
+  errorsIn: 0,
+};
 const clients = new Set();
 const PUBLIC = Array.from({ length: 10 }, (_, i) => `pub-${i}`);
 const PRESENCE = Array.from({ length: 4 }, (_, i) => `presence-room-${i}`);
@@ -371,10 +427,16 @@ function churnOnce(target) {
   if (r < 0.97) {
     stats.publishes++;
     const channels = [pick(PUBLIC), pick(PRESENCE)];
-    return void api('POST', `/apps/${app.id}/events`, JSON.stringify({ name: 'tick', channels, data: JSON.stringify({ at: Date.now(), pad: 'x'.repeat(Math.floor(Math.random() * 500)) }) }));
+    return void api(
+      'POST',
+      `/apps/${app.id}/events`,
+      JSON.stringify({ name: 'tick', channels, data: JSON.stringify({ at: Date.now(), pad: 'x'.repeat(Math.floor(Math.random() * 500)) }) }),
+    );
   }
   stats.queries++;
-  return void (Math.random() < 0.5 ? api('GET', `/apps/${app.id}/channels`, undefined, { info: 'subscription_count' }) : api('GET', `/apps/${app.id}/channels/${pick(PRESENCE)}/users`));
+  return void (Math.random() < 0.5
+    ? api('GET', `/apps/${app.id}/channels`, undefined, { info: 'subscription_count' })
+    : api('GET', `/apps/${app.id}/channels/${pick(PRESENCE)}/users`));
 }
 
 async function churn(seconds, target) {
@@ -410,7 +472,9 @@ async function settle() {
 const mb = (b) => (b / 1024 / 1024).toFixed(1);
 let exitCode = 0;
 try {
-  log(`soak: ${SECONDS} s of churn with up to ${CLIENTS} clients, ${WARMUP} s warm-up; redis :${redisPort}, gateways :${gateways.map((g) => g.wsPort).join(',')}, worker :${workerPort}`);
+  log(
+    `soak: ${SECONDS} s of churn with up to ${CLIENTS} clients, ${WARMUP} s warm-up; redis :${redisPort}, gateways :${gateways.map((g) => g.wsPort).join(',')}, worker :${workerPort}`,
+  );
   await churn(WARMUP, CLIENTS);
   await settle();
   const base = await measure();
@@ -424,8 +488,25 @@ try {
     await settle();
     settleMs = Date.now() - s0;
     after = await measure();
-    perRound.push({ round, atSeconds: Math.round((Date.now() - t0) / 1000), ...Object.fromEntries(procs.map((p) => [p.name, { rss_mb: Number(mb(after[p.name].rss)), heap_used_mb: Number.isFinite(after[p.name].heap) ? Number(mb(after[p.name].heap)) : null, handles: after[p.name].handles, fds: after[p.name].fds }])) });
-    if (ROUNDS > 1) log(`round ${round}/${ROUNDS}: ${procs.map((p) => `${p.name} RSS ${mb(after[p.name].rss)} MB${Number.isFinite(after[p.name].heap) ? ` heap ${mb(after[p.name].heap)} MB` : ''}`).join(', ')}`);
+    perRound.push({
+      round,
+      atSeconds: Math.round((Date.now() - t0) / 1000),
+      ...Object.fromEntries(
+        procs.map((p) => [
+          p.name,
+          {
+            rss_mb: Number(mb(after[p.name].rss)),
+            heap_used_mb: Number.isFinite(after[p.name].heap) ? Number(mb(after[p.name].heap)) : null,
+            handles: after[p.name].handles,
+            fds: after[p.name].fds,
+          },
+        ]),
+      ),
+    });
+    if (ROUNDS > 1)
+      log(
+        `round ${round}/${ROUNDS}: ${procs.map((p) => `${p.name} RSS ${mb(after[p.name].rss)} MB${Number.isFinite(after[p.name].heap) ? ` heap ${mb(after[p.name].heap)} MB` : ''}`).join(', ')}`,
+      );
   }
   const churnStats = { ...stats };
 
@@ -451,13 +532,16 @@ try {
     };
     rows.push(row);
     if (a.rss > limit) failures.push(`${p.name}: RSS ${mb(b.rss)} → ${mb(a.rss)} MB, over ${mb(limit)} MB (${MAX_PCT} % + ${MAX_MB} MB)`);
-    if (Number.isFinite(b.handles) && Math.abs(a.handles - b.handles) > SLACK) failures.push(`${p.name}: active handles ${b.handles} → ${a.handles} (± ${SLACK})`);
+    if (Number.isFinite(b.handles) && Math.abs(a.handles - b.handles) > SLACK)
+      failures.push(`${p.name}: active handles ${b.handles} → ${a.handles} (± ${SLACK})`);
     if (Number.isFinite(b.fds) && Math.abs(a.fds - b.fds) > SLACK) failures.push(`${p.name}: open fds ${b.fds} → ${a.fds} (± ${SLACK})`);
     if (p.exited) failures.push(`${p.name} exited: ${JSON.stringify(p.exit)}`);
   }
   const pad = (s, n) => String(s).padStart(n);
   log('');
-  log(`${'process'.padEnd(10)} ${pad('pid', 7)} ${pad('RSS base MB', 12)} ${pad('RSS after MB', 13)} ${pad('growth %', 9)} ${pad('limit MB', 9)} ${pad('heap used MB', 13)} ${pad('handles', 9)} ${pad('fds', 9)}`);
+  log(
+    `${'process'.padEnd(10)} ${pad('pid', 7)} ${pad('RSS base MB', 12)} ${pad('RSS after MB', 13)} ${pad('growth %', 9)} ${pad('limit MB', 9)} ${pad('heap used MB', 13)} ${pad('handles', 9)} ${pad('fds', 9)}`,
+  );
   for (const r of rows) {
     log(
       `${r.process.padEnd(10)} ${pad(r.pid, 7)} ${pad(r.rss_base_mb.toFixed(1), 12)} ${pad(r.rss_after_mb.toFixed(1), 13)} ${pad(r.rss_growth_pct.toFixed(1), 9)} ${pad(r.rss_limit_mb.toFixed(1), 9)} ${pad(r.heap_used_base_mb === null ? 'n/a' : `${r.heap_used_base_mb.toFixed(1)}→${r.heap_used_after_mb.toFixed(1)}`, 13)} ${pad(Number.isFinite(r.handles_base) ? `${r.handles_base}→${r.handles_after}` : 'n/a', 9)} ${pad(Number.isFinite(r.fds_base) ? `${r.fds_base}→${r.fds_after}` : 'n/a', 9)}`,

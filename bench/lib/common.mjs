@@ -53,7 +53,12 @@ export async function startNodes(ctx, c, redis, into) {
  */
 export function genFields(m) {
   const g = m.groups.gen;
-  const srvMax = Math.max(0, ...Object.entries(m.groups).filter(([k]) => k.startsWith('server')).map(([, v]) => v.maxProcCores));
+  const srvMax = Math.max(
+    0,
+    ...Object.entries(m.groups)
+      .filter(([k]) => k.startsWith('server'))
+      .map(([, v]) => v.maxProcCores),
+  );
   const ours = Object.values(m.groups).reduce((a, v) => a + v.cores, 0);
   const nproc = os.availableParallelism?.() ?? os.cpus().length;
   const bound = srvMax > 0.9 ? 'server' : g.maxProcCores > 0.9 ? 'generator' : m.hostBusy > 0.95 ? 'machine' : '-';
@@ -135,7 +140,8 @@ export async function triggerPhase(ctx, { target, groups, mode, channels, rate, 
     out.redisCores = round(m.groups.redis.cores, 2);
     out.redisCpuUsPerTrigger = pub.ok > 0 ? round((m.groups.redis.cpuMs * 1000) / pub.ok, 1) : null;
   }
-  if (out.loss > 0.001 || st.closedUnexpectedly) log(`  note: loss ${out.loss}, closed by server ${st.closedUnexpectedly}, errors ${JSON.stringify(st.errors)}`);
+  if (out.loss > 0.001 || st.closedUnexpectedly)
+    log(`  note: loss ${out.loss}, closed by server ${st.closedUnexpectedly}, errors ${JSON.stringify(st.errors)}`);
   return out;
 }
 

@@ -10,7 +10,10 @@ const ORDER = ['fanout', 'cluster', 'connections', 'many-channels', 'client-even
 function load(name, size) {
   const file = path.join(BENCH_DIR, 'results', `${name}-${size}.jsonl`);
   if (!existsSync(file)) return null;
-  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const meta = lines.find((l) => l.meta);
   const rows = lines.filter((l) => !l.meta);
   return { meta, rows, agg: aggregate(rows) };
@@ -42,23 +45,38 @@ function summary(name, agg) {
     }
   } else if (name === 'cluster') {
     for (const r of agg.filter((q) => q.kind === 'herald' && q.nodes > 1 && q.phase === 'max')) {
-      out.push(`- ${r.server} (subscribers on A, triggers through B): ${f(r.deliveredPerSec)} messages/s at the maximum rate, ${x(r.vsSingle?.tput)} single-node Herald; p99 ${f(r.p99)} ms (${x(r.vsSingle?.p99)} single-node).`);
+      out.push(
+        `- ${r.server} (subscribers on A, triggers through B): ${f(r.deliveredPerSec)} messages/s at the maximum rate, ${x(r.vsSingle?.tput)} single-node Herald; p99 ${f(r.p99)} ms (${x(r.vsSingle?.p99)} single-node).`,
+      );
     }
     const cmds = agg.filter((q) => q.kind === 'herald' && q.redisCmdsPerMsg !== undefined && q.phase === 'fixed').sort((a, b) => a.nodes - b.nodes);
-    if (cmds.length) out.push(`- Redis commands per published message, fixed rate, as nodes are added: ${cmds.map((r) => `${r.nodes} node${r.nodes > 1 ? 's' : ''}: ${f(r.redisCmdsPerMsg, 3)}`).join(', ')} (net of the idle rate; idle nodes subscribe to nothing).`);
+    if (cmds.length)
+      out.push(
+        `- Redis commands per published message, fixed rate, as nodes are added: ${cmds.map((r) => `${r.nodes} node${r.nodes > 1 ? 's' : ''}: ${f(r.redisCmdsPerMsg, 3)}`).join(', ')} (net of the idle rate; idle nodes subscribe to nothing).`,
+      );
   } else if (name === 'connections') {
     for (const r of agg.filter((q) => q.kind === 'herald')) {
-      out.push(`- ${r.connections.toLocaleString('en-US')} idle connections: Herald ${f(r.kbPerConn)} KB RSS per connection (ceiling ${x(r.vsCeiling?.kbPerConn)}, soketi ${x(r.vsSoketi?.kbPerConn)}), ${f(r.connectPerSec)} connections/s.`);
+      out.push(
+        `- ${r.connections.toLocaleString('en-US')} idle connections: Herald ${f(r.kbPerConn)} KB RSS per connection (ceiling ${x(r.vsCeiling?.kbPerConn)}, soketi ${x(r.vsSoketi?.kbPerConn)}), ${f(r.connectPerSec)} connections/s.`,
+      );
     }
   } else if (name === 'many-channels') {
     const r = pick('herald', (q) => q.phase === 'max');
-    if (r) out.push(`- Herald accepted ${f(r.triggersPerSec)} signed triggers/s at the maximum rate (${x(r.vsCeiling?.tput)} the unsigned ceiling, ${x(r.vsSoketi?.tput)} soketi), ${f(r.cpuUsPerTrigger)} µs of server CPU per trigger (${x(r.vsCeiling?.cpu)} the ceiling's, ${x(r.vsSoketi?.cpu)} soketi's); bound: ${r.bound}.`);
+    if (r)
+      out.push(
+        `- Herald accepted ${f(r.triggersPerSec)} signed triggers/s at the maximum rate (${x(r.vsCeiling?.tput)} the unsigned ceiling, ${x(r.vsSoketi?.tput)} soketi), ${f(r.cpuUsPerTrigger)} µs of server CPU per trigger (${x(r.vsCeiling?.cpu)} the ceiling's, ${x(r.vsSoketi?.cpu)} soketi's); bound: ${r.bound}.`,
+      );
   } else if (name === 'client-events') {
     const r = pick('herald', (q) => q.phase === 'max');
-    if (r) out.push(`- Herald relayed ${f(r.relayedPerSec)} client events/s at the maximum rate (${x(r.vsCeiling?.tput)} the ceiling, ${x(r.vsSoketi?.tput)} soketi), p99 ${f(r.p99)} ms; ${f(r.cpuUsPerMsg)} µs of server CPU per relayed event (${x(r.vsCeiling?.cpu)} the ceiling's, ${x(r.vsSoketi?.cpu)} soketi's).`);
+    if (r)
+      out.push(
+        `- Herald relayed ${f(r.relayedPerSec)} client events/s at the maximum rate (${x(r.vsCeiling?.tput)} the ceiling, ${x(r.vsSoketi?.tput)} soketi), p99 ${f(r.p99)} ms; ${f(r.cpuUsPerMsg)} µs of server CPU per relayed event (${x(r.vsCeiling?.cpu)} the ceiling's, ${x(r.vsSoketi?.cpu)} soketi's).`,
+      );
   } else if (name === 'presence-churn') {
     for (const r of agg.filter((q) => q.kind === 'herald')) {
-      out.push(`- ${r.server} (${r.nodes} node${r.nodes > 1 ? 's' : ''}): ${f(r.joinsPerSec)} joins/s and as many leaves (${x(r.vsCeiling?.tput)} the ceiling, ${x(r.vsSoketi?.tput)} soketi with as many nodes), ${f(r.cpuUsPerJoin)} µs of server CPU per join+leave (${x(r.vsSoketi?.cpu)} soketi's), member_added p99 ${f(r.p99)} ms, every member event seen: ${r.addedSeen === 1 && r.removedSeen === 1 ? 'yes' : `added ${r.addedSeen}, removed ${r.removedSeen}`}${r.redisCmdsPerJoin ? `, ${f(r.redisCmdsPerJoin)} Redis commands per join+leave` : ''}.`);
+      out.push(
+        `- ${r.server} (${r.nodes} node${r.nodes > 1 ? 's' : ''}): ${f(r.joinsPerSec)} joins/s and as many leaves (${x(r.vsCeiling?.tput)} the ceiling, ${x(r.vsSoketi?.tput)} soketi with as many nodes), ${f(r.cpuUsPerJoin)} µs of server CPU per join+leave (${x(r.vsSoketi?.cpu)} soketi's), member_added p99 ${f(r.p99)} ms, every member event seen: ${r.addedSeen === 1 && r.removedSeen === 1 ? 'yes' : `added ${r.addedSeen}, removed ${r.removedSeen}`}${r.redisCmdsPerJoin ? `, ${f(r.redisCmdsPerJoin)} Redis commands per join+leave` : ''}.`,
+      );
     }
   }
   return out.join('\n');
@@ -79,12 +97,20 @@ export async function writeDoc({ size = 'small' } = {}) {
   const any = Object.values(results).find(Boolean);
   if (!any) throw new Error(`no results in bench/results/*-${size}.jsonl: run the scenarios first`);
   const m = any.meta.machine;
-  const dates = Object.values(results).filter(Boolean).map((r) => r.meta.machine.date.slice(0, 16).replace('T', ' '));
+  const dates = Object.values(results)
+    .filter(Boolean)
+    .map((r) => r.meta.machine.date.slice(0, 16).replace('T', ' '));
   const soketiNotes = Object.values(results)
     .filter(Boolean)
     .flatMap((r) => r.meta.notes ?? [])
     .filter((n) => n.startsWith('soketi'));
-  const commits = [...new Set(Object.values(results).filter(Boolean).map((r) => r.meta.machine.commit ?? '?'))];
+  const commits = [
+    ...new Set(
+      Object.values(results)
+        .filter(Boolean)
+        .map((r) => r.meta.machine.commit ?? '?'),
+    ),
+  ];
   const loads = Object.entries(results)
     .filter(([, r]) => r)
     .map(([n, r]) => `${n} ${r.meta.machine.loadavg?.[0]}`)
@@ -179,7 +205,10 @@ is killed when it exits.
       continue;
     }
     const sc = (await import(`../scenarios/${n}.mjs`)).default;
-    const others = r.rows.map((q) => q.otherCores).filter((v) => typeof v === 'number').sort((a, b) => a - b);
+    const others = r.rows
+      .map((q) => q.otherCores)
+      .filter((v) => typeof v === 'number')
+      .sort((a, b) => a - b);
     const otherMedian = others.length ? others[Math.floor(others.length / 2)] : null;
     parts.push(
       `${sc.description}. Run ${r.meta.machine.date.slice(0, 16).replace('T', ' ')} UTC, configuration \`${JSON.stringify(r.meta.cfg)}\`${r.meta.runs > 1 ? `, median of ${r.meta.runs} runs` : ''}, ${r.meta.elapsedS} s, commit ${r.meta.machine.commit ?? '?'}; other jobs used a median ${f(otherMedian)} of the ${m.nproc} cores during its phases.\n`,

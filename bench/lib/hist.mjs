@@ -68,6 +68,12 @@ export class Hist {
   /** p50/p95/p99/max in milliseconds, rounded to 0.01 ms. */
   summaryMs() {
     const r = (v) => (v === null ? null : Math.round(v / 10) / 100);
-    return { p50: r(this.percentile(50)), p95: r(this.percentile(95)), p99: r(this.percentile(99)), max: r(this.n ? this.max : null), mean: this.n ? r(this.sum / this.n) : null };
+    return {
+      p50: r(this.percentile(50)),
+      p95: r(this.percentile(95)),
+      p99: r(this.percentile(99)),
+      max: r(this.n ? this.max : null),
+      mean: this.n ? r(this.sum / this.n) : null,
+    };
   }
 }

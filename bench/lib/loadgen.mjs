@@ -112,7 +112,21 @@ export class LoadGen {
       const startIndex = this.nextIndex;
       this.nextIndex += n;
       jobs.push(
-        w.call('connect', { url, count: n, startIndex, spec, key: app.key, secret: app.secret, concurrency: Math.max(1, Math.round(concurrency / ws.length)), localAddresses, timeoutMs }, 600000),
+        w.call(
+          'connect',
+          {
+            url,
+            count: n,
+            startIndex,
+            spec,
+            key: app.key,
+            secret: app.secret,
+            concurrency: Math.max(1, Math.round(concurrency / ws.length)),
+            localAddresses,
+            timeoutMs,
+          },
+          600000,
+        ),
       );
     }
     const t0 = performance.now();

@@ -14,7 +14,8 @@ export function addRatios(rows, metrics) {
     const ceiling = same.find((o) => o.kind === 'ceiling');
     let soketi = null;
     if (r.kind !== 'soketi') {
-      soketi = same.find((o) => o.kind === 'soketi' && (o.nodes ?? 1) === (r.nodes ?? 1)) ?? same.find((o) => o.kind === 'soketi' && (o.nodes ?? 1) === 1) ?? null;
+      soketi =
+        same.find((o) => o.kind === 'soketi' && (o.nodes ?? 1) === (r.nodes ?? 1)) ?? same.find((o) => o.kind === 'soketi' && (o.nodes ?? 1) === 1) ?? null;
     }
     const ratio = (base) => {
       if (!base) return null;
@@ -122,7 +123,13 @@ export function fanoutSvg(rows, { title = 'Fan-out', subtitle = '' } = {}) {
   const top = 70;
   const num = (v) => (v === 0 ? '0' : v >= 10 ? v.toFixed(0) : v.toFixed(1));
   const panels = [
-    { x0: 60, title: 'Delivered messages/s (max rate)', phase: 'max', field: 'deliveredPerSec', fmt: (v) => (v >= 1000 ? `${Math.round(v / 1000)}k` : `${Math.round(v)}`) },
+    {
+      x0: 60,
+      title: 'Delivered messages/s (max rate)',
+      phase: 'max',
+      field: 'deliveredPerSec',
+      fmt: (v) => (v >= 1000 ? `${Math.round(v / 1000)}k` : `${Math.round(v)}`),
+    },
     { x0: 390, title: 'p99 end-to-end latency, ms (fixed rate)', phase: 'fixed', field: 'p99', fmt: num },
     { x0: 720, title: 'Server CPU µs per message (max rate)', phase: 'max', field: 'cpuUsPerMsg', fmt: num },
   ];
@@ -154,9 +161,13 @@ export function fanoutSvg(rows, { title = 'Fan-out', subtitle = '' } = {}) {
         const r = pts.find((q) => q.server === s && q.subscribers === x);
         return r ? [xAt(i), yAt(r[p.field]), r[p.field]] : null;
       });
-      const path = series.filter(Boolean).map(([x, y], i) => `${i ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`).join(' ');
+      const path = series
+        .filter(Boolean)
+        .map(([x, y], i) => `${i ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`)
+        .join(' ');
       if (path) out += `<path d="${path}" fill="none" stroke="${colors[s]}" stroke-width="2.5"${s === 'ceiling' ? ' stroke-dasharray="6,4"' : ''}/>\n`;
-      for (const pt of series.filter(Boolean)) out += `<circle cx="${pt[0].toFixed(1)}" cy="${pt[1].toFixed(1)}" r="3.5" fill="${colors[s]}"><title>${esc(names[s])}: ${pt[2]}</title></circle>\n`;
+      for (const pt of series.filter(Boolean))
+        out += `<circle cx="${pt[0].toFixed(1)}" cy="${pt[1].toFixed(1)}" r="3.5" fill="${colors[s]}"><title>${esc(names[s])}: ${pt[2]}</title></circle>\n`;
     }
   }
   servers.forEach((s, i) => {

@@ -173,11 +173,23 @@ export async function ensureSoketi({ fresh = false } = {}) {
       mkdirSync(dir, { recursive: true });
       writeFileSync(
         path.join(dir, 'package.json'),
-        JSON.stringify({ name: 'herald-bench-soketi-scratch', private: true, version: '0.0.0', overrides: { 'uWebSockets.js': 'npm:@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0' } }, null, 2),
+        JSON.stringify(
+          {
+            name: 'herald-bench-soketi-scratch',
+            private: true,
+            version: '0.0.0',
+            overrides: { 'uWebSockets.js': 'npm:@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0' },
+          },
+          null,
+          2,
+        ),
       );
       log(`installing @soketi/soketi@${SOKETI_VERSION} into ${dir} (npm, scratch folder) ...`);
       await new Promise((resolve, reject) => {
-        const c = spawn('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', `@soketi/soketi@${SOKETI_VERSION}`], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+        const c = spawn('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', `@soketi/soketi@${SOKETI_VERSION}`], {
+          cwd: dir,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let out = '';
         c.stdout.on('data', (d) => (out += d));
         c.stderr.on('data', (d) => (out += d));
@@ -228,7 +240,11 @@ export async function startRedis() {
   const port = await freePort();
   const dir = path.join(os.tmpdir(), 'herald-bench');
   mkdirSync(dir, { recursive: true });
-  const proc = spawnTracked('redis', ['/usr/bin/redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxclients', '10000'], {});
+  const proc = spawnTracked(
+    'redis',
+    ['/usr/bin/redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxclients', '10000'],
+    {},
+  );
   await waitFor(async () => (await redisCmd(port, 'PING')) === 'PONG', { timeoutMs: 10000, what: 'redis PING' });
   return { kind: 'redis', name: 'redis', pid: proc.pid, pids: [proc.pid], port, output: proc.output, stop: () => proc.stop() };
 }

@@ -349,7 +349,14 @@ async function publish(o) {
     sent++;
     expectedSent += subs;
     const req = http.request(
-      { host: u.hostname, port: u.port, path: `${apiPath}?${qs}`, method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: `${apiPath}?${qs}`,
+        method: 'POST',
+        agent,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      },
       (res) => {
         res.resume();
         res.on('end', () => {
@@ -390,31 +397,47 @@ async function publish(o) {
   }
   pumpHook = pump;
   await new Promise((resolve) => {
-    const tick = setInterval(() => {
-      const now = performance.now();
-      if (progressDelivered !== lastDelivered) {
-        lastDelivered = progressDelivered;
-        lastProgress = now;
-      }
-      if (o.mode === 'max' && outstanding() >= o.window && now - lastProgress > 1000) {
-        // Nothing delivered for a second with a full window: count what is owed as lost and go on.
-        writtenOff += outstanding();
-        stalls++;
-        lastProgress = now;
-      }
-      pump();
-      if (now >= end) {
-        clearInterval(tick);
-        resolve();
-      }
-    }, o.mode === 'max' ? 20 : Math.max(1, Math.min(50, Math.floor(1000 / o.rate))));
+    const tick = setInterval(
+      () => {
+        const now = performance.now();
+        if (progressDelivered !== lastDelivered) {
+          lastDelivered = progressDelivered;
+          lastProgress = now;
+        }
+        if (o.mode === 'max' && outstanding() >= o.window && now - lastProgress > 1000) {
+          // Nothing delivered for a second with a full window: count what is owed as lost and go on.
+          writtenOff += outstanding();
+          stalls++;
+          lastProgress = now;
+        }
+        pump();
+        if (now >= end) {
+          clearInterval(tick);
+          resolve();
+        }
+      },
+      o.mode === 'max' ? 20 : Math.max(1, Math.min(50, Math.floor(1000 / o.rate))),
+    );
   });
   pumpHook = null;
   const sendEnd = performance.now();
   const drainEnd = Date.now() + 10000;
   while (inflight > 0 && Date.now() < drainEnd) await sleep(5);
   agent.destroy();
-  return { t0Us, sent, ok, failed, status, expectedOk, expectedSent, writtenOff, stalls, sendMs: sendEnd - t0, elapsedMs: performance.now() - t0, http: httpHist.toJSON() };
+  return {
+    t0Us,
+    sent,
+    ok,
+    failed,
+    status,
+    expectedOk,
+    expectedSent,
+    writtenOff,
+    stalls,
+    sendMs: sendEnd - t0,
+    elapsedMs: performance.now() - t0,
+    http: httpHist.toJSON(),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,7 +61,10 @@ export default {
     const done = new Set();
     for (const [i, asked] of cfg.counts.entries()) {
       const n = Math.min(asked, cap);
-      if (n < asked) ctx.note(`connections: ${asked} asked, capped at ${n}: a server process may open at most ${fdLimit} files here (hard RLIMIT_NOFILE; raising it needs CAP_SYS_RESOURCE)`);
+      if (n < asked)
+        ctx.note(
+          `connections: ${asked} asked, capped at ${n}: a server process may open at most ${fdLimit} files here (hard RLIMIT_NOFILE; raising it needs CAP_SYS_RESOURCE)`,
+        );
       if (done.has(n)) continue; // two asked sizes capped to the same count: measured once
       done.add(n);
       for (const kind of rotated(ctx.servers, i + ctx.run - 1)) {

@@ -49,8 +49,10 @@ export default {
     const { cfg, gen } = ctx;
     const configs = [];
     if (ctx.servers.includes('ceiling')) configs.push({ server: 'ceiling', kind: 'ceiling', nodes: 1 });
-    if (ctx.servers.includes('herald')) configs.push({ server: 'herald', kind: 'herald', nodes: 1 }, { server: 'herald-c2', kind: 'herald', nodes: 2, redis: true });
-    if (ctx.servers.includes('soketi')) configs.push({ server: 'soketi', kind: 'soketi', nodes: 1 }, { server: 'soketi-c2', kind: 'soketi', nodes: 2, redis: true });
+    if (ctx.servers.includes('herald'))
+      configs.push({ server: 'herald', kind: 'herald', nodes: 1 }, { server: 'herald-c2', kind: 'herald', nodes: 2, redis: true });
+    if (ctx.servers.includes('soketi'))
+      configs.push({ server: 'soketi', kind: 'soketi', nodes: 1 }, { server: 'soketi-c2', kind: 'soketi', nodes: 2, redis: true });
     // Each run starts at a different configuration (load on a shared machine drifts).
     configs.push(...configs.splice(0, (ctx.run - 1) % configs.length));
     const redis = configs.some((c) => c.redis) ? await startRedis() : null;
@@ -64,14 +66,22 @@ export default {
           const b = nodes[nodes.length - 1];
           log(`presence-churn: ${c.server}: ${cfg.channels} channels x ${cfg.observers} observers on ${a.name}, ${cfg.churners} churners on ${b.name}`);
           const nObs = cfg.channels * cfg.observers;
-          const o = await gen.connect(a.wsUrl, nObs, { kind: 'presence', prefix: 'presence-bench-', channels: cfg.channels, userPrefix: 'obs' }, { app: a.app, workers: [obsWorker], concurrency: 50 });
+          const o = await gen.connect(
+            a.wsUrl,
+            nObs,
+            { kind: 'presence', prefix: 'presence-bench-', channels: cfg.channels, userPrefix: 'obs' },
+            { app: a.app, workers: [obsWorker], concurrency: 50 },
+          );
           const ch = await gen.connect(b.wsUrl, cfg.churners, { kind: 'none' }, { app: b.app, workers: [churnWorker], concurrency: 50 });
-          if (o.failed || ch.failed) ctx.note(`presence-churn ${c.server}: ${o.failed} observer and ${ch.failed} churner connections failed (${o.errorText} ${ch.errorText})`);
+          if (o.failed || ch.failed)
+            ctx.note(`presence-churn ${c.server}: ${o.failed} observer and ${ch.failed} churner connections failed (${o.errorText} ${ch.errorText})`);
           await sleep(500);
           await gen.newPhase();
           if (c.redis) await redisCmd(redis.port, 'CONFIG', 'RESETSTAT');
           const meter = new PhaseMeter({ server: nodes.flatMap((n) => n.pids), gen: gen.pids(), ...(c.redis ? { redis: redis.pids } : {}) }).start();
-          const rs = await gen.churn({ durationMs: cfg.phaseMs, prefix: 'presence-bench-', channels: cfg.channels, userPrefix: `churn${ctx.run}` }, [churnWorker]);
+          const rs = await gen.churn({ durationMs: cfg.phaseMs, prefix: 'presence-bench-', channels: cfg.channels, userPrefix: `churn${ctx.run}` }, [
+            churnWorker,
+          ]);
           const churnMs = Math.max(...rs.map((r) => r.elapsedMs));
           const joins = rs.reduce((x, r) => x + r.joins, 0);
           const leaves = rs.reduce((x, r) => x + r.leaves, 0);

@@ -171,7 +171,9 @@ export function createChatApp(config, { log = (line) => console.log(line), logge
   }
 
   fastify.post('/signin', async (req, reply) => {
-    const name = String(req.body?.name ?? '').trim().replace(/\s+/g, ' ');
+    const name = String(req.body?.name ?? '')
+      .trim()
+      .replace(/\s+/g, ' ');
     if (name.length < 1 || name.length > 32) return html(reply.code(400), signInPage('A name of 1 to 32 characters, please.'));
     const known = uidByName.get(name.toLowerCase());
     const user = known ? users.get(known) : register(String(lastUid + 1), name);

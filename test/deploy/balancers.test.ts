@@ -267,14 +267,22 @@ describe('the shipped balancers in front of a real gateway', () => {
           s = await start([]);
         });
         afterAll(() => s?.stop());
-        shippedChecks(file, () => s.front, () => app);
+        shippedChecks(
+          file,
+          () => s.front,
+          () => app,
+        );
         if (!tls) {
           it('nginx.conf: the browser client is on the API port only, not on the WebSocket port', async () => {
             expect((await get(`${s.front.wsBase.replace('ws:', 'http:')}/push.js`)).status).toBe(404);
           });
         }
       });
-      limitChecks(`${file} with test-sized limits`, () => start(small), () => app);
+      limitChecks(
+        `${file} with test-sized limits`,
+        () => start(small),
+        () => app,
+      );
     });
   }
 
@@ -304,8 +312,16 @@ describe('the shipped balancers in front of a real gateway', () => {
         s = await start([]);
       });
       afterAll(() => s?.stop());
-      shippedChecks('haproxy :3131/:3232', () => s.plain, () => app);
-      shippedChecks('haproxy :443', () => s.secure, () => app);
+      shippedChecks(
+        'haproxy :3131/:3232',
+        () => s.plain,
+        () => app,
+      );
+      shippedChecks(
+        'haproxy :443',
+        () => s.secure,
+        () => app,
+      );
     });
 
     // The two frontends of :3131 and :3232, and the TLS frontend (one table for both limits).

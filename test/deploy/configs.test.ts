@@ -152,7 +152,11 @@ describe('nginx configs (deploy/nginx)', () => {
 
   // stdout on a file: the configs log to /dev/stdout (the container's log), which nginx opens
   const nginxT = async (confPath: string) => {
-    const r = await runWithFileStdio(requireBin('nginx'), ['-t', '-p', `${tmp.dir}/`, '-e', join(tmp.dir, 'error.log'), '-c', confPath], join(tmp.dir, 'nginx-t.out'));
+    const r = await runWithFileStdio(
+      requireBin('nginx'),
+      ['-t', '-p', `${tmp.dir}/`, '-e', join(tmp.dir, 'error.log'), '-c', confPath],
+      join(tmp.dir, 'nginx-t.out'),
+    );
     return { code: r.code, stderr: r.output };
   };
 
@@ -451,7 +455,10 @@ function healthcheckCommand(dockerfile: string): string[] {
 
 describe('deploy/Dockerfile and .dockerignore', () => {
   const dockerfile = readRepoFile('deploy', 'Dockerfile');
-  const lines = dockerfile.replace(/\\\n/g, ' ').split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+  const lines = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .filter((l) => l.trim() && !l.trim().startsWith('#'));
   const froms = lines.filter((l) => /^FROM\s/i.test(l));
   const lastFrom = lines.findIndex((l) => l === froms[froms.length - 1]);
   const build = lines.slice(0, lastFrom);
@@ -554,7 +561,11 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     expect([...k.resources].sort()).toEqual(files.filter((f) => f !== 'kustomization.yaml').sort());
     for (const w of workloads) {
       for (const c of w.spec.template.spec.containers) {
-        if (w.metadata.name.startsWith('herald-')) expect(k.images.map((i) => i.name), w.metadata.name).toContain(c.image);
+        if (w.metadata.name.startsWith('herald-'))
+          expect(
+            k.images.map((i) => i.name),
+            w.metadata.name,
+          ).toContain(c.image);
       }
     }
   });
@@ -646,13 +657,18 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     }
   });
 
-  it('Redis requires the Secret\'s password: the trial Redis runs with it, and every gateway and worker connects with it', () => {
+  it("Redis requires the Secret's password: the trial Redis runs with it, and every gateway and worker connects with it", () => {
     // Not in the ConfigMap any more: the URL is built from the Secret in each Deployment.
     expect(configMap.data).not.toHaveProperty('REDIS_URL');
     const redis = workloads.find((w) => w.spec.template.metadata.labels['app.kubernetes.io/component'] === 'redis')!;
     const c = redis.spec.template.spec.containers[0];
     const fromSecret = { valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'REDIS_PASSWORD' } } };
-    expect(c.env).toEqual(expect.arrayContaining([{ name: 'REDIS_PASSWORD', ...fromSecret }, { name: 'REDISCLI_AUTH', ...fromSecret }]));
+    expect(c.env).toEqual(
+      expect.arrayContaining([
+        { name: 'REDIS_PASSWORD', ...fromSecret },
+        { name: 'REDISCLI_AUTH', ...fromSecret },
+      ]),
+    );
     const script = [...(c.command ?? []), ...(c.args ?? [])].join(' ');
     expect(script).toMatch(/exec redis-server .*--protected-mode yes --requirepass "\$REDIS_PASSWORD"/);
     // redis-cli exits 0 on NOAUTH: the probes pass on PONG only (REDISCLI_AUTH authenticates them).
@@ -682,7 +698,10 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     const byComponent = (c: string) => workloads.find((w) => w.spec.template.metadata.labels['app.kubernetes.io/component'] === c)!;
     // Every policy selects exactly one workload's pods, ingress only (egress stays open: webhooks).
     for (const p of policies) {
-      expect(workloads.filter((w) => selects(p.spec.podSelector, w.spec.template.metadata.labels)), p.metadata.name).toHaveLength(1);
+      expect(
+        workloads.filter((w) => selects(p.spec.podSelector, w.spec.template.metadata.labels)),
+        p.metadata.name,
+      ).toHaveLength(1);
       expect(p.spec.policyTypes, p.metadata.name).toEqual(['Ingress']);
     }
     const NS = 'herald';
@@ -802,7 +821,7 @@ describe('every deployment file', () => {
     return out;
   };
 
-  it('never turns Redis\'s protected mode off', () => {
+  it("never turns Redis's protected mode off", () => {
     const files = deployFiles();
     expect(files.length).toBeGreaterThan(10);
     for (const f of files) {

@@ -42,7 +42,15 @@ async function probe(command: string[], port: number, env: Record<string, string
 
 /** An unauthenticated client, as any other container or pod on the network would be. */
 async function publishWithout(port: number, password?: string): Promise<unknown> {
-  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null, ...(password ? { password } : {}) });
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    enableReadyCheck: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    ...(password ? { password } : {}),
+  });
   try {
     await client.connect();
     return await client.publish('herald:any-topic', 'a forged frame');

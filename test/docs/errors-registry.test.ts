@@ -23,7 +23,12 @@ function tableRows(heading: string): string[][] {
   // The header row and the |---| row come first; the table ends at the first line that is not a row.
   for (const line of lines.slice(first + 2)) {
     if (!line.startsWith('|')) break;
-    rows.push(line.slice(1, -1).split(' | ').map((c) => c.trim()));
+    rows.push(
+      line
+        .slice(1, -1)
+        .split(' | ')
+        .map((c) => c.trim()),
+    );
   }
   return rows;
 }

@@ -50,9 +50,7 @@ describe('README.md matches the code', () => {
   });
 
   it('every metric the code registers is named in the README', () => {
-    const names = [
-      ...new Set(code.flatMap((c) => [...c.text.matchAll(/(?:name:\s*|gauge\(\s*)'(herald_[a-z0-9_]+)'/g)].map((m) => m[1]!))),
-    ].sort();
+    const names = [...new Set(code.flatMap((c) => [...c.text.matchAll(/(?:name:\s*|gauge\(\s*)'(herald_[a-z0-9_]+)'/g)].map((m) => m[1]!)))].sort();
     expect(names.length).toBeGreaterThan(25);
     expect(names.filter((n) => !new RegExp(`\\b${n}\\b`).test(readme))).toEqual([]);
   });

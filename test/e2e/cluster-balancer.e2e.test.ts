@@ -97,7 +97,7 @@ describe('three gateways behind a TCP balancer', () => {
       // pusher-js resubscribes by itself; everyone is back in the list, nobody twice.
       for (const m of members) await expect.poll(m).toEqual(everyone);
       await expect
-        .poll(async () => ((await (await sdk2.get({ path: '/channels/presence-lobby', params: { info: 'user_count,subscription_count' } })).json())))
+        .poll(async () => await (await sdk2.get({ path: '/channels/presence-lobby', params: { info: 'user_count,subscription_count' } })).json())
         .toEqual({ occupied: true, user_count: 6, subscription_count: 6 });
       await sdk2.trigger('lobby-news', 'msg', { n: 2 });
       for (const got of received) await expect.poll(() => got).toEqual([{ n: 1 }, { n: 2 }]);
@@ -108,7 +108,7 @@ describe('three gateways behind a TCP balancer', () => {
       await redis.restart();
       for (const n of alive) await n.waitReady();
       await expect
-        .poll(async () => ((await (await sdk2.get({ path: '/channels/presence-lobby', params: { info: 'user_count,subscription_count' } })).json())))
+        .poll(async () => await (await sdk2.get({ path: '/channels/presence-lobby', params: { info: 'user_count,subscription_count' } })).json())
         .toEqual({ occupied: true, user_count: 6, subscription_count: 6 });
       await sdk2.trigger('lobby-news', 'msg', { n: 3 });
       for (const got of received) await expect.poll(() => got).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);

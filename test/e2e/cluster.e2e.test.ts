@@ -42,7 +42,9 @@ describe('clustered mode: three gateways on one Redis', () => {
     app = randomTestApp();
     prefix = uniquePrefix();
     nodes = await Promise.all(
-      Array.from({ length: n }, (_, i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `n${i}-${prefix}`, env: { PUSH_NODE_LEASE_MS: '2000', ...env } })),
+      Array.from({ length: n }, (_, i) =>
+        startNode({ app, redisUrl: redis.url, prefix, nodeId: `n${i}-${prefix}`, env: { PUSH_NODE_LEASE_MS: '2000', ...env } }),
+      ),
     );
   };
   afterEach(async () => {
@@ -68,13 +70,15 @@ describe('clustered mode: three gateways on one Redis', () => {
 
   it('delivers each triggered event exactly once to subscribers on every node', async () => {
     await start(3);
-    const subs = await Promise.all(nodes.map(async (n) => {
-      const c = await pusherOn(n);
-      const ch = await subscribeAndWait(c, 'orders');
-      const got: unknown[] = [];
-      ch.bind('created', (d: unknown) => got.push(d));
-      return got;
-    }));
+    const subs = await Promise.all(
+      nodes.map(async (n) => {
+        const c = await pusherOn(n);
+        const ch = await subscribeAndWait(c, 'orders');
+        const got: unknown[] = [];
+        ch.bind('created', (d: unknown) => got.push(d));
+        return got;
+      }),
+    );
     for (let i = 0; i < 20; i++) await sdk(nodes[i % 3]!).trigger('orders', 'created', { i });
     for (const got of subs) await expect.poll(() => got.length).toBe(20);
     // A later marker proves no duplicate was still on its way.
@@ -160,16 +164,26 @@ describe('clustered mode: three gateways on one Redis', () => {
     await rawOn(n1);
     // Counts are shared about once a second: within a few seconds a 4th connection on either node is refused.
     await expect
-      .poll(async () => {
-        const extra = await RawClient.connect(`ws://127.0.0.1:${n1.wsPort}/app/${app.key}`);
-        const f = await extra.waitFor((x) => x.event === 'pusher:connection_established' || x.event === 'pusher:error');
-        await extra[Symbol.asyncDispose]();
-        return f.event === 'pusher:error' ? (f.data as { code: number }).code : 0;
-      }, { interval: 300 })
+      .poll(
+        async () => {
+          const extra = await RawClient.connect(`ws://127.0.0.1:${n1.wsPort}/app/${app.key}`);
+          const f = await extra.waitFor((x) => x.event === 'pusher:connection_established' || x.event === 'pusher:error');
+          await extra[Symbol.asyncDispose]();
+          return f.event === 'pusher:error' ? (f.data as { code: number }).code : 0;
+        },
+        { interval: 300 },
+      )
       .toBe(4004);
     const t0 = Date.now();
     const statuses = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => sdk(nodes[i % 2]!).trigger('x', 'e', {}).then((r) => r.status, (e: { status: number }) => e.status)),
+      Array.from({ length: 20 }, (_, i) =>
+        sdk(nodes[i % 2]!)
+          .trigger('x', 'e', {})
+          .then(
+            (r) => r.status,
+            (e: { status: number }) => e.status,
+          ),
+      ),
     );
     const seconds = Math.floor((Date.now() - t0) / 1000) + 2; // the one-second windows the burst touched
     const ok = statuses.filter((st) => st === 200).length;
@@ -276,7 +290,9 @@ describe('clustered mode: three gateways on one Redis', () => {
     let running = true;
     const publisher = (async () => {
       while (running) {
-        await sdk(nodes[1]!).trigger('news', 'tick', { seq: seq++ }).catch(() => undefined);
+        await sdk(nodes[1]!)
+          .trigger('news', 'tick', { seq: seq++ })
+          .catch(() => undefined);
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
@@ -288,10 +304,12 @@ describe('clustered mode: three gateways on one Redis', () => {
     await a.waitFor((f) => f.event === 'pusher:pong');
     await redis.restart();
     for (const n of nodes) await n.waitReady();
-    await expect.poll(async () => {
-      const r = await (await sdk(nodes[1]!).get({ path: '/channels', params: { info: 'subscription_count' } })).json();
-      return r;
-    }).toEqual({ channels: { news: { subscription_count: 2 }, 'presence-p': { subscription_count: 1 } } });
+    await expect
+      .poll(async () => {
+        const r = await (await sdk(nodes[1]!).get({ path: '/channels', params: { info: 'subscription_count' } })).json();
+        return r;
+      })
+      .toEqual({ channels: { news: { subscription_count: 2 }, 'presence-p': { subscription_count: 1 } } });
     const resumedAt = seq;
     await expect.poll(() => channelEvents(a, 'tick').some((f) => JSON.parse(f.data as string).seq > resumedAt + 5)).toBe(true);
     running = false;

@@ -138,9 +138,9 @@ describe('examples/chat', { timeout: 90_000 }, () => {
     await expect.poll(() => texts(a.page, '#direct-messages li'), POLL).toEqual(['Hi Bob! Lunch at noon?', 'Sure, see you there']);
 
     await a.page.click('#friend-btn');
-    await expect.poll(() => b.page.$$eval('#notices .notice', (els) => els.map((e) => e.firstChild?.textContent)), POLL).toEqual([
-      'Alice wants to be your friend ',
-    ]);
+    await expect
+      .poll(() => b.page.$$eval('#notices .notice', (els) => els.map((e) => e.firstChild?.textContent)), POLL)
+      .toEqual(['Alice wants to be your friend ']);
 
     const onUserChannel = (list: Awaited<ReturnType<typeof events>>, uid: string) =>
       list.filter((e) => e.channel === `user-${uid}`).map((e) => [e.event, e.data.from_uid ?? e.data.uid, e.data.content ?? null]);
@@ -273,7 +273,14 @@ describe('examples/chat', { timeout: 90_000 }, () => {
     // at least the debounce delay (strict); the upper bound is generous, for a busy machine
     expect(offline!.at - closedAt).toBeLessThan(DELAY + 10_000);
     await expect
-      .poll(async () => (await presenceLog()).filter((e) => e.status === 'offline' && e.uid === b.uid).map((e) => e.event).sort(), POLL)
+      .poll(
+        async () =>
+          (await presenceLog())
+            .filter((e) => e.status === 'offline' && e.uid === b.uid)
+            .map((e) => e.event)
+            .sort(),
+        POLL,
+      )
       .toEqual(['channel_removed', 'channel_vacated', 'member_removed']);
     expect((await presenceLog()).some((e) => e.status === 'offline' && e.uid === a.uid)).toBe(false);
     delete users.Bob;

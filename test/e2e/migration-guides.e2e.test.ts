@@ -154,16 +154,13 @@ const stopAll = async () => {
 /** Waits until `port` answers HTTP (any status). */
 async function listening(port: number, p: Proc): Promise<void> {
   await expect
-    .poll(
-      async () => {
-        if (p.child.exitCode !== null) throw new Error(`the server block exited:\n${p.out()}`);
-        return fetch(`http://127.0.0.1:${port}/`).then(
-          () => true,
-          () => false,
-        );
-      },
-      POLL,
-    )
+    .poll(async () => {
+      if (p.child.exitCode !== null) throw new Error(`the server block exited:\n${p.out()}`);
+      return fetch(`http://127.0.0.1:${port}/`).then(
+        () => true,
+        () => false,
+      );
+    }, POLL)
     .toBe(true);
 }
 
@@ -382,10 +379,13 @@ describe('migrate-from-pusher.md against a live gateway', { timeout: 60_000 }, (
     await expect.poll(() => channelNames(t), POLL).toEqual(['orders', 'private-user-1']);
     // The client signs in through the app's /pusher/user-auth; wait until a server-to-user event reaches it.
     await expect
-      .poll(async () => {
-        await t.sdk.sendToUser('1', 'notice', { text: 'ready?' });
-        return client.out();
-      }, { timeout: 15_000, interval: 250 })
+      .poll(
+        async () => {
+          await t.sdk.sendToUser('1', 'notice', { text: 'ready?' });
+          return client.out();
+        },
+        { timeout: 15_000, interval: 250 },
+      )
       .toContain('user notice {"text":"ready?"}');
 
     const trigger = runNode(withPorts(block('pusher', 'pusher-node-trigger'), { 3232: t.apiPort }), t);

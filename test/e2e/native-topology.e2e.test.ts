@@ -51,9 +51,7 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
 
   async function cluster(app: TestApp, env: Record<string, string>, gateways: number, workers: number) {
     const prefix = uniquePrefix();
-    const gws = await Promise.all(
-      Array.from({ length: gateways }, (_, i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `gw${i}-${prefix}`, env })),
-    );
+    const gws = await Promise.all(Array.from({ length: gateways }, (_, i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `gw${i}-${prefix}`, env })));
     const wks = await Promise.all(
       Array.from({ length: workers }, (_, i) => startNode({ app, redisUrl: redis.url, prefix, nodeId: `wk${i}-${prefix}`, env, role: 'worker' })),
     );
@@ -160,7 +158,8 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
       // (the last member_removed) that the other worker is still sending.
       const events = () => rx.events() as unknown as WebhookEvent[];
       const decided = (channel: string) => {
-        const list = rx.delivered()
+        const list = rx
+          .delivered()
           .flatMap((r) => {
             const ids = String(r.headers['x-herald-event-ids'] ?? '').split(',');
             return (r.body.events as unknown as WebhookEvent[]).map((e, i) => ({ ...e, seq: Number(ids[i]?.slice(ids[i].lastIndexOf(':') + 1)) }));
@@ -168,7 +167,10 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
           .filter((e) => e.channel === channel)
           .sort((a, b) => a.seq - b.seq);
         // Each transition decided once: the sequence is 1..n without gaps or repeats.
-        expect(list.map((e) => e.seq), channel).toEqual(list.map((_, k) => k + 1));
+        expect(
+          list.map((e) => e.seq),
+          channel,
+        ).toEqual(list.map((_, k) => k + 1));
         return list.map((e) => (e.user_id ? `${e.name}:${e.user_id}` : e.name));
       };
       const initialCount = 1 + N + (1 + N); // news, solo-*, presence-room + members
@@ -236,9 +238,7 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
       for (const m of presence) await expect.poll(() => memberIds(m)).toEqual(everyone);
       const info = async (channel: string, fields: string) => (await sdk.get({ path: `/channels/${channel}`, params: { info: fields } })).json();
       await expect.poll(() => info('news', 'subscription_count')).toEqual({ occupied: true, subscription_count: N });
-      await expect
-        .poll(() => info('presence-room', 'user_count,subscription_count'))
-        .toEqual({ occupied: true, user_count: N, subscription_count: N });
+      await expect.poll(() => info('presence-room', 'user_count,subscription_count')).toEqual({ occupied: true, user_count: N, subscription_count: N });
       for (let i = 0; i < N; i++) {
         await expect.poll(() => info(`solo-${i}`, 'subscription_count')).toEqual({ occupied: true, subscription_count: 1 });
       }
@@ -287,7 +287,11 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
       expect(pres.slice(1 + N, 1 + 2 * N).sort()).toEqual(everyone.map((u) => `member_removed:${u}`));
       expect(pres[pres.length - 1]).toBe('channel_vacated');
       expect(rx.delivered().every((r) => r.valid)).toBe(true);
-      const ids = rx.delivered().flatMap((r) => String(r.headers['x-herald-event-ids'] ?? '').split(',').filter(Boolean));
+      const ids = rx.delivered().flatMap((r) =>
+        String(r.headers['x-herald-event-ids'] ?? '')
+          .split(',')
+          .filter(Boolean),
+      );
       expect(ids).toHaveLength(finalCount);
       expect(new Set(ids).size).toBe(finalCount);
       // A little longer: nothing else comes.
@@ -297,7 +301,13 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
       // nginx carried it all: every WebSocket (the first connections and the reconnects) was an
       // upgrade on /app/ (logged when it closes), and the API calls went through /apps/.
       await expect
-        .poll(() => nginx.accessLog().split('\n').filter((l) => / "GET \/app\/[^"]*" 101 /.test(l)).length)
+        .poll(
+          () =>
+            nginx
+              .accessLog()
+              .split('\n')
+              .filter((l) => / "GET \/app\/[^"]*" 101 /.test(l)).length,
+        )
         .toBeGreaterThanOrEqual(N + moved.length);
       expect(nginx.accessLog()).toMatch(/"POST \/apps\/[^"]*\/events[^"]*" 200 /);
     } finally {

@@ -136,10 +136,13 @@ async function readyStatus(apiPort: number): Promise<number> {
 /** Polls /ready (never sleeps a fixed time), then reads the banner. */
 async function waitUp(h: Herald, apiPort: number): Promise<Banner> {
   await expect
-    .poll(async () => {
-      if (h.child.exitCode !== null) throw new Error(`herald exited with ${h.child.exitCode}\n${describeProcess(h)}`);
-      return readyStatus(apiPort);
-    }, { timeout: 30_000, interval: 50 })
+    .poll(
+      async () => {
+        if (h.child.exitCode !== null) throw new Error(`herald exited with ${h.child.exitCode}\n${describeProcess(h)}`);
+        return readyStatus(apiPort);
+      },
+      { timeout: 30_000, interval: 50 },
+    )
     .toBe(200);
   // /ready answers before main() writes the banner
   await expect.poll(() => parseBanner(h.stdout()), POLL).toBeDefined();
@@ -156,51 +159,55 @@ async function ports() {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('npm start on a fresh clone (embedded single node, no Redis, no config)', () => {
-  it('generates credentials, prints them with both URLs, saves them; after a restart loads the same ones and prints them without the secret', { timeout: 60_000 }, async () => {
-    const dir = freshDir();
-    const p1 = await ports();
-    const first = startHerald(dir, { PUSH_WS_PORT: String(p1.wsPort), PUSH_API_PORT: String(p1.apiPort) });
-    const b1 = await waitUp(first, p1.apiPort);
+  it(
+    'generates credentials, prints them with both URLs, saves them; after a restart loads the same ones and prints them without the secret',
+    { timeout: 60_000 },
+    async () => {
+      const dir = freshDir();
+      const p1 = await ports();
+      const first = startHerald(dir, { PUSH_WS_PORT: String(p1.wsPort), PUSH_API_PORT: String(p1.apiPort) });
+      const b1 = await waitUp(first, p1.apiPort);
 
-    expect(b1.id).toMatch(/^\S+$/);
-    expect(b1.key).toMatch(/^\S{8,}$/);
-    expect(b1.secret).toMatch(/^\S{16,}$/);
-    expect(b1.wsUrl).toBe(`ws://127.0.0.1:${p1.wsPort}/app/${b1.key}`);
-    expect(b1.apiUrl).toBe(`http://127.0.0.1:${p1.apiPort}/apps/${b1.id}/events`);
-    expect(b1.readyUrl).toBe(`http://127.0.0.1:${p1.apiPort}/ready`);
-    expect(first.stdout()).toMatch(/generated and saved/);
+      expect(b1.id).toMatch(/^\S+$/);
+      expect(b1.key).toMatch(/^\S{8,}$/);
+      expect(b1.secret).toMatch(/^\S{16,}$/);
+      expect(b1.wsUrl).toBe(`ws://127.0.0.1:${p1.wsPort}/app/${b1.key}`);
+      expect(b1.apiUrl).toBe(`http://127.0.0.1:${p1.apiPort}/apps/${b1.id}/events`);
+      expect(b1.readyUrl).toBe(`http://127.0.0.1:${p1.apiPort}/ready`);
+      expect(first.stdout()).toMatch(/generated and saved/);
 
-    const file = join(dir, '.herald', 'credentials.json');
-    expect(existsSync(file)).toBe(true);
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    expect(saved).toMatchObject({ id: b1.id, key: b1.key, secret: b1.secret });
-    expect(statSync(file).mode & 0o077).toBe(0); // the secret is not world-readable
+      const file = join(dir, '.herald', 'credentials.json');
+      expect(existsSync(file)).toBe(true);
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      expect(saved).toMatchObject({ id: b1.id, key: b1.key, secret: b1.secret });
+      expect(statSync(file).mode & 0o077).toBe(0); // the secret is not world-readable
 
-    // the printed credentials work against the REST API
-    const sdk = new Pusher({ appId: b1.id, key: b1.key, secret: b1.secret!, host: '127.0.0.1', port: String(p1.apiPort), useTLS: false });
-    const res = await sdk.get({ path: '/channels' });
-    expect(res.status).toBe(200);
+      // the printed credentials work against the REST API
+      const sdk = new Pusher({ appId: b1.id, key: b1.key, secret: b1.secret!, host: '127.0.0.1', port: String(p1.apiPort), useTLS: false });
+      const res = await sdk.get({ path: '/channels' });
+      expect(res.status).toBe(200);
 
-    first.child.kill('SIGTERM');
-    expect(await first.exited).toEqual({ code: 0, signal: null });
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toEqual({ code: 0, signal: null });
 
-    // restart in the same directory (other ports, to be independent of port reuse timing)
-    const p2 = await ports();
-    const second = startHerald(dir, { PUSH_WS_PORT: String(p2.wsPort), PUSH_API_PORT: String(p2.apiPort) });
-    const b2 = await waitUp(second, p2.apiPort);
-    expect({ id: b2.id, key: b2.key }).toEqual({ id: b1.id, key: b1.key });
-    // the secret is printed only when just generated; a loaded one stays out of the output
-    expect(b2.secret).toBeUndefined();
-    expect(second.stdout()).not.toContain(b1.secret!);
-    expect(second.stdout()).toMatch(/loaded/);
-    // the loaded secret is the saved one: the API accepts requests signed with it
-    const sdk2 = new Pusher({ appId: b1.id, key: b1.key, secret: b1.secret!, host: '127.0.0.1', port: String(p2.apiPort), useTLS: false });
-    expect((await sdk2.get({ path: '/channels' })).status).toBe(200);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ id: b1.id, key: b1.key, secret: b1.secret });
-    // SIGINT (Ctrl-C in a terminal) stops cleanly too
-    second.child.kill('SIGINT');
-    expect(await second.exited).toEqual({ code: 0, signal: null });
-  });
+      // restart in the same directory (other ports, to be independent of port reuse timing)
+      const p2 = await ports();
+      const second = startHerald(dir, { PUSH_WS_PORT: String(p2.wsPort), PUSH_API_PORT: String(p2.apiPort) });
+      const b2 = await waitUp(second, p2.apiPort);
+      expect({ id: b2.id, key: b2.key }).toEqual({ id: b1.id, key: b1.key });
+      // the secret is printed only when just generated; a loaded one stays out of the output
+      expect(b2.secret).toBeUndefined();
+      expect(second.stdout()).not.toContain(b1.secret!);
+      expect(second.stdout()).toMatch(/loaded/);
+      // the loaded secret is the saved one: the API accepts requests signed with it
+      const sdk2 = new Pusher({ appId: b1.id, key: b1.key, secret: b1.secret!, host: '127.0.0.1', port: String(p2.apiPort), useTLS: false });
+      expect((await sdk2.get({ path: '/channels' })).status).toBe(200);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ id: b1.id, key: b1.key, secret: b1.secret });
+      // SIGINT (Ctrl-C in a terminal) stops cleanly too
+      second.child.kill('SIGINT');
+      expect(await second.exited).toEqual({ code: 0, signal: null });
+    },
+  );
 
   it('serves pusher-js and the pusher SDK, presence, debounced webhooks, and stops cleanly on SIGTERM', { timeout: 90_000 }, async () => {
     const dir = freshDir();
@@ -293,7 +300,10 @@ describe('npm start on a fresh clone (embedded single node, no Redis, no config)
       expect(vacatedAt - leftAt).toBeGreaterThanOrEqual(DELAY - EARLY_SLACK);
       expect(vacatedAt - leftAt).toBeLessThanOrEqual(LATE_BOUND);
       expect(rx.delivered().length).toBeGreaterThan(0);
-      expect(rx.delivered().every((r) => r.valid), 'every webhook passes the SDK validator with the printed credentials').toBe(true);
+      expect(
+        rx.delivered().every((r) => r.valid),
+        'every webhook passes the SDK validator with the printed credentials',
+      ).toBe(true);
       expect(rx.delivered().every((r) => r.headers['x-pusher-key'] === b.key && r.headers['content-type'] === 'application/json')).toBe(true);
 
       // --- SIGTERM: clients told to reconnect (4200), pending webhooks flushed, exit 0 --------------------------

@@ -189,7 +189,11 @@ describe('webhooks and triggers across Redis failures', () => {
       clients.splice(clients.indexOf(c), 1);
     };
     const { keep, gone, fresh, room } = topo.names;
-    const seen = (channel: string) => rx.unique().filter((e) => e.channel === channel).map(label);
+    const seen = (channel: string) =>
+      rx
+        .unique()
+        .filter((e) => e.channel === channel)
+        .map(label);
 
     // --- steady state before the failure
     const keepSub = await raw(g1!);
@@ -205,7 +209,10 @@ describe('webhooks and triggers across Redis failures', () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const status = await fetch(`${worker.apiUrl}/ready`).then((r) => r.status, () => 0);
+        const status = await fetch(`${worker.apiUrl}/ready`).then(
+          (r) => r.status,
+          () => 0,
+        );
         readiness.push({ at: Date.now(), status });
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -231,7 +238,10 @@ describe('webhooks and triggers across Redis failures', () => {
         sent.push(
           sdk(g0!)
             .trigger(keep, 'during', { n })
-            .then((r) => r.status, (e: { status?: number }) => e.status ?? 0)
+            .then(
+              (r) => r.status,
+              (e: { status?: number }) => e.status ?? 0,
+            )
             .then((status) => void outcomes.push({ n, status, sentAt, answeredAt: Date.now() })),
         );
         await new Promise((r) => setTimeout(r, 100));
@@ -257,11 +267,9 @@ describe('webhooks and triggers across Redis failures', () => {
     await expect.poll(() => seen(gone), { timeout: DELAY_MS + RECOVERY_BOUND_MS }).toEqual(['channel_occupied', 'channel_vacated']);
     await expect.poll(() => seen(fresh), { timeout: DELAY_MS + RECOVERY_BOUND_MS }).toEqual(['channel_occupied']);
     const perUser = (u: string) => seen(room).filter((l) => l.endsWith(`:${u}`));
-    await expect.poll(() => [perUser('alice'), perUser('bob'), perUser('carol')], { timeout: DELAY_MS + RECOVERY_BOUND_MS }).toEqual([
-      ['member_added:alice'],
-      ['member_added:bob', 'member_removed:bob'],
-      ['member_added:carol'],
-    ]);
+    await expect
+      .poll(() => [perUser('alice'), perUser('bob'), perUser('carol')], { timeout: DELAY_MS + RECOVERY_BOUND_MS })
+      .toEqual([['member_added:alice'], ['member_added:bob', 'member_removed:bob'], ['member_added:carol']]);
     const reportedAt = Date.now();
 
     // Triggers: once every node is back, the triggers of the next second are 200 and delivered.
@@ -314,33 +322,37 @@ describe('webhooks and triggers across Redis failures', () => {
     };
   }
 
-  it.each(['one server', 'Sentinel'] as const)('SIGTERM with Redis gone (%s): the gateway and the worker exit 0 within their stop bound, never crash meanwhile', async (kind) => {
-    const app = randomTestApp();
-    const topo = kind === 'one server' ? await single() : await sentinel({ allDataNodes: true });
-    cleanup.push(() => topo.stop());
-    const prefix = uniquePrefix();
-    const env = { ...topo.env, PUSH_REDIS_PREFIX: prefix, PUSH_WEBHOOK_URL: 'http://127.0.0.1:9/hook', PUSH_NODE_LEASE_MS: '2000', PUSH_DRAIN_MS: '0' };
-    const gateway = await startNode({ app, role: 'gateway', env });
-    const worker = await startNode({ app, role: 'worker', env });
-    cleanup.push(() => Promise.all([gateway.kill(), worker.kill()]));
-    const c = await RawClient.established({ wsPort: gateway.wsPort, app });
-    cleanup.push(() => c[Symbol.asyncDispose]());
-    await c.subscribe('pending-webhook');
-    await topo.fail();
-    await expect.poll(async () => (await fetch(`${worker.apiUrl}/ready`)).status).toBe(503);
-    await expect.poll(async () => (await fetch(`${gateway.apiUrl}/ready`)).status).toBe(503);
-    // Both stay up while Redis is gone (a few seconds of reconnect attempts), then stop.
-    await new Promise((r) => setTimeout(r, 3000));
-    expect(worker.proc.exitCode).toBeNull();
-    expect(gateway.proc.exitCode).toBeNull();
-    const t0 = Date.now();
-    const [w, g] = await Promise.all([worker.kill('SIGTERM'), gateway.kill('SIGTERM')]);
-    const tookMs = Date.now() - t0;
-    expect([w, g]).toEqual([0, 0]);
-    // The bound is 10 s for both (PUSH_DRAIN_MS 0); the rest is room for a busy machine.
-    expect(tookMs).toBeLessThan(20_000);
-    console.log(`stopped with Redis gone in ${tookMs} ms`);
-  }, 120_000);
+  it.each(['one server', 'Sentinel'] as const)(
+    'SIGTERM with Redis gone (%s): the gateway and the worker exit 0 within their stop bound, never crash meanwhile',
+    async (kind) => {
+      const app = randomTestApp();
+      const topo = kind === 'one server' ? await single() : await sentinel({ allDataNodes: true });
+      cleanup.push(() => topo.stop());
+      const prefix = uniquePrefix();
+      const env = { ...topo.env, PUSH_REDIS_PREFIX: prefix, PUSH_WEBHOOK_URL: 'http://127.0.0.1:9/hook', PUSH_NODE_LEASE_MS: '2000', PUSH_DRAIN_MS: '0' };
+      const gateway = await startNode({ app, role: 'gateway', env });
+      const worker = await startNode({ app, role: 'worker', env });
+      cleanup.push(() => Promise.all([gateway.kill(), worker.kill()]));
+      const c = await RawClient.established({ wsPort: gateway.wsPort, app });
+      cleanup.push(() => c[Symbol.asyncDispose]());
+      await c.subscribe('pending-webhook');
+      await topo.fail();
+      await expect.poll(async () => (await fetch(`${worker.apiUrl}/ready`)).status).toBe(503);
+      await expect.poll(async () => (await fetch(`${gateway.apiUrl}/ready`)).status).toBe(503);
+      // Both stay up while Redis is gone (a few seconds of reconnect attempts), then stop.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(worker.proc.exitCode).toBeNull();
+      expect(gateway.proc.exitCode).toBeNull();
+      const t0 = Date.now();
+      const [w, g] = await Promise.all([worker.kill('SIGTERM'), gateway.kill('SIGTERM')]);
+      const tookMs = Date.now() - t0;
+      expect([w, g]).toEqual([0, 0]);
+      // The bound is 10 s for both (PUSH_DRAIN_MS 0); the rest is room for a busy machine.
+      expect(tookMs).toBeLessThan(20_000);
+      console.log(`stopped with Redis gone in ${tookMs} ms`);
+    },
+    120_000,
+  );
 
   it('one Redis server SIGKILLed and restarted empty', async () => {
     const { timings } = await scenario(() => single());

@@ -76,7 +76,15 @@ describe('Redis topologies', () => {
     for (const n of nodes) await n.waitReady();
     // The nodes follow the new primary and re-register their state there.
     await expect
-      .poll(async () => ((await (await sdkFor(app, nodes[0]!).get({ path: '/channels/news-before', params: { info: 'subscription_count' } })).json()) as { subscription_count?: number }).subscription_count, { timeout: 30_000 })
+      .poll(
+        async () =>
+          (
+            (await (await sdkFor(app, nodes[0]!).get({ path: '/channels/news-before', params: { info: 'subscription_count' } })).json()) as {
+              subscription_count?: number;
+            }
+          ).subscription_count,
+        { timeout: 30_000 },
+      )
       .toBe(2);
     await checkCluster(app, 'after');
   }, 90_000);

@@ -11,16 +11,7 @@ import { Redis } from 'ioredis';
 import { RedisKeys } from '@herald/broker';
 import { signChannel } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type NodeHandle,
-  randomTestApp,
-  RawClient,
-  redisAndNodes,
-  startNode,
-  startWebhookReceiver,
-  type TestApp,
-  uniquePrefix,
-} from '@herald/test-support';
+import { type NodeHandle, randomTestApp, RawClient, redisAndNodes, startNode, startWebhookReceiver, type TestApp, uniquePrefix } from '@herald/test-support';
 
 type Hook = { url: string; events?: string[]; channel_prefix?: string };
 
@@ -71,7 +62,7 @@ describe('bounded webhook buffers', () => {
   /** Sends `count` client events in rounds, each round relayed to `to` before the next is sent. */
   const sendClientEvents = async (from: RawClient, to: RawClient, channel: string, count: number, event = 'client-n') => {
     const before = to.events(event).filter((f) => f.channel === channel).length;
-    for (let sent = 0; sent < count; ) {
+    for (let sent = 0; sent < count;) {
       const round = Math.min(50, count - sent);
       for (let i = 0; i < round; i++) from.send({ event, channel, data: { n: sent + i } });
       sent += round;
@@ -87,7 +78,11 @@ describe('bounded webhook buffers', () => {
     expect((await r.subscribe(`barrier-${Math.random()}`)).event).toBe('pusher_internal:subscription_succeeded');
   };
   /** Lines of a node's output holding `text`; the output pipe trails the node's HTTP answers, so poll it. */
-  const linesOf = (node: NodeHandle, text: string) => node.output().split('\n').filter((l) => l.includes(text));
+  const linesOf = (node: NodeHandle, text: string) =>
+    node
+      .output()
+      .split('\n')
+      .filter((l) => l.includes(text));
   const outbox = async (prefix: string) =>
     (await redis.xrange(new RedisKeys(prefix).webhookOutbox(), '-', '+')).map(([, f]) => {
       const get = (k: string) => f[f.indexOf(k) + 1]!;
@@ -116,45 +111,51 @@ describe('bounded webhook buffers', () => {
     await sendClientEvents(b1, b2, 'private-hooked-1', 5);
     await barrier(b1);
     const entries = await outbox(prefix);
-    expect(entries.map((e) => [e.app, e.event.name, e.event.channel])).toEqual(Array.from({ length: 5 }, () => [prefixed.id, 'client_event', 'private-hooked-1']));
+    expect(entries.map((e) => [e.app, e.event.name, e.event.channel])).toEqual(
+      Array.from({ length: 5 }, () => [prefixed.id, 'client_event', 'private-hooked-1']),
+    );
   });
 
-  it('a full outbox refuses appends: counted by event and reason, logged with the app and event, delivered up to the cap once a worker runs', { timeout: 60_000 }, async () => {
-    const app = randomTestApp();
-    const rx = await startWebhookReceiver(app);
-    try {
-      const file = appsFile([{ ...app, webhooks: [{ url: rx.url, events: ['client_event'] }] }]);
-      const prefix = uniquePrefix();
-      const env = { PUSH_WEBHOOK_OUTBOX_MAX: '100' };
-      const g = await start({ app, file, prefix, env });
-      const sender = await client(g, app, ['private-chat']);
-      const receiver = await client(g, app, ['private-chat']);
-      const sendingFrom = Date.now();
-      await sendClientEvents(sender, receiver, 'private-chat', 300);
-      await barrier(sender);
-      const xlen = await redis.xlen(new RedisKeys(prefix).webhookOutbox());
-      expect(xlen).toBe(100);
-      // Refusals are counted once their Redis reply is in, just after the barrier's.
-      const dropped = { event: 'client_event', reason: 'outbox_full' };
-      await expect.poll(() => metric(g, 'herald_webhook_events_dropped_total', dropped)).toBe(300 - xlen);
-      // Every drop happened in this window: a line a second at most, not one per refused event (200).
-      const droppingSeconds = (Date.now() - sendingFrom) / 1000;
-      await expect.poll(() => linesOf(g, 'webhook outbox full: event dropped').length).toBeGreaterThanOrEqual(1);
-      const warns = linesOf(g, 'webhook outbox full: event dropped');
-      expect(warns.length).toBeLessThanOrEqual(Math.floor(droppingSeconds) + 1);
-      expect(warns[0]).toContain(`"appId":"${app.id}"`);
-      expect(warns[0]).toContain('"event":"client_event"');
-      expect(warns[0]).toMatch(/"level":40/);
+  it(
+    'a full outbox refuses appends: counted by event and reason, logged with the app and event, delivered up to the cap once a worker runs',
+    { timeout: 60_000 },
+    async () => {
+      const app = randomTestApp();
+      const rx = await startWebhookReceiver(app);
+      try {
+        const file = appsFile([{ ...app, webhooks: [{ url: rx.url, events: ['client_event'] }] }]);
+        const prefix = uniquePrefix();
+        const env = { PUSH_WEBHOOK_OUTBOX_MAX: '100' };
+        const g = await start({ app, file, prefix, env });
+        const sender = await client(g, app, ['private-chat']);
+        const receiver = await client(g, app, ['private-chat']);
+        const sendingFrom = Date.now();
+        await sendClientEvents(sender, receiver, 'private-chat', 300);
+        await barrier(sender);
+        const xlen = await redis.xlen(new RedisKeys(prefix).webhookOutbox());
+        expect(xlen).toBe(100);
+        // Refusals are counted once their Redis reply is in, just after the barrier's.
+        const dropped = { event: 'client_event', reason: 'outbox_full' };
+        await expect.poll(() => metric(g, 'herald_webhook_events_dropped_total', dropped)).toBe(300 - xlen);
+        // Every drop happened in this window: a line a second at most, not one per refused event (200).
+        const droppingSeconds = (Date.now() - sendingFrom) / 1000;
+        await expect.poll(() => linesOf(g, 'webhook outbox full: event dropped').length).toBeGreaterThanOrEqual(1);
+        const warns = linesOf(g, 'webhook outbox full: event dropped');
+        expect(warns.length).toBeLessThanOrEqual(Math.floor(droppingSeconds) + 1);
+        expect(warns[0]).toContain(`"appId":"${app.id}"`);
+        expect(warns[0]).toContain('"event":"client_event"');
+        expect(warns[0]).toMatch(/"level":40/);
 
-      // The cap kept the oldest 100; a worker delivers them and the backlog empties.
-      await start({ app, file, prefix, env, role: 'worker' });
-      await expect.poll(() => rx.unique().filter((e) => e.name === 'client_event').length, { timeout: 30_000 }).toBe(100);
-      expect(rx.unique().map((e) => (JSON.parse(String(e.data)) as { n: number }).n)).toEqual(Array.from({ length: 100 }, (_, i) => i));
-      await expect.poll(() => redis.xlen(new RedisKeys(prefix).webhookOutbox())).toBe(0);
-    } finally {
-      await rx.close();
-    }
-  });
+        // The cap kept the oldest 100; a worker delivers them and the backlog empties.
+        await start({ app, file, prefix, env, role: 'worker' });
+        await expect.poll(() => rx.unique().filter((e) => e.name === 'client_event').length, { timeout: 30_000 }).toBe(100);
+        expect(rx.unique().map((e) => (JSON.parse(String(e.data)) as { n: number }).n)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+        await expect.poll(() => redis.xlen(new RedisKeys(prefix).webhookOutbox())).toBe(0);
+      } finally {
+        await rx.close();
+      }
+    },
+  );
 
   it('decided occupancy transitions wait in their channel queue while the outbox is full, and all arrive once it drains', { timeout: 60_000 }, async () => {
     const app = randomTestApp();

@@ -49,7 +49,14 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
       procs.push(w);
       return w;
     };
-    return { app, prefix, gateways, workers, startWorker, sdk: (n: NodeHandle) => new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(n.apiPort), useTLS: false }) };
+    return {
+      app,
+      prefix,
+      gateways,
+      workers,
+      startWorker,
+      sdk: (n: NodeHandle) => new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(n.apiPort), useTLS: false }),
+    };
   }
   const raw = async (app: TestApp, n: NodeHandle) => {
     const r = await RawClient.established({ wsPort: n.wsPort, app });
@@ -92,7 +99,9 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
       await close(p2);
       await close(b);
       await expect.poll(() => names(rx.events(), 'user-1')).toEqual(['channel_occupied', 'channel_vacated']);
-      await expect.poll(() => names(rx.events(), 'presence-room')).toEqual(['channel_occupied', 'member_added:alice', 'member_removed:alice', 'channel_vacated']);
+      await expect
+        .poll(() => names(rx.events(), 'presence-room'))
+        .toEqual(['channel_occupied', 'member_added:alice', 'member_removed:alice', 'channel_vacated']);
       expect(rx.delivered().every((h) => h.valid)).toBe(true);
     } finally {
       await rx.close();
@@ -115,7 +124,9 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
       const t0 = Date.now();
       await g1.kill('SIGKILL');
       await expect.poll(() => names(rx.events(), 'only-on-g1'), { timeout: 30_000 }).toEqual(['channel_occupied', 'channel_vacated']);
-      await expect.poll(() => names(rx.events(), 'presence-crash').filter((n) => n.startsWith('member_removed')), { timeout: 30_000 }).toEqual(['member_removed:doomed']);
+      await expect
+        .poll(() => names(rx.events(), 'presence-crash').filter((n) => n.startsWith('member_removed')), { timeout: 30_000 })
+        .toEqual(['member_removed:doomed']);
       // lease 2 s (+ reaper period) + delay 1 s, with a generous margin for a busy machine; reports that
       // waited for anything but the lease (a restart of the gateway, say) would still fail it
       expect(Date.now() - t0).toBeLessThan(2000 + 1000 + 12_000);
@@ -220,13 +231,22 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
       const w = c.workers[0]!;
       const r = await raw(app, g0);
       await r.subscribe('dead-end');
-      const dead = async () => ((await (await fetch(`${w.apiUrl}/dead-letters`, { headers: admin })).json()) as { dead_letters: { id: string; events: { name: string }[]; target: string }[] }).dead_letters;
+      const dead = async () =>
+        (
+          (await (await fetch(`${w.apiUrl}/dead-letters`, { headers: admin })).json()) as {
+            dead_letters: { id: string; events: { name: string }[]; target: string }[];
+          }
+        ).dead_letters;
       await expect.poll(async () => (await dead()).length).toBe(1);
       const [d] = await dead();
       expect(d!.events.map((e) => e.name)).toEqual(['channel_occupied']);
       expect(d!.target).toBe(rx.url);
       rx.setMode('up');
-      const res = await fetch(`${w.apiUrl}/dead-letters/replay`, { method: 'POST', headers: { ...admin, 'content-type': 'application/json' }, body: '{"all":true}' });
+      const res = await fetch(`${w.apiUrl}/dead-letters/replay`, {
+        method: 'POST',
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: '{"all":true}',
+      });
       expect(await res.json()).toEqual({ replayed: 1 });
       await expect.poll(() => names(rx.events(), 'dead-end')).toEqual(['channel_occupied']);
       expect(await dead()).toEqual([]);
@@ -252,10 +272,12 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
       a.send({ event: 'client-typing', channel: 'private-chat', data: { on: true } });
       await b.waitFor((f) => f.event === 'client-typing');
       await b.subscribe('cache-empty');
-      await expect.poll(() => rx.events().filter((e) => e.name === 'client_event' || e.name === 'cache_miss')).toEqual([
-        { name: 'client_event', channel: 'private-chat', event: 'client-typing', data: '{"on":true}', socket_id: a.socketId },
-        { name: 'cache_miss', channel: 'cache-empty' },
-      ]);
+      await expect
+        .poll(() => rx.events().filter((e) => e.name === 'client_event' || e.name === 'cache_miss'))
+        .toEqual([
+          { name: 'client_event', channel: 'private-chat', event: 'client-typing', data: '{"on":true}', socket_id: a.socketId },
+          { name: 'cache_miss', channel: 'cache-empty' },
+        ]);
     } finally {
       await rx.close();
     }
@@ -290,7 +312,6 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
     }
   });
 });
-
 
 describe('webhook worker on Redis Cluster', () => {
   it('listens on every primary: occupancy on channels of every shard is reported', async () => {

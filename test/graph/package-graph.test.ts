@@ -75,7 +75,9 @@ function usesOf(pkg: Pkg): { code: Uses; tests: Uses } {
     const isTest = !built(pkg) || file.endsWith('.test.ts') || file.includes('/test/');
     const into = isTest ? tests : code;
     // Comments may show an import as an example; only code counts.
-    const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+    const text = readFileSync(file, 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/^\s*\/\/.*$/gm, '');
     const where = file.slice(root.length);
     for (const m of text.matchAll(IMPORT)) if (!into.imported.has(m[1]!)) into.imported.set(m[1]!, where);
     for (const m of text.matchAll(RESOLVE)) if (!into.resolved.has(m[1]!)) into.resolved.set(m[1]!, where);
@@ -127,7 +129,7 @@ describe('the workspace package graph', () => {
     });
   }
 
-  it('has no cycle among the packages\' run-time dependencies', () => {
+  it("has no cycle among the packages' run-time dependencies", () => {
     const cycles: string[] = [];
     const state = new Map<string, 'visiting' | 'done'>();
     const visit = (name: string, path: string[]) => {
@@ -148,7 +150,12 @@ describe('the workspace package graph', () => {
     const rootManifest = JSON.parse(read('package.json')) as Manifest;
     expect([...(rootManifest.workspaces ?? [])].sort()).toEqual(pkgDirs.map((d) => `packages/${d}`).sort());
     const rootRefs = (JSON.parse(read('tsconfig.json')) as { references: { path: string }[] }).references.map((r) => r.path);
-    expect(rootRefs.sort()).toEqual(packages.filter(built).map((p) => `packages/${p.dir}`).sort());
+    expect(rootRefs.sort()).toEqual(
+      packages
+        .filter(built)
+        .map((p) => `packages/${p.dir}`)
+        .sort(),
+    );
     const vitestConfig = read('vitest.config.ts');
     expect(packages.filter((p) => !vitestConfig.includes(`'${p.name}': src('${p.dir}')`)).map((p) => p.name)).toEqual([]);
   });

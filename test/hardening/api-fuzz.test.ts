@@ -31,7 +31,12 @@ function expectRegistryBody(method: string, res: { status: number; head?: string
   // The first answer only: a body the server took for a second request gets its own answer after it.
   const length = /\r\ncontent-length: *(\d+)/i.exec(res.head ?? '');
   const body = JSON.parse(length ? res.body.slice(0, Number(length[1])) : res.body) as { error_code?: string };
-  expect(body, what).toEqual({ error: expect.any(String), code: res.status, error_code: expect.any(String), ...('type' in body ? { type: body.error_code } : {}) });
+  expect(body, what).toEqual({
+    error: expect.any(String),
+    code: res.status,
+    error_code: expect.any(String),
+    ...('type' in body ? { type: body.error_code } : {}),
+  });
   expect(Object.values(API_ERRORS).find((e) => e.code === body.error_code)?.status, what).toBe(res.status);
 }
 
@@ -44,7 +49,9 @@ const asciiText = (max: number) => fc.string({ unit: 'binary-ascii', maxLength: 
 
 /** Percent-encodes every byte that may not appear raw in a request target, keeps the rest raw. */
 const targetSafe = (s: string) =>
-  [...Buffer.from(s, 'utf8')].map((b) => (b > 0x20 && b < 0x7f && b !== 0x25 && b !== 0x3f && b !== 0x23 ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0').toUpperCase()}`)).join('');
+  [...Buffer.from(s, 'utf8')]
+    .map((b) => (b > 0x20 && b < 0x7f && b !== 0x25 && b !== 0x3f && b !== 0x23 ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0').toUpperCase()}`))
+    .join('');
 
 const segment = (appId: string) =>
   fc.oneof(
@@ -90,33 +97,61 @@ const queryKey = fc.oneof(
 );
 const queryValue = (app: { key: string }) =>
   fc.oneof(
-    fc.constantFrom(app.key, '1.0', '2.0', String(Math.floor(Date.now() / 1000)), 'user_count', 'subscription_count,user_count', 'presence-', 'x'.repeat(64), '%', '%ZZ', '+', ''),
+    fc.constantFrom(
+      app.key,
+      '1.0',
+      '2.0',
+      String(Math.floor(Date.now() / 1000)),
+      'user_count',
+      'subscription_count,user_count',
+      'presence-',
+      'x'.repeat(64),
+      '%',
+      '%ZZ',
+      '+',
+      '',
+    ),
     anyText(30).map(encodeURIComponent),
     asciiText(30).map(targetSafe),
   );
 const queryOf = (app: { key: string }) =>
-  fc.array(fc.tuple(queryKey, queryValue(app), fc.boolean()), { maxLength: 8 }).map((pairs) =>
-    pairs.map(([k, v, withEq]) => (withEq ? `${k}=${v}` : k)).join('&'),
-  );
+  fc
+    .array(fc.tuple(queryKey, queryValue(app), fc.boolean()), { maxLength: 8 })
+    .map((pairs) => pairs.map(([k, v, withEq]) => (withEq ? `${k}=${v}` : k)).join('&'));
 
 /**
  * Deeply nested JSON values. Up to 1000 levels here: 10 000 levels (beyond JSON.stringify's
  * recursion) is a known 500, pinned by its own test below so that this fuzz can go on finding others.
  */
-const deep = fc.constantFrom(10, 100, 1000).chain((depth) =>
-  fc.constantFrom(`${'['.repeat(depth)}${']'.repeat(depth)}`, `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`),
-);
+const deep = fc
+  .constantFrom(10, 100, 1000)
+  .chain((depth) => fc.constantFrom(`${'['.repeat(depth)}${']'.repeat(depth)}`, `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`));
 const jsonish = fc.oneof(
   { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? 'null') },
   { weight: 1, arbitrary: deep },
-  { weight: 1, arbitrary: fc.constantFrom('1e999999', '-0', '123456789012345678901234567890', '"\\ud800"', '"\\u0000"', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '1e999999',
+      '-0',
+      '123456789012345678901234567890',
+      '"\\ud800"',
+      '"\\u0000"',
+      '{"__proto__":{"x":1}}',
+      '{"constructor":{"prototype":{}}}',
+    ),
+  },
 );
 
 /** Bodies shaped like triggers, with every field of a random type. */
 const triggerLike = (channels: fc.Arbitrary<string>) => {
   const valid = {
     name: fc.constantFrom('"ev"', '"client-x"', '"pusher:x"', JSON.stringify('e'.repeat(200)), JSON.stringify('e'.repeat(201))),
-    data: fc.oneof(fc.constantFrom('"d"', '{"a":1}', '[]', 'null', '0'), fc.nat({ max: 11_000 }).map((n) => JSON.stringify('d'.repeat(n))), deep),
+    data: fc.oneof(
+      fc.constantFrom('"d"', '{"a":1}', '[]', 'null', '0'),
+      fc.nat({ max: 11_000 }).map((n) => JSON.stringify('d'.repeat(n))),
+      deep,
+    ),
     channels: fc.array(channels, { minLength: 1, maxLength: 4 }).map((cs) => JSON.stringify(cs)),
     channel: channels.map((c) => JSON.stringify(c)),
     socket_id: fc.constantFrom('"1.1"', '"123.456"', '"1.1.1"', '"x"', '1.1', 'null'),
@@ -141,7 +176,12 @@ const triggerLike = (channels: fc.Arbitrary<string>) => {
       },
       { requiredKeys: [] },
     )
-    .map((r) => `{${Object.entries(r).map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`);
+    .map(
+      (r) =>
+        `{${Object.entries(r)
+          .map(([k, v]) => `${JSON.stringify(k)}:${v}`)
+          .join(',')}}`,
+    );
   const batch = fc.oneof(
     { weight: 4, arbitrary: fc.array(item, { maxLength: 12 }).map((items) => `{"batch":[${items.join(',')}]}`) },
     { weight: 1, arbitrary: fc.array(item, { maxLength: 3 }).map((items) => `{"batch":${items.join(',') || '7'}}`) },
@@ -159,10 +199,26 @@ const bodyOf = (channels: fc.Arbitrary<string>) =>
   );
 
 /** Header values: printable mostly, sometimes with control characters (refused by the HTTP parser). */
-const headerValue = fc.oneof({ weight: 5, arbitrary: fc.stringMatching(/^[ -~]{0,40}$/) }, { weight: 1, arbitrary: asciiText(30).map((s) => s.replace(/[\r\n]/g, ' ')) });
+const headerValue = fc.oneof(
+  { weight: 5, arbitrary: fc.stringMatching(/^[ -~]{0,40}$/) },
+  { weight: 1, arbitrary: asciiText(30).map((s) => s.replace(/[\r\n]/g, ' ')) },
+);
 const headerSet = fc.array(
   fc.oneof(
-    fc.tuple(fc.constant('Content-Type'), fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/octet-stream', '*/*', ';;;', 'application/json; charset=latin1')),
+    fc.tuple(
+      fc.constant('Content-Type'),
+      fc.constantFrom(
+        'application/json',
+        'application/json; charset=utf-8',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/octet-stream',
+        '*/*',
+        ';;;',
+        'application/json; charset=latin1',
+      ),
+    ),
     fc.tuple(fc.constant('Content-Encoding'), fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'x')),
     fc.tuple(fc.constantFrom('Accept', 'Accept-Encoding', 'Origin', 'X-Forwarded-For', 'Authorization', 'Expect', 'Cookie'), headerValue),
     fc.tuple(token, headerValue),
@@ -250,10 +306,12 @@ describe('REST API under random requests (live gateway)', () => {
   it('random correctly signed requests reach the handlers: never a 5xx, subscribers undisturbed', async () => {
     const statuses: number[] = [];
     // Random channel names, never the observed ones.
-    const channels = fc.oneof(
-      fc.constantFrom('pub-1', 'private-1', 'presence-1', 'cache-1', 'private-encrypted-1', '#server-to-user-1', 'a b', '', 'x'.repeat(201), 'é'),
-      fc.stringMatching(/^[-a-zA-Z0-9_=@,.;]{1,30}$/),
-    ).filter((c) => c !== OBSERVED && c !== OBSERVED_PRESENCE);
+    const channels = fc
+      .oneof(
+        fc.constantFrom('pub-1', 'private-1', 'presence-1', 'cache-1', 'private-encrypted-1', '#server-to-user-1', 'a b', '', 'x'.repeat(201), 'é'),
+        fc.stringMatching(/^[-a-zA-Z0-9_=@,.;]{1,30}$/),
+      )
+      .filter((c) => c !== OBSERVED && c !== OBSERVED_PRESENCE);
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom<['GET' | 'POST', string]>(
@@ -269,7 +327,11 @@ describe('REST API under random requests (live gateway)', () => {
         ),
         channels,
         anyText(20),
-        fc.dictionary(fc.constantFrom('info', 'filter_by_prefix', 'socket_id', 'x', 'limit'), fc.oneof(fc.constantFrom('user_count', 'subscription_count', 'cache', 'presence-', 'user_count,subscription_count,cache', ''), anyText(20)), { maxKeys: 3 }),
+        fc.dictionary(
+          fc.constantFrom('info', 'filter_by_prefix', 'socket_id', 'x', 'limit'),
+          fc.oneof(fc.constantFrom('user_count', 'subscription_count', 'cache', 'presence-', 'user_count,subscription_count,cache', ''), anyText(20)),
+          { maxKeys: 3 },
+        ),
         bodyOf(channels),
         triggerLike(channels).item,
         triggerLike(channels).batch,
@@ -277,7 +339,10 @@ describe('REST API under random requests (live gateway)', () => {
         async ([method, tpl], channel, user, params, anyBody, item, batch, pick) => {
           // Mostly the body the route expects, sometimes anything.
           const body = pick < 7 && tpl.endsWith('/events') ? Buffer.from(item) : pick < 7 && tpl.endsWith('/batch_events') ? Buffer.from(batch) : anyBody;
-          const path = tpl.replace('{a}', t.app.id).replace('{c}', encodeURIComponent(channel)).replace('{u}', encodeURIComponent(user) || 'u');
+          const path = tpl
+            .replace('{a}', t.app.id)
+            .replace('{c}', encodeURIComponent(channel))
+            .replace('{u}', encodeURIComponent(user) || 'u');
           // body_md5 over the exact bytes (GET bodies are not read by the server: signed without
           // one, sent anyway).
           const signedParams = method === 'POST' && body.length > 0 ? { ...params, body_md5: createHash('md5').update(body).digest('hex') } : params;

@@ -20,10 +20,10 @@ const hmac = (secret: string, s: string) => createHmac('sha256', secret).update(
 const realTse = cryptoModule.timingSafeEqual;
 let calls: [string, string][] = [];
 function recordTimingSafeEqual() {
-  cryptoModule.timingSafeEqual = ((a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+  cryptoModule.timingSafeEqual = (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
     calls.push([Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString(), Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString()]);
     return realTse(a, b);
-  });
+  };
   syncBuiltinESMExports();
 }
 function restoreTimingSafeEqual() {
@@ -171,7 +171,10 @@ describe('a live gateway: what the app key alone can do', () => {
     }
     const bare = await rawRequest(t.apiPort, { method: 'POST', path: `${path}?auth_key=${t.app.key}`, headers: { 'content-type': 'application/json' }, body });
     expect(bare.status).toBe(401);
-    const getAll = await rawRequest(t.apiPort, { method: 'GET', path: `/apps/${t.app.id}/channels?auth_key=${t.app.key}&auth_timestamp=${Math.floor(Date.now() / 1000)}&auth_version=1.0&auth_signature=` });
+    const getAll = await rawRequest(t.apiPort, {
+      method: 'GET',
+      path: `/apps/${t.app.id}/channels?auth_key=${t.app.key}&auth_timestamp=${Math.floor(Date.now() / 1000)}&auth_version=1.0&auth_signature=`,
+    });
     expect(getAll.status).toBe(401);
     expect(insider.events('evil')).toEqual([]);
   });

@@ -14,17 +14,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  metric,
-  type NodeHandle,
-  randomTestApp,
-  type RedisHandle,
-  sdkFor,
-  startNode,
-  startRedis,
-  type TestApp,
-  uniquePrefix,
-} from '@herald/test-support';
+import { metric, type NodeHandle, randomTestApp, type RedisHandle, sdkFor, startNode, startRedis, type TestApp, uniquePrefix } from '@herald/test-support';
 
 const CHANNEL = 'burst';
 const EVENT_BYTES = 10_000;

@@ -30,7 +30,10 @@ describe('a gateway SIGKILLed under load', () => {
     const [g0, g1, g2] = nodes as [NodeHandle, NodeHandle, NodeHandle];
     const pool = clientPool(app);
     try {
-      const onNode = new Map<NodeHandle, RawClient[]>([[g1, []], [g2, []]]);
+      const onNode = new Map<NodeHandle, RawClient[]>([
+        [g1, []],
+        [g2, []],
+      ]);
       for (const g of [g1, g2]) {
         for (let i = 0; i < PER_NODE; i++) {
           const r = await pool.open(g);
@@ -39,9 +42,11 @@ describe('a gateway SIGKILLed under load', () => {
           onNode.get(g)!.push(r);
         }
       }
-      await expect.poll(() => channelsInfo(g0.apiPort, app)).toEqual({
-        channels: { news: { subscription_count: 2 * PER_NODE }, 'presence-lobby': { subscription_count: 2 * PER_NODE } },
-      });
+      await expect
+        .poll(() => channelsInfo(g0.apiPort, app))
+        .toEqual({
+          channels: { news: { subscription_count: 2 * PER_NODE }, 'presence-lobby': { subscription_count: 2 * PER_NODE } },
+        });
 
       const pub = publisher(app, () => g0, 'news', 'tick', 10);
       await expect.poll(() => pool.all.every((r) => seqs(r).length > 5)).toBe(true);
@@ -71,14 +76,18 @@ describe('a gateway SIGKILLed under load', () => {
       for (const r of onNode.get(g2)!) expect(await r.closed).toBe(1006);
       // Counts and presence converge to the survivors.
       for (const n of [g0, g1]) {
-        await expect.poll(() => channelsInfo(n.apiPort, app)).toEqual({
-          channels: { news: { subscription_count: PER_NODE }, 'presence-lobby': { subscription_count: PER_NODE } },
-        });
+        await expect
+          .poll(() => channelsInfo(n.apiPort, app))
+          .toEqual({
+            channels: { news: { subscription_count: PER_NODE }, 'presence-lobby': { subscription_count: PER_NODE } },
+          });
         expect(await presenceUsers(n.apiPort, app, 'presence-lobby')).toEqual(Array.from({ length: PER_NODE }, (_, i) => `a${i}`).sort());
       }
       expect(pub.failed).toBe(0);
       for (const n of [g0, g1]) expect(n.proc.exitCode).toBeNull();
-      console.log(`gateway kill: members reaped ${reapMs} ms after SIGKILL (lease ${LEASE_MS} ms); ${pub.ok.length} triggers, 0 failed, every one delivered once to ${survivors.length} survivors`);
+      console.log(
+        `gateway kill: members reaped ${reapMs} ms after SIGKILL (lease ${LEASE_MS} ms); ${pub.ok.length} triggers, 0 failed, every one delivered once to ${survivors.length} survivors`,
+      );
     } finally {
       await pool.closeAll();
     }

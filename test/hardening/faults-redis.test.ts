@@ -110,7 +110,9 @@ describe('Redis killed and restarted under load', () => {
       // Delivery resumed on both nodes for both publishers, at most once and in order.
       const resumedNews = pubNews.seq;
       const resumedRoom = pubRoom.seq;
-      await expect.poll(() => pool.all.every((r) => seqs(r).some((s) => s > resumedNews + 5) && seqs(r, 'ping-room').some((s) => s > resumedRoom + 5))).toBe(true);
+      await expect
+        .poll(() => pool.all.every((r) => seqs(r).some((s) => s > resumedNews + 5) && seqs(r, 'ping-room').some((s) => s > resumedRoom + 5)))
+        .toBe(true);
       await pubNews.stop();
       await pubRoom.stop();
       for (const r of pool.all) {
@@ -124,7 +126,9 @@ describe('Redis killed and restarted under load', () => {
       for (const r of pool.all) expect(r.closeCode).toBeUndefined();
       for (const n of nodes) expect(n.proc.exitCode).toBeNull();
       expect(g1News.length).toBeGreaterThan(0);
-      console.log(`redis kill: 503 seen after ${detectMs} ms, ready again ${recoverMs} ms after the kill; ${outage.length} triggers during the outage answered 503 and delivered to the publishing node's ${g1News.length} subscribers; triggers not answered 200: news ${pubNews.failed}, room ${pubRoom.failed}`);
+      console.log(
+        `redis kill: 503 seen after ${detectMs} ms, ready again ${recoverMs} ms after the kill; ${outage.length} triggers during the outage answered 503 and delivered to the publishing node's ${g1News.length} subscribers; triggers not answered 200: news ${pubNews.failed}, room ${pubRoom.failed}`,
+      );
     } finally {
       await pool.closeAll();
     }

@@ -76,7 +76,10 @@ describe('network stall and drop between a gateway and Redis', () => {
     let on = true;
     const loop = (async () => {
       while (on) {
-        const status = await fetch(`${node.apiUrl}/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status, () => 0);
+        const status = await fetch(`${node.apiUrl}/ready`, { signal: AbortSignal.timeout(1000) }).then(
+          (r) => r.status,
+          () => 0,
+        );
         seen.push(status);
         await new Promise((r) => setTimeout(r, 20));
       }

@@ -124,7 +124,11 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
       await expect.poll(() => listener.events('client-load').length).toBe(sent.length);
 
       // Everything arrives, once each after de-duplication.
-      const clientSeqs = () => rx.unique().filter((e) => e.name === 'client_event').map((e) => (JSON.parse(e.data as string) as { seq: number }).seq);
+      const clientSeqs = () =>
+        rx
+          .unique()
+          .filter((e) => e.name === 'client_event')
+          .map((e) => (JSON.parse(e.data as string) as { seq: number }).seq);
       await expect.poll(() => clientSeqs().length).toBe(sent.length);
       // Presence: occupied first; then, per member (members are independent of each other), added
       // and removed in order.
@@ -161,7 +165,9 @@ describe('the webhook worker SIGKILLed under load and restarted', () => {
       // (README: "per app and webhook URL, batches go one at a time; events arriving meanwhile
       // wait and follow in order").
       for (let i = 0; i < 3; i++) {
-        const mine = clientSeqs().filter((s) => Math.floor(s / 100_000) === i).map((s) => s % 100_000);
+        const mine = clientSeqs()
+          .filter((s) => Math.floor(s / 100_000) === i)
+          .map((s) => s % 100_000);
         const late = mine.filter((s, k) => k > 0 && s < Math.max(...mine.slice(0, k)));
         expect({ sender: i, deliveredAfterLaterOnes: late }).toEqual({ sender: i, deliveredAfterLaterOnes: [] });
       }

@@ -98,10 +98,16 @@ async function exercise(node: NodeHandle, app: TestApp, capture: (where: string,
   const b = await raw();
   expect((await a.subscribe('pub')).event).toBe('pusher_internal:subscription_succeeded');
   for (const r of [a, b]) {
-    expect((await r.subscribe('private-chat', { auth: signChannel(app.key, app.secret, r.socketId, 'private-chat') })).event).toBe('pusher_internal:subscription_succeeded');
+    expect((await r.subscribe('private-chat', { auth: signChannel(app.key, app.secret, r.socketId, 'private-chat') })).event).toBe(
+      'pusher_internal:subscription_succeeded',
+    );
     const cd = JSON.stringify({ user_id: `u-${r.socketId}`, user_info: { secretish: 'not the secret' } });
-    expect((await r.subscribe('presence-room', { auth: signChannel(app.key, app.secret, r.socketId, 'presence-room', cd), channel_data: cd })).event).toBe('pusher_internal:subscription_succeeded');
-    expect((await r.subscribe('private-encrypted-x', { auth: signChannel(app.key, app.secret, r.socketId, 'private-encrypted-x') })).event).toBe('pusher_internal:subscription_succeeded');
+    expect((await r.subscribe('presence-room', { auth: signChannel(app.key, app.secret, r.socketId, 'presence-room', cd), channel_data: cd })).event).toBe(
+      'pusher_internal:subscription_succeeded',
+    );
+    expect((await r.subscribe('private-encrypted-x', { auth: signChannel(app.key, app.secret, r.socketId, 'private-encrypted-x') })).event).toBe(
+      'pusher_internal:subscription_succeeded',
+    );
   }
   // forged auth of every kind
   await a.subscribe('private-forged', { auth: `${app.key}:${'0'.repeat(64)}` });
@@ -122,7 +128,14 @@ async function exercise(node: NodeHandle, app: TestApp, capture: (where: string,
   for (let i = 0; i < 15; i++) b.send({ event: 'client-burst', channel: 'presence-room', data: { i } });
   await b.waitFor((f) => f.event === 'pusher:error' && (f.data as { code: number }).code === 4301);
   // bad frames
-  for (const f of ['{', 'null', '{"event":"pusher_internal:member_added"}', '{"event":"nope"}', `{"event":"pusher:subscribe","data":{"channel":"${'x'.repeat(300)}"}}`]) a.send(f);
+  for (const f of [
+    '{',
+    'null',
+    '{"event":"pusher_internal:member_added"}',
+    '{"event":"nope"}',
+    `{"event":"pusher:subscribe","data":{"channel":"${'x'.repeat(300)}"}}`,
+  ])
+    a.send(f);
   a.send({ event: 'pusher:ping' });
   await a.waitFor((f) => f.event === 'pusher:pong');
   // refused connections
@@ -133,13 +146,50 @@ async function exercise(node: NodeHandle, app: TestApp, capture: (where: string,
   }
 
   // --- REST: every endpoint
-  await api('trigger', signedRequest(node.apiPort, app, { method: 'POST', path: events, params: {}, body: JSON.stringify({ name: 'e', channels: ['pub', 'presence-room', 'cache-c', 'private-encrypted-x'], data: '{"x":1}', info: 'subscription_count,user_count' }) }));
-  await api('trigger socket_id', signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channel: 'pub', data: 'd', socket_id: a.socketId }) }));
-  await api('batch', signedRequest(node.apiPort, app, { method: 'POST', path: `/apps/${id}/batch_events`, body: JSON.stringify({ batch: [{ name: 'e', channel: 'pub', data: 'd', info: 'subscription_count' }, { name: 'e', channel: 'presence-room', data: 'd', info: 'user_count' }] }) }));
-  await api('send to user', signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channels: ['#server-to-user-user-1'], data: 'd' }) }));
+  await api(
+    'trigger',
+    signedRequest(node.apiPort, app, {
+      method: 'POST',
+      path: events,
+      params: {},
+      body: JSON.stringify({
+        name: 'e',
+        channels: ['pub', 'presence-room', 'cache-c', 'private-encrypted-x'],
+        data: '{"x":1}',
+        info: 'subscription_count,user_count',
+      }),
+    }),
+  );
+  await api(
+    'trigger socket_id',
+    signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channel: 'pub', data: 'd', socket_id: a.socketId }) }),
+  );
+  await api(
+    'batch',
+    signedRequest(node.apiPort, app, {
+      method: 'POST',
+      path: `/apps/${id}/batch_events`,
+      body: JSON.stringify({
+        batch: [
+          { name: 'e', channel: 'pub', data: 'd', info: 'subscription_count' },
+          { name: 'e', channel: 'presence-room', data: 'd', info: 'user_count' },
+        ],
+      }),
+    }),
+  );
+  await api(
+    'send to user',
+    signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channels: ['#server-to-user-user-1'], data: 'd' }) }),
+  );
   await api('channels', signedRequest(node.apiPort, app, { method: 'GET', path: `/apps/${id}/channels`, params: { info: 'subscription_count' } }));
-  await api('channels presence', signedRequest(node.apiPort, app, { method: 'GET', path: `/apps/${id}/channels`, params: { filter_by_prefix: 'presence-', info: 'user_count' } }));
-  await api('channel', signedRequest(node.apiPort, app, { method: 'GET', path: `/apps/${id}/channels/presence-room`, params: { info: 'subscription_count,user_count' } }));
+  await api(
+    'channels presence',
+    signedRequest(node.apiPort, app, { method: 'GET', path: `/apps/${id}/channels`, params: { filter_by_prefix: 'presence-', info: 'user_count' } }),
+  );
+  await api(
+    'channel',
+    signedRequest(node.apiPort, app, { method: 'GET', path: `/apps/${id}/channels/presence-room`, params: { info: 'subscription_count,user_count' } }),
+  );
   await api('channel cache', signedRequest(node.apiPort, app, { method: 'GET', path: `/apps/${id}/channels/cache-c`, params: { info: 'cache' } }));
   await api('users', signedRequest(node.apiPort, app, { method: 'GET', path: `/apps/${id}/channels/presence-room/users` }));
   await api('terminate', signedRequest(node.apiPort, app, { method: 'POST', path: `/apps/${id}/users/nobody/terminate_connections`, body: '{}' }));
@@ -152,20 +202,45 @@ async function exercise(node: NodeHandle, app: TestApp, capture: (where: string,
   await api('wrong secret', signedRequest(node.apiPort, { ...app, secret: app.secret.split('').reverse().join('') }, { method: 'POST', path: events, body }));
   await api('expired', signedRequest(node.apiPort, app, { method: 'POST', path: events, body, timestamp: Math.floor(Date.now() / 1000) - 700 }));
   await api('future', signedRequest(node.apiPort, app, { method: 'GET', path: `/apps/${id}/channels`, timestamp: Math.floor(Date.now() / 1000) + 700 }));
-  await api('body changed', signedRequest(node.apiPort, app, { method: 'POST', path: events, body, mutateQuery: (q) => q.replace(/body_md5=[0-9a-f]+/, 'body_md5=' + '0'.repeat(32)) }));
+  await api(
+    'body changed',
+    signedRequest(node.apiPort, app, { method: 'POST', path: events, body, mutateQuery: (q) => q.replace(/body_md5=[0-9a-f]+/, 'body_md5=' + '0'.repeat(32)) }),
+  );
   await api('no body_md5', signedRequest(node.apiPort, app, { method: 'POST', path: events, body, mutateQuery: (q) => q.replace(/body_md5=[0-9a-f]+&?/, '') }));
   await api('unknown key', signedRequest(node.apiPort, { ...app, key: 'not-the-key' }, { method: 'GET', path: `/apps/${id}/channels` }));
-  await api('auth_version 2', signedRequest(node.apiPort, app, { method: 'GET', path: `/apps/${id}/channels`, mutateQuery: (q) => q.replace('auth_version=1.0', 'auth_version=2.0') }));
+  await api(
+    'auth_version 2',
+    signedRequest(node.apiPort, app, { method: 'GET', path: `/apps/${id}/channels`, mutateQuery: (q) => q.replace('auth_version=1.0', 'auth_version=2.0') }),
+  );
   await api('missing params', rawRequest(node.apiPort, { method: 'GET', path: `/apps/${id}/channels` }));
   await api('unknown app', rawRequest(node.apiPort, { method: 'GET', path: '/apps/999999999/channels' }));
   await api('invalid json', signedRequest(node.apiPort, app, { method: 'POST', path: events, body: '{nope' }));
-  await api('too large data', signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channel: 'pub', data: 'x'.repeat(10_241) }) }));
-  await api('101 channels', signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channels: Array.from({ length: 101 }, (_, i) => `c${i}`), data: 'd' }) }));
+  await api(
+    'too large data',
+    signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channel: 'pub', data: 'x'.repeat(10_241) }) }),
+  );
+  await api(
+    '101 channels',
+    signedRequest(node.apiPort, app, {
+      method: 'POST',
+      path: events,
+      body: JSON.stringify({ name: 'e', channels: Array.from({ length: 101 }, (_, i) => `c${i}`), data: 'd' }),
+    }),
+  );
   await api('bad channel', signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channel: 'a b', data: 'd' }) }));
-  await api('bad socket id', signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channel: 'pub', data: 'd', socket_id: 'x' }) }));
+  await api(
+    'bad socket id',
+    signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channel: 'pub', data: 'd', socket_id: 'x' }) }),
+  );
   await api('user_count on public', signedRequest(node.apiPort, app, { method: 'GET', path: `/apps/${id}/channels/pub`, params: { info: 'user_count' } }));
-  await api('body over 256 KB', signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channel: 'pub', data: 'x'.repeat(300 * 1024) }) }));
-  await api('500 (deep data)', signedRequest(node.apiPort, app, { method: 'POST', path: events, body: `{"name":"e","channel":"pub","data":${'['.repeat(20_000)}${']'.repeat(20_000)}}` }));
+  await api(
+    'body over 256 KB',
+    signedRequest(node.apiPort, app, { method: 'POST', path: events, body: JSON.stringify({ name: 'e', channel: 'pub', data: 'x'.repeat(300 * 1024) }) }),
+  );
+  await api(
+    '500 (deep data)',
+    signedRequest(node.apiPort, app, { method: 'POST', path: events, body: `{"name":"e","channel":"pub","data":${'['.repeat(20_000)}${']'.repeat(20_000)}}` }),
+  );
 
   // the WebSocket side saw every frame
   for (const r of raws) capture(`ws frames ${r.socketId}`, r.rawFrames.join('\n'));
@@ -202,7 +277,10 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
       const dir = mkdtempSync(join(tmpdir(), 'herald-secrets-'));
       const appsFile = join(dir, 'apps.json');
       const deadPort = await freePort();
-      writeFileSync(appsFile, JSON.stringify([{ ...cluApp, webhooks: [{ url: rxClu.url }, { url: `http://127.0.0.1:${deadPort}/gone`, events: ['channel_occupied'] }] }]));
+      writeFileSync(
+        appsFile,
+        JSON.stringify([{ ...cluApp, webhooks: [{ url: rxClu.url }, { url: `http://127.0.0.1:${deadPort}/gone`, events: ['channel_occupied'] }] }]),
+      );
       const prefix = uniquePrefix();
       const cluEnv = { ...trace, PUSH_APPS_FILE: appsFile, PUSH_WEBHOOK_RETRY_WINDOW_MS: '1500', PUSH_NODE_LEASE_MS: '2000', PUSH_ADMIN_TOKEN: adminToken };
       const gateway = await startNode({ app: cluApp, redisUrl: redis.url, prefix, nodeId: `g-${prefix}`, env: cluEnv });
@@ -217,8 +295,11 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
       await expect.poll(() => rxEmb.events().some((e) => e.name === 'member_added'), { timeout: 15_000 }).toBe(true);
       await expect.poll(() => rxClu.events().some((e) => e.name === 'member_added'), { timeout: 15_000 }).toBe(true);
       await expect.poll(() => rxClu.events().some((e) => e.name === 'client_event'), { timeout: 15_000 }).toBe(true);
-      const deadLetters = async () => (await rawRequest(worker.apiPort, { method: 'GET', path: '/dead-letters', headers: { authorization: `Bearer ${adminToken}` } })).body;
-      await expect.poll(async () => (JSON.parse(await deadLetters()) as { dead_letters: unknown[] }).dead_letters.length, { timeout: 15_000 }).toBeGreaterThan(0);
+      const deadLetters = async () =>
+        (await rawRequest(worker.apiPort, { method: 'GET', path: '/dead-letters', headers: { authorization: `Bearer ${adminToken}` } })).body;
+      await expect
+        .poll(async () => (JSON.parse(await deadLetters()) as { dead_letters: unknown[] }).dead_letters.length, { timeout: 15_000 })
+        .toBeGreaterThan(0);
       capture('worker dead letters', await deadLetters());
       for (const n of [embedded, gateway, worker]) capture(`metrics ${n.nodeId}`, (await rawRequest(n.apiPort, { method: 'GET', path: '/metrics' })).body);
 
@@ -236,7 +317,11 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
       // the banner names the app but not its secret.
       for (const again of [
         await startNode({ app: null, role: 'embedded', env: { ...trace, PUSH_CREDENTIALS_FILE: credFile } }),
-        await startNode({ app: embApp, role: 'embedded', env: { ...trace, PUSH_CREDENTIALS_FILE: join(mkdtempSync(join(tmpdir(), 'herald-cred-')), 'c.json') } }),
+        await startNode({
+          app: embApp,
+          role: 'embedded',
+          env: { ...trace, PUSH_CREDENTIALS_FILE: join(mkdtempSync(join(tmpdir(), 'herald-cred-')), 'c.json') },
+        }),
       ]) {
         procs.push(again);
         expect(await again.kill('SIGTERM')).toBe(0);
@@ -281,8 +366,15 @@ describe('app secrets never leak (logs at trace, metrics, error bodies, frames, 
     }
     // The embedded app's secret: only on its banner line, exactly once.
     for (const needle of needles(embApp.secret)) {
-      const lines = captured.flatMap((c) => c.text.split('\n').filter((l) => l.includes(needle)).map((l) => `${c.where}: ${l}`));
-      expect(lines).toEqual([`output ${captured.find((c) => c.where.startsWith('output ') && c.text.includes('Herald push server (embedded single node)'))!.where.slice(7)}: ${'  app secret: '}${embApp.secret}`]);
+      const lines = captured.flatMap((c) =>
+        c.text
+          .split('\n')
+          .filter((l) => l.includes(needle))
+          .map((l) => `${c.where}: ${l}`),
+      );
+      expect(lines).toEqual([
+        `output ${captured.find((c) => c.where.startsWith('output ') && c.text.includes('Herald push server (embedded single node)'))!.where.slice(7)}: ${'  app secret: '}${embApp.secret}`,
+      ]);
     }
   });
 });

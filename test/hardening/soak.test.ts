@@ -15,7 +15,16 @@ interface SoakResult {
   ok: boolean;
   seconds: number;
   clients: number;
-  processes: { process: string; rss_base_mb: number; rss_after_mb: number; rss_limit_mb: number; handles_base: number | null; handles_after: number | null; fds_base: number | null; fds_after: number | null }[];
+  processes: {
+    process: string;
+    rss_base_mb: number;
+    rss_after_mb: number;
+    rss_limit_mb: number;
+    handles_base: number | null;
+    handles_after: number | null;
+    fds_base: number | null;
+    fds_after: number | null;
+  }[];
   churn: Record<string, number>;
   failures: string[];
 }
@@ -50,7 +59,12 @@ it('soak (20 s, 50 clients): memory, handles and fds of every process return to 
   const line = out.split('\n').find((l) => l.startsWith('SOAK_RESULT '));
   expect(line, out).toBeDefined();
   const result = JSON.parse(line!.slice('SOAK_RESULT '.length)) as SoakResult;
-  console.log(out.split('\n').filter((l) => !l.startsWith('SOAK_RESULT')).join('\n'));
+  console.log(
+    out
+      .split('\n')
+      .filter((l) => !l.startsWith('SOAK_RESULT'))
+      .join('\n'),
+  );
   expect(result.failures).toEqual([]);
   expect(code).toBe(0);
   expect(result.processes.map((p) => p.process).sort()).toEqual(['gateway-0', 'gateway-1', 'redis', 'worker']);

@@ -63,7 +63,13 @@ describe('raw-socket fuzz against a live gateway', () => {
     const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
     console.log(`ws fuzz seed ${seed} (replay with FUZZ_SEED=${seed})`);
     const frames = fc.sample(frameArbitrary(t.app.key), { numRuns: SOCKETS * FRAMES_PER_SOCKET, seed });
-    const stats = { sent: 0, byKind: {} as Record<string, number>, closes: {} as Record<string, number>, closedBy: {} as Record<string, number>, reconnects: 0 };
+    const stats = {
+      sent: 0,
+      byKind: {} as Record<string, number>,
+      closes: {} as Record<string, number>,
+      closedBy: {} as Record<string, number>,
+      reconnects: 0,
+    };
     const open: RawClient[] = [];
     let markers = 0;
 
@@ -138,10 +144,19 @@ describe('raw-socket fuzz against a live gateway', () => {
 
     // The observer: still connected, received nothing from the fuzz, still receives its channels.
     expect(observer.closeCode).toBeUndefined();
-    const unexpected = observer.frames.filter((f) => !['pusher:connection_established', 'pusher_internal:subscription_succeeded', 'pusher:pong'].includes(f.event));
+    const unexpected = observer.frames.filter(
+      (f) => !['pusher:connection_established', 'pusher_internal:subscription_succeeded', 'pusher:pong'].includes(f.event),
+    );
     expect(unexpected).toEqual([]);
     await t.sdk.trigger([OBS_PUBLIC, OBS_PRIVATE, OBS_PRESENCE], 'check', { n: 1 });
-    await expect.poll(() => observer.events('check').map((f) => f.channel).sort()).toEqual([OBS_PRESENCE, OBS_PRIVATE, OBS_PUBLIC].sort());
+    await expect
+      .poll(() =>
+        observer
+          .events('check')
+          .map((f) => f.channel)
+          .sort(),
+      )
+      .toEqual([OBS_PRESENCE, OBS_PRIVATE, OBS_PUBLIC].sort());
 
     // Once the fuzzers are gone, the REST counts are exactly the observer's.
     await Promise.all(open.map((c) => c[Symbol.asyncDispose]()));

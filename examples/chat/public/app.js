@@ -4,7 +4,9 @@
   'use strict';
   var cfg = window.CHAT; // { me: {uid, name}, wsUrl, appKey, groups: [{id, name}] }
   var me = cfg.me;
-  var $ = function (id) { return document.getElementById(id); };
+  var $ = function (id) {
+    return document.getElementById(id);
+  };
 
   // 建立连接 (connect). `auth` is this app's route at webman/push's path.
   var push = new Push({ url: cfg.wsUrl, app_key: cfg.appKey, auth: '/plugin/webman/push/auth' });
@@ -30,7 +32,9 @@
     $('conn').textContent = s.current;
     $('conn').className = 'conn ' + s.current;
   });
-  push.connection.on('error', function (e) { console.warn('push error', e.type, e.message); });
+  push.connection.on('error', function (e) {
+    console.warn('push error', e.type, e.message);
+  });
 
   // ---- user-{uid}: server events for me alone (the webman/push docs' channel) ----
   var userChannel = push.subscribe('user-' + me.uid);
@@ -40,7 +44,10 @@
     rememberName(m.from_uid, m.from_name);
     if (state.peer === m.from_uid) $('typing').textContent = '';
     if (state.peer === null) openChat(m.from_uid, false);
-    else if (state.peer !== m.from_uid) { state.unread[m.from_uid] = (state.unread[m.from_uid] || 0) + 1; renderOnline(); }
+    else if (state.peer !== m.from_uid) {
+      state.unread[m.from_uid] = (state.unread[m.from_uid] || 0) + 1;
+      renderOnline();
+    }
   });
   userChannel.on('friendApply', function (f) {
     record('user-' + me.uid, 'friendApply', f);
@@ -68,11 +75,19 @@
   var online = push.subscribe('presence-online');
   online.on('pusher:subscription_succeeded', function (members) {
     state.online = {};
-    members.each(function (m) { state.online[m.id] = m.info && m.info.name; });
+    members.each(function (m) {
+      state.online[m.id] = m.info && m.info.name;
+    });
     renderOnline();
   });
-  online.on('pusher:member_added', function (m) { state.online[m.id] = m.info && m.info.name; renderOnline(); });
-  online.on('pusher:member_removed', function (m) { delete state.online[m.id]; renderOnline(); });
+  online.on('pusher:member_added', function (m) {
+    state.online[m.id] = m.info && m.info.name;
+    renderOnline();
+  });
+  online.on('pusher:member_removed', function (m) {
+    delete state.online[m.id];
+    renderOnline();
+  });
 
   // ---- sign-in: events sent to me as a user (sendToUser), e.g. my messages sent from other tabs ----
   push.signin();
@@ -83,7 +98,8 @@
 
   // ---- conversations: private-chat-{a}-{b}, shared by two users, for client events ----
   function chatChannelName(a, b) {
-    var x = Number(a), y = Number(b);
+    var x = Number(a),
+      y = Number(b);
     return 'private-chat-' + Math.min(x, y) + '-' + Math.max(x, y);
   }
 
@@ -96,7 +112,9 @@
       if (state.peer !== peerUid) return;
       $('typing').textContent = nameOf(peerUid) + ' is typing…';
       clearTimeout(state.typingTimer);
-      state.typingTimer = setTimeout(function () { $('typing').textContent = ''; }, 3000);
+      state.typingTimer = setTimeout(function () {
+        $('typing').textContent = '';
+      }, 3000);
     });
     ch.on('client-note', function (n) {
       record(name, 'client-note', n);
@@ -118,7 +136,9 @@
     $('peer-name').textContent = nameOf(peerUid);
     $('peer-channel').textContent = name + ', client events';
     $('friend-btn').hidden = false;
-    ['direct-input', 'send-btn', 'whisper-btn'].forEach(function (id) { $(id).disabled = false; });
+    ['direct-input', 'send-btn', 'whisper-btn'].forEach(function (id) {
+      $(id).disabled = false;
+    });
     $('typing').textContent = '';
     renderThread();
     renderOnline();
@@ -157,7 +177,10 @@
   $('friend-btn').addEventListener('click', function () {
     if (state.peer === null) return;
     void api('/api/friends', { to: state.peer }).then(function (r) {
-      if (r) { $('friend-btn').textContent = 'Request sent'; $('friend-btn').disabled = true; }
+      if (r) {
+        $('friend-btn').textContent = 'Request sent';
+        $('friend-btn').disabled = true;
+      }
     });
   });
 
@@ -170,12 +193,22 @@
   });
 
   // ---- rendering ----
-  function nameOf(uid) { return state.online[uid] || (state.names && state.names[uid]) || 'user ' + uid; }
-  function rememberName(uid, name) { (state.names = state.names || {})[uid] = name; }
+  function nameOf(uid) {
+    return state.online[uid] || (state.names && state.names[uid]) || 'user ' + uid;
+  }
+  function rememberName(uid, name) {
+    (state.names = state.names || {})[uid] = name;
+  }
 
   function addToThread(peerUid, item) {
     var thread = state.threads[peerUid] || (state.threads[peerUid] = []);
-    if (item.id && thread.some(function (x) { return x.id === item.id; })) return; // sent from this tab and echoed by `sent`
+    if (
+      item.id &&
+      thread.some(function (x) {
+        return x.id === item.id;
+      })
+    )
+      return; // sent from this tab and echoed by `sent`
     thread.push(item);
     if (state.peer === peerUid) renderThread();
   }
@@ -207,7 +240,9 @@
   function renderOnline() {
     var list = $('online');
     list.textContent = '';
-    var ids = Object.keys(state.online).sort(function (a, b) { return String(nameOf(a)).localeCompare(String(nameOf(b))); });
+    var ids = Object.keys(state.online).sort(function (a, b) {
+      return String(nameOf(a)).localeCompare(String(nameOf(b)));
+    });
     $('online-count').textContent = String(ids.length);
     ids.forEach(function (uid) {
       var li = document.createElement('li');
@@ -220,7 +255,10 @@
         badge.textContent = String(state.unread[uid]);
         li.append(badge);
       }
-      if (uid !== me.uid) li.addEventListener('click', function () { openChat(uid, true); });
+      if (uid !== me.uid)
+        li.addEventListener('click', function () {
+          openChat(uid, true);
+        });
       list.append(li);
     });
   }
@@ -234,7 +272,9 @@
     ok.type = 'button';
     ok.className = 'link';
     ok.textContent = 'OK';
-    ok.addEventListener('click', function () { div.remove(); });
+    ok.addEventListener('click', function () {
+      div.remove();
+    });
     div.append(ok);
     $('notices').append(div);
   }
@@ -242,7 +282,17 @@
   // Resolves with the JSON answer, or null (logged) when the request failed: it never rejects.
   function api(path, body) {
     return fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
-      .then(function (r) { return r.ok ? r.json() : r.text().then(function (t) { console.warn(path, r.status, t); return null; }); })
-      .catch(function (err) { console.warn(path, err); return null; });
+      .then(function (r) {
+        return r.ok
+          ? r.json()
+          : r.text().then(function (t) {
+              console.warn(path, r.status, t);
+              return null;
+            });
+      })
+      .catch(function (err) {
+        console.warn(path, err);
+        return null;
+      });
   }
 })();

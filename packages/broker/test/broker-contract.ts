@@ -100,7 +100,12 @@ export function brokerContract(name: string, make: () => Promise<ClusterState>) 
         expect(await s.presence.wouldExceed('a1', 'presence-q', '12', 2)).toBe(true);
 
         expect(await pc.leave('a1', 'presence-q', 's1', '10')).toEqual({ count: 2, removed: true, last: false });
-        expect(await pc.leave('a1', 'presence-q', 's2', '10')).toEqual({ count: 1, removed: true, last: true, member: { userId: '10', userInfo: { name: 'A' } } });
+        expect(await pc.leave('a1', 'presence-q', 's2', '10')).toEqual({
+          count: 1,
+          removed: true,
+          last: true,
+          member: { userId: '10', userInfo: { name: 'A' } },
+        });
         expect(await pc.leave('a1', 'presence-q', 's2', '10')).toEqual({ count: 1, removed: false, last: false });
         expect(await s.presence.members('a1', 'presence-q')).toEqual([{ userId: '11' }]);
         expect(await pc.leave('a1', 'presence-q', 's3', '11')).toEqual({ count: 0, removed: true, last: true, member: { userId: '11' } });
@@ -120,8 +125,18 @@ export function brokerContract(name: string, make: () => Promise<ClusterState>) 
         await s.presenceChannels.leave('a1', 'presence-m', 's2', '10');
         await s.presence.remove('a1', 'presence-m', 's3');
         await s.presence.remove('a1', 'presence-m', 's3');
-        const added = (channel: string, data: object, except: string) => ({ except, event: 'pusher_internal:member_added', channel, data: JSON.stringify(data) });
-        const removed = (channel: string, userId: string) => ({ except: undefined, event: 'pusher_internal:member_removed', channel, data: JSON.stringify({ user_id: userId }) });
+        const added = (channel: string, data: object, except: string) => ({
+          except,
+          event: 'pusher_internal:member_added',
+          channel,
+          data: JSON.stringify(data),
+        });
+        const removed = (channel: string, userId: string) => ({
+          except: undefined,
+          event: 'pusher_internal:member_removed',
+          channel,
+          data: JSON.stringify({ user_id: userId }),
+        });
         await expect.poll(() => events().length).toBe(4);
         expect(events()).toEqual([
           added('presence-m', { user_id: '10', user_info: { name: 'A' } }, 's1'),

@@ -48,7 +48,10 @@ describe('RedisWebhooks outbox cap', () => {
     const epoch = await webhooks.syncEpoch();
     for (let i = 0; i < 95; i++) expect(await webhooks.append('app', event(i))).toBe(true);
     const q = keys.webhookQueue('app', 'ch');
-    await client.rpush(q, ...Array.from({ length: 10 }, (_, i) => `${i + 1} ${JSON.stringify({ name: i % 2 ? 'channel_vacated' : 'channel_occupied', channel: 'ch' })}`));
+    await client.rpush(
+      q,
+      ...Array.from({ length: 10 }, (_, i) => `${i + 1} ${JSON.stringify({ name: i % 2 ? 'channel_vacated' : 'channel_occupied', channel: 'ch' })}`),
+    );
     expect(await webhooks.move('app', 'ch', 'w1')).toEqual({ outcome: 'outbox_full', moved: 5 });
     expect(await xlen()).toBe(100);
     expect((await client.lrange(q, 0, -1)).map((s) => s.split(' ')[0])).toEqual(['6', '7', '8', '9', '10']);
@@ -67,7 +70,13 @@ describe('RedisWebhooks outbox cap', () => {
 
   it('replays a dead letter whole or not at all, and keeps what did not fit as a dead letter', async () => {
     const { keys, webhooks, xlen } = setup(100);
-    await webhooks.deadLetter({ appId: 'app', target: 'http://127.0.0.1:1/h', error: 'x', events: [event(1), event(2), event(3)], eventIds: ['e1', 'e2', 'e3'] });
+    await webhooks.deadLetter({
+      appId: 'app',
+      target: 'http://127.0.0.1:1/h',
+      error: 'x',
+      events: [event(1), event(2), event(3)],
+      eventIds: ['e1', 'e2', 'e3'],
+    });
     await webhooks.deadLetter({ appId: 'app', target: 'http://127.0.0.1:1/h', error: 'x', events: [event(4)], eventIds: ['e4'] });
     for (let i = 0; i < 98; i++) await webhooks.append('app', event(i));
     // Two places left: the first dead letter (three events) does not fit, so neither is replayed (order).

@@ -4,7 +4,13 @@ import { startRedisCluster } from '@herald/test-support';
 
 /** 1 when `p` has not settled within `ms` (a hang: the regression never answered), else 0. Generous for a busy machine. */
 const hung = (p: Promise<unknown>, ms = 15_000) =>
-  Promise.race([p.then(() => 0, () => 0), new Promise<number>((r) => setTimeout(() => r(1), ms).unref())]);
+  Promise.race([
+    p.then(
+      () => 0,
+      () => 0,
+    ),
+    new Promise<number>((r) => setTimeout(() => r(1), ms).unref()),
+  ]);
 
 describe('Redis Cluster sharded pub/sub (createRedisConnections)', () => {
   // Regression: ioredis auto-pipelined SSUBSCRIBE/SUNSUBSCRIBE issued in the same tick as other

@@ -77,7 +77,14 @@ async function postForm(o: EndpointOptions, fields: Array<[string, string]>, wha
  */
 export function createEndpointAuthorizer(o: EndpointOptions): ChannelAuthorizer {
   return async (channelName, socketId) => {
-    const body = await postForm(o, [['socket_id', socketId], ['channel_name', channelName]], 'Channel auth');
+    const body = await postForm(
+      o,
+      [
+        ['socket_id', socketId],
+        ['channel_name', channelName],
+      ],
+      'Channel auth',
+    );
     const out: ChannelAuthData = { auth: body.auth as string };
     if (typeof body.channel_data === 'string') out.channel_data = body.channel_data;
     if (typeof body.shared_secret === 'string') out.shared_secret = body.shared_secret;

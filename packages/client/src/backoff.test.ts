@@ -4,9 +4,7 @@ import { Backoff, DEFAULT_RECONNECT, backoffCeiling, normalizeReconnectOptions }
 describe('Backoff (exponential, full jitter)', () => {
   it('ceilings double from minDelayMs and stop at maxDelayMs', () => {
     const o = { minDelayMs: 1000, maxDelayMs: 30_000 };
-    expect([0, 1, 2, 3, 4, 5, 6, 50, 5000].map((n) => backoffCeiling(n, o))).toEqual([
-      1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000, 30_000,
-    ]);
+    expect([0, 1, 2, 3, 4, 5, 6, 50, 5000].map((n) => backoffCeiling(n, o))).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000, 30_000]);
   });
 
   it('every delay lies in [0, ceiling) with the real random source', () => {

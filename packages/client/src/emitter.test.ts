@@ -36,9 +36,13 @@ describe('Emitter (push.js on/off/emit)', () => {
     const e = new Emitter();
     const ctx = { n: 1 };
     const seen: unknown[] = [];
-    e.on('x', function (this: unknown) {
-      seen.push(this);
-    }, ctx);
+    e.on(
+      'x',
+      function (this: unknown) {
+        seen.push(this);
+      },
+      ctx,
+    );
     e.on('x', function (this: unknown) {
       seen.push(this);
     });

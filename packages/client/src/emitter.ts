@@ -57,9 +57,7 @@ export class Emitter {
         this.listeners.delete(name);
         continue;
       }
-      const kept = (this.listeners.get(name) ?? []).filter(
-        (b) => (fn && b.fn !== fn) || (ctx !== undefined && b.ctx !== ctx),
-      );
+      const kept = (this.listeners.get(name) ?? []).filter((b) => (fn && b.fn !== fn) || (ctx !== undefined && b.ctx !== ctx));
       if (kept.length > 0) this.listeners.set(name, kept);
       else this.listeners.delete(name);
     }

@@ -47,7 +47,7 @@ export function bytesToBase64(bytes: Uint8Array): string {
 export function utf8Decode(bytes: Uint8Array): string {
   if (typeof TextDecoder === 'function') return new TextDecoder().decode(bytes);
   let out = '';
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i++]!;
     let cp: number;
     let extra: number;

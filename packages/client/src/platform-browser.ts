@@ -44,8 +44,7 @@ async function fetchRequest(req: HttpRequest): Promise<HttpResponse> {
 }
 
 /** `fetch` where it exists, else `XMLHttpRequest`. */
-const browserHttp: HttpClient = (req) =>
-  typeof fetch === 'function' ? fetchRequest(req) : xhrRequest(req);
+const browserHttp: HttpClient = (req) => (typeof fetch === 'function' ? fetchRequest(req) : xhrRequest(req));
 
 /** `online` / `offline` events of the window (or worker) and `navigator.onLine`. */
 const browserNetwork: NetworkMonitor = {

@@ -161,10 +161,7 @@ describe('uni-app transport adapter', () => {
     fake.task.open();
     fake.task.push(established('1.2'));
     await vi.advanceTimersByTimeAsync(0);
-    expect(fake.requests.map((r) => r.data)).toEqual([
-      'socket_id=1.1&channel_name=private-orders',
-      'socket_id=1.2&channel_name=private-orders',
-    ]);
+    expect(fake.requests.map((r) => r.data)).toEqual(['socket_id=1.1&channel_name=private-orders', 'socket_id=1.2&channel_name=private-orders']);
     expect(fake.task.sent).toEqual([
       { event: 'pusher:subscribe', data: { auth: '', channel: 'news' } },
       { event: 'pusher:subscribe', data: { auth: 'key:sig', channel: 'private-orders' } },

@@ -13,11 +13,7 @@ export interface UniSocketTask {
 
 /** The part of the `uni` global the client uses. */
 export interface UniApi {
-  connectSocket(options: {
-    url: string;
-    complete?: () => void;
-    fail?: (err: unknown) => void;
-  }): UniSocketTask;
+  connectSocket(options: { url: string; complete?: () => void; fail?: (err: unknown) => void }): UniSocketTask;
   request(options: {
     url: string;
     method: 'POST';
@@ -104,8 +100,7 @@ function createUniHttp(u: UniApi): HttpClient {
         data: req.body,
         dataType: 'text',
         responseType: 'text',
-        success: (res) =>
-          resolve({ status: res.statusCode, body: typeof res.data === 'string' ? res.data : JSON.stringify(res.data) }),
+        success: (res) => resolve({ status: res.statusCode, body: typeof res.data === 'string' ? res.data : JSON.stringify(res.data) }),
         fail: (err) => reject(err instanceof Error ? err : new Error(`uni.request failed: ${JSON.stringify(err)}`)),
       });
     });

@@ -71,9 +71,7 @@ describe('connection', () => {
     const { push, errors } = makePush(fake);
     fake.socket.establish();
     expect(() => fake.socket.receive({ event: 'pusher:error', data: { code: null, message: 'Client event rejected' } })).not.toThrow();
-    expect(errors).toEqual([
-      { type: 'PusherError', code: null, message: 'Client event rejected', data: { code: null, message: 'Client event rejected' } },
-    ]);
+    expect(errors).toEqual([{ type: 'PusherError', code: null, message: 'Client event rejected', data: { code: null, message: 'Client event rejected' } }]);
     expect(push.connection.state).toBe('connected');
   });
 
@@ -464,17 +462,12 @@ describe('presence channels', () => {
     const room = push.subscribe('presence-room');
     fake.socket.establish();
     await flush();
-    expect(fake.socket.sent).toEqual([
-      { event: 'pusher:subscribe', data: { auth: `${KEY}:sig`, channel_data: channelData, channel: 'presence-room' } },
-    ]);
+    expect(fake.socket.sent).toEqual([{ event: 'pusher:subscribe', data: { auth: `${KEY}:sig`, channel_data: channelData, channel: 'presence-room' } }]);
     const succeeded = vi.fn();
     const added = vi.fn();
     const removed = vi.fn();
     room.on('pusher:subscription_succeeded', succeeded).on('pusher:member_added', added).on('pusher:member_removed', removed);
-    fake.socket.succeed(
-      'presence-room',
-      JSON.stringify({ presence: { ids: ['alice', 'bob'], hash: { alice: { name: 'Alice' }, bob: null }, count: 2 } }),
-    );
+    fake.socket.succeed('presence-room', JSON.stringify({ presence: { ids: ['alice', 'bob'], hash: { alice: { name: 'Alice' }, bob: null }, count: 2 } }));
     expect(succeeded).toHaveBeenCalledWith(room.members);
     expect(room.members.count).toBe(2);
     expect(room.members.me).toEqual({ id: 'alice', info: { name: 'Alice' } });

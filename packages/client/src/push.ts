@@ -106,11 +106,9 @@ export class PushCore {
   constructor(options: PushOptions, platform: Platform) {
     this.config = Object.freeze(resolveOptions(options));
     const { headers, params } = options;
-    this.authorizer =
-      options.authorizer ?? createEndpointAuthorizer({ endpoint: this.config.auth, headers, params, http: platform.http });
+    this.authorizer = options.authorizer ?? createEndpointAuthorizer({ endpoint: this.config.auth, headers, params, http: platform.http });
     this.userAuthenticator =
-      options.userAuthenticator ??
-      createEndpointUserAuthenticator({ endpoint: this.config.userAuthEndpoint, headers, params, http: platform.http });
+      options.userAuthenticator ?? createEndpointUserAuthenticator({ endpoint: this.config.userAuthEndpoint, headers, params, http: platform.http });
     this.host = {
       send: (frame) => this.connection.send(frame),
       socketId: () => this.connection.socket_id,

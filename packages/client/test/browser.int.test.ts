@@ -6,15 +6,7 @@ import { pino } from 'pino';
 import Pusher from 'pusher';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  launchChromium,
-  startAuthServer,
-  startTestGateway,
-  startWebServer,
-  type TestGateway,
-  watchPage,
-  type WebServer,
-} from '@herald/test-support';
+import { launchChromium, startAuthServer, startTestGateway, startWebServer, type TestGateway, watchPage, type WebServer } from '@herald/test-support';
 import { build, distDir } from '../build.mjs';
 
 // Real headless Chromium loading the IIFE bundle from the gateway's own /push.js, exactly like
@@ -166,10 +158,7 @@ describe('push.js in Chromium', { timeout: 60_000 }, () => {
     `),
     );
     await page.waitForFunction(() => (window as any).subError !== undefined, null, WAIT);
-    expect(await page.evaluate(() => [(window as any).subError.status, (window as any).errors])).toEqual([
-      403,
-      [{ type: 'AuthError', status: 403 }],
-    ]);
+    expect(await page.evaluate(() => [(window as any).subError.status, (window as any).errors])).toEqual([403, [{ type: 'AuthError', status: 403 }]]);
   });
 
   it('relays client events between two pages (queued until subscribed), never back to the sender', async () => {
@@ -276,13 +265,10 @@ describe('push.js in Chromium', { timeout: 60_000 }, () => {
     expect(await page.evaluate(() => (window as any).push.user.id)).toBe('carol');
     // The gateway joins the user channel on sign-in; send until the page has it.
     await expect
-      .poll(
-        async () => {
-          await t.sdk.sendToUser('carol', 'notice', { n: 1 });
-          return page.evaluate(() => (window as any).received.length);
-        },
-        WAIT,
-      )
+      .poll(async () => {
+        await t.sdk.sendToUser('carol', 'notice', { n: 1 });
+        return page.evaluate(() => (window as any).received.length);
+      }, WAIT)
       .toBeGreaterThan(0);
     expect(await page.evaluate(() => (window as any).received[0])).toEqual({ n: 1 });
   });

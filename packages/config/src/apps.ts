@@ -6,7 +6,6 @@ import { DEFAULT_LIMITS, WEBHOOK_EVENT_NAMES, type AppLimits, type WebhookEventN
 import { ConfigError } from './config-error.js';
 import { weakSecretReason } from './secret-policy.js';
 
-
 /** Where one app's webhooks go, and which events; the webhook library (`@herald/webhooks`) delivers to it. */
 export interface WebhookTarget {
   url: string;
@@ -43,8 +42,6 @@ export interface App {
   /** Small integer used to build uWebSockets.js topic names. */
   index: number;
 }
-
-
 
 const Webhook = z.object({
   url: z.string().url(),
@@ -159,10 +156,7 @@ export interface DefaultAppInput {
 }
 
 export function createApp(id: string, key: string, secret: string, webhookUrl?: string): App {
-  return toApp(
-    AppFileEntry.parse({ id, key, secret, webhooks: webhookUrl ? [{ url: webhookUrl }] : [] }),
-    0,
-  );
+  return toApp(AppFileEntry.parse({ id, key, secret, webhooks: webhookUrl ? [{ url: webhookUrl }] : [] }), 0);
 }
 
 /**

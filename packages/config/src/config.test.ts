@@ -53,10 +53,19 @@ describe('loadConfig', () => {
 
   it('reads PUSH_APPS_FILE with per-app limits and webhooks', () => {
     const file = join(dir(), 'apps.json');
-    writeFileSync(file, JSON.stringify([
-      { id: 1, key: 'k1', secret: 'secret-one-0123456789', maxPresenceMembers: 5, webhooks: [{ url: 'http://127.0.0.1:1/w', events: ['channel_occupied'], format: 'webman' }] },
-      { id: 'b', key: 'k2', secret: 'secret-two-0123456789', clientEvents: false, enabled: false },
-    ]));
+    writeFileSync(
+      file,
+      JSON.stringify([
+        {
+          id: 1,
+          key: 'k1',
+          secret: 'secret-one-0123456789',
+          maxPresenceMembers: 5,
+          webhooks: [{ url: 'http://127.0.0.1:1/w', events: ['channel_occupied'], format: 'webman' }],
+        },
+        { id: 'b', key: 'k2', secret: 'secret-two-0123456789', clientEvents: false, enabled: false },
+      ]),
+    );
     const c = loadConfig({ PUSH_APPS_FILE: file });
     expect(c.apps.map((a) => a.id)).toEqual(['1', 'b']);
     expect(c.apps[0]!.limits.maxPresenceMembers).toBe(5);
@@ -70,7 +79,14 @@ describe('loadConfig', () => {
     ['an empty list', '[]', /\[\]|at least|too small|>=1/i],
     ['a missing secret', JSON.stringify([{ id: '1', key: 'k' }]), /\[0\.secret\]/],
     ['a bad webhook url', JSON.stringify([{ id: '1', key: 'k', secret: 'secret-xx-0123456789', webhooks: [{ url: 'nope' }] }]), /webhooks\.0\.url/],
-    ['a duplicate key', JSON.stringify([{ id: '1', key: 'k', secret: 'secret-xx-0123456789' }, { id: '2', key: 'k', secret: 'secret-yy-0123456789' }]), /app key k appears twice/],
+    [
+      'a duplicate key',
+      JSON.stringify([
+        { id: '1', key: 'k', secret: 'secret-xx-0123456789' },
+        { id: '2', key: 'k', secret: 'secret-yy-0123456789' },
+      ]),
+      /app key k appears twice/,
+    ],
     ['a negative limit', JSON.stringify([{ id: '1', key: 'k', secret: 'secret-xx-0123456789', maxPresenceMembers: -1 }]), /maxPresenceMembers/],
   ])('fails the start on a malformed apps file: %s', (_name, text, re) => {
     const file = join(dir(), 'apps.json');
@@ -109,11 +125,14 @@ describe('secrets and values that would open a door', () => {
 
   it('names each app of the apps file whose secret is weak', () => {
     const file = join(dir(), 'apps.json');
-    writeFileSync(file, JSON.stringify([
-      { id: 'good', key: 'k1', secret: '0123456789abcdef0123' },
-      { id: 'short', key: 'k2', secret: 'secret-x' },
-      { id: 'placeholder', key: 'k3', secret: 'app-secret-at-least-16-chars' },
-    ]));
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { id: 'good', key: 'k1', secret: '0123456789abcdef0123' },
+        { id: 'short', key: 'k2', secret: 'secret-x' },
+        { id: 'placeholder', key: 'k3', secret: 'app-secret-at-least-16-chars' },
+      ]),
+    );
     const msg = (() => {
       try {
         loadConfig({ PUSH_APPS_FILE: file });
@@ -132,7 +151,9 @@ describe('secrets and values that would open a door', () => {
   });
 
   it('accepts an ordinary PUSH_REDIS_PREFIX', () => {
-    expect(loadConfig({ ...env('0123456789abcdef'), REDIS_URL: 'redis://127.0.0.1:6379', PUSH_REDIS_PREFIX: 'herald-prod:eu1' }).redis?.prefix).toBe('herald-prod:eu1');
+    expect(loadConfig({ ...env('0123456789abcdef'), REDIS_URL: 'redis://127.0.0.1:6379', PUSH_REDIS_PREFIX: 'herald-prod:eu1' }).redis?.prefix).toBe(
+      'herald-prod:eu1',
+    );
   });
 
   it('refuses an admin token shorter than 16 characters, and leaves it unset by default', () => {

@@ -49,9 +49,17 @@ const Env = z.object({
   /** Seconds announced to clients in connection_established. @default 30 */
   PUSH_ACTIVITY_TIMEOUT: z.coerce.number().int().min(5).max(120).default(30),
   /** Bytes buffered for a slow socket before it is closed. @default 1 MiB */
-  PUSH_MAX_BACKPRESSURE_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  PUSH_MAX_BACKPRESSURE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** Largest WebSocket frame accepted; larger frames close the socket. @default 64 KiB */
-  PUSH_MAX_FRAME_BYTES: z.coerce.number().int().positive().default(64 * 1024),
+  PUSH_MAX_FRAME_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024),
   /** Where embedded mode keeps generated credentials. @default .herald/credentials.json */
   PUSH_CREDENTIALS_FILE: z.string().min(1).default('.herald/credentials.json'),
   /** Run on the slow pure-JS uWebSockets.js fallback instead of refusing to start. */
@@ -184,7 +192,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   } else if (e.PUSH_APP_ID || e.PUSH_APP_KEY || e.PUSH_APP_SECRET) {
     throw new ConfigError('PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET must be set together');
   } else if (topology !== undefined) {
-    throw new ConfigError('clustered mode (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES set) needs PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET, or PUSH_APPS_FILE');
+    throw new ConfigError(
+      'clustered mode (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES set) needs PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET, or PUSH_APPS_FILE',
+    );
   } else {
     const c = loadOrCreateCredentials(e.PUSH_CREDENTIALS_FILE);
     apps = [createApp(c.id, c.key, c.secret, e.PUSH_WEBHOOK_URL)];

@@ -91,14 +91,21 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   state.setLocalState(() => hub.localState());
   state.onRecovered(() => completePartialAnswers(ctx));
   await state.broker.start({ onPublication: (p) => hub.deliver(p), onControl: (c) => hub.control(c) });
-  const wsServer = new WsServer(uwsApp, uws, apps, ctx, {
-    activityTimeout: cfg.activityTimeout,
-    maxBackpressure: cfg.ws.maxBackpressure,
-    maxPayloadLength: cfg.ws.maxPayloadLength,
-    ...cfg.timers,
-    maxConnectionsPerSecond: cfg.maxConnectionsPerSecond ?? 0,
-    ...(cfg.maxQueuedFrames !== undefined ? { maxQueuedFrames: cfg.maxQueuedFrames } : {}),
-  }, log.child({ component: 'ws' }));
+  const wsServer = new WsServer(
+    uwsApp,
+    uws,
+    apps,
+    ctx,
+    {
+      activityTimeout: cfg.activityTimeout,
+      maxBackpressure: cfg.ws.maxBackpressure,
+      maxPayloadLength: cfg.ws.maxPayloadLength,
+      ...cfg.timers,
+      maxConnectionsPerSecond: cfg.maxConnectionsPerSecond ?? 0,
+      ...(cfg.maxQueuedFrames !== undefined ? { maxQueuedFrames: cfg.maxQueuedFrames } : {}),
+    },
+    log.child({ component: 'ws' }),
+  );
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     uwsApp.listen(cfg.host, cfg.wsPort, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${cfg.host}:${cfg.wsPort} (WebSocket)`))));

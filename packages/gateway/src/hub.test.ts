@@ -20,8 +20,7 @@ describe('Hub: watchlist online/offline', () => {
     const watcher = fakeSocket('1.1', ['u']);
     hub.add(watcher.ws);
     hub.addUser(watcher.ws, 'me', ['u']);
-    const presence = (online: boolean, version: number, userId = 'u') =>
-      hub.control({ kind: 'user-presence', appId: 'a1', userId, online, version });
+    const presence = (online: boolean, version: number, userId = 'u') => hub.control({ kind: 'user-presence', appId: 'a1', userId, online, version });
     const states = () => watcher.sent.map((f) => JSON.parse((JSON.parse(f) as { data: string }).data).events[0].name as string);
 
     presence(false, 100); // u went offline (decided at 100)

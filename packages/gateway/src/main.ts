@@ -15,7 +15,9 @@ async function main(): Promise<void> {
   const role = process.argv.includes('--role=gateway') ? 'gateway' : 'embedded';
   // Checked before loadConfig: embedded mode would generate and save credentials on the way.
   if (role === 'gateway' && !process.env.REDIS_URL && !process.env.REDIS_SENTINELS && !process.env.REDIS_CLUSTER_NODES) {
-    process.stderr.write('herald: `npm run gateway` runs one node of a cluster and needs REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES); use `npm start` for a single embedded node\n');
+    process.stderr.write(
+      'herald: `npm run gateway` runs one node of a cluster and needs REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES); use `npm start` for a single embedded node\n',
+    );
     process.exit(1);
   }
   let cfg;
@@ -68,7 +70,10 @@ function printBanner(cfg: ReturnType<typeof loadConfig>, wsPort: number, apiPort
   const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host;
   const apiHost = cfg.apiHost === '0.0.0.0' ? '127.0.0.1' : cfg.apiHost;
   const clustered = cfg.redis !== undefined;
-  const lines = ['', clustered ? `Herald gateway node ${cfg.nodeId} (clustered, Redis prefix ${cfg.redis?.prefix})` : 'Herald push server (embedded single node)'];
+  const lines = [
+    '',
+    clustered ? `Herald gateway node ${cfg.nodeId} (clustered, Redis prefix ${cfg.redis?.prefix})` : 'Herald push server (embedded single node)',
+  ];
   for (const app of cfg.apps) {
     lines.push(`  app id:     ${app.id}`, `  app key:    ${app.key}`);
     // Only a secret embedded mode has just generated is printed: the new user needs it once; one
@@ -76,7 +81,11 @@ function printBanner(cfg: ReturnType<typeof loadConfig>, wsPort: number, apiPort
     if (cfg.credentials?.created === true) lines.push(`  app secret: ${app.secret}`);
   }
   if (cfg.credentials) {
-    lines.push(cfg.credentials.created ? `  (credentials generated and saved in ${cfg.credentials.file})` : `  (credentials, secret included, loaded from ${cfg.credentials.file})`);
+    lines.push(
+      cfg.credentials.created
+        ? `  (credentials generated and saved in ${cfg.credentials.file})`
+        : `  (credentials, secret included, loaded from ${cfg.credentials.file})`,
+    );
   }
   const key = cfg.apps[0]?.key ?? '<app_key>';
   lines.push(

@@ -17,11 +17,29 @@ export function createMetrics(opts: { nodeId: string; native: boolean; cluster?:
     messagesOut: new Counter({ name: 'herald_ws_messages_out_total', help: 'Frames sent to clients (fan-out counted per subscriber)', registers: [registry] }),
     publications: new Counter({ name: 'herald_publications_total', help: 'Publications delivered to local topics', registers: [registry] }),
     errors: new Counter({ name: 'herald_ws_errors_total', help: 'pusher:error frames sent, by code', labelNames: ['code'], registers: [registry] }),
-    subscriptionErrors: new Counter({ name: 'herald_subscription_errors_total', help: 'Failed subscriptions, by type', labelNames: ['type'], registers: [registry] }),
+    subscriptionErrors: new Counter({
+      name: 'herald_subscription_errors_total',
+      help: 'Failed subscriptions, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
     apiRequests: new Counter({ name: 'herald_api_requests_total', help: 'HTTP API requests, by status', labelNames: ['status'], registers: [registry] }),
-    backpressureDrops: new Counter({ name: 'herald_backpressure_drops_total', help: 'Sends dropped or sockets closed over maxBackpressure', registers: [registry] }),
-    clientEventsRateLimited: new Counter({ name: 'herald_client_events_rate_limited_total', help: 'Client events refused by the per-connection rate limit', registers: [registry] }),
-    admissionRefused: new Counter({ name: 'herald_admission_refused_total', help: 'Connections refused by admission control, by reason', labelNames: ['reason'], registers: [registry] }),
+    backpressureDrops: new Counter({
+      name: 'herald_backpressure_drops_total',
+      help: 'Sends dropped or sockets closed over maxBackpressure',
+      registers: [registry],
+    }),
+    clientEventsRateLimited: new Counter({
+      name: 'herald_client_events_rate_limited_total',
+      help: 'Client events refused by the per-connection rate limit',
+      registers: [registry],
+    }),
+    admissionRefused: new Counter({
+      name: 'herald_admission_refused_total',
+      help: 'Connections refused by admission control, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     slowConsumers: new Counter({ name: 'herald_slow_consumers_closed_total', help: 'Sockets closed (4100) for not reading their data', registers: [registry] }),
     limitRefusals: new Counter({
       name: 'herald_limit_refusals_total',

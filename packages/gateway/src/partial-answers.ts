@@ -19,7 +19,10 @@ function localMembers(ctx: HandlerContext, appId: string, channel: string): Pres
     if (d.app.id !== appId) continue;
     const sub = d.channels.get(channel);
     if (sub?.presenceUserId === undefined || seen.has(sub.presenceUserId)) continue;
-    seen.set(sub.presenceUserId, sub.presenceUserInfo === undefined ? { userId: sub.presenceUserId } : { userId: sub.presenceUserId, userInfo: sub.presenceUserInfo });
+    seen.set(
+      sub.presenceUserId,
+      sub.presenceUserInfo === undefined ? { userId: sub.presenceUserId } : { userId: sub.presenceUserId, userInfo: sub.presenceUserInfo },
+    );
   }
   return [...seen.values()];
 }

@@ -13,7 +13,10 @@ export class SubscriptionCounter {
   readonly #last = new Map<string, number>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
 
-  constructor(private readonly broker: Broker, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly broker: Broker,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   changed(appId: string, channel: string, count: number, read: () => Promise<number>): void {
     const k = `${appId}\n${channel}`;

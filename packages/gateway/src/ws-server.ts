@@ -142,7 +142,7 @@ export class WsServer {
     const origin = req.getHeader('origin');
     const socketId = this.#nextSocketId();
     const at = url.lastIndexOf('/app/');
-    const key = at === -1 ? '' : url.slice(at + 5).split('/')[0] ?? '';
+    const key = at === -1 ? '' : (url.slice(at + 5).split('/')[0] ?? '');
     const app = key === '' ? undefined : this.apps.byKey(key);
     let rejection: PusherError | undefined;
     if (at === -1 || key === '') rejection = pathNotFound();

@@ -27,13 +27,15 @@ describe('admission control and abuse limits', () => {
       for (const c of refused) expect(c.frames[0]).toMatchObject({ event: 'pusher:error', data: { code: 4100 } });
       // The open ones are unaffected.
       expect(open.length).toBeGreaterThanOrEqual(5);
-      await expect.poll(async () => {
-        const c = await RawClient.connect(url);
-        await c.waitFor((f) => f.event === 'pusher:connection_established' || f.event === 'pusher:error');
-        const ok = c.socketId !== '';
-        await c[Symbol.asyncDispose]();
-        return ok;
-      }).toBe(true);
+      await expect
+        .poll(async () => {
+          const c = await RawClient.connect(url);
+          await c.waitFor((f) => f.event === 'pusher:connection_established' || f.event === 'pusher:error');
+          const ok = c.socketId !== '';
+          await c[Symbol.asyncDispose]();
+          return ok;
+        })
+        .toBe(true);
       expect(await metric(t.apiUrl, 'herald_admission_refused_total')).toBeGreaterThanOrEqual(refused.length);
     } finally {
       for (const c of clients) await c[Symbol.asyncDispose]();
@@ -72,7 +74,15 @@ describe('admission control and abuse limits', () => {
     // clock seconds and all be allowed.
     const started = Date.now();
     const statuses = await Promise.all(
-      Array.from({ length: 20 }, () => t.sdkFor(a!).trigger('x', 'e', {}).then((r) => r.status, (e: { status: number }) => e.status)),
+      Array.from({ length: 20 }, () =>
+        t
+          .sdkFor(a!)
+          .trigger('x', 'e', {})
+          .then(
+            (r) => r.status,
+            (e: { status: number }) => e.status,
+          ),
+      ),
     );
     const seconds = Math.floor((Date.now() - started) / 1000) + 2; // the clock seconds the burst touched
     const ok = statuses.filter((s) => s === 200).length;

@@ -37,7 +37,11 @@ describe('API listener answers', () => {
     ['an unknown route', { method: 'GET', target: '/no/such/route' }, 'PUSH_ERR_NOT_FOUND'],
     ['a path with a broken % escape', { method: 'GET', target: '/apps/7/channels/%E0%A4%A' }, 'PUSH_ERR_INVALID_URL'],
     ['an app id over the parameter limit', { method: 'GET', target: `/apps/${'a'.repeat(150)}/channels` }, 'PUSH_ERR_PATH_PARAMETER_TOO_LONG'],
-    ['a body over 256 KB', { method: 'POST', target: '/apps/7/channels', headers: [['Content-Type', 'application/json']], body: Buffer.alloc(300 * 1024, 0x20) }, 'PUSH_ERR_BODY_TOO_LARGE'],
+    [
+      'a body over 256 KB',
+      { method: 'POST', target: '/apps/7/channels', headers: [['Content-Type', 'application/json']], body: Buffer.alloc(300 * 1024, 0x20) },
+      'PUSH_ERR_BODY_TOO_LARGE',
+    ],
     ['a request line the parser refuses', { method: 'GET /', target: 'x y' }, 'PUSH_ERR_MALFORMED_REQUEST'],
     ['an Expect other than 100-continue', { method: 'GET', target: '/ready', headers: [['Expect', 'x-nothing']] }, 'PUSH_ERR_EXPECTATION_FAILED'],
     ['headers over the parser limit', { method: 'GET', target: '/ready', headers: [['X-Big', 'b'.repeat(20 * 1024)]] }, 'PUSH_ERR_HEADERS_TOO_LARGE'],
@@ -48,7 +52,13 @@ describe('API listener answers', () => {
 
   it('a request whose body does not arrive in time: PUSH_ERR_REQUEST_TIMEOUT', async () => {
     await using api = await startApi();
-    const answer = await sendRawHttp(api.port, { method: 'POST', target: '/apps/7/channels', headers: [['Content-Type', 'application/json']], body: Buffer.from('{'), contentLength: 100 });
+    const answer = await sendRawHttp(api.port, {
+      method: 'POST',
+      target: '/apps/7/channels',
+      headers: [['Content-Type', 'application/json']],
+      body: Buffer.from('{'),
+      contentLength: 100,
+    });
     expectRegistryAnswer(answer, 'PUSH_ERR_REQUEST_TIMEOUT');
   });
 

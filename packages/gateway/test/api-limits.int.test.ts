@@ -56,20 +56,22 @@ describe('API listener: slow and excess clients', () => {
     const extra = await open(t);
     await extra.closed;
     expect(extra.received()).toBe('');
-    expect(await (async () => {
-      for (const h of held) h.s.destroy();
-      await Promise.all(held.map((h) => h.closed));
-      // Node counts a connection until its close is processed: wait for a served request.
-      for (;;) {
-        try {
-          const r = await fetch(`${t.apiUrl}/ready`);
-          if (r.status === 200) return limitCount(t, 'api_connections');
-        } catch {
-          /* still at the cap: the fetch's connection was dropped */
+    expect(
+      await (async () => {
+        for (const h of held) h.s.destroy();
+        await Promise.all(held.map((h) => h.closed));
+        // Node counts a connection until its close is processed: wait for a served request.
+        for (;;) {
+          try {
+            const r = await fetch(`${t.apiUrl}/ready`);
+            if (r.status === 200) return limitCount(t, 'api_connections');
+          } catch {
+            /* still at the cap: the fetch's connection was dropped */
+          }
+          await new Promise((r) => setTimeout(r, 20));
         }
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })()).toBeGreaterThanOrEqual(1);
+      })(),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('an ordinary signed trigger with a body is served within the limits', async () => {

@@ -80,7 +80,10 @@ function phpJson(v: unknown): string {
 function pyJson(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return `[${v.map(pyJson).join(', ')}]`;
-  if (typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${pyJson(k)}: ${pyJson(x)}`).join(', ')}}`;
+  if (typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${pyJson(k)}: ${pyJson(x)}`)
+      .join(', ')}}`;
   return JSON.stringify(v).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -124,7 +127,9 @@ describe('pusher-http-php 7.2.6 (Guzzle)', () => {
   /** build_auth_query_params: ksort(auth_key, auth_timestamp, auth_version, ...params), then auth_signature appended; Guzzle RFC 3986-encodes values. */
   function phpQuery(t: TestGateway, method: string, path: string, params: Record<string, string>) {
     const all: Record<string, string> = { auth_key: t.app.key, auth_timestamp: now(), auth_version: '1.0', ...params };
-    const sorted = Object.keys(all).sort().map((k) => [k, all[k]!] as [string, string]);
+    const sorted = Object.keys(all)
+      .sort()
+      .map((k) => [k, all[k]!] as [string, string]);
     const signature = sign(t.app.secret, method, path, all);
     const pairs: [string, string][] = [...sorted, ['auth_signature', signature]];
     return join(pairs.map(([k, v]) => [k, encodeURIComponent(v)]));
@@ -154,7 +159,13 @@ describe('pusher-http-php 7.2.6 (Guzzle)', () => {
     expectAccepted(r);
     expect(r.json).toEqual({ channels: { 'php-info': { subscription_count: 2 } } });
     await other.waitFor((x) => x.event === 'php-ev');
-    const r2 = await send(t, 'POST', `${path}?${phpQuery(t, 'POST', path, { body_md5: md5Hex(phpJson({ name: 'after', data: '1', channel: 'php-info' })) })}`, phpJson({ name: 'after', data: '1', channel: 'php-info' }), headers);
+    const r2 = await send(
+      t,
+      'POST',
+      `${path}?${phpQuery(t, 'POST', path, { body_md5: md5Hex(phpJson({ name: 'after', data: '1', channel: 'php-info' })) })}`,
+      phpJson({ name: 'after', data: '1', channel: 'php-info' }),
+      headers,
+    );
     expectAccepted(r2, '{}');
     await me.waitFor((x) => x.event === 'after');
     expect(userEvents(me).map((f) => f.event)).toEqual(['after']);
@@ -225,7 +236,11 @@ describe('pusher-http-python 3.3.3', () => {
   function pyQuery(t: TestGateway, method: string, path: string, params: Record<string, string>, body: string) {
     const all: Record<string, string> = { ...params, auth_key: t.app.key, body_md5: md5Hex(body), auth_version: '1.0', auth_timestamp: now() };
     all.auth_signature = sign(t.app.secret, method, path, all);
-    return join(Object.keys(all).sort().map((k) => [k, all[k]!]));
+    return join(
+      Object.keys(all)
+        .sort()
+        .map((k) => [k, all[k]!]),
+    );
   }
   const postHeaders = { 'Content-Type': 'application/json' };
 
@@ -293,7 +308,11 @@ describe('pusher-http-go 5.1.1', () => {
     const all: Record<string, string> = { auth_key: t.app.key, auth_timestamp: now(), auth_version: '1.0', ...params };
     if (body !== undefined) all.body_md5 = md5Hex(body);
     all.auth_signature = sign(t.app.secret, method, path, all);
-    return join(Object.keys(all).sort().map((k) => [k, all[k]!]));
+    return join(
+      Object.keys(all)
+        .sort()
+        .map((k) => [k, all[k]!]),
+    );
   }
   const headers = { 'Content-Type': 'application/json' };
 
@@ -336,7 +355,12 @@ describe('pusher-http-go 5.1.1', () => {
   it('TriggerBatch: struct field order channel, name, data, socket_id, info', async () => {
     await using t = await startTestGateway();
     await using c = await subscriber(t, 'go-b');
-    const body = goJson({ batch: [{ channel: 'go-b', name: 'one', data: '1 & 2' }, { channel: 'go-b', name: 'two', data: '<2>', info: 'subscription_count' }] });
+    const body = goJson({
+      batch: [
+        { channel: 'go-b', name: 'one', data: '1 & 2' },
+        { channel: 'go-b', name: 'two', data: '<2>', info: 'subscription_count' },
+      ],
+    });
     const path = `/apps/${t.app.id}/batch_events`;
     const r = await send(t, 'POST', `${path}?${goQuery(t, 'POST', path, {}, body)}`, body, headers);
     expectAccepted(r);
@@ -401,10 +425,12 @@ describe('pusher-http-java 1.3', () => {
     const path = `/apps/${t.app.id}/events`;
     const r = await send(t, 'POST', `${path}?${javaQuery(t, 'POST', path, { body_md5: md5Hex(body) })}`, body, headers);
     expectAccepted(r, '{}');
-    await expect.poll(() => userEvents(c).map((f) => [f.channel, f.data])).toEqual([
-      ['java-a', '"hello"'],
-      ['java-b', '"hello"'],
-    ]);
+    await expect
+      .poll(() => userEvents(c).map((f) => [f.channel, f.data]))
+      .toEqual([
+        ['java-a', '"hello"'],
+        ['java-b', '"hello"'],
+      ]);
   });
 
   it('GET channel with info (%2C)', async () => {
@@ -474,7 +500,9 @@ describe('webman/push PHP Api', () => {
   /** buildAuthQueryString: auth_key, auth_timestamp (no auth_version) + params, ksort, sign, append auth_signature; raw values. */
   function wmQuery(t: TestGateway, method: string, path: string, params: Record<string, string>) {
     const all: Record<string, string> = { auth_key: t.app.key, auth_timestamp: now(), ...params };
-    const sorted = Object.keys(all).sort().map((k) => [k, all[k]!] as [string, string]);
+    const sorted = Object.keys(all)
+      .sort()
+      .map((k) => [k, all[k]!] as [string, string]);
     return `${join(sorted)}&auth_signature=${sign(t.app.secret, method, path, all)}`;
   }
 
@@ -526,11 +554,19 @@ describe('docs/reference/rest-api.md worked examples', () => {
     expect(sign(secret, 'POST', '/apps/3/events', at('1353088179'))).toBe('da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c');
     await using c = await subscriber(t, 'project-3');
     const old = at('1353088179');
-    const rOld = await send(t, 'POST', `/apps/3/events?${join(Object.entries(old))}&auth_signature=da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c`, body, { 'Content-Type': 'application/json' });
+    const rOld = await send(
+      t,
+      'POST',
+      `/apps/3/events?${join(Object.entries(old))}&auth_signature=da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c`,
+      body,
+      { 'Content-Type': 'application/json' },
+    );
     expect(rOld.status).toBe(401);
     expect(rOld.json.error).toContain('Timestamp expired');
     const cur = at(now());
-    const r = await send(t, 'POST', `/apps/3/events?${join(Object.entries(cur))}&auth_signature=${sign(secret, 'POST', '/apps/3/events', cur)}`, body, { 'Content-Type': 'application/json' });
+    const r = await send(t, 'POST', `/apps/3/events?${join(Object.entries(cur))}&auth_signature=${sign(secret, 'POST', '/apps/3/events', cur)}`, body, {
+      'Content-Type': 'application/json',
+    });
     expectAccepted(r, '{}');
     const f = await c.waitFor((x) => x.event === 'foo');
     expect(f).toEqual({ event: 'foo', channel: 'project-3', data: '{"some":"data"}' });

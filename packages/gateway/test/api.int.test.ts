@@ -305,9 +305,7 @@ describe('GET /apps/:id/channels', () => {
     const left = await client(t, 'occ-gone');
     await sdkCall(t.sdk.trigger('never-subscribed', 'ev', 'x'));
     await left[Symbol.asyncDispose]();
-    await expect
-      .poll(async () => (await sdkCall(t.sdk.get({ path: '/channels' }))).json)
-      .toEqual({ channels: { 'occ-a': {}, 'occ-b': {} } });
+    await expect.poll(async () => (await sdkCall(t.sdk.get({ path: '/channels' }))).json).toEqual({ channels: { 'occ-a': {}, 'occ-b': {} } });
     const r = await sdkCall(t.sdk.get({ path: '/channels' }));
     expectOk(r, '{"channels":{"occ-a":{},"occ-b":{}}}');
   });
@@ -440,7 +438,7 @@ describe('GET /apps/:id/channels/:name/users', () => {
 });
 
 describe('POST /apps/:id/users/:user_id/terminate_connections', () => {
-  it("closes every socket signed in as that user and answers 200 {}", async () => {
+  it('closes every socket signed in as that user and answers 200 {}', async () => {
     await using t = await startTestGateway();
     await using a = await signIn(t, '10');
     await using b = await signIn(t, '10');
@@ -745,7 +743,6 @@ describe('multiple apps', () => {
     expect(listA.json).toEqual({ channels: { 'same-name': { subscription_count: 1 } } });
   });
 });
-
 
 describe('channels named like Object.prototype members', () => {
   const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];

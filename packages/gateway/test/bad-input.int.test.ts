@@ -9,16 +9,7 @@
  * frames that go through the per-socket handler queue (subscribe, unsubscribe, client events).
  */
 import { describe, expect, it } from 'vitest';
-import {
-  connectPusherJs,
-  expectOpen,
-  type Frame,
-  RawClient,
-  startTestGateway,
-  subscribeAndWait,
-  type TestGateway,
-  waitForState,
-} from '@herald/test-support';
+import { connectPusherJs, expectOpen, type Frame, RawClient, startTestGateway, subscribeAndWait, type TestGateway, waitForState } from '@herald/test-support';
 
 type GatewayOpts = Parameters<typeof startTestGateway>[0];
 
@@ -164,9 +155,7 @@ describe('events a client may not send', () => {
     async (event) => {
       await using s = await setup();
       const seen = s.bystander.frames.length;
-      const frames = await framesBeforePong(s.c, () =>
-        s.c.send({ event, channel: 'bystander', data: '{"presence":{"ids":[],"hash":{},"count":0}}' }),
-      );
+      const frames = await framesBeforePong(s.c, () => s.c.send({ event, channel: 'bystander', data: '{"presence":{"ids":[],"hash":{},"count":0}}' }));
       expect(frames).toEqual([softError(/pusher_internal/)]);
       await expectOpen(s.c);
       await s.undisturbed();
@@ -402,22 +391,49 @@ function garbageFrames(seed: number, n: number): string[] {
   const str = (max: number) =>
     Array.from({ length: Math.floor(r() * max) }, () => String.fromCharCode(r() < 0.8 ? 32 + Math.floor(r() * 95) : Math.floor(r() * 0xffff))).join('');
   const events = [
-    'pusher:subscribe', 'pusher:unsubscribe', 'pusher:signin', 'pusher:ping', 'pusher:pong', 'pusher:foo',
-    'pusher_internal:subscription_succeeded', 'client-x', 'client-', 'my-event', '', 'pusher:',
+    'pusher:subscribe',
+    'pusher:unsubscribe',
+    'pusher:signin',
+    'pusher:ping',
+    'pusher:pong',
+    'pusher:foo',
+    'pusher_internal:subscription_succeeded',
+    'client-x',
+    'client-',
+    'my-event',
+    '',
+    'pusher:',
   ];
   const channels = [
-    'pub-1', 'pub-2', 'pub-3', 'private-a', 'presence-a', 'private-encrypted-a', 'cache-a', '#server-to-user-1',
-    '', 'a b', 'x'.repeat(201), 'é', 'bystander',
+    'pub-1',
+    'pub-2',
+    'pub-3',
+    'private-a',
+    'presence-a',
+    'private-encrypted-a',
+    'cache-a',
+    '#server-to-user-1',
+    '',
+    'a b',
+    'x'.repeat(201),
+    'é',
+    'bystander',
   ];
   const value = (depth: number): unknown => {
     const k = Math.floor(r() * (depth > 3 ? 5 : 8));
     switch (k) {
-      case 0: return null;
-      case 1: return r() < 0.5;
-      case 2: return Math.floor(r() * 1e6) - 5e5;
-      case 3: return str(20);
-      case 4: return pick(channels);
-      case 5: return Array.from({ length: Math.floor(r() * 4) }, () => value(depth + 1));
+      case 0:
+        return null;
+      case 1:
+        return r() < 0.5;
+      case 2:
+        return Math.floor(r() * 1e6) - 5e5;
+      case 3:
+        return str(20);
+      case 4:
+        return pick(channels);
+      case 5:
+        return Array.from({ length: Math.floor(r() * 4) }, () => value(depth + 1));
       default: {
         const o: Record<string, unknown> = {};
         for (let i = Math.floor(r() * 4); i > 0; i--) o[pick(['channel', 'auth', 'channel_data', 'user_data', 'event', 'data', str(5)])] = value(depth + 1);
@@ -470,7 +486,9 @@ describe('abuse', () => {
     expect(s.bystander.frames.map((f) => f.event)).toEqual(
       expect.arrayContaining(['pusher:connection_established', 'pusher_internal:subscription_succeeded', 'check']),
     );
-    expect(s.bystander.frames.filter((f) => !['pusher:connection_established', 'pusher_internal:subscription_succeeded', 'check', 'pusher:pong'].includes(f.event))).toEqual([]);
+    expect(
+      s.bystander.frames.filter((f) => !['pusher:connection_established', 'pusher_internal:subscription_succeeded', 'check', 'pusher:pong'].includes(f.event)),
+    ).toEqual([]);
   });
 
   it('50 sockets terminated right after sending a presence subscribe leave no member and no channel behind', async () => {
@@ -494,7 +512,11 @@ describe('abuse', () => {
     await Promise.all(victims.map((v) => v.closed));
 
     await expect.poll(() => api(s.t, `/channels/${channel}/users`)).toEqual({ users: [{ id: 'observer' }] });
-    const ids = (name: string) => s.c.events(name).map((f) => (JSON.parse(f.data as string) as { user_id: string }).user_id).sort();
+    const ids = (name: string) =>
+      s.c
+        .events(name)
+        .map((f) => (JSON.parse(f.data as string) as { user_id: string }).user_id)
+        .sort();
     await expect.poll(() => ids('pusher_internal:member_removed')).toEqual(ids('pusher_internal:member_added'));
     expect(await api(s.t, '/channels', {})).toEqual({ channels: { bystander: {}, [channel]: {} } });
     expect(await api(s.t, `/channels/${channel}`, { info: 'user_count,subscription_count' })).toEqual({
@@ -513,4 +535,3 @@ describe('abuse', () => {
     await expect.poll(() => api(s.t, '/channels')).toEqual({ channels: {} });
   });
 });
-

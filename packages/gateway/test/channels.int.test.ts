@@ -117,7 +117,10 @@ describe('public channels', () => {
     const other = await connected(t);
     try {
       const got: Record<string, string[]> = { excluded: [], other: [] };
-      for (const [name, c] of [['excluded', excluded], ['other', other]] as const) {
+      for (const [name, c] of [
+        ['excluded', excluded],
+        ['other', other],
+      ] as const) {
         const ch = await subscribeAndWait(c, 'excl');
         ch.bind_global((ev: string) => {
           if (!ev.startsWith('pusher:')) got[name]!.push(ev);
@@ -249,7 +252,9 @@ describe('private-encrypted channels', () => {
       expect(typeof frame.data).toBe('string');
       expect(frame.data as string).not.toContain('noon');
       const box = JSON.parse(frame.data as string) as { nonce: string; ciphertext: string };
-      const key = createHash('sha256').update(Buffer.concat([Buffer.from(channel), masterKey])).digest();
+      const key = createHash('sha256')
+        .update(Buffer.concat([Buffer.from(channel), masterKey]))
+        .digest();
       const plain = nacl.secretbox.open(Buffer.from(box.ciphertext, 'base64'), Buffer.from(box.nonce, 'base64'), key);
       expect(plain).not.toBeNull();
       expect(JSON.parse(Buffer.from(plain!).toString('utf8'))).toEqual(secret);
@@ -588,10 +593,9 @@ describe('subscription_count events', () => {
       expect(rawCount).toEqual({ event: 'pusher_internal:subscription_count', channel, data: '{"subscription_count":3}' });
       clients[1]!.disconnect();
       await expect.poll(() => last(0)).toBe(2);
-      await expect.poll(() => raw.events('pusher_internal:subscription_count').map((f) => f.data)).toEqual([
-        '{"subscription_count":3}',
-        '{"subscription_count":2}',
-      ]);
+      await expect
+        .poll(() => raw.events('pusher_internal:subscription_count').map((f) => f.data))
+        .toEqual(['{"subscription_count":3}', '{"subscription_count":2}']);
       expect(seen[0]).toEqual([1, 2, 3, 2]);
       expect(chA.subscriptionCount).toBe(2);
       // pusher:unsubscribe counts as leaving too.

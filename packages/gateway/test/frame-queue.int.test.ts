@@ -39,7 +39,14 @@ describe('a socket whose frames pile up (clustered: every subscribe waits on Red
     // The bystander still works, and the flooder's state is undone (no member left behind).
     await t.sdk.trigger('lobby', 'still-here', {});
     await bystander.waitFor((f) => f.event === 'still-here');
-    await expect.poll(async () => Object.keys(((await t.sdk.get({ path: '/channels', params: { filter_by_prefix: 'presence-flood-' } }).then((r) => r.json())) as { channels: object }).channels).length).toBe(0);
+    await expect
+      .poll(
+        async () =>
+          Object.keys(
+            ((await t.sdk.get({ path: '/channels', params: { filter_by_prefix: 'presence-flood-' } }).then((r) => r.json())) as { channels: object }).channels,
+          ).length,
+      )
+      .toBe(0);
   });
 
   it('a burst under the bound is served in order, nothing refused', async () => {

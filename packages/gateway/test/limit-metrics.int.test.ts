@@ -38,7 +38,10 @@ describe('every limit is counted in herald_limit_refusals_total{limit}', () => {
 
   it('event_payload: an API trigger over maxEventPayloadBytes (413) and a client event over it', async () => {
     await using t = await startTestGateway({ apps: [{ maxEventPayloadBytes: 100 }] });
-    const status = await t.sdk.trigger('a', 'e', 'x'.repeat(101)).then((r) => r.status, (e: { status: number }) => e.status);
+    const status = await t.sdk.trigger('a', 'e', 'x'.repeat(101)).then(
+      (r) => r.status,
+      (e: { status: number }) => e.status,
+    );
     expect(status).toBe(413);
     await expectOnly(t, 'event_payload', 1);
     await using c = await RawClient.established(t);
@@ -51,7 +54,11 @@ describe('every limit is counted in herald_limit_refusals_total{limit}', () => {
 
   it('request_body: a body over the API body limit (413)', async () => {
     await using t = await startTestGateway();
-    const res = await fetch(`${t.apiUrl}/apps/${t.app.id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(300 * 1024) });
+    const res = await fetch(`${t.apiUrl}/apps/${t.app.id}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(300 * 1024),
+    });
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ code: 413, error_code: 'PUSH_ERR_BODY_TOO_LARGE' });
     await expectOnly(t, 'request_body', 1);
@@ -97,7 +104,14 @@ describe('every limit is counted in herald_limit_refusals_total{limit}', () => {
   it('api_rate: REST requests over maxApiRequestsPerSecond (429)', async () => {
     await using t = await startTestGateway({ apps: [{ maxApiRequestsPerSecond: 2 }] });
     // At once: six requests one after the other could span three clock seconds on a busy machine
-    const statuses = await Promise.all(Array.from({ length: 6 }, () => t.sdk.trigger('a', 'e', {}).then((r) => r.status, (e: { status: number }) => e.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        t.sdk.trigger('a', 'e', {}).then(
+          (r) => r.status,
+          (e: { status: number }) => e.status,
+        ),
+      ),
+    );
     const refused = statuses.filter((s) => s === 429).length;
     expect(refused).toBeGreaterThanOrEqual(1);
     await expectOnly(t, 'api_rate', refused);
@@ -137,6 +151,10 @@ describe('every limit is counted in herald_limit_refusals_total{limit}', () => {
       s.on('error', reject);
     });
     expect(raw).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ error: 'Malformed HTTP request', code: 400, error_code: 'PUSH_ERR_MALFORMED_REQUEST' });
+    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: 'Malformed HTTP request',
+      code: 400,
+      error_code: 'PUSH_ERR_MALFORMED_REQUEST',
+    });
   });
 });

@@ -1,13 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Frame,
-  RawClient,
-  type RedisHandle,
-  startRedis,
-  startTestGateway,
-  type TestGateway,
-  uniquePrefix,
-} from '@herald/test-support';
+import { type Frame, RawClient, type RedisHandle, startRedis, startTestGateway, type TestGateway, uniquePrefix } from '@herald/test-support';
 
 /**
  * A member list is read over Redis's command connection while member events arrive over its pub/sub
@@ -63,14 +55,19 @@ describe('presence member lists under concurrent joins on two gateways', () => {
           expect(own[0]?.event, `round ${round}, client ${i}`).toBe('pusher_internal:subscription_succeeded');
           const listed = new Set((JSON.parse(own[0]!.data as string) as { presence: { ids: string[] } }).presence.ids);
           const added = own.filter((f) => f.event === 'pusher_internal:member_added').map((f) => (JSON.parse(f.data as string) as { user_id: string }).user_id);
-          expect(added.filter((u) => listed.has(u)), `round ${round}, client ${i}`).toEqual([]);
+          expect(
+            added.filter((u) => listed.has(u)),
+            `round ${round}, client ${i}`,
+          ).toEqual([]);
           expect(new Set(added).size).toBe(added.length);
         }
       } finally {
         for (const c of clients) await c[Symbol.asyncDispose]();
       }
       // The channel is empty again before the next round.
-      await expect.poll(async () => Object.keys(((await g0.sdk.get({ path: '/channels' }).then((r) => r.json())) as { channels: object }).channels)).toEqual([]);
+      await expect
+        .poll(async () => Object.keys(((await g0.sdk.get({ path: '/channels' }).then((r) => r.json())) as { channels: object }).channels))
+        .toEqual([]);
     }
   });
 });

@@ -216,7 +216,11 @@ describe('presence channels', () => {
     await using wide = await RawClient.established(t);
     const w = await join(t, wide, channel, { user_id: 'wide', user_info: info('é'.repeat(600)) });
     expect(w.event).toBe(SUB_ERROR);
-    expect(errors(big).concat(errors(wide)).map((e) => e.code)).toEqual([null, null]);
+    expect(
+      errors(big)
+        .concat(errors(wide))
+        .map((e) => e.code),
+    ).toEqual([null, null]);
     await marker(t, channel, [ok]);
     expect(ok.events(ADDED)).toEqual([]);
     await expectOpen(big);

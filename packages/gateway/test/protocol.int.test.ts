@@ -392,9 +392,7 @@ describe('graceful shutdown', () => {
     await t.gw.close();
 
     expect(await raw.closed).toBe(4200);
-    expect(raw.frames.slice(1)).toEqual([
-      { event: 'pusher:error', data: { code: 4200, message: expect.any(String) } },
-    ]);
+    expect(raw.frames.slice(1)).toEqual([{ event: 'pusher:error', data: { code: 4200, message: expect.any(String) } }]);
     await expect.poll(() => p.client.connection.state).not.toBe('connected');
     // 4200-4299 is "retry now": pusher-js goes straight back to connecting (never to disconnected/failed).
     expect(p.states.slice(0, 3)).toEqual(['connecting', 'connected', 'connecting']);

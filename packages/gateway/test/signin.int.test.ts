@@ -22,8 +22,7 @@ type ErrorData = { code: number | null; message: string };
 type WatchEvent = { name: 'online' | 'offline'; user_ids: string[] };
 
 const errors = (c: RawClient) => c.events(ERROR).map((f) => f.data as ErrorData);
-const watchlistEvents = (c: RawClient) =>
-  c.events(WATCHLIST).flatMap((f) => (JSON.parse(f.data as string) as { events: WatchEvent[] }).events);
+const watchlistEvents = (c: RawClient) => c.events(WATCHLIST).flatMap((f) => (JSON.parse(f.data as string) as { events: WatchEvent[] }).events);
 
 /** Signs a raw client in with a valid signature (the official SDK's authenticateUser). */
 async function signin(t: TestGateway, c: RawClient, user: { id: string; user_info?: unknown; watchlist?: string[] }) {
@@ -76,7 +75,11 @@ describe('user sign-in', () => {
     const b = await signedInJs(t, bobAuth.userAuthEndpoint);
     try {
       const got: Record<string, unknown[]> = { a1: [], a2: [], b: [] };
-      for (const [name, c] of [['a1', a1.client], ['a2', a2.client], ['b', b.client]] as const) {
+      for (const [name, c] of [
+        ['a1', a1.client],
+        ['a2', a2.client],
+        ['b', b.client],
+      ] as const) {
         c.user.bind('notice', (d: unknown) => got[name]!.push(d));
         c.user.bind('marker', () => got[name]!.push('marker'));
       }
@@ -134,7 +137,11 @@ describe('user sign-in', () => {
       // Accepted: the server's own join and the answer to pusher-js's explicit subscribe, both successes.
       const userChannel = () => frames.filter((f) => f.channel === `#server-to-user-${id}`);
       await expect.poll(() => userChannel().length).toBeGreaterThanOrEqual(2);
-      expect(userChannel().filter((m) => m.event === SUB_ERROR).map((m) => (m.data as { error: string }).error)).toEqual([]);
+      expect(
+        userChannel()
+          .filter((m) => m.event === SUB_ERROR)
+          .map((m) => (m.data as { error: string }).error),
+      ).toEqual([]);
       await t.sdk.sendToUser(id, 'hello', { to: id });
       await expect.poll(() => got).toEqual([{ to: id }]);
     } finally {
@@ -177,11 +184,17 @@ describe('user sign-in', () => {
 
   const badSignins: [string, (t: TestGateway, socketId: string) => Record<string, unknown>][] = [
     ['a wrong signature', (t) => ({ auth: `${t.app.key}:${'cd'.repeat(32)}`, user_data: '{"id":"mallory"}' })],
-    ['a wrong key', (t, s) => ({ ...t.sdk.authenticateUser(s, { id: 'mallory' }), auth: `other-key:${t.sdk.authenticateUser(s, { id: 'mallory' }).auth.split(':')[1]}` })],
+    [
+      'a wrong key',
+      (t, s) => ({ ...t.sdk.authenticateUser(s, { id: 'mallory' }), auth: `other-key:${t.sdk.authenticateUser(s, { id: 'mallory' }).auth.split(':')[1]}` }),
+    ],
     ['tampered user_data', (t, s) => ({ auth: t.sdk.authenticateUser(s, { id: 'mallory' }).auth, user_data: '{"id":"admin"}' })],
     ["another socket's signature", (t) => t.sdk.authenticateUser('1.1', { id: 'mallory' })],
     ['no auth', () => ({ user_data: '{"id":"mallory"}' })],
-    ['the channel-style signature string', (t, s) => ({ auth: `${t.app.key}:${createHmac('sha256', t.app.secret).update(`${s}:{"id":"mallory"}`).digest('hex')}`, user_data: '{"id":"mallory"}' })],
+    [
+      'the channel-style signature string',
+      (t, s) => ({ auth: `${t.app.key}:${createHmac('sha256', t.app.secret).update(`${s}:{"id":"mallory"}`).digest('hex')}`, user_data: '{"id":"mallory"}' }),
+    ],
   ];
 
   it.each(badSignins)('%s: pusher:error 4009 and the socket stays open', async (_, make) => {
@@ -273,9 +286,20 @@ describe('watchlists', () => {
 
       const b = await signedInJs(t, authB.userAuthEndpoint);
       clients.push(b.client);
-      await expect.poll(() => seen).toEqual([['offline', ['wb']], ['online', ['wb']]]);
+      await expect
+        .poll(() => seen)
+        .toEqual([
+          ['offline', ['wb']],
+          ['online', ['wb']],
+        ]);
       b.client.disconnect();
-      await expect.poll(() => seen).toEqual([['offline', ['wb']], ['online', ['wb']], ['offline', ['wb']]]);
+      await expect
+        .poll(() => seen)
+        .toEqual([
+          ['offline', ['wb']],
+          ['online', ['wb']],
+          ['offline', ['wb']],
+        ]);
     } finally {
       for (const c of clients) c.disconnect();
     }
@@ -287,10 +311,12 @@ describe('watchlists', () => {
     await signin(t, on, { id: 'on' });
     await using watcher = await RawClient.established(t);
     await signin(t, watcher, { id: 'watcher', watchlist: ['on', 'off'] });
-    await expect.poll(() => watchlistEvents(watcher)).toEqual([
-      { name: 'online', user_ids: ['on'] },
-      { name: 'offline', user_ids: ['off'] },
-    ]);
+    await expect
+      .poll(() => watchlistEvents(watcher))
+      .toEqual([
+        { name: 'online', user_ids: ['on'] },
+        { name: 'offline', user_ids: ['off'] },
+      ]);
     const off1 = await RawClient.established(t);
     await using off2 = await RawClient.established(t);
     await signin(t, off1, { id: 'off' });

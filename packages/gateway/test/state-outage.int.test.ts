@@ -58,7 +58,11 @@ describe('a gateway whose Redis is down', () => {
       );
       expect(err, path).toBeDefined();
       expect(err!.status, path).toBe(503);
-      expect(JSON.parse(err!.body), path).toEqual({ error: 'Cluster state unreachable (Redis): retry shortly', code: 503, error_code: 'PUSH_ERR_STATE_UNAVAILABLE' });
+      expect(JSON.parse(err!.body), path).toEqual({
+        error: 'Cluster state unreachable (Redis): retry shortly',
+        code: 503,
+        error_code: 'PUSH_ERR_STATE_UNAVAILABLE',
+      });
     }
 
     // A new presence subscription: this node's members (alice and carol herself), marked partial.
@@ -101,7 +105,11 @@ describe('a gateway whose Redis is down', () => {
       ],
     });
     // bob was never reported offline.
-    expect(watchEvents().flatMap((e) => e.events).filter((x) => x.name === 'offline' && x.user_ids.includes('bob'))).toEqual([]);
+    expect(
+      watchEvents()
+        .flatMap((e) => e.events)
+        .filter((x) => x.name === 'offline' && x.user_ids.includes('bob')),
+    ).toEqual([]);
     // And the REST answers are true again.
     const users = (await t.sdk.get({ path: `/channels/${room}/users` }).then((r) => r.json())) as { users: { id: string }[] };
     expect(users.users.map((u) => u.id).sort()).toEqual(['alice', 'carol']);

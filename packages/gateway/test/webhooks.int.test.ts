@@ -44,8 +44,7 @@ const creds = (tag: string): Creds => ({
   secret: randomBytes(16).toString('hex'),
 });
 
-const sdkOf = (c: Creds, apiPort = 1) =>
-  new Pusher({ appId: c.id, key: c.key, secret: c.secret, host: '127.0.0.1', port: String(apiPort), useTLS: false });
+const sdkOf = (c: Creds, apiPort = 1) => new Pusher({ appId: c.id, key: c.key, secret: c.secret, host: '127.0.0.1', port: String(apiPort), useTLS: false });
 
 const uniq = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
@@ -448,7 +447,14 @@ describe('webhooks: embedded single node', () => {
 
     // events filter: only occupancy, both channels
     expect(new Set(rxTypes.events().map((e) => e.name))).toEqual(new Set(['channel_occupied', 'channel_vacated']));
-    expect(new Set(rxTypes.events().filter(notMarker).map((e) => e.channel))).toEqual(new Set([pub, pres]));
+    expect(
+      new Set(
+        rxTypes
+          .events()
+          .filter(notMarker)
+          .map((e) => e.channel),
+      ),
+    ).toEqual(new Set([pub, pres]));
     // prefix filter: every event type, only presence- channels, Pusher names
     expect(rxPrefix.events().every((e) => String(e.channel).startsWith('presence-'))).toBe(true);
     expect(new Set(rxPrefix.events().map((e) => e.name))).toEqual(
@@ -457,7 +463,11 @@ describe('webhooks: embedded single node', () => {
     // webman format: webman names for occupancy and presence, nothing under the Pusher names
     const webmanNames = new Set(rxWebman.events().map((e) => e.name));
     expect(webmanNames).toEqual(new Set(['channel_added', 'user_added', 'client_event', 'user_removed', 'channel_removed']));
-    expect(matching(rxWebman, 'user_added', pres).map((e) => e.user_id).sort()).toEqual(['ann', 'bob']);
+    expect(
+      matching(rxWebman, 'user_added', pres)
+        .map((e) => e.user_id)
+        .sort(),
+    ).toEqual(['ann', 'bob']);
     // every target gets its own correctly signed request: the signature covers the filtered body
     for (const rx of [rxTypes, rxPrefix, rxWebman]) {
       expect(rx.delivered().length).toBeGreaterThan(0);

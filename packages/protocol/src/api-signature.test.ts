@@ -1,14 +1,7 @@
 import { createRequire } from 'node:module';
 import Pusher from 'pusher';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  API_TIMESTAMP_WINDOW_S,
-  apiStringToSign,
-  parseQueryString,
-  signApiRequest,
-  verifyApiRequest,
-  type ApiAuthResult,
-} from './api-signature.js';
+import { API_TIMESTAMP_WINDOW_S, apiStringToSign, parseQueryString, signApiRequest, verifyApiRequest, type ApiAuthResult } from './api-signature.js';
 import { hmacSha256Hex, md5Hex } from './signature.js';
 
 const KEY = '278d425bdf160c739803';
@@ -90,8 +83,7 @@ describe('docs/reference/rest-api.md worked examples', () => {
   it('Vector A: Pusher documented example', () => {
     const body = '{"name":"foo","channels":["project-3"],"data":"{\\"some\\":\\"data\\"}"}';
     expect(md5Hex(body)).toBe('ec365a775a4cd0599faeb73354201b6f');
-    const query =
-      'auth_key=278d425bdf160c739803&auth_timestamp=1353088179&auth_version=1.0&body_md5=ec365a775a4cd0599faeb73354201b6f';
+    const query = 'auth_key=278d425bdf160c739803&auth_timestamp=1353088179&auth_version=1.0&body_md5=ec365a775a4cd0599faeb73354201b6f';
     const toSign = apiStringToSign('POST', '/apps/3/events', parseQueryString(query));
     expect(toSign).toBe(`POST\n/apps/3/events\n${query}`);
     expect(hmacSha256Hex(SECRET, toSign)).toBe('da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c');
@@ -103,8 +95,7 @@ describe('docs/reference/rest-api.md worked examples', () => {
   describe('Vector B: POST /events (main vector)', () => {
     const body =
       '{"name":"my-event","data":"{\\"message\\":\\"hello world\\"}","channels":["my-channel","presence-foobar"],"socket_id":"1234.1234","info":"user_count,subscription_count"}';
-    const unsigned =
-      'auth_key=278d425bdf160c739803&auth_timestamp=1700000000&auth_version=1.0&body_md5=e8cf0fa12cd6e76e50ceff2647985a3d';
+    const unsigned = 'auth_key=278d425bdf160c739803&auth_timestamp=1700000000&auth_version=1.0&body_md5=e8cf0fa12cd6e76e50ceff2647985a3d';
     const sig = 'c22d60e2ce62fa102003f0d16069bc71010d193e2e84b7523015e68fdfd61fa3';
     const query = `${unsigned}&auth_signature=${sig}`;
 
@@ -131,8 +122,7 @@ describe('docs/reference/rest-api.md worked examples', () => {
       expect(r).toEqual({
         ok: false,
         status: 401,
-        message:
-          'Timestamp expired: Given timestamp (2023-11-14T22:13:20.000Z) not within 600s of server time (2023-11-14T22:23:21.000Z)',
+        message: 'Timestamp expired: Given timestamp (2023-11-14T22:13:20.000Z) not within 600s of server time (2023-11-14T22:23:21.000Z)',
       });
       expect(verify({ method: 'POST', path: '/apps/3/events', query, body, nowS: TS - 601 })).toMatchObject({ ok: false, status: 401 });
     });
@@ -247,7 +237,8 @@ describe('docs/reference/rest-api.md worked examples', () => {
   });
 
   it('Vector F: batch_events', () => {
-    const body = '{"batch":[{"channel":"my-channel","name":"a","data":"{\\"x\\":1}"},{"channel":"presence-foobar","name":"b","data":"{\\"x\\":2}","info":"user_count"}]}';
+    const body =
+      '{"batch":[{"channel":"my-channel","name":"a","data":"{\\"x\\":1}"},{"channel":"presence-foobar","name":"b","data":"{\\"x\\":2}","info":"user_count"}]}';
     expect(md5Hex(body)).toBe('42cf6b407a3c5b9e05cba7aa0bd8fc22');
     const unsigned = 'auth_key=278d425bdf160c739803&auth_timestamp=1700000000&auth_version=1.0&body_md5=42cf6b407a3c5b9e05cba7aa0bd8fc22';
     const toSign = apiStringToSign('POST', '/apps/3/batch_events', parseQueryString(unsigned));
@@ -288,9 +279,11 @@ describe('verifyApiRequest: other checks (docs/reference/rest-api.md#request-sig
   it('auth_version other than 1.0 → 401; absent (webman) is accepted', () => {
     const params = parseQueryString(signed());
     params.set('auth_version', '2.0');
-    expect(
-      verifyApiRequest({ app: APP, method: 'POST', paths: ['/apps/3/events'], params, rawBody: Buffer.from(body), nowMs: TS * 1000 }),
-    ).toMatchObject({ ok: false, status: 401, message: 'Unsupported auth_version: 2.0' });
+    expect(verifyApiRequest({ app: APP, method: 'POST', paths: ['/apps/3/events'], params, rawBody: Buffer.from(body), nowMs: TS * 1000 })).toMatchObject({
+      ok: false,
+      status: 401,
+      message: 'Unsupported auth_version: 2.0',
+    });
 
     // webman/push signs without auth_version.
     const noVersion = new Map([
@@ -299,9 +292,9 @@ describe('verifyApiRequest: other checks (docs/reference/rest-api.md#request-sig
       ['body_md5', md5Hex(body)],
     ]);
     noVersion.set('auth_signature', hmacSha256Hex(SECRET, apiStringToSign('POST', '/apps/3/events', noVersion)));
-    expect(
-      verifyApiRequest({ app: APP, method: 'POST', paths: ['/apps/3/events'], params: noVersion, rawBody: Buffer.from(body), nowMs: TS * 1000 }),
-    ).toEqual({ ok: true });
+    expect(verifyApiRequest({ app: APP, method: 'POST', paths: ['/apps/3/events'], params: noVersion, rawBody: Buffer.from(body), nowMs: TS * 1000 })).toEqual({
+      ok: true,
+    });
   });
 
   it('non-numeric timestamps → 401', () => {
@@ -413,7 +406,14 @@ describe('cross-check with the official pusher npm package (pusher-http-node 5.3
     const cases: Array<Parameters<typeof signApiRequest>[0]> = [
       { key: KEY, secret: SECRET, method: 'POST', path: '/apps/3/events', body: '{"name":"x","channel":"#server-to-user-10","data":"é"}', timestamp: TS },
       { key: KEY, secret: SECRET, method: 'GET', path: '/apps/3/channels/presence-foobar/users', timestamp: TS },
-      { key: KEY, secret: SECRET, method: 'GET', path: '/apps/3/channels', params: { filter_by_prefix: 'private-', info: 'subscription_count' }, timestamp: TS },
+      {
+        key: KEY,
+        secret: SECRET,
+        method: 'GET',
+        path: '/apps/3/channels',
+        params: { filter_by_prefix: 'private-', info: 'subscription_count' },
+        timestamp: TS,
+      },
     ];
     for (const c of cases) {
       const q = signApiRequest(c);

@@ -138,7 +138,21 @@ describe('isValidSocketId (docs/reference/protocol.md#connection-established)', 
   });
 
   it('rejects everything else', () => {
-    for (const id of ['node-a.123', '1234', '1234.', '.1234', '1234.1234.1', '12a4.1234', ' 1234.1234', '1234.1234\n', '1234,1234', '-1.2', '1.2e3', '', '١٢.٣']) {
+    for (const id of [
+      'node-a.123',
+      '1234',
+      '1234.',
+      '.1234',
+      '1234.1234.1',
+      '12a4.1234',
+      ' 1234.1234',
+      '1234.1234\n',
+      '1234,1234',
+      '-1.2',
+      '1.2e3',
+      '',
+      '١٢.٣',
+    ]) {
       expect(isValidSocketId(id), JSON.stringify(id)).toBe(false);
     }
     for (const v of [undefined, null, 1234.1234, {}]) expect(isValidSocketId(v)).toBe(false);

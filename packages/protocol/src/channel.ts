@@ -53,8 +53,7 @@ export function channelKind(name: string): ChannelKind {
 
 export const isPresenceChannel = (name: string) => channelKind(name).presence;
 export const userChannelName = (userId: string) => USER_CHANNEL_PREFIX + userId;
-export const userIdOfChannel = (name: string) =>
-  name.startsWith(USER_CHANNEL_PREFIX) ? name.slice(USER_CHANNEL_PREFIX.length) : undefined;
+export const userIdOfChannel = (name: string) => (name.startsWith(USER_CHANNEL_PREFIX) ? name.slice(USER_CHANNEL_PREFIX.length) : undefined);
 
 /**
  * True when `name` is a legal channel name: the Pusher character set and at most `maxLength`
@@ -72,8 +71,7 @@ export function isValidChannelName(name: unknown, maxLength = 200): name is stri
 }
 
 /** Event names: non-empty strings of at most `maxLength` characters. */
-export const isValidEventName = (name: unknown, maxLength = 200): name is string =>
-  typeof name === 'string' && name.length > 0 && name.length <= maxLength;
+export const isValidEventName = (name: unknown, maxLength = 200): name is string => typeof name === 'string' && name.length > 0 && name.length <= maxLength;
 
 const SOCKET_ID_RE = /^\d+\.\d+$/;
 export const isValidSocketId = (id: unknown): id is string => typeof id === 'string' && SOCKET_ID_RE.test(id);

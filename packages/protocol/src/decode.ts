@@ -12,8 +12,7 @@ export type ClientFrame =
   /** An unknown `pusher:*` event: ignored, as Pusher and soketi do. */
   | { kind: 'ignored'; event: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Some clients double-encode `data` of protocol frames; accept a JSON string holding an object. */
 function dataObject(data: unknown): Record<string, unknown> {

@@ -19,17 +19,13 @@ export const PING_FRAME = JSON.stringify({ event: PusherEvent.Ping, data: '{}' }
 
 /** A channel event; `data` must already be a string and is delivered byte for byte. */
 export function encodeChannelEvent(event: string, channel: string, data: string, userId?: string): string {
-  return userId === undefined
-    ? JSON.stringify({ event, channel, data })
-    : JSON.stringify({ event, channel, data, user_id: userId });
+  return userId === undefined ? JSON.stringify({ event, channel, data }) : JSON.stringify({ event, channel, data, user_id: userId });
 }
 
 /** Client-event and webhook data must be a string: objects are serialised once, strings kept. */
-export const dataToString = (data: unknown): string =>
-  typeof data === 'string' ? data : JSON.stringify(data === undefined ? null : data);
+export const dataToString = (data: unknown): string => (typeof data === 'string' ? data : JSON.stringify(data === undefined ? null : data));
 
-export const encodeSubscriptionSucceeded = (channel: string) =>
-  JSON.stringify({ event: PusherEvent.SubscriptionSucceeded, channel, data: '{}' });
+export const encodeSubscriptionSucceeded = (channel: string) => JSON.stringify({ event: PusherEvent.SubscriptionSucceeded, channel, data: '{}' });
 
 export interface PresenceMemberWire {
   userId: string;
@@ -74,11 +70,9 @@ export const encodeSubscriptionCount = (channel: string, count: number) =>
     data: JSON.stringify({ subscription_count: count }),
   });
 
-export const encodeCacheMiss = (channel: string) =>
-  JSON.stringify({ event: PusherEvent.CacheMiss, channel, data: '{}' });
+export const encodeCacheMiss = (channel: string) => JSON.stringify({ event: PusherEvent.CacheMiss, channel, data: '{}' });
 
-export const encodeSigninSuccess = (userData: string) =>
-  JSON.stringify({ event: PusherEvent.SigninSuccess, data: { user_data: userData } });
+export const encodeSigninSuccess = (userData: string) => JSON.stringify({ event: PusherEvent.SigninSuccess, data: { user_data: userData } });
 
 export const encodeWatchlistEvents = (events: ReadonlyArray<{ name: 'online' | 'offline'; user_ids: string[] }>) =>
   JSON.stringify({ event: PusherEvent.WatchlistEvents, data: JSON.stringify({ events }) });

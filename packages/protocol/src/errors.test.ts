@@ -93,8 +93,16 @@ describe('PUSHER_ERRORS registry', () => {
   it('makes each error with the code, close behaviour and message of its entry', () => {
     expect(pusherError('SigninFailed', 'bad auth')).toMatchObject({ code: 4009, closeConnection: false, message: 'bad auth' });
     expect(pusherError('Unauthorized', 'terminated')).toMatchObject({ code: 4009, closeConnection: true, message: 'terminated' });
-    expect(pusherError('TooManyQueuedFrames', 100)).toMatchObject({ code: 4301, closeConnection: true, message: 'Too many frames waiting (max 100): slow down' });
-    expect(pusherError('NotAClientEvent', 'x'.repeat(100))).toMatchObject({ code: null, closeConnection: false, message: `Event "${'x'.repeat(64)}" rejected: client events must start with client-` });
+    expect(pusherError('TooManyQueuedFrames', 100)).toMatchObject({
+      code: 4301,
+      closeConnection: true,
+      message: 'Too many frames waiting (max 100): slow down',
+    });
+    expect(pusherError('NotAClientEvent', 'x'.repeat(100))).toMatchObject({
+      code: null,
+      closeConnection: false,
+      message: `Event "${'x'.repeat(64)}" rejected: client events must start with client-`,
+    });
     for (const [name, spec] of Object.entries(PUSHER_ERRORS)) {
       const err = (pusherError as (n: string, ...a: unknown[]) => PusherError)(name, 'why', 'more');
       expect([err.code, err.closeConnection], name).toEqual([spec.code, spec.closes]);

@@ -105,7 +105,11 @@ export const PUSHER_ERRORS = {
   ClosedAfterInactivity: { code: PusherErrorCode.ClosedAfterInactivity, closes: true, message: () => 'Closed after inactivity' },
   ClientEventRateLimited: { code: PusherErrorCode.ClientEventRateLimited, closes: false, message: () => 'Client event rejected due to rate limit' },
   /** More frames of one socket waiting to be handled than the queue holds. */
-  TooManyQueuedFrames: { code: PusherErrorCode.ClientEventRateLimited, closes: true, message: (max: number) => `Too many frames waiting (max ${max}): slow down` },
+  TooManyQueuedFrames: {
+    code: PusherErrorCode.ClientEventRateLimited,
+    closes: true,
+    message: (max: number) => `Too many frames waiting (max ${max}): slow down`,
+  },
   WatchlistTooLong: {
     code: PusherErrorCode.WatchlistTooLong,
     closes: false,
@@ -113,7 +117,11 @@ export const PUSHER_ERRORS = {
   },
   InvalidJson: { code: null, closes: false, message: () => 'Received invalid JSON' },
   InternalEventForbidden: { code: null, closes: false, message: (prefix: string) => `Clients may not send ${prefix} events` },
-  NotAClientEvent: { code: null, closes: false, message: (event: string) => `Event ${JSON.stringify(event.slice(0, 64))} rejected: client events must start with client-` },
+  NotAClientEvent: {
+    code: null,
+    closes: false,
+    message: (event: string) => `Event ${JSON.stringify(event.slice(0, 64))} rejected: client events must start with client-`,
+  },
   ClientEventsDisabled: {
     code: null,
     closes: false,

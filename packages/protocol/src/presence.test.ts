@@ -27,7 +27,15 @@ describe('parsePresenceData', () => {
   });
 
   it('missing or invalid user_id is rejected', () => {
-    for (const data of ['{}', '{"user_info":{"name":"x"}}', '{"user_id":null}', '{"user_id":true}', '{"user_id":{"a":1}}', '{"user_id":["1"]}', '{"userId":"1"}']) {
+    for (const data of [
+      '{}',
+      '{"user_info":{"name":"x"}}',
+      '{"user_id":null}',
+      '{"user_id":true}',
+      '{"user_id":{"a":1}}',
+      '{"user_id":["1"]}',
+      '{"userId":"1"}',
+    ]) {
       expect(parsePresenceData(data, LIMITS), data).toEqual({ ok: false, reason: 'Invalid channel_data: user_id is required' });
     }
   });

@@ -13,10 +13,7 @@ export type PresenceCheck = { ok: true; member: PresenceIdentity } | { ok: false
  * Parses a presence `channel_data` string (already signature-checked): an object with `user_id`
  * (string or number, used in its string form) and an optional `user_info` within the size limit.
  */
-export function parsePresenceData(
-  channelData: string,
-  limits: Pick<AppLimits, 'maxPresenceUserIdLength' | 'maxPresenceUserInfoBytes'>,
-): PresenceCheck {
+export function parsePresenceData(channelData: string, limits: Pick<AppLimits, 'maxPresenceUserIdLength' | 'maxPresenceUserInfoBytes'>): PresenceCheck {
   let parsed: unknown;
   try {
     parsed = JSON.parse(channelData);

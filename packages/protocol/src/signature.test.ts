@@ -3,17 +3,7 @@ import Pusher from 'pusher';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import { encodeChannelEvent } from './encode.js';
-import {
-  channelAuthString,
-  hmacSha256Hex,
-  md5Hex,
-  safeEqual,
-  signChannel,
-  signUser,
-  signWebhook,
-  userAuthString,
-  verifyAuthValue,
-} from './signature.js';
+import { channelAuthString, hmacSha256Hex, md5Hex, safeEqual, signChannel, signUser, signWebhook, userAuthString, verifyAuthValue } from './signature.js';
 
 // Credentials of every vector in docs/reference/auth.md#worked-examples and docs/reference/webhooks.md#worked-examples.
 const KEY = '278d425bdf160c739803';
@@ -68,9 +58,7 @@ describe('docs/reference/auth.md worked examples', () => {
     expect(toSign).toBe('1234.1234:private-foobar');
     expect(hmacSha256Hex(SECRET, toSign)).toBe('58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4');
     const auth = signChannel(KEY, SECRET, SOCKET, 'private-foobar');
-    expect(JSON.stringify({ auth })).toBe(
-      '{"auth":"278d425bdf160c739803:58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4"}',
-    );
+    expect(JSON.stringify({ auth })).toBe('{"auth":"278d425bdf160c739803:58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4"}');
     expect(verifyAuthValue(auth, APP, toSign, 'private-foobar')).toEqual({ ok: true });
   });
 
@@ -145,7 +133,9 @@ describe('docs/reference/auth.md worked examples', () => {
 
     const master = Buffer.from(MASTER_KEY_B64, 'base64');
     expect(master.toString('hex')).toBe('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
-    const shared = createHash('sha256').update(Buffer.concat([Buffer.from('private-encrypted-foobar'), master])).digest();
+    const shared = createHash('sha256')
+      .update(Buffer.concat([Buffer.from('private-encrypted-foobar'), master]))
+      .digest();
     expect(shared.toString('hex')).toBe('83702ee9267e50253e20c7c5b05bdad2babe1a2e2dcd21d1e9609c5996d2f6c6');
     expect(shared.toString('base64')).toBe('g3Au6SZ+UCU+IMfFsFva0rq+Gi4tzSHR6WCcWZbS9sY=');
 

@@ -2,8 +2,7 @@ import * as crypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Lowercase hex HMAC-SHA256 with the app secret as key: every Pusher signature uses it. */
-export const hmacSha256Hex = (secret: string, message: string | Buffer): string =>
-  createHmac('sha256', secret).update(message).digest('hex');
+export const hmacSha256Hex = (secret: string, message: string | Buffer): string => createHmac('sha256', secret).update(message).digest('hex');
 
 /** One-shot `crypto.hash` where Node has it (20.12+): cheaper than a Hash object per request. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: 'hex') => string }).hash;
@@ -37,12 +36,7 @@ export type AuthCheck = { ok: true } | { ok: false; reason: string };
  * Checks an `auth` value `<key>:<hex>` against the string it must sign, in constant time.
  * `describe` names the thing being authorised in the failure text (Pusher's wording).
  */
-export function verifyAuthValue(
-  auth: unknown,
-  app: { key: string; secret: string },
-  stringToSign: string,
-  describe: string,
-): AuthCheck {
+export function verifyAuthValue(auth: unknown, app: { key: string; secret: string }, stringToSign: string, describe: string): AuthCheck {
   if (typeof auth !== 'string' || auth.length === 0) {
     return { ok: false, reason: `Auth info required to subscribe to ${describe}` };
   }

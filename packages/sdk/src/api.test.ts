@@ -46,7 +46,13 @@ describe('Api construction', () => {
   it('resolves defaults: 10 s timeout, keep-alive, auto encoding, Pusher limits; numeric app ids; URL prefix', () => {
     const o = resolveOptions('https://push.example.com/herald/', 'k', 's', { appId: 42 });
     expect(o).toMatchObject({ appId: '42', timeoutMs: 10_000, keepAlive: true, encode: 'auto', pathPrefix: '/herald', masterKey: undefined });
-    expect(o.limits).toEqual({ maxChannelNameLength: 200, maxEventNameLength: 200, maxEventPayloadBytes: 10_240, maxChannelsPerTrigger: 100, maxBatchSize: 10 });
+    expect(o.limits).toEqual({
+      maxChannelNameLength: 200,
+      maxEventNameLength: 200,
+      maxEventPayloadBytes: 10_240,
+      maxChannelsPerTrigger: 100,
+      maxBatchSize: 10,
+    });
     expect(Object.isFrozen(o)).toBe(true);
     expect(resolveOptions('http://127.0.0.1:3232', 'k', 's', { appId: '1' }).pathPrefix).toBe('');
   });

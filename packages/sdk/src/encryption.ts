@@ -6,7 +6,9 @@ export const isEncryptedChannel = (channel: string) => channel.startsWith('priva
 
 /** Per-channel key: SHA-256(utf8(channel name) ‖ master key), what pusher-http-node and -php derive. */
 export const channelSharedSecret = (channel: string, masterKey: Buffer): Buffer =>
-  createHash('sha256').update(Buffer.concat([Buffer.from(channel, 'utf8'), masterKey])).digest();
+  createHash('sha256')
+    .update(Buffer.concat([Buffer.from(channel, 'utf8'), masterKey]))
+    .digest();
 
 /**
  * The `data` string for an encrypted channel: `{"nonce":"<b64>","ciphertext":"<b64>"}` where the

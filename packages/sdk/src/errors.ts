@@ -37,8 +37,7 @@ export class HeraldApiError extends Error {
   }
 }
 
-export const invalidArgument = (message: string, options?: ErrorOptions) =>
-  new HeraldApiError(HeraldApiErrorCode.InvalidArgument, message, 0, '', options);
+export const invalidArgument = (message: string, options?: ErrorOptions) => new HeraldApiError(HeraldApiErrorCode.InvalidArgument, message, 0, '', options);
 
 export const invalidOptions = (message: string) => new HeraldApiError(HeraldApiErrorCode.InvalidOptions, message);
 
@@ -50,13 +49,7 @@ export const invalidResponse = (method: string, path: string, status: number, bo
   new HeraldApiError(HeraldApiErrorCode.InvalidResponse, `${method} ${path} answered ${status} with ${why}`, status, body);
 
 export const networkError = (method: string, path: string, cause: unknown) =>
-  new HeraldApiError(
-    HeraldApiErrorCode.Network,
-    `${method} ${path} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-    0,
-    '',
-    { cause },
-  );
+  new HeraldApiError(HeraldApiErrorCode.Network, `${method} ${path} failed: ${cause instanceof Error ? cause.message : String(cause)}`, 0, '', { cause });
 
 export const timeoutError = (method: string, path: string, timeoutMs: number) =>
   new HeraldApiError(HeraldApiErrorCode.Timeout, `${method} ${path} timed out after ${timeoutMs} ms`);

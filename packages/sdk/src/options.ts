@@ -11,10 +11,7 @@ import { invalidOptions } from './errors.js';
 export type DataEncoding = 'auto' | 'always';
 
 /** The client-side limits checked before a request is sent; same names as the server's per-app limits. */
-export type SdkLimits = Pick<
-  AppLimits,
-  'maxChannelNameLength' | 'maxEventNameLength' | 'maxEventPayloadBytes' | 'maxChannelsPerTrigger' | 'maxBatchSize'
->;
+export type SdkLimits = Pick<AppLimits, 'maxChannelNameLength' | 'maxEventNameLength' | 'maxEventPayloadBytes' | 'maxChannelsPerTrigger' | 'maxBatchSize'>;
 
 export interface ApiOptions {
   /**

@@ -49,7 +49,13 @@ describe('request signing: identical to pusher-http-node (auth_version 1.0, body
   });
 
   it('trigger on several channels with an object, socket_id and info: same query string and body', () => {
-    const ours = prepareTrigger(ctx, ['my-channel', 'presence-foobar'], 'my-event', { message: 'hello world' }, { socketId: '1234.1234', info: 'user_count,subscription_count' });
+    const ours = prepareTrigger(
+      ctx,
+      ['my-channel', 'presence-foobar'],
+      'my-event',
+      { message: 'hello world' },
+      { socketId: '1234.1234', info: 'user_count,subscription_count' },
+    );
     const theirs = officialRequest((p) =>
       p.trigger(['my-channel', 'presence-foobar'], 'my-event', { message: 'hello world' }, { socket_id: '1234.1234', info: 'user_count,subscription_count' }),
     );
@@ -120,7 +126,13 @@ describe('spec vectors (docs/reference/rest-api.md#worked-examples)', () => {
   const at = { ...ctx, timestamp: NOW_S };
 
   it('B: trigger with socket_id exclusion and info, exact request line and body', () => {
-    const r = prepareTrigger(at, ['my-channel', 'presence-foobar'], 'my-event', { message: 'hello world' }, { socketId: '1234.1234', info: ['user_count', 'subscription_count'] });
+    const r = prepareTrigger(
+      at,
+      ['my-channel', 'presence-foobar'],
+      'my-event',
+      { message: 'hello world' },
+      { socketId: '1234.1234', info: ['user_count', 'subscription_count'] },
+    );
     expect(r.body).toBe(
       '{"name":"my-event","data":"{\\"message\\":\\"hello world\\"}","channels":["my-channel","presence-foobar"],"socket_id":"1234.1234","info":"user_count,subscription_count"}',
     );
@@ -147,7 +159,9 @@ describe('spec vectors (docs/reference/rest-api.md#worked-examples)', () => {
       { channel: 'my-channel', name: 'a', data: { x: 1 } },
       { channel: 'presence-foobar', name: 'b', data: { x: 2 }, info: 'user_count' },
     ]);
-    expect(r.body).toBe('{"batch":[{"channel":"my-channel","name":"a","data":"{\\"x\\":1}"},{"channel":"presence-foobar","name":"b","data":"{\\"x\\":2}","info":"user_count"}]}');
+    expect(r.body).toBe(
+      '{"batch":[{"channel":"my-channel","name":"a","data":"{\\"x\\":1}"},{"channel":"presence-foobar","name":"b","data":"{\\"x\\":2}","info":"user_count"}]}',
+    );
     expect(r.target).toContain('body_md5=42cf6b407a3c5b9e05cba7aa0bd8fc22&auth_signature=3783a4695c801aede0f201ca541ffc37c40a6acdd160bf54bdb2499cce603b85');
   });
 });
@@ -224,7 +238,8 @@ describe('validation before sending (status 0, nothing sent)', () => {
   });
 
   it('socket ids ^\\d+\\.\\d+$', () => {
-    for (const bad of ['', '1', '1.', 'a.1', '1.2.3', ' 1.2', '1.2\n']) refuse(() => prepareTrigger(ctx, 'c', 'e', 'd', { socketId: bad }), /Invalid socket id/);
+    for (const bad of ['', '1', '1.', 'a.1', '1.2.3', ' 1.2', '1.2\n'])
+      refuse(() => prepareTrigger(ctx, 'c', 'e', 'd', { socketId: bad }), /Invalid socket id/);
     refuse(() => prepareBatch(ctx, [{ channel: 'c', name: 'e', data: 'd', socketId: 'x' }]), /Invalid socket id/);
   });
 
@@ -258,7 +273,14 @@ describe('validation before sending (status 0, nothing sent)', () => {
   it('batches: 1 to 10 items, each validated before anything is built', () => {
     refuse(() => prepareBatch(ctx, []), /at least one event/);
     const item = { channel: 'c', name: 'e', data: 'd' };
-    refuse(() => prepareBatch(ctx, Array.from({ length: 11 }, () => item)), /more than 10 events/);
+    refuse(
+      () =>
+        prepareBatch(
+          ctx,
+          Array.from({ length: 11 }, () => item),
+        ),
+      /more than 10 events/,
+    );
     refuse(() => prepareBatch(ctx, [item, { ...item, channel: 'bad name' }]), /Invalid channel name/);
     refuse(() => prepareBatch(ctx, [item, null as never]), /must be an object/);
   });

@@ -30,8 +30,7 @@ export interface RequestContext extends Pick<ResolvedOptions, 'appId' | 'pathPre
  * on the wire is the path signed; a user id with `|` or `#` is escaped on the wire and signed
  * unescaped, which Herald verifies after decoding (docs/reference/rest-api.md#request-signing (step 6)).
  */
-export const encodePathSegment = (s: string) =>
-  encodeURIComponent(s).replace(/%(2C|3B|3D|40|3A|24|26|2B)/g, (m) => decodeURIComponent(m));
+export const encodePathSegment = (s: string) => encodeURIComponent(s).replace(/%(2C|3B|3D|40|3A|24|26|2B)/g, (m) => decodeURIComponent(m));
 
 function prepare(
   ctx: RequestContext,
@@ -57,7 +56,13 @@ function prepare(
 const compact = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 /** POST /apps/{id}/events with `{name, data, channels, socket_id?, info?}` (pusher-http-node's field order). */
-export function prepareTrigger(ctx: RequestContext, channels: string | readonly string[], event: string, data: unknown, opts: TriggerOptions = {}): PreparedRequest {
+export function prepareTrigger(
+  ctx: RequestContext,
+  channels: string | readonly string[],
+  event: string,
+  data: unknown,
+  opts: TriggerOptions = {},
+): PreparedRequest {
   const list = assertChannels(channels, ctx.limits);
   assertEventName(event, ctx.limits);
   if (opts.socketId !== undefined) assertSocketId(opts.socketId);
@@ -114,7 +119,13 @@ export function prepareTerminate(ctx: RequestContext, userId: string): PreparedR
 }
 
 /** A trigger on `#server-to-user-{userId}`. */
-export function prepareSendToUser(ctx: RequestContext, userId: string, event: string, data: unknown, opts: Pick<TriggerOptions, 'encode'> = {}): PreparedRequest {
+export function prepareSendToUser(
+  ctx: RequestContext,
+  userId: string,
+  event: string,
+  data: unknown,
+  opts: Pick<TriggerOptions, 'encode'> = {},
+): PreparedRequest {
   assertUserId(userId, ctx.limits);
   return prepareTrigger(ctx, [userChannelName(userId)], event, data, opts);
 }

@@ -58,11 +58,7 @@ describe('encrypted channel payloads (docs/reference/auth.md#worked-examples)', 
     const a = JSON.parse(encryptEventData('private-encrypted-x', 'hi', MASTER)) as { nonce: string; ciphertext: string };
     const b = JSON.parse(encryptEventData('private-encrypted-x', 'hi', MASTER)) as { nonce: string; ciphertext: string };
     expect(a.nonce).not.toBe(b.nonce);
-    const opened = nacl.secretbox.open(
-      Buffer.from(a.ciphertext, 'base64'),
-      Buffer.from(a.nonce, 'base64'),
-      channelSharedSecret('private-encrypted-x', MASTER),
-    );
+    const opened = nacl.secretbox.open(Buffer.from(a.ciphertext, 'base64'), Buffer.from(a.nonce, 'base64'), channelSharedSecret('private-encrypted-x', MASTER));
     expect(Buffer.from(opened!).toString()).toBe('"hi"');
   });
 });

@@ -14,19 +14,57 @@ const rotl = (v: number, c: number) => (v << c) | (v >>> (32 - c));
 
 /** 20 Salsa20 rounds over the 16-word state, in place (additions wrap: `<<`/`>>>` take them mod 2^32). */
 function rounds(s: Uint32Array): void {
-  let x0 = s[0]!, x1 = s[1]!, x2 = s[2]!, x3 = s[3]!, x4 = s[4]!, x5 = s[5]!, x6 = s[6]!, x7 = s[7]!;
-  let x8 = s[8]!, x9 = s[9]!, x10 = s[10]!, x11 = s[11]!, x12 = s[12]!, x13 = s[13]!, x14 = s[14]!, x15 = s[15]!;
+  let x0 = s[0]!,
+    x1 = s[1]!,
+    x2 = s[2]!,
+    x3 = s[3]!,
+    x4 = s[4]!,
+    x5 = s[5]!,
+    x6 = s[6]!,
+    x7 = s[7]!;
+  let x8 = s[8]!,
+    x9 = s[9]!,
+    x10 = s[10]!,
+    x11 = s[11]!,
+    x12 = s[12]!,
+    x13 = s[13]!,
+    x14 = s[14]!,
+    x15 = s[15]!;
   for (let i = 0; i < 20; i += 2) {
     // column round
-    x4 ^= rotl(x0 + x12, 7); x8 ^= rotl(x4 + x0, 9); x12 ^= rotl(x8 + x4, 13); x0 ^= rotl(x12 + x8, 18);
-    x9 ^= rotl(x5 + x1, 7); x13 ^= rotl(x9 + x5, 9); x1 ^= rotl(x13 + x9, 13); x5 ^= rotl(x1 + x13, 18);
-    x14 ^= rotl(x10 + x6, 7); x2 ^= rotl(x14 + x10, 9); x6 ^= rotl(x2 + x14, 13); x10 ^= rotl(x6 + x2, 18);
-    x3 ^= rotl(x15 + x11, 7); x7 ^= rotl(x3 + x15, 9); x11 ^= rotl(x7 + x3, 13); x15 ^= rotl(x11 + x7, 18);
+    x4 ^= rotl(x0 + x12, 7);
+    x8 ^= rotl(x4 + x0, 9);
+    x12 ^= rotl(x8 + x4, 13);
+    x0 ^= rotl(x12 + x8, 18);
+    x9 ^= rotl(x5 + x1, 7);
+    x13 ^= rotl(x9 + x5, 9);
+    x1 ^= rotl(x13 + x9, 13);
+    x5 ^= rotl(x1 + x13, 18);
+    x14 ^= rotl(x10 + x6, 7);
+    x2 ^= rotl(x14 + x10, 9);
+    x6 ^= rotl(x2 + x14, 13);
+    x10 ^= rotl(x6 + x2, 18);
+    x3 ^= rotl(x15 + x11, 7);
+    x7 ^= rotl(x3 + x15, 9);
+    x11 ^= rotl(x7 + x3, 13);
+    x15 ^= rotl(x11 + x7, 18);
     // row round
-    x1 ^= rotl(x0 + x3, 7); x2 ^= rotl(x1 + x0, 9); x3 ^= rotl(x2 + x1, 13); x0 ^= rotl(x3 + x2, 18);
-    x6 ^= rotl(x5 + x4, 7); x7 ^= rotl(x6 + x5, 9); x4 ^= rotl(x7 + x6, 13); x5 ^= rotl(x4 + x7, 18);
-    x11 ^= rotl(x10 + x9, 7); x8 ^= rotl(x11 + x10, 9); x9 ^= rotl(x8 + x11, 13); x10 ^= rotl(x9 + x8, 18);
-    x12 ^= rotl(x15 + x14, 7); x13 ^= rotl(x12 + x15, 9); x14 ^= rotl(x13 + x12, 13); x15 ^= rotl(x14 + x13, 18);
+    x1 ^= rotl(x0 + x3, 7);
+    x2 ^= rotl(x1 + x0, 9);
+    x3 ^= rotl(x2 + x1, 13);
+    x0 ^= rotl(x3 + x2, 18);
+    x6 ^= rotl(x5 + x4, 7);
+    x7 ^= rotl(x6 + x5, 9);
+    x4 ^= rotl(x7 + x6, 13);
+    x5 ^= rotl(x4 + x7, 18);
+    x11 ^= rotl(x10 + x9, 7);
+    x8 ^= rotl(x11 + x10, 9);
+    x9 ^= rotl(x8 + x11, 13);
+    x10 ^= rotl(x9 + x8, 18);
+    x12 ^= rotl(x15 + x14, 7);
+    x13 ^= rotl(x12 + x15, 9);
+    x14 ^= rotl(x13 + x12, 13);
+    x15 ^= rotl(x14 + x13, 18);
   }
   s.set([x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15]);
 }
@@ -36,7 +74,10 @@ function initialState(key: Uint8Array, input16: Uint8Array): Uint32Array {
   const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
   const n = Buffer.from(input16.buffer, input16.byteOffset, input16.byteLength);
   const s = new Uint32Array(16);
-  s[0] = SIGMA[0]; s[5] = SIGMA[1]; s[10] = SIGMA[2]; s[15] = SIGMA[3];
+  s[0] = SIGMA[0];
+  s[5] = SIGMA[1];
+  s[10] = SIGMA[2];
+  s[15] = SIGMA[3];
   for (let i = 0; i < 4; i++) {
     s[1 + i] = k.readUInt32LE(4 * i);
     s[11 + i] = k.readUInt32LE(16 + 4 * i);

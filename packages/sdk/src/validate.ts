@@ -53,6 +53,9 @@ export function infoParam(info: unknown): string | undefined {
   if (parts === undefined || !parts.every((p): p is string => typeof p === 'string' && /^[a-z_]*$/.test(p.trim()))) {
     throw invalidArgument(`Invalid info: ${show(info)} (expected attribute names such as 'user_count,subscription_count')`);
   }
-  const joined = parts.map((p) => p.trim()).filter(Boolean).join(',');
+  const joined = parts
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .join(',');
   return joined === '' ? undefined : joined;
 }

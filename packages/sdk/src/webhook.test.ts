@@ -32,7 +32,10 @@ function officialValid(headers: Record<string, string>, rawBody: string): boolea
 
 describe('verifyWebhook', () => {
   it('accepts the spec vectors W1 and W2, as pusher-http-node does', () => {
-    for (const [body, sig] of [[W1, W1_SIG], [W2, W2_SIG]] as const) {
+    for (const [body, sig] of [
+      [W1, W1_SIG],
+      [W2, W2_SIG],
+    ] as const) {
       const headers = { 'x-pusher-key': KEY, 'x-pusher-signature': sig, 'content-type': 'application/json' };
       expect(officialValid(headers, body)).toBe(true);
       const r = api.verifyWebhook(headers, body);

@@ -2,15 +2,10 @@ import { safeEqual, signWebhook, type WebhookEvent } from '@herald/protocol';
 
 export type { WebhookEvent };
 
-
-export type WebhookVerification =
-  | { valid: true; events: WebhookEvent[]; timeMs: number }
-  | { valid: false; reason: string };
+export type WebhookVerification = { valid: true; events: WebhookEvent[]; timeMs: number } | { valid: false; reason: string };
 
 /** Node `req.headers` (lower-case keys), a plain record in any case, or a fetch `Headers`. */
-export type WebhookHeaders =
-  | Record<string, string | string[] | undefined>
-  | { get(name: string): string | null };
+export type WebhookHeaders = Record<string, string | string[] | undefined> | { get(name: string): string | null };
 
 export interface VerifyWebhookOptions {
   /**

@@ -242,7 +242,11 @@ describe('errors', () => {
     const err = await failure(api.trigger('orders', 'ev', 'x'));
     expect(err.code).toBe(HeraldApiErrorCode.HttpStatus);
     expect(err.status).toBe(401);
-    expect(JSON.parse(err.body)).toMatchObject({ code: 401, error_code: 'PUSH_ERR_INVALID_SIGNATURE', error: expect.stringMatching(/^Invalid signature: you should have sent HmacSHA256Hex\(/) });
+    expect(JSON.parse(err.body)).toMatchObject({
+      code: 401,
+      error_code: 'PUSH_ERR_INVALID_SIGNATURE',
+      error: expect.stringMatching(/^Invalid signature: you should have sent HmacSHA256Hex\(/),
+    });
     expect(err.message).toContain('401');
     expect(err.message).not.toContain('wrong-secret');
   });

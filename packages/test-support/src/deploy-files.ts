@@ -54,7 +54,7 @@ export function run(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv
         reject(new Error(`${bin} ${args.join(' ')} did not exit within ${timeoutMs} ms:\n${String(stdout)}\n${String(stderr)}`));
         return;
       }
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
   });
@@ -102,8 +102,21 @@ export async function selfSignedCert(dir: string): Promise<{ cert: string; key: 
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   const r = await run(requireBin('openssl'), [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-days',
+    '1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
   ]);
   if (r.code !== 0) throw new Error(`openssl failed:\n${r.stderr}`);
   // HAProxy wants certificate and key in one file.

@@ -27,7 +27,12 @@ let exitHooked = false;
  * SIGTERM (an nginx master then stops its workers; a killed master would orphan them), and on the
  * test process's exit.
  */
-export async function startProcess(bin: string, args: string[], waitPorts: number[], opts: { env?: NodeJS.ProcessEnv; describe?: () => string } = {}): Promise<ProcessHandle> {
+export async function startProcess(
+  bin: string,
+  args: string[],
+  waitPorts: number[],
+  opts: { env?: NodeJS.ProcessEnv; describe?: () => string } = {},
+): Promise<ProcessHandle> {
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   liveChildren.add(proc);
   if (!exitHooked) {

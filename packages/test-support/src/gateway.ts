@@ -30,20 +30,22 @@ const randomApp = (i: number): Required<Pick<AppInput, 'id' | 'key' | 'secret'>>
 });
 
 /** A real gateway in this process on free ports, with random credentials; closed on dispose. */
-export async function startTestGateway(opts: {
-  apps?: AppInput[];
-  webhookDelayMs?: number;
-  activityTimeout?: number;
-  timers?: { pongWaitMs?: number; sweepMs?: number };
-  maxPayloadLength?: number;
-  maxBackpressure?: number;
-  logLevel?: string;
-  maxConnectionsPerSecond?: number;
-  maxQueuedFrames?: number;
-  api?: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
-  /** Clustered mode on this Redis (a fresh key prefix per gateway unless given). */
-  redis?: { url: string; prefix?: string; leaseMs?: number };
-} = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  opts: {
+    apps?: AppInput[];
+    webhookDelayMs?: number;
+    activityTimeout?: number;
+    timers?: { pongWaitMs?: number; sweepMs?: number };
+    maxPayloadLength?: number;
+    maxBackpressure?: number;
+    logLevel?: string;
+    maxConnectionsPerSecond?: number;
+    maxQueuedFrames?: number;
+    api?: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
+    /** Clustered mode on this Redis (a fresh key prefix per gateway unless given). */
+    redis?: { url: string; prefix?: string; leaseMs?: number };
+  } = {},
+): Promise<TestGateway> {
   const inputs = opts.apps ?? [{}];
   const apps = parseAppsJson(JSON.stringify(inputs.map((a, i) => ({ ...randomApp(i), ...a }))), 'test apps');
   const log = pino({ level: opts.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -76,8 +78,7 @@ export async function startTestGateway(opts: {
     },
     log,
   );
-  const sdkFor = (app: App) =>
-    new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(gw.apiPort), useTLS: false });
+  const sdkFor = (app: App) => new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(gw.apiPort), useTLS: false });
   const close = () => gw.close();
   return {
     gw,

@@ -102,10 +102,13 @@ export function selects(sel: LabelSelector | undefined, labels: Record<string, s
   for (const e of sel.matchExpressions ?? []) {
     const has = Object.prototype.hasOwnProperty.call(labels, e.key);
     const ok =
-      e.operator === 'In' ? has && (e.values ?? []).includes(labels[e.key]!)
-      : e.operator === 'NotIn' ? !has || !(e.values ?? []).includes(labels[e.key]!)
-      : e.operator === 'Exists' ? has
-      : !has;
+      e.operator === 'In'
+        ? has && (e.values ?? []).includes(labels[e.key]!)
+        : e.operator === 'NotIn'
+          ? !has || !(e.values ?? []).includes(labels[e.key]!)
+          : e.operator === 'Exists'
+            ? has
+            : !has;
     if (!ok) return false;
   }
   return true;
@@ -167,7 +170,9 @@ export function ingressAllowed(
   };
   return isolating.some((spec) =>
     (spec.ingress ?? []).some(
-      (r) => (r.from === undefined || r.from.length === 0 || r.from.some(peerMatches)) && (r.ports === undefined || r.ports.length === 0 || r.ports.some(portMatches)),
+      (r) =>
+        (r.from === undefined || r.from.length === 0 || r.from.some(peerMatches)) &&
+        (r.ports === undefined || r.ports.length === 0 || r.ports.some(portMatches)),
     ),
   );
 }

@@ -18,7 +18,10 @@ export async function startAuthServer(
   sdk: Pusher,
   opts: {
     /** Presence identity for a request; defaults to user `u-<socket_id>`. */
-    presence?: (req: { socketId: string; channel: string; body: URLSearchParams; headers: IncomingMessage['headers'] }) => { user_id: string; user_info?: unknown };
+    presence?: (req: { socketId: string; channel: string; body: URLSearchParams; headers: IncomingMessage['headers'] }) => {
+      user_id: string;
+      user_info?: unknown;
+    };
     user?: (socketId: string, body: URLSearchParams) => { id: string; user_info?: unknown; watchlist?: string[] };
     /** Refuse channel auth (403) when this returns false. */
     allow?: (channel: string, body: URLSearchParams) => boolean;

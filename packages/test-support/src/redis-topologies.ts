@@ -76,9 +76,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
       async failover() {
         const current = await sentinelPrimaryPort(sentinels[0]!);
         const target = current === primary.port ? replica : primary;
-        await pollUntil(`sentinel to see ${target.port} as a healthy replica`, READY_BACKSTOP_MS, () =>
-          sentinelSeesHealthyReplica(sentinels[0]!, target.port),
-        );
+        await pollUntil(`sentinel to see ${target.port} as a healthy replica`, READY_BACKSTOP_MS, () => sentinelSeesHealthyReplica(sentinels[0]!, target.port));
         const reply = await command(sentinels[0]!, ['SENTINEL', 'FAILOVER', SENTINEL_NAME]);
         if (reply instanceof RedisReplyError) throw new Error(`SENTINEL FAILOVER ${SENTINEL_NAME} failed: ${reply.message}`);
         await pollUntil(`every sentinel to report ${target.host}:${target.port} as primary`, READY_BACKSTOP_MS, async () => {
@@ -106,15 +104,20 @@ export async function startRedisCluster(): Promise<RedisClusterSet> {
     const started = await Promise.all(
       Array.from({ length: 6 }, () =>
         startLocalRedis({}, async () => [
-          '--cluster-enabled', 'yes',
+          '--cluster-enabled',
+          'yes',
           // relative to --dir, the node's own fresh temp dir
-          '--cluster-config-file', 'nodes.conf',
-          '--cluster-node-timeout', '2000',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '2000',
           // the default 5 s diskless-sync delay would leave a fresh replica unsynced, and so unable
           // to take over its primary (its data counts as too old), for the first seconds
-          '--repl-diskless-sync-delay', '0',
+          '--repl-diskless-sync-delay',
+          '0',
           // an explicit bus port: the default (port + 10000) overflows for ports above 55535
-          '--cluster-port', String(await freePort()),
+          '--cluster-port',
+          String(await freePort()),
         ]),
       ),
     );

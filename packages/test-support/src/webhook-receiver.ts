@@ -91,7 +91,11 @@ function parseBody(raw: string): WebhookRequest['body'] {
  */
 export async function startWebhookReceiver(verifier?: WebhookVerifier | WebhookApp, respond: Respond = () => 200): Promise<WebhookReceiver> {
   const sdk: WebhookVerifier | undefined =
-    verifier === undefined ? undefined : isVerifier(verifier) ? verifier : new Pusher({ appId: verifier.id, key: verifier.key, secret: verifier.secret, cluster: 'mt1' });
+    verifier === undefined
+      ? undefined
+      : isVerifier(verifier)
+        ? verifier
+        : new Pusher({ appId: verifier.id, key: verifier.key, secret: verifier.secret, cluster: 'mt1' });
   const requests: WebhookRequest[] = [];
   let mode: 'up' | 'down' = 'up';
   let held: (() => void)[] | undefined;
@@ -116,7 +120,9 @@ export async function startWebhookReceiver(verifier?: WebhookVerifier | WebhookA
         events: body.events,
         valid: sdk?.webhook({ headers: req.headers as Record<string, string>, rawBody }).isValid() ?? false,
         webhookId: String(req.headers['x-herald-webhook-id']),
-        eventIds: String(req.headers['x-herald-event-ids'] ?? '').split(',').filter(Boolean),
+        eventIds: String(req.headers['x-herald-event-ids'] ?? '')
+          .split(',')
+          .filter(Boolean),
       };
       requests.push(received);
       const answer = (status: number) => {

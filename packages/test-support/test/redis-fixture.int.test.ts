@@ -115,9 +115,7 @@ describe('Redis fixture: Sentinel', () => {
     expect(set.sentinels).toHaveLength(3);
     const key = `${uniquePrefix()}:k`;
     // failoverDetector: follow +switch-master at once instead of waiting for the old primary to be demoted
-    const client = quiet(
-      new Redis({ sentinels: set.sentinels.map(({ host, port }) => ({ host, port })), name: set.name, failoverDetector: true }),
-    );
+    const client = quiet(new Redis({ sentinels: set.sentinels.map(({ host, port }) => ({ host, port })), name: set.name, failoverDetector: true }));
     const direct = quiet(new Redis(set.replica.url));
     try {
       await client.set(key, 'before');
@@ -127,14 +125,17 @@ describe('Redis fixture: Sentinel', () => {
 
       // the write lands on the former replica, now primary: the client really moved
       await expect
-        .poll(async () => {
-          try {
-            await client.set(key, 'after');
-            return await direct.get(key);
-          } catch (e) {
-            return (e as Error).message;
-          }
-        }, { timeout: 15_000 })
+        .poll(
+          async () => {
+            try {
+              await client.set(key, 'after');
+              return await direct.get(key);
+            } catch (e) {
+              return (e as Error).message;
+            }
+          },
+          { timeout: 15_000 },
+        )
         .toBe('after');
       expect(await client.get(key)).toBe('after');
     } finally {

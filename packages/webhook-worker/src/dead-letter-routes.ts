@@ -53,7 +53,10 @@ export async function deadLetterRoutes(f: FastifyInstance, o: DeadLetterRoutesOp
     if (refused === 0) return { replayed };
     const err = workerHttpError('OutboxFull', o.webhooks.outboxMax, refused);
     o.log.warn({ code: err.code, replayed, refused }, 'dead-letter replay refused: outbox full');
-    return reply.code(err.statusCode).header('Retry-After', '10').send({ ...workerErrorBody(err), replayed });
+    return reply
+      .code(err.statusCode)
+      .header('Retry-After', '10')
+      .send({ ...workerErrorBody(err), replayed });
   });
 
   f.delete('/dead-letters', async (req) => {

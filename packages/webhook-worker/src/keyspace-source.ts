@@ -139,7 +139,8 @@ export class KeyspaceSources {
   /** Why the worker is not ready, per primary (empty when it is). */
   problems(): string[] {
     const out = this.#discoveryProblem === undefined ? [] : [`discovery: ${this.#discoveryProblem}`];
-    for (const s of this.#sources.values()) if (!this.#whole(s)) out.push(`${s.id}: ${s.problem ?? (s.sub.status !== 'ready' ? `subscriber ${s.sub.status}` : 'not subscribed')}`);
+    for (const s of this.#sources.values())
+      if (!this.#whole(s)) out.push(`${s.id}: ${s.problem ?? (s.sub.status !== 'ready' ? `subscriber ${s.sub.status}` : 'not subscribed')}`);
     return out;
   }
 
@@ -197,11 +198,11 @@ export class KeyspaceSources {
     const { client, log } = this.o;
     const single = !(client instanceof Cluster);
     // Cluster nodes as ioredis makes them do not reconnect (retryStrategy null): ours do.
-    const cmd = single ? (client) : node!.duplicate({ enableOfflineQueue: false, retryStrategy, lazyConnect: true });
+    const cmd = single ? client : node!.duplicate({ enableOfflineQueue: false, retryStrategy, lazyConnect: true });
     if (!single) cmd.connect().catch(() => undefined /* it retries by itself; the checks report it meanwhile */);
     // Connected before it subscribes (see #checkSource): a PSUBSCRIBE racing ioredis' ready check
     // puts the connection in subscriber mode under the check, which then fails and reconnects.
-    const sub = (single ? (client) : node!).duplicate({ enableOfflineQueue: true, retryStrategy, lazyConnect: true });
+    const sub = (single ? client : node!).duplicate({ enableOfflineQueue: true, retryStrategy, lazyConnect: true });
     sub.connect().catch(() => undefined /* it retries by itself; the checks report it meanwhile */);
     const s: Source = { id, cmd, sub, owned: !single, subscribed: false, flagsOk: false, problem: undefined, gap: false };
     sub.on('error', (err: Error) => log.debug({ redis: id, err: err.message }, 'keyspace subscriber error'));

@@ -14,7 +14,9 @@ const SHUTDOWN_LIMIT_MS = 10_000;
 /** Entry point of `npm run webhook-worker`: Redis occupancy and presence changes → webhooks. */
 async function main(): Promise<void> {
   if (!process.env.REDIS_URL && !process.env.REDIS_SENTINELS && !process.env.REDIS_CLUSTER_NODES) {
-    process.stderr.write('herald: the webhook worker needs REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES); `npm start` delivers webhooks itself in embedded mode\n');
+    process.stderr.write(
+      'herald: the webhook worker needs REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES); `npm start` delivers webhooks itself in embedded mode\n',
+    );
     process.exit(1);
   }
   let cfg;

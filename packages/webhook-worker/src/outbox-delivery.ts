@@ -57,7 +57,13 @@ export class OutboxDelivery {
         const appId = entries.length > 0 ? (this.#inFlight.get(entries[0]!)?.entry.appId ?? '') : '';
         o.log.error({ appId, webhookId: batch.id, events: batch.events.length, err: err.message }, 'webhook dead-lettered');
         o.webhooks
-          .deadLetter({ appId, target: target.url, error: err.message, events: batch.events as unknown as Record<string, unknown>[], eventIds: [...(batch.eventIds ?? [])] })
+          .deadLetter({
+            appId,
+            target: target.url,
+            error: err.message,
+            events: batch.events as unknown as Record<string, unknown>[],
+            eventIds: [...(batch.eventIds ?? [])],
+          })
           .catch((e: Error) => o.log.error({ err: e.message }, 'storing a dead letter failed'))
           .finally(() => this.#settle(batch, false));
       },
@@ -96,7 +102,7 @@ export class OutboxDelivery {
       const list = all.filter((e) => {
         if (e.event.name !== 'cache_miss') return true;
         const ch = String(e.event.channel);
-        if (!seenMiss.has(ch)) return seenMiss.add(ch), true;
+        if (!seenMiss.has(ch)) return (seenMiss.add(ch), true);
         done.push(e.id);
         return false;
       });
@@ -105,7 +111,9 @@ export class OutboxDelivery {
       for (const target of app?.webhooks ?? []) {
         // A replayed dead letter names its target without userinfo: it goes to the target with that URL, with its current credentials.
         const url = withoutUserinfo(target.url);
-        const accepted = list.filter((e) => (e.target === undefined || withoutUserinfo(e.target) === url) && targetAccepts(target, e.event as unknown as WebhookEvent));
+        const accepted = list.filter(
+          (e) => (e.target === undefined || withoutUserinfo(e.target) === url) && targetAccepts(target, e.event as unknown as WebhookEvent),
+        );
         if (accepted.length > 0) plan.push({ target, entries: accepted });
       }
       const counts = new Map<string, number>();
@@ -149,7 +157,10 @@ export class OutboxDelivery {
       events: es.map((e) => formatForTarget(target, e.event as unknown as WebhookEvent)),
       eventIds,
     };
-    this.#batchEntries.set(batch.id, es.map((e) => e.id));
+    this.#batchEntries.set(
+      batch.id,
+      es.map((e) => e.id),
+    );
     this.#batchTargets.set(batch.id, { app, target, key });
     this.#delivery.deliver(app, target, batch);
   }

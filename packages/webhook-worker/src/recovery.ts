@@ -123,7 +123,10 @@ export class Recovery {
     if (waitForNodes) waitedMs = await this.#waitForNodes(known);
     await this.o.reconcile(entries);
     this.runs++;
-    log.info({ reasons, restored, copied: entries.length, waitedForNodesMs: waitedMs, tookMs: Date.now() - t0 }, 'recovered: reported state restored where missing, every channel checked');
+    log.info(
+      { reasons, restored, copied: entries.length, waitedForNodesMs: waitedMs, tookMs: Date.now() - t0 },
+      'recovered: reported state restored where missing, every channel checked',
+    );
   }
 
   /** Waits until each node of `before` has a new registration token (or the bound passed); returns the ms waited. */
@@ -137,7 +140,8 @@ export class Recovery {
       await new Promise((r) => setTimeout(r, 100).unref());
     }
     const waited = Date.now() - t0;
-    if (Date.now() >= deadline) this.o.log.warn({ nodes: others.length, waitedMs: waited }, 'not every node registered again after the outage: comparing states anyway');
+    if (Date.now() >= deadline)
+      this.o.log.warn({ nodes: others.length, waitedMs: waited }, 'not every node registered again after the outage: comparing states anyway');
     return waited;
   }
 

@@ -123,9 +123,12 @@ export class RedisWebhookWorker {
     await this.reconcile();
     this.#running = true;
     this.#loop = this.#consume();
-    this.#touchTimer = setInterval(() => {
-      this.#webhooks.touch(this.o.workerId, this.#delivery.entryIds()).catch((err: Error) => log.warn({ err: err.message }, 'outbox heartbeat failed'));
-    }, Math.max(250, Math.floor(this.#claimMs / 3)));
+    this.#touchTimer = setInterval(
+      () => {
+        this.#webhooks.touch(this.o.workerId, this.#delivery.entryIds()).catch((err: Error) => log.warn({ err: err.message }, 'outbox heartbeat failed'));
+      },
+      Math.max(250, Math.floor(this.#claimMs / 3)),
+    );
     this.#touchTimer.unref();
     this.#readyTimer = setInterval(() => this.#logReadiness(), 1000);
     this.#readyTimer.unref();
@@ -207,7 +210,10 @@ export class RedisWebhookWorker {
     this.#stats.outboxFull++;
     const held = this.#fullLog.take('outbox_full');
     if (held !== undefined) {
-      this.o.log.warn({ appId, channel, moved, outboxMax: this.#webhooks.outboxMax, heldBackLines: held }, 'webhook outbox full: transitions wait in their channel queue');
+      this.o.log.warn(
+        { appId, channel, moved, outboxMax: this.#webhooks.outboxMax, heldBackLines: held },
+        'webhook outbox full: transitions wait in their channel queue',
+      );
     }
     if (this.#running) this.#schedule(appId, channel);
   }

@@ -15,7 +15,8 @@ export const WORKER_HTTP_ERRORS = {
   AdminUnauthorized: {
     code: 'PUSH_ERR_ADMIN_UNAUTHORIZED',
     status: 401,
-    message: (reason: 'missing' | 'invalid') => (reason === 'missing' ? 'Missing admin token: send Authorization: Bearer <PUSH_ADMIN_TOKEN>' : 'Invalid admin token'),
+    message: (reason: 'missing' | 'invalid') =>
+      reason === 'missing' ? 'Missing admin token: send Authorization: Bearer <PUSH_ADMIN_TOKEN>' : 'Invalid admin token',
   },
   /** A body or query the route does not take; the message says what it takes. */
   InvalidParameter: { code: 'PUSH_ERR_INVALID_PARAMETER', status: 400, message: (detail: string) => detail },

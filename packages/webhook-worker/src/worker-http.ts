@@ -71,12 +71,24 @@ export function createWorkerHttp(worker: RedisWebhookWorker, opts: WorkerHttpOpt
     const s = worker.stats();
     return s.latencyCount === 0 ? 0 : s.latencyMsSum / s.latencyCount;
   });
-  gauge('herald_webhook_outbox_backlog', 'Outbox entries not yet acknowledged (all workers); -1 while the outbox cannot be read', () => worker.webhooks.backlog().catch(() => -1));
-  gauge('herald_webhook_ready', '1 when the worker receives every primary\'s keyspace events and can read its outbox (GET /ready 200), else 0', () => (worker.ready ? 1 : 0));
+  gauge('herald_webhook_outbox_backlog', 'Outbox entries not yet acknowledged (all workers); -1 while the outbox cannot be read', () =>
+    worker.webhooks.backlog().catch(() => -1),
+  );
+  gauge('herald_webhook_ready', "1 when the worker receives every primary's keyspace events and can read its outbox (GET /ready 200), else 0", () =>
+    worker.ready ? 1 : 0,
+  );
   gauge('herald_webhook_keyspace_primaries', 'Redis primaries whose keyspace events the worker needs', () => worker.stats().keyspacePrimaries);
-  gauge('herald_webhook_keyspace_primaries_ready', 'Redis primaries whose keyspace events arrive (subscribed, connected, flags set)', () => worker.stats().keyspacePrimariesReady);
+  gauge(
+    'herald_webhook_keyspace_primaries_ready',
+    'Redis primaries whose keyspace events arrive (subscribed, connected, flags set)',
+    () => worker.stats().keyspacePrimariesReady,
+  );
   gauge('herald_webhook_outbox_readable', '1 when the last outbox read (or lead check) succeeded, else 0', () => worker.stats().outboxReadable);
-  gauge('herald_webhook_recoveries', 'Recoveries after a reconnect, failover or lost keyspace events (state restored, every channel checked)', () => worker.stats().recoveries);
+  gauge(
+    'herald_webhook_recoveries',
+    'Recoveries after a reconnect, failover or lost keyspace events (state restored, every channel checked)',
+    () => worker.stats().recoveries,
+  );
   new Counter({
     name: 'herald_webhook_outbox_full_total',
     help: 'Times moving decided transitions found the outbox full (PUSH_WEBHOOK_OUTBOX_MAX): they waited in their channel queue',

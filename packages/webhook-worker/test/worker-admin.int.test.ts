@@ -79,7 +79,11 @@ async function setup(opts: { adminToken?: string; app?: WebhookApp; start?: bool
     cleanups.push(() => worker.close(1000));
   }
   const logs = capturedPino();
-  const http: FastifyInstance = createWorkerHttp(worker, { nodeId: 'w1', log: logs.log, ...(opts.adminToken !== undefined ? { adminToken: opts.adminToken } : {}) });
+  const http: FastifyInstance = createWorkerHttp(worker, {
+    nodeId: 'w1',
+    log: logs.log,
+    ...(opts.adminToken !== undefined ? { adminToken: opts.adminToken } : {}),
+  });
   cleanups.push(() => http.close());
   const webhooks = new RedisWebhooks(state.redis, state.keys);
   const inject = async (o: InjectOptions) => {
@@ -217,7 +221,12 @@ describe('webhook worker administrative routes', () => {
     expect((listed.json().dead_letters as { id: string }[]).map((d) => d.id)).toEqual([id1, id2]);
     expect((await w.inject({ method: 'GET', url: '/dead-letters?count=0', headers: bearer(TOKEN) })).status).toBe(400);
 
-    const byId = await w.inject({ method: 'POST', url: '/dead-letters/replay', headers: { ...bearer(TOKEN), 'content-type': 'application/json; charset=utf-8' }, payload: JSON.stringify({ ids: [id2] }) });
+    const byId = await w.inject({
+      method: 'POST',
+      url: '/dead-letters/replay',
+      headers: { ...bearer(TOKEN), 'content-type': 'application/json; charset=utf-8' },
+      payload: JSON.stringify({ ids: [id2] }),
+    });
     expect(byId.json()).toEqual({ replayed: 1 });
     expect(await w.dead()).toEqual([id1, id3]);
     const entries = await w.state.redis.xrange(w.state.keys.webhookOutbox(), '-', '+');
@@ -231,7 +240,14 @@ describe('webhook worker administrative routes', () => {
 
     for (let i = 4; i <= 7; i++) await w.deadLetter(i);
     const [d4, d5, d6, d7] = await w.dead();
-    for (const url of ['/dead-letters', '/dead-letters?all=1', '/dead-letters?all=yes', '/dead-letters?id=nope', `/dead-letters?id=${d4}&all=true`, '/dead-letters?ids=1-0']) {
+    for (const url of [
+      '/dead-letters',
+      '/dead-letters?all=1',
+      '/dead-letters?all=yes',
+      '/dead-letters?id=nope',
+      `/dead-letters?id=${d4}&all=true`,
+      '/dead-letters?ids=1-0',
+    ]) {
       const r = await w.inject({ method: 'DELETE', url, headers: bearer(TOKEN) });
       expect(r.status, url).toBe(400);
       expect(r.json()).toEqual({ error: expect.any(String), code: 400, error_code: 'PUSH_ERR_INVALID_PARAMETER' });
@@ -279,7 +295,12 @@ describe('webhook worker administrative routes', () => {
 
     fixed = true;
     const sentBefore = rx.requests.length;
-    const r = await w.inject({ method: 'POST', url: '/dead-letters/replay', headers: { ...bearer(TOKEN), ...json }, payload: JSON.stringify({ ids: [d!.id] }) });
+    const r = await w.inject({
+      method: 'POST',
+      url: '/dead-letters/replay',
+      headers: { ...bearer(TOKEN), ...json },
+      payload: JSON.stringify({ ids: [d!.id] }),
+    });
     expect(r.json()).toEqual({ replayed: 1 });
     await expect.poll(() => rx.requests.length).toBeGreaterThan(sentBefore);
     const replayed = rx.requests[sentBefore]!;
@@ -343,6 +364,10 @@ describe('webhook worker process: PUSH_ADMIN_TOKEN', () => {
       expect(Object.values(WORKER_HTTP_ERRORS).find((e) => e.code === body.error_code)?.status, r.body).toBe(r.status);
       seen.add(body.error_code as string);
     }
-    expect([...seen].sort()).toEqual(Object.values(WORKER_HTTP_ERRORS).map((e) => e.code).sort());
+    expect([...seen].sort()).toEqual(
+      Object.values(WORKER_HTTP_ERRORS)
+        .map((e) => e.code)
+        .sort(),
+    );
   });
 });

@@ -34,7 +34,6 @@ export function toDeliveryError(err: unknown, aborted: boolean, timeoutMs: numbe
     return new WebhookDeliveryError(WebhookErrorCode.Timeout, `no response within ${timeoutMs} ms`, undefined, { cause: err });
   }
   const cause = err instanceof Error ? err.cause : undefined;
-  const detail =
-    cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : err instanceof Error ? err.message : String(err);
+  const detail = cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : err instanceof Error ? err.message : String(err);
   return new WebhookDeliveryError(WebhookErrorCode.Network, `request failed: ${detail}`, undefined, { cause: err });
 }

@@ -1,13 +1,6 @@
 /** Declared in protocol (the wire shape); re-exported for the worker, which builds batches of it. */
 export type { WebhookEvent } from '@herald/protocol';
-export type {
-  WebhookApp,
-  TransitionSink,
-  WebhookBatch,
-  DeadLetterHandler,
-  WebhookLogger,
-  WebhookDropHandler,
-} from './types.js';
+export type { WebhookApp, TransitionSink, WebhookBatch, DeadLetterHandler, WebhookLogger, WebhookDropHandler } from './types.js';
 export { WebhookDropReason } from './types.js';
 export { LogThrottle } from './log-throttle.js';
 export type { RetryOptions } from './retry-policy.js';

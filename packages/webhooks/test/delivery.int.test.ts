@@ -74,9 +74,13 @@ describe('WebhookDelivery', () => {
   it('signs non-ASCII bodies over the UTF-8 bytes sent', async () => {
     const r = await receiver();
     const d = delivery({ log: captureLogger() });
-    d.deliver(app(), { url: r.url }, batch({
-      events: [{ name: 'client_event', channel: 'private-é', event: 'client-x', data: '{"t":"日本 🎉"}', socket_id: '1.2' }],
-    }));
+    d.deliver(
+      app(),
+      { url: r.url },
+      batch({
+        events: [{ name: 'client_event', channel: 'private-é', event: 'client-x', data: '{"t":"日本 🎉"}', socket_id: '1.2' }],
+      }),
+    );
     await d.drain(15_000);
     const req = r.requests[0]!;
     expect(req.headers['x-pusher-signature']).toBe(hmacSha256Hex(app().secret, req.bytes));

@@ -58,7 +58,10 @@ describe('WebhookDispatcher', () => {
     ]);
     expect(body(fromB).events).toEqual([{ name: 'cache_miss', channel: 'cache-prices' }]);
     expect(Number.isInteger(body(fromA).time_ms)).toBe(true);
-    for (const [req, app] of [[fromA, a], [fromB, b]] as const) {
+    for (const [req, app] of [
+      [fromA, a],
+      [fromB, b],
+    ] as const) {
       const pusher = new Pusher({ appId: app.id, key: app.key, secret: app.secret, cluster: 'mt1' });
       expect(pusher.webhook({ headers: req.headers, rawBody: req.rawBody }).isValid()).toBe(true);
     }
@@ -71,10 +74,12 @@ describe('WebhookDispatcher', () => {
 
     d.channelOccupancy('a', 'presence-room', true);
     d.memberPresence('a', 'presence-room', '10', true);
-    await expect.poll(() => allEvents(r)).toEqual([
-      { name: 'channel_occupied', channel: 'presence-room' },
-      { name: 'member_added', channel: 'presence-room', user_id: '10' },
-    ]);
+    await expect
+      .poll(() => allEvents(r))
+      .toEqual([
+        { name: 'channel_occupied', channel: 'presence-room' },
+        { name: 'member_added', channel: 'presence-room', user_id: '10' },
+      ]);
     // The receiver records a POST before answering it: wait for the answer, so that `pending` below
     // counts only debounced changes.
     await expect.poll(() => d.stats()).toMatchObject({ pending: 0, sent: 1 });

@@ -16,9 +16,7 @@ export type Contribution =
 const STORED_KIND = { subscription: 's', presence: 'p', user: 'u' } as const satisfies Record<Contribution['kind'], string>;
 
 export const encodeContribution = (c: Contribution): string =>
-  JSON.stringify(
-    c.kind === 'user' ? [STORED_KIND.user, c.appId, c.userId, c.socketId] : [STORED_KIND[c.kind], c.appId, c.channel, c.socketId],
-  );
+  JSON.stringify(c.kind === 'user' ? [STORED_KIND.user, c.appId, c.userId, c.socketId] : [STORED_KIND[c.kind], c.appId, c.channel, c.socketId]);
 
 export function decodeContribution(s: string): Contribution | undefined {
   try {

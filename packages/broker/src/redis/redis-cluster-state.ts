@@ -94,9 +94,12 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
       .then((lapsed) => (lapsed ? reconciler.registerAgain() : undefined))
       .catch((err: Error) => log.warn({ err: err.message }, 'lease renewal failed'));
   }, lease.intervalMs);
-  const reapTimer = setInterval(() => {
-    reaper.reapExpired().catch((err: Error) => log.warn({ err: err.message }, 'reaping dead nodes failed'));
-  }, Math.max(200, Math.floor(leaseMs / 4)));
+  const reapTimer = setInterval(
+    () => {
+      reaper.reapExpired().catch((err: Error) => log.warn({ err: err.message }, 'reaping dead nodes failed'));
+    },
+    Math.max(200, Math.floor(leaseMs / 4)),
+  );
   leaseTimer.unref();
   reapTimer.unref();
 

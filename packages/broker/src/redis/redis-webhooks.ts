@@ -165,8 +165,7 @@ export class RedisWebhooks {
   /** New entries for this consumer (blocks up to `blockMs`). */
   async read(consumer: string, count: number, blockMs: number): Promise<OutboxEntry[]> {
     const r = (await this.client.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.keys.webhookOutbox(), '>')) as
-      | [string, [string, string[]][]][]
-      | null;
+      [string, [string, string[]][]][] | null;
     return r === null ? [] : this.#parse(r[0]![1]);
   }
 
@@ -201,7 +200,18 @@ export class RedisWebhooks {
 
   /** Stores a batch that never got a 2xx; its target URL is kept without userinfo (no credentials at rest). */
   async deadLetter(d: Omit<DeadLetter, 'id' | 'atMs'>): Promise<void> {
-    const fields = ['app', d.appId, 'target', withoutUserinfo(d.target), 'error', d.error, 'events', JSON.stringify(d.events), 'eids', JSON.stringify(d.eventIds)];
+    const fields = [
+      'app',
+      d.appId,
+      'target',
+      withoutUserinfo(d.target),
+      'error',
+      d.error,
+      'events',
+      JSON.stringify(d.events),
+      'eids',
+      JSON.stringify(d.eventIds),
+    ];
     await this.client.xadd(this.keys.webhookDead(), 'MAXLEN', '~', '10000', '*', ...fields, 't', String(Date.now()));
   }
 

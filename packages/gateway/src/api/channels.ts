@@ -5,7 +5,13 @@ import { apiError } from './errors.js';
 import { authorizeRequest } from './signature-check.js';
 
 // Parameters are read as the signature check read them, never through another parser.
-const infoOf = (req: FastifyRequest) => new Set((req.heraldParams.get('info') ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const infoOf = (req: FastifyRequest) =>
+  new Set(
+    (req.heraldParams.get('info') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 
 const channelParam = (req: FastifyRequest) => {
   const name: string = (req.params as { channelName: string }).channelName;

@@ -49,11 +49,7 @@ export const clientBundleRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx)
         return reply.code(err.statusCode).send({ ...apiErrorBody(err), type: err.code });
       }
       // A public script any page may load (the REST API's answers, for servers only, carry no CORS header).
-      return reply
-        .type('application/javascript; charset=utf-8')
-        .header('Cache-Control', 'no-cache')
-        .header('Access-Control-Allow-Origin', '*')
-        .send(body);
+      return reply.type('application/javascript; charset=utf-8').header('Cache-Control', 'no-cache').header('Access-Control-Allow-Origin', '*').send(body);
     });
   }
 };

@@ -40,20 +40,31 @@ function parseTrigger(app: App, body: Record<string, unknown>, batchItem: boolea
   }
   for (const ch of channels) {
     if (!isValidChannelName(ch, limits.maxChannelNameLength)) {
-      throw apiError('InvalidParameter', `Invalid channel name: ${typeof ch === 'string' ? JSON.stringify(ch.slice(0, 210)) : `(${Array.isArray(ch) ? 'an array' : typeof ch})`}`);
+      throw apiError(
+        'InvalidParameter',
+        `Invalid channel name: ${typeof ch === 'string' ? JSON.stringify(ch.slice(0, 210)) : `(${Array.isArray(ch) ? 'an array' : typeof ch})`}`,
+      );
     }
   }
   if (body.socket_id !== undefined && body.socket_id !== null && !isValidSocketId(body.socket_id)) {
     throw apiError('InvalidParameter', 'Invalid socket_id');
   }
-  if (body.info !== undefined && body.info !== null && typeof body.info !== 'string') throw apiError('InvalidParameter', 'info must be a comma-separated string');
+  if (body.info !== undefined && body.info !== null && typeof body.info !== 'string')
+    throw apiError('InvalidParameter', 'info must be a comma-separated string');
   if (Buffer.byteLength(data) > limits.maxEventPayloadBytes) throw apiError('PayloadTooLarge', limits.maxEventPayloadBytes);
   return {
     name: body.name,
     data,
     channels: [...new Set(channels as string[])],
     ...(typeof body.socket_id === 'string' ? { socketId: body.socket_id } : {}),
-    info: new Set(typeof body.info === 'string' ? body.info.split(',').map((s) => s.trim()).filter(Boolean) : []),
+    info: new Set(
+      typeof body.info === 'string'
+        ? body.info
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [],
+    ),
   };
 }
 

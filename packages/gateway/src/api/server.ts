@@ -86,11 +86,17 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
     clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
       if (err.code === 'ECONNRESET' || socket.destroyed) return;
       const e =
-        err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? apiError('RequestTimeout') : err.code === 'HPE_HEADER_OVERFLOW' ? apiError('HeadersTooLarge') : apiError('MalformedRequest');
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? apiError('RequestTimeout')
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? apiError('HeadersTooLarge')
+            : apiError('MalformedRequest');
       if (e.statusCode === 408) countLimit(ctx.metrics, 'api_request_timeout');
       const body = JSON.stringify(apiErrorBody(e));
       if (socket.writable) {
-        socket.write(`HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+        socket.write(
+          `HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+        );
       }
       socket.destroy();
     },

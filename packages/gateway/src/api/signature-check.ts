@@ -70,7 +70,10 @@ const bodyOf = (req: FastifyRequest) => (req.body instanceof Buffer ? req.body :
 
 /** `authorize` for a fastify route: the app and query are kept on the request. */
 export async function authorizeRequest(req: FastifyRequest, ctx: ApiContext): Promise<void> {
-  const { app, params } = await authorize({ method: req.method, url: req.raw.url ?? '/', appId: (req.params as { appId?: string }).appId, body: bodyOf(req) }, ctx);
+  const { app, params } = await authorize(
+    { method: req.method, url: req.raw.url ?? '/', appId: (req.params as { appId?: string }).appId, body: bodyOf(req) },
+    ctx,
+  );
   req.heraldApp = app;
   req.heraldParams = params;
 }

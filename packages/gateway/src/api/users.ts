@@ -13,7 +13,10 @@ export const usersRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
     await authorizeRequest(req, ctx);
     const userId = (req.params as { userId: string }).userId;
     if (userId.length === 0 || userId.length > 200) throw apiError('InvalidParameter', 'Invalid user id');
-    await ctx.state.broker.publishControl({ kind: 'terminate-user', appId: req.heraldApp.id, userId }, ctx.publishWaitMs !== undefined ? { waitMs: ctx.publishWaitMs } : {});
+    await ctx.state.broker.publishControl(
+      { kind: 'terminate-user', appId: req.heraldApp.id, userId },
+      ctx.publishWaitMs !== undefined ? { waitMs: ctx.publishWaitMs } : {},
+    );
     return {};
   };
   f.post('/apps/:appId/users/:userId/terminate_connections', terminate);

@@ -11,14 +11,7 @@ const rejected = (why: string) => pusherError('ClientEventRejected', why);
  * connection, relayed to every other subscriber (never back to the sender) with `data` as a string
  * and `user_id` on presence channels.
  */
-export async function handleClientEvent(
-  ctx: HandlerContext,
-  data: SocketData,
-  event: string,
-  channel: unknown,
-  payload: unknown,
-  now: number,
-): Promise<void> {
+export async function handleClientEvent(ctx: HandlerContext, data: SocketData, event: string, channel: unknown, payload: unknown, now: number): Promise<void> {
   const { app } = data;
   if (!app.clientEvents) {
     return sendError(data, pusherError('ClientEventsDisabled'), ctx.metrics);

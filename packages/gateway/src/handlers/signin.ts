@@ -1,11 +1,4 @@
-import {
-  pusherError,
-  encodeSigninSuccess,
-  parseUserData,
-  userAuthString,
-  userChannelName,
-  verifyAuthValue,
-} from '@herald/protocol';
+import { pusherError, encodeSigninSuccess, parseUserData, userAuthString, userChannelName, verifyAuthValue } from '@herald/protocol';
 import type { HandlerContext } from '../context.js';
 import { sendError, sendFrame } from '../hub.js';
 import type { SocketData } from '../socket-data.js';

@@ -21,8 +21,7 @@ import { sendFrame } from '../hub.js';
 import { countLimit, type Metrics } from '../metrics.js';
 import { socketLog, type SocketData } from '../socket-data.js';
 
-const fail = (channel: string, type: SubscriptionErrorType, message: string, status: number) =>
-  new SubscriptionError(channel, type, message, status);
+const fail = (channel: string, type: SubscriptionErrorType, message: string, status: number) => new SubscriptionError(channel, type, message, status);
 
 /** Checks a subscribe request; returns the presence identity for presence channels. */
 function authorize(data: SocketData, channel: string, auth: unknown, channelData: unknown, metrics: Metrics): PresenceIdentity | undefined {
@@ -56,13 +55,7 @@ function authorize(data: SocketData, channel: string, auth: unknown, channelData
   return parsed.member;
 }
 
-export async function handleSubscribe(
-  ctx: HandlerContext,
-  data: SocketData,
-  channel: unknown,
-  auth: unknown,
-  channelData: unknown,
-): Promise<void> {
+export async function handleSubscribe(ctx: HandlerContext, data: SocketData, channel: unknown, auth: unknown, channelData: unknown): Promise<void> {
   const { app } = data;
   if (!isValidChannelName(channel, app.limits.maxChannelNameLength)) {
     const name = typeof channel === 'string' ? channel.slice(0, 210) : '';
@@ -76,7 +69,12 @@ export async function handleSubscribe(
     const held = data.channels.size - (data.userId !== undefined && data.channels.has(userChannelName(data.userId)) ? 1 : 0);
     if (held >= app.limits.maxChannelsPerConnection) {
       countLimit(ctx.metrics, 'channels_per_connection');
-      throw fail(channel, SubscriptionErrorType.LimitReached, `Subscription limit reached: at most ${app.limits.maxChannelsPerConnection} channels per connection`, 4301);
+      throw fail(
+        channel,
+        SubscriptionErrorType.LimitReached,
+        `Subscription limit reached: at most ${app.limits.maxChannelsPerConnection} channels per connection`,
+        4301,
+      );
     }
     member = authorize(data, channel, auth, channelData, ctx.metrics);
     if (member !== undefined && (await ctx.state.presence.wouldExceed(app.id, channel, member.userId, app.limits.maxPresenceMembers))) {
@@ -92,12 +90,7 @@ export async function handleSubscribe(
 }
 
 /** Subscribes an authorised socket: local topic, broker interest, cluster counts, presence, cache. */
-export async function joinChannel(
-  ctx: HandlerContext,
-  data: SocketData,
-  channel: string,
-  member: PresenceIdentity | undefined,
-): Promise<void> {
+export async function joinChannel(ctx: HandlerContext, data: SocketData, channel: string, member: PresenceIdentity | undefined): Promise<void> {
   const { app, socketId } = data;
   const kind = channelKind(channel);
   // Recorded before the first await: the close handler, queued behind us, undoes whatever we did.
@@ -179,4 +172,3 @@ function reportFailure(ctx: HandlerContext, data: SocketData, err: SubscriptionE
     for (const frame of encodeSubscriptionFailure(err)) sendFrame(data, frame, ctx.metrics);
   });
 }
-

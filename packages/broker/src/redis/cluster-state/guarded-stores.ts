@@ -29,8 +29,7 @@ export function guardStores(stores: RedisStores, guards: StateGuards) {
       wouldExceed: (a, c, u, max) => write(() => presence.wouldExceed(a, c, u, max), false),
     } satisfies PresenceStore,
     presenceChannels: {
-      join: (a, c, s, m) =>
-        write(() => presenceChannels.join(a, c, s, m), { count: 1, added: true, first: false, members: [], partial: true }),
+      join: (a, c, s, m) => write(() => presenceChannels.join(a, c, s, m), { count: 1, added: true, first: false, members: [], partial: true }),
       leave: (a, c, s, u) => write(() => presenceChannels.leave(a, c, s, u), { count: 0, removed: true, last: false, partial: true }),
     } satisfies PresenceChannelStore,
     users: {

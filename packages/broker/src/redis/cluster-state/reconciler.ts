@@ -64,7 +64,10 @@ export class Reconciler {
     const local = this.#listLocal();
     const wanted = new Map(local.map((c) => [encodeContribution(c), c] as const));
     const stored = await client.smembers(keys.contributions(nodeId));
-    await reaper.removeContributions(nodeId, stored.filter((s) => !wanted.has(s)));
+    await reaper.removeContributions(
+      nodeId,
+      stored.filter((s) => !wanted.has(s)),
+    );
     for (const c of local) {
       if (c.kind === 'subscription') {
         await stores.channels.join(c.appId, c.channel, c.socketId);
