@@ -25,6 +25,7 @@ import { handleSubscribe } from './handlers/subscribe.js';
 import { handleUnsubscribe, leaveChannel } from './handlers/unsubscribe.js';
 import { closeWithError, sendError, sendFrame } from './hub.js';
 import { countLimit } from './metrics.js';
+import { originAllowed } from './origin.js';
 import { IDLE_QUEUE, setStatus, socketLog, type SocketData } from './socket-data.js';
 import type { UwsModule } from './uws.js';
 
@@ -345,20 +346,4 @@ export class WsServer {
     clearInterval(this.#backpressure);
     while (this.#cleanups.size > 0) await Promise.all([...this.#cleanups]);
   }
-}
-
-/** Whether a WebSocket upgrade's Origin is allowed: no list allows all; `*.example.com` matches subdomains. */
-export function originAllowed(allowed: readonly string[] | undefined, origin: string): boolean {
-  if (allowed === undefined || allowed.length === 0) return true;
-  let host: string;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    return false;
-  }
-  return allowed.some((a) => {
-    if (a === '*' || a === origin) return true;
-    if (a.startsWith('*.')) return host.endsWith(a.slice(1)) && host.length > a.length - 1;
-    return a === host;
-  });
 }

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
-import { originAllowed } from '../src/ws-server.js';
+import { originAllowed } from '../src/origin.js';
 import { RawClient, rawDataText, startTestGateway } from '@herald/test-support';
 
 const metric = async (apiUrl: string, name: string) => {
