@@ -53,6 +53,14 @@ describe('strings to sign (docs/reference/auth.md#what-is-signed)', () => {
 });
 
 describe('docs/reference/auth.md worked examples', () => {
+  it('presence channel without channel_data (the socket has signed in)', () => {
+    const toSign = channelAuthString(SOCKET, 'presence-foobar');
+    expect(toSign).toBe('1234.1234:presence-foobar');
+    const auth = signChannel(KEY, SECRET, SOCKET, 'presence-foobar');
+    expect(auth).toBe('278d425bdf160c739803:71506e66e7fdca106571b8999a849ad34245bc653772e51e0026c1a2475b92ba');
+    expect(verifyAuthValue(auth, APP, toSign, 'presence-foobar')).toEqual({ ok: true });
+  });
+
   it('private channel', () => {
     const toSign = channelAuthString(SOCKET, 'private-foobar');
     expect(toSign).toBe('1234.1234:private-foobar');
