@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectPusherJs,
+  metric,
   type NodeHandle,
   type PusherClient,
   randomTestApp,
@@ -222,13 +223,10 @@ describe('clustered mode: three gateways on one Redis', () => {
       await expect.poll(async () => (await numsub())[1]).toBe(1);
       for (let i = 0; i < 5; i++) await sdk(nodes[1]!).trigger('only-on-a', 'ev', { i });
       await expect.poll(() => channelEvents(a, 'ev').length).toBe(5);
-      const metric = async (n: NodeHandle) => {
-        const text = await (await fetch(`${n.apiUrl}/metrics`)).text();
-        return Number(/^herald_redis_publications_in\S* (\d+)/m.exec(text)?.[1] ?? 'NaN');
-      };
-      expect(await metric(nodes[0]!)).toBe(5);
-      expect(await metric(nodes[1]!)).toBe(0);
-      expect(await metric(nodes[2]!)).toBe(0);
+      const received = async (n: NodeHandle) => metric(n.apiUrl, 'herald_redis_publications_in');
+      expect(await received(nodes[0]!)).toBe(5);
+      expect(await received(nodes[1]!)).toBe(0);
+      expect(await received(nodes[2]!)).toBe(0);
       await a[Symbol.asyncDispose]();
       raws.splice(raws.indexOf(a), 1);
       await expect.poll(async () => (await numsub())[1]).toBe(0);

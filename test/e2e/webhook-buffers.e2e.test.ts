@@ -11,7 +11,20 @@ import { Redis } from 'ioredis';
 import { RedisKeys } from '@herald/broker';
 import { signChannel } from '@herald/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NodeHandle, randomTestApp, RawClient, redisAndNodes, startNode, startWebhookReceiver, type TestApp, uniquePrefix } from '@herald/test-support';
+import {
+  metric,
+  type NodeHandle,
+  randomTestApp,
+  RawClient,
+  redisAndNodes,
+  startNode,
+  startWebhookReceiver,
+  type TestApp,
+  uniquePrefix,
+} from '@herald/test-support';
+
+/** Webhook events a node dropped with these labels (0 before the first drop). */
+const dropCount = async (node: NodeHandle, labels: Record<string, string>) => (await metric(node.apiUrl, 'herald_webhook_events_dropped_total', labels)) ?? 0;
 
 type Hook = { url: string; events?: string[]; channel_prefix?: string };
 
@@ -21,13 +34,6 @@ const appsFile = (apps: (TestApp & { webhooks: Hook[] })[]) => {
   writeFileSync(file, JSON.stringify(apps.map((a) => ({ ...a, maxClientEventsPerSecond: 100_000 }))));
   return file;
 };
-
-/** The value of one sample of a Prometheus text exposition (0 when absent). */
-async function metric(node: NodeHandle, name: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await fetch(`${node.apiUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 const names = (events: Record<string, unknown>[], channel: string) => events.filter((e) => e.channel === channel).map((e) => String(e.name));
 
@@ -136,7 +142,7 @@ describe('bounded webhook buffers', () => {
         expect(xlen).toBe(100);
         // Refusals are counted once their Redis reply is in, just after the barrier's.
         const dropped = { event: 'client_event', reason: 'outbox_full' };
-        await expect.poll(() => metric(g, 'herald_webhook_events_dropped_total', dropped)).toBe(300 - xlen);
+        await expect.poll(() => dropCount(g, dropped)).toBe(300 - xlen);
         // Every drop happened in this window: a line a second at most, not one per refused event (200).
         const droppingSeconds = (Date.now() - sendingFrom) / 1000;
         await expect.poll(() => linesOf(g, 'webhook outbox full: event dropped').length).toBeGreaterThanOrEqual(1);
@@ -175,7 +181,7 @@ describe('bounded webhook buffers', () => {
       await expect.poll(() => redis.xlen(keys.webhookOutbox())).toBe(100);
 
       const occupant = await client(g, app, ['occ-a', 'occ-b', 'occ-c']);
-      await expect.poll(() => metric(w, 'herald_webhook_outbox_full_total', {})).toBeGreaterThan(0);
+      await expect.poll(() => metric(w.apiUrl, 'herald_webhook_outbox_full_total').then((n) => n ?? 0)).toBeGreaterThan(0);
       await expect.poll(() => redis.llen(keys.webhookQueue(app.id, 'occ-a'))).toBe(1);
       occupant.send({ event: 'pusher:unsubscribe', data: { channel: 'occ-a' } });
       await expect.poll(() => redis.llen(keys.webhookQueue(app.id, 'occ-a'))).toBe(2);
@@ -207,7 +213,7 @@ describe('bounded webhook buffers', () => {
       }
       await sendClientEvents(sender, receiver, 'private-chat', 1);
       const dropped = { event: 'client_event', reason: 'in_flight_full' };
-      await expect.poll(() => metric(node, 'herald_webhook_events_dropped_total', dropped)).toBe(1);
+      await expect.poll(() => dropCount(node, dropped)).toBe(1);
       expect(rx.requests).toHaveLength(2);
       // logged in the same call that counted it, but the output pipe may trail the /metrics answer
       await expect.poll(() => linesOf(node, 'webhook batch dropped').length).toBe(1);

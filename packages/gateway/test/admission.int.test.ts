@@ -1,12 +1,10 @@
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { originAllowed } from '../src/origin.js';
-import { RawClient, rawDataText, startTestGateway } from '@herald/test-support';
+import { metric as readMetric, RawClient, rawDataText, startTestGateway } from '@herald/test-support';
 
-const metric = async (apiUrl: string, name: string) => {
-  const text = await (await fetch(`${apiUrl}/metrics`)).text();
-  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
-};
+/** Counters not yet incremented are absent from the exposition: read them as 0. */
+const metric = async (apiUrl: string, name: string) => (await readMetric(apiUrl, name)) ?? 0;
 
 describe('admission control and abuse limits', () => {
   it('refuses connections over the per-node rate with 4100, and accepts again the next second', async () => {

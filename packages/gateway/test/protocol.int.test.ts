@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import {
   connectPusherJs,
   expectOpen,
+  metric,
   type Frame,
   type PusherClient,
   RawClient,
@@ -32,19 +33,6 @@ async function expectRefused(c: RawClient, code: number): Promise<void> {
 }
 
 const handshake = (f: Frame) => JSON.parse(f.data as string) as { socket_id: string; activity_timeout: number };
-
-/** Sums the samples of a metric whose labels include `labels` (undefined when there is none). */
-async function metric(t: TestGateway, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const text = await (await fetch(`${t.apiUrl}/metrics`)).text();
-  let sum: number | undefined;
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)$/.exec(line);
-    if (m === null || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum = (sum ?? 0) + Number(m[3]);
-  }
-  return sum;
-}
 
 /**
  * A WebSocket handshake over a bare TCP socket (the path is sent byte for byte), then every
@@ -213,7 +201,7 @@ describe('connection refusals', () => {
 
     a.close();
     await a.closed;
-    await expect.poll(() => metric(t, 'herald_connections')).toBe(1);
+    await expect.poll(() => metric(t.apiUrl, 'herald_connections')).toBe(1);
     await using fourth = await RawClient.established(t);
     expect(fourth.frames[0]!.event).toBe('pusher:connection_established');
     await expectOpen(fourth);
@@ -245,7 +233,7 @@ describe('connection refusals', () => {
     }
     a.close();
     await a.closed;
-    await expect.poll(() => metric(t, 'herald_connections')).toBe(0);
+    await expect.poll(() => metric(t.apiUrl, 'herald_connections')).toBe(0);
     await using b = await RawClient.established(t);
     await expectOpen(b);
   });
@@ -279,7 +267,7 @@ describe('pusher-js', () => {
     expect(p.states).toEqual(['connecting', 'disconnected']);
     expect(p.client.connection.state).toBe('disconnected');
     // One refused connection attempt, not a retry loop.
-    expect(await metric(t, 'herald_ws_errors_total', { code: '4001' })).toBe(1);
+    expect(await metric(t.apiUrl, 'herald_ws_errors_total', { code: '4001' })).toBe(1);
   });
 });
 
@@ -415,16 +403,16 @@ describe('metrics', () => {
       await expectRefused(bad2, 4007);
       await a.subscribe('metrics-chan');
       await b.subscribe('metrics-chan');
-      await expect.poll(() => metric(t, 'herald_connections')).toBe(3);
-      expect(await metric(t, 'herald_connections', { app: t.app.id })).toBe(3);
-      expect(await metric(t, 'herald_connections_total')).toBe(3);
-      expect(await metric(t, 'herald_subscriptions')).toBe(2);
+      await expect.poll(() => metric(t.apiUrl, 'herald_connections')).toBe(3);
+      expect(await metric(t.apiUrl, 'herald_connections', { app: t.app.id })).toBe(3);
+      expect(await metric(t.apiUrl, 'herald_connections_total')).toBe(3);
+      expect(await metric(t.apiUrl, 'herald_subscriptions')).toBe(2);
     }
-    await expect.poll(() => metric(t, 'herald_connections')).toBe(0);
-    await expect.poll(() => metric(t, 'herald_subscriptions')).toBe(0);
-    expect(await metric(t, 'herald_ws_errors_total', { code: '4001' })).toBe(1);
-    expect(await metric(t, 'herald_ws_errors_total', { code: '4007' })).toBe(1);
-    expect(await metric(t, 'herald_connections_total')).toBe(3);
+    await expect.poll(() => metric(t.apiUrl, 'herald_connections')).toBe(0);
+    await expect.poll(() => metric(t.apiUrl, 'herald_subscriptions')).toBe(0);
+    expect(await metric(t.apiUrl, 'herald_ws_errors_total', { code: '4001' })).toBe(1);
+    expect(await metric(t.apiUrl, 'herald_ws_errors_total', { code: '4007' })).toBe(1);
+    expect(await metric(t.apiUrl, 'herald_connections_total')).toBe(3);
   });
 });
 
@@ -432,7 +420,7 @@ describe('native uWebSockets.js', () => {
   it('serves with the native binary and says so in /metrics', async () => {
     await using t = await startTestGateway();
     expect(t.gw.native).toBe(true);
-    expect(await metric(t, 'herald_uws_native')).toBe(1);
+    expect(await metric(t.apiUrl, 'herald_uws_native')).toBe(1);
     const text = await (await fetch(`${t.apiUrl}/metrics`)).text();
     expect(text).toMatch(/^herald_uws_native(\{[^}]*\})? 1$/m);
   });

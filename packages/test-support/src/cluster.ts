@@ -118,16 +118,3 @@ export const seqs = (r: RawClient, event = 'tick') => r.events(event).map((f) =>
 
 /** Strictly increasing: nothing delivered twice, nothing out of order. */
 export const strictlyIncreasing = (xs: number[]) => xs.every((v, i) => i === 0 || v > xs[i - 1]!);
-
-/** Reads a gauge or counter from a Prometheus text (first series, summed over labels when several). */
-export async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const re = new RegExp(`^${name}(\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'gm');
-  let sum = 0;
-  let found = false;
-  for (const m of text.matchAll(re)) {
-    sum += Number(m[2]);
-    found = true;
-  }
-  return found ? sum : NaN;
-}

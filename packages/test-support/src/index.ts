@@ -8,6 +8,7 @@ export * from './redis.js';
 export * from './redis-topologies.js';
 export * from './node-process.js';
 export * from './cluster.js';
+export * from './metrics.js';
 export * from './gateway.js';
 export * from './webhook-receiver.js';
 // Clients and checks
