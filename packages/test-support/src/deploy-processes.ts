@@ -133,7 +133,12 @@ export function haproxyServers(socketPath: string): Promise<Array<{ proxy: strin
 export async function waitHaproxyServersUp(socketPath: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const rows = await haproxyServers(socketPath);
+    // HAProxy binds a unix socket under a temporary name and renames it into place, so its TCP
+    // ports can accept before the stats socket exists: not there yet is a reason to ask again.
+    const rows = await haproxyServers(socketPath).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') return [];
+      throw err;
+    });
     if (rows.length > 0 && rows.every((r) => r.status === 'UP' && r.check === 'L7OK')) return;
     if (Date.now() > deadline) throw new Error(`HAProxy servers not up: ${JSON.stringify(rows)}`);
     await new Promise((r) => setTimeout(r, 100));
