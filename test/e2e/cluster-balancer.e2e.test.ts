@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type NodeHandle,
   type PusherClient,
+  PusherJs,
   randomTestApp,
   RawClient,
   type RedisHandle,
@@ -13,7 +14,6 @@ import {
   uniquePrefix,
   waitForState,
 } from '@herald/test-support';
-import PusherJs from 'pusher-js';
 
 /**
  * The issue's "done when", as a user would try it: three `npm run gateway` processes on one Redis

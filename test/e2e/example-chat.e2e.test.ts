@@ -57,7 +57,20 @@ describe('examples/chat', { timeout: 90_000 }, () => {
   let chat: Chat;
   let browser: Browser;
   const lines: string[] = [];
-  const users: Record<string, { page: Page; context: BrowserContext; uid: string; errors: ReturnType<typeof watchPage> }> = {};
+  type Name = 'Alice' | 'Bob';
+  interface User {
+    page: Page;
+    context: BrowserContext;
+    uid: string;
+    errors: ReturnType<typeof watchPage>;
+  }
+  const users: Partial<Record<Name, User>> = {};
+  /** The signed-in user `name`: the first test signs both in, and the later tests use them. */
+  function user(name: Name): User {
+    const u = users[name];
+    if (!u) throw new Error(`${name} is not signed in (the first test signs in Alice and Bob)`);
+    return u;
+  }
 
   beforeAll(async () => {
     const port = await freePort();
@@ -89,7 +102,7 @@ describe('examples/chat', { timeout: 90_000 }, () => {
     await t?.close();
   });
 
-  async function signIn(name: string): Promise<Page> {
+  async function signIn(name: Name): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
     const page = await context.newPage();
     const errors = watchPage(page);
@@ -110,13 +123,13 @@ describe('examples/chat', { timeout: 90_000 }, () => {
   it('shows both users in each other’s presence list', async () => {
     const alice = await signIn('Alice');
     const bob = await signIn('Bob');
-    expect([users.Alice!.uid, users.Bob!.uid]).toEqual(['1', '2']);
+    expect([user('Alice').uid, user('Bob').uid]).toEqual(['1', '2']);
     await expect.poll(() => onlineList(alice), POLL).toEqual(['Alice (you)', 'Bob']);
     await expect.poll(() => onlineList(bob), POLL).toEqual(['Alice', 'Bob (you)']);
   });
 
   it('delivers a server-triggered `message` and `friendApply` to the right user only', async () => {
-    const { Alice: a, Bob: b } = users as Required<typeof users>;
+    const [a, b] = [user('Alice'), user('Bob')];
     const channel = chatChannel(a.uid, b.uid);
     // Alice opens the conversation: she subscribes to the shared private channel, and the server
     // tells Bob on private-user-2 (chat-open), so that his page subscribes to it as well.
@@ -152,7 +165,7 @@ describe('examples/chat', { timeout: 90_000 }, () => {
   });
 
   it('delivers a group message to both users', async () => {
-    const { Alice: a, Bob: b } = users as Required<typeof users>;
+    const [a, b] = [user('Alice'), user('Bob')];
     await b.page.fill('#group-input', 'Hello everyone');
     await b.page.press('#group-input', 'Enter');
     await a.page.fill('#group-input', 'Morning!');
@@ -163,7 +176,7 @@ describe('examples/chat', { timeout: 90_000 }, () => {
   });
 
   it('relays client events on the shared private channel to the other user, never back to the sender', async () => {
-    const { Alice: a, Bob: b } = users as Required<typeof users>;
+    const [a, b] = [user('Alice'), user('Bob')];
     await a.page.type('#direct-input', 'psst', { delay: 20 });
     await expect.poll(() => b.page.textContent('#typing'), POLL).toBe('Alice is typing…');
     await a.page.click('#whisper-btn');
@@ -193,7 +206,7 @@ describe('examples/chat', { timeout: 90_000 }, () => {
   });
 
   it('authorises private channels for their users only, and presence with the user’s name', async () => {
-    const { Alice: a } = users as Required<typeof users>;
+    const a = user('Alice');
     const auth = (channel: string) =>
       a.page.evaluate(async (name) => {
         const r = await fetch('/plugin/webman/push/auth', {
@@ -225,7 +238,7 @@ describe('examples/chat', { timeout: 90_000 }, () => {
   });
 
   it('receives signed webhooks and logs both users online', async () => {
-    const { Alice: a, Bob: b } = users as Required<typeof users>;
+    const [a, b] = [user('Alice'), user('Bob')];
     const seen = async () =>
       (await presenceLog())
         .filter((e) => e.status === 'online')
@@ -252,7 +265,7 @@ describe('examples/chat', { timeout: 90_000 }, () => {
   });
 
   it('screenshot: two users chatting (written only with UPDATE_SCREENSHOT=1)', async () => {
-    const { Alice: a, Bob: b } = users as Required<typeof users>;
+    const [a, b] = [user('Alice'), user('Bob')];
     await b.page.type('#direct-input', 'On my way', { delay: 20 });
     await expect.poll(() => a.page.textContent('#typing'), POLL).toBe('Bob is typing…');
     const png = await a.page.screenshot({ ...(process.env.UPDATE_SCREENSHOT === '1' ? { path: SCREENSHOT } : {}) });
@@ -261,7 +274,7 @@ describe('examples/chat', { timeout: 90_000 }, () => {
   });
 
   it('logs a closed page offline once the webhook debounce has passed', async () => {
-    const { Alice: a, Bob: b } = users as Required<typeof users>;
+    const [a, b] = [user('Alice'), user('Bob')];
     const closedAt = Date.now();
     await b.context.close();
     await expect.poll(() => onlineList(a.page), POLL).toEqual(['Alice (you)']); // member_removed reaches Alice at once

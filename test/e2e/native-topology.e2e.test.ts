@@ -6,13 +6,13 @@
  * SDK talk to nginx only.
  */
 import Pusher from 'pusher';
-import PusherJs from 'pusher-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectPusherJs,
   freePort,
   type NodeHandle,
   type PusherClient,
+  PusherJs,
   randomTestApp,
   RawClient,
   type RedisHandle,
@@ -344,8 +344,6 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     let client: PusherClient | undefined;
     try {
-      // The default import is pusher-js's class at run time; its typings (an ES default export in a
-      // CommonJS package) do not say so under NodeNext resolution, hence the type.
       client = new PusherJs(app.key, {
         cluster: '',
         wsHost: '127.0.0.1',
@@ -353,7 +351,7 @@ describe('the compose topology on loopback: redis, 3 gateways, 2 workers, nginx'
         forceTLS: true,
         enabledTransports: ['ws'],
         disableStats: true,
-      }) as PusherClient;
+      });
       await waitForState(client, 'connected');
       const ch = await subscribeAndWait(client, 'secure-news');
       const got: unknown[] = [];

@@ -92,12 +92,13 @@ async function cluster(appId: string, prefix: string, failing: 'channels' | 'wor
   const rc = await startRedisCluster();
   const c = new Cluster(rc.nodes, { lazyConnect: true });
   await c.connect();
-  const slots = (await c.cluster('SLOTS')) as [number, number, [string, number]][];
-  const portOf = (slot: number) => slots.find(([a, b]) => slot >= a && slot <= b)![2][1];
+  // CLUSTER SLOTS: one [start, end, primary, ...replicas] per range, a node being [host, port, id, info].
+  const ranges = (await c.cluster('SLOTS')).map(([start, end, primary]) => ({ start, end, port: primary![1] }));
+  const portOf = (slot: number) => ranges.find((r) => slot >= r.start && slot <= r.end)!.port;
   const slotOf = async (key: string) => Number(await c.cluster('KEYSLOT', key));
   const whPort = portOf(await slotOf(`${prefix}:{wh}:outbox`));
   // The failing primary: the one with the worker's keys, or another one (channels only).
-  const target = failing === 'worker keys' ? whPort : slots.map((s) => s[2][1]).find((p) => p !== whPort)!;
+  const target = failing === 'worker keys' ? whPort : ranges.map((r) => r.port).find((p) => p !== whPort)!;
   const pick = async (base: string) => {
     for (let i = 0; ; i++) {
       const name = `${base}-${i}`;

@@ -162,7 +162,7 @@ export interface Config {
   webhookBuffers: { outboxMax: number; maxInFlight: number };
   worker: { port: number; retryWindowMs: number; attemptTimeoutMs: number; claimMs: number };
   ws: { maxBackpressure: number; maxPayloadLength: number };
-  apps: App[];
+  apps: readonly App[];
   /** Set when embedded mode generated or loaded credentials from its local file. */
   credentials?: { file: string; created: boolean };
 }

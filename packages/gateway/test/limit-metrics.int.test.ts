@@ -15,7 +15,7 @@ async function expectOnly(t: TestGateway, limit: string, n: number) {
   await expect.poll(() => limitCounts(t.apiUrl)).toEqual({ [limit]: n });
 }
 
-const presenceAuth = (t: TestGateway, socketId: string, channel: string, member: { user_id: string; user_info?: unknown }) => {
+const presenceAuth = (t: TestGateway, socketId: string, channel: string, member: { user_id: string; user_info?: Record<string, unknown> }) => {
   const { auth, channel_data } = t.sdk.authorizeChannel(socketId, channel, member);
   return { auth, channel_data };
 };

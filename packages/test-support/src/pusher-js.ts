@@ -10,7 +10,7 @@ import type { TestGateway } from './gateway.js';
  * CommonJS with `module.exports = Pusher`, so an ES default import is the class itself, not the
  * `{ default }` object the typings describe under NodeNext resolution.
  */
-const PusherJs = pusherJsModule as unknown as typeof pusherJsModule.default;
+export const PusherJs = pusherJsModule as unknown as typeof pusherJsModule.default;
 export type PusherClient = InstanceType<typeof PusherJs>;
 
 /** A small app server with the two endpoints pusher-js calls: channel auth and user auth. */

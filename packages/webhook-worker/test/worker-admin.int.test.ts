@@ -17,8 +17,15 @@ import { randomTestApp, type RedisHandle, startNode, startRedis, startWebhookRec
 
 const TOKEN = 'admin-token-7f3a9c1e5b2d4f60';
 
+/** An HTTP answer, from fastify's inject or over a real connection. */
+interface Answer {
+  status: number;
+  body: string;
+  json: () => Record<string, unknown>;
+}
+
 /** GET /health with that `Expect` header, over a real connection. */
-function expectHeader(port: number, expect: string): Promise<{ status: number; body: string; json: () => Record<string, unknown> }> {
+function expectHeader(port: number, expect: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/health', headers: { expect } }, (res) => {
       let body = '';
@@ -340,7 +347,7 @@ describe('webhook worker process: PUSH_ADMIN_TOKEN', () => {
     const admin = { ...bearer(TOKEN), ...json };
     await w.deadLetter(1);
     expect(await new RedisWebhooks(w.state.redis, w.state.keys, { outboxMax: 1 }).append(w.app.id, { name: 'cache_miss', channel: 'c' })).toBe(true);
-    const answers = [
+    const answers: Answer[] = [
       await w.inject({ method: 'GET', url: '/no-such-route' }),
       await w.inject({ method: 'GET', url: '/dead-letters' }),
       await w.inject({ method: 'GET', url: '/dead-letters', headers: bearer('wrong-token-0000000000000000') }),

@@ -169,8 +169,11 @@ export class WebhookDelivery {
     }
   }
 
-  /** One POST; resolves undefined on 2xx, the failure otherwise (never rejects). */
-  async #attempt(url: string, headers: Record<string, string>, body: Buffer): Promise<WebhookDeliveryError | undefined> {
+  /**
+   * One POST; resolves undefined on 2xx, the failure otherwise (never rejects). `body` is
+   * ArrayBuffer-backed, which the DOM lib's `BodyInit` also accepts (the lint program includes it).
+   */
+  async #attempt(url: string, headers: Record<string, string>, body: Buffer<ArrayBuffer>): Promise<WebhookDeliveryError | undefined> {
     const timeoutMs = this.#retry.attemptTimeoutMs;
     try {
       const res = await this.#fetch(url, {
