@@ -25,14 +25,13 @@
  *
  * Loopback only; every process it starts is killed on exit.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { freePort, rssBytes, sleep, startProcess, startRedisServer, stopProcess, waitFor } from './lib/processes.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const GATEWAY_MAIN = `${root}packages/gateway/dist/main.js`;
@@ -76,65 +75,7 @@ function fail(code, msg) {
   process.exit(code);
 }
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const MB = (b) => Math.round((b / 1048576) * 10) / 10;
-
-const children = new Set();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-function start(name, cmd, args, env) {
-  const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const p = { name, child, tail: [], inspector: undefined, exited: false };
-  const keep = (c) => {
-    for (const line of c.toString().split('\n')) {
-      if (!line) continue;
-      const insp = /Debugger listening on (ws:\/\/\S+)/.exec(line);
-      if (insp) p.inspector = insp[1];
-      p.tail.push(line);
-      if (p.tail.length > 50) p.tail.shift();
-      if (opts.verbose) process.stderr.write(`[${name}] ${line}\n`);
-    }
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  child.on('exit', () => {
-    p.exited = true;
-    children.delete(child);
-  });
-  return p;
-}
-
-async function stop(p) {
-  if (p.exited) return;
-  const gone = new Promise((r) => p.child.once('exit', r));
-  p.child.kill('SIGKILL');
-  await gone;
-}
-
-async function waitFor(what, timeoutMs, check) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY + 2 });
 function http(method, url, body) {
@@ -149,11 +90,6 @@ function http(method, url, body) {
     req.on('error', reject);
     req.end(body);
   });
-}
-
-function rssBytes(pid) {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
 }
 
 async function metrics(api) {
@@ -288,33 +224,26 @@ async function runOnce(run) {
   let redis;
   const env = { PUSH_HOST: '127.0.0.1', PUSH_APP_ID: app.id, PUSH_APP_KEY: app.key, PUSH_APP_SECRET: app.secret, LOG_LEVEL: 'warn' };
   if (MODE === 'clustered') {
-    const redisPort = await freePort();
-    redis = start('redis', opts['redis-server'], ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no']);
-    await waitFor(
-      'redis',
-      10_000,
-      () =>
-        new Promise((resolve) => {
-          const s = net.connect(redisPort, '127.0.0.1');
-          s.on('connect', () => s.write('PING\r\n'));
-          s.on('data', (d) => {
-            s.destroy();
-            resolve(d.toString().startsWith('+PONG'));
-          });
-          s.on('error', () => resolve(false));
-        }),
-    );
+    const started = await startRedisServer(opts['redis-server'], { timeoutMs: 10_000, verbose: opts.verbose });
+    redis = started.proc;
+    const redisPort = started.port;
     Object.assign(env, { REDIS_URL: `redis://127.0.0.1:${redisPort}`, PUSH_REDIS_PREFIX: `burst-${randomBytes(4).toString('hex')}` });
   }
   const wsPort = await freePort();
   const apiPort = await freePort();
   const api = `http://127.0.0.1:${apiPort}`;
   const flags = opts['node-flags'] ? opts['node-flags'].split(',') : [];
-  const gw = start('gateway', process.execPath, ['--inspect=127.0.0.1:0', ...flags, GATEWAY_MAIN, ...(MODE === 'clustered' ? ['--role=gateway'] : [])], {
-    ...env,
-    PUSH_WS_PORT: String(wsPort),
-    PUSH_API_PORT: String(apiPort),
-  });
+  const gw = startProcess(
+    'gateway',
+    process.execPath,
+    ['--inspect=127.0.0.1:0', ...flags, GATEWAY_MAIN, ...(MODE === 'clustered' ? ['--role=gateway'] : [])],
+    {
+      ...env,
+      PUSH_WS_PORT: String(wsPort),
+      PUSH_API_PORT: String(apiPort),
+    },
+    { verbose: opts.verbose },
+  );
   try {
     await waitFor('gateway /ready', 20_000, async () => (await http('GET', `${api}/ready`)).status === 200);
   } catch (err) {
@@ -415,8 +344,8 @@ async function runOnce(run) {
   };
   slow.ws.terminate();
   reader.ws.terminate();
-  await stop(gw);
-  if (redis) await stop(redis);
+  await stopProcess(gw);
+  if (redis) await stopProcess(redis);
   return result;
 }
 

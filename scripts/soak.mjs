@@ -20,14 +20,13 @@
  *
  * Loopback only; every process it starts is killed on exit.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer, request } from 'node:http';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { freePort, killAll, rssBytes, sleep, startProcess, startRedisServer, waitFor } from './lib/processes.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const GATEWAY_MAIN = `${root}packages/gateway/dist/main.js`;
@@ -78,54 +77,6 @@ for (const f of [GATEWAY_MAIN, WORKER_MAIN, PROTOCOL]) if (!existsSync(f)) fail(
 const { signApiRequest, signChannel } = await import(PROTOCOL);
 
 const log = (...a) => process.stdout.write(`${a.join(' ')}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const children = new Set();
-const killAll = () => {
-  for (const c of children) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-};
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
-
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** Spawns a child, keeps the tail of its output for diagnostics. */
-function start(name, cmd, args, env) {
-  const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const tail = [];
-  const keep = (c) => {
-    for (const line of c.toString().split('\n')) {
-      if (!line) continue;
-      const insp = /Debugger listening on (ws:\/\/\S+)/.exec(line);
-      if (insp) p.inspector = insp[1];
-      tail.push(line);
-      if (tail.length > 50) tail.shift();
-      if (opts.verbose) process.stderr.write(`[${name}] ${line}\n`);
-    }
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const p = { name, child, tail, exited: false };
-  child.on('exit', (code, signal) => {
-    p.exited = true;
-    p.exit = { code, signal };
-    children.delete(child);
-  });
-  return p;
-}
-
 /**
  * One HTTP request on its own connection (no keep-alive): idle pooled connections of this driver
  * would otherwise show up as handles and fds of the process being measured.
@@ -142,20 +93,6 @@ function http(method, url, body) {
     req.on('error', reject);
     req.end(body);
   });
-}
-
-async function waitFor(what, timeoutMs, check) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${last.message})` : ''}`);
-    await sleep(100);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,34 +113,8 @@ const hookServer = createServer((req, res) => {
 await new Promise((r) => hookServer.listen(0, '127.0.0.1', r));
 const hookUrl = `http://127.0.0.1:${hookServer.address().port}/hook`;
 
-const redisPort = await freePort();
-const redis = start('redis', opts['redis-server'], [
-  '--port',
-  String(redisPort),
-  '--bind',
-  '127.0.0.1',
-  '--save',
-  '',
-  '--appendonly',
-  'no',
-  '--daemonize',
-  'no',
-]);
 // readiness waits are backstops: a busy machine starts processes slowly
-await waitFor(
-  'redis',
-  30_000,
-  () =>
-    new Promise((resolve) => {
-      const s = net.connect(redisPort, '127.0.0.1');
-      s.on('connect', () => s.write('PING\r\n'));
-      s.on('data', (d) => {
-        s.destroy();
-        resolve(d.toString().startsWith('+PONG'));
-      });
-      s.on('error', () => resolve(false));
-    }),
-).catch((err) => fail(2, `${err.message}\n${redis.tail.join('\n')}`));
+const { port: redisPort, proc: redis } = await startRedisServer(opts['redis-server'], { verbose: opts.verbose }).catch((err) => fail(2, err.message));
 
 const common = {
   PUSH_HOST: '127.0.0.1',
@@ -222,12 +133,18 @@ const gateways = [];
 for (let i = 0; i < 2; i++) {
   const wsPort = await freePort();
   const apiPort = await freePort();
-  const p = start(`gateway-${i}`, process.execPath, [...inspectArgs, GATEWAY_MAIN, '--role=gateway'], {
-    ...common,
-    PUSH_WS_PORT: String(wsPort),
-    PUSH_API_PORT: String(apiPort),
-    PUSH_NODE_ID: `${prefix}-g${i}`,
-  });
+  const p = startProcess(
+    `gateway-${i}`,
+    process.execPath,
+    [...inspectArgs, GATEWAY_MAIN, '--role=gateway'],
+    {
+      ...common,
+      PUSH_WS_PORT: String(wsPort),
+      PUSH_API_PORT: String(apiPort),
+      PUSH_NODE_ID: `${prefix}-g${i}`,
+    },
+    { verbose: opts.verbose },
+  );
   Object.assign(p, {
     wsPort,
     apiPort,
@@ -239,11 +156,17 @@ for (let i = 0; i < 2; i++) {
   gateways.push(p);
 }
 const workerPort = await freePort();
-const worker = start('worker', process.execPath, [...inspectArgs, WORKER_MAIN], {
-  ...common,
-  PUSH_WORKER_PORT: String(workerPort),
-  PUSH_NODE_ID: `${prefix}-w`,
-});
+const worker = startProcess(
+  'worker',
+  process.execPath,
+  [...inspectArgs, WORKER_MAIN],
+  {
+    ...common,
+    PUSH_WORKER_PORT: String(workerPort),
+    PUSH_NODE_ID: `${prefix}-w`,
+  },
+  { verbose: opts.verbose },
+);
 Object.assign(worker, {
   api: `http://127.0.0.1:${workerPort}`,
   handleMetric: 'herald_worker_process_nodejs_active_handles_total',
@@ -262,10 +185,6 @@ const procs = [...nodes, redis];
 // ---------------------------------------------------------------------------------------------
 // measurements
 
-function rssBytes(pid) {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
 async function metricsOf(n) {
   const { text } = await http('GET', `${n.api}/metrics`);
   const read = (name) => {
