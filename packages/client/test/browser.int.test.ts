@@ -3,10 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startGateway } from '@herald/gateway';
 import { pino } from 'pino';
-import Pusher from 'pusher';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, startAuthServer, startTestGateway, startWebServer, type TestGateway, watchPage, type WebServer } from '@herald/test-support';
+import { launchChromium, sdkFor, startAuthServer, startTestGateway, startWebServer, type TestGateway, watchPage, type WebServer } from '@herald/test-support';
 import { build, distDir } from '../build.mjs';
 
 // Real headless Chromium loading the IIFE bundle from the gateway's own /push.js, exactly like
@@ -221,15 +220,7 @@ describe('push.js in Chromium', { timeout: 60_000 }, () => {
 
   it('decrypts a private-encrypted channel with the shared_secret', async () => {
     const masterKey = randomBytes(32).toString('base64');
-    const sdk = new Pusher({
-      appId: t.app.id,
-      key: t.app.key,
-      secret: t.app.secret,
-      host: '127.0.0.1',
-      port: String(t.apiPort),
-      useTLS: false,
-      encryptionMasterKeyBase64: masterKey,
-    });
+    const sdk = sdkFor(t.app, t, { encryptionMasterKeyBase64: masterKey });
     const encAuth = await startAuthServer(sdk);
     cleanups.push(() => encAuth.close());
     const channel = unique('private-encrypted-orders');

@@ -9,6 +9,7 @@ import {
   marker,
   type PusherClient,
   RawClient,
+  sdkFor,
   startAuthServer,
   startTestGateway,
   subscribeAndWait,
@@ -29,16 +30,7 @@ const onChannel = (c: RawClient, channel: string) => c.frames.filter((f) => f.ch
 const errors = (c: RawClient) => c.events(ERROR).map((f) => f.data as ErrorData);
 
 /** The official SDK with an encryption master key: it can authorize and trigger on private-encrypted- channels. */
-const encryptingSdk = (t: TestGateway) =>
-  new Pusher({
-    appId: t.app.id,
-    key: t.app.key,
-    secret: t.app.secret,
-    host: '127.0.0.1',
-    port: String(t.apiPort),
-    useTLS: false,
-    encryptionMasterKeyBase64: randomBytes(32).toString('base64'),
-  });
+const encryptingSdk = (t: TestGateway) => sdkFor(t.app, t, { encryptionMasterKeyBase64: randomBytes(32).toString('base64') });
 
 /** Subscribes a raw client to a private (or private-encrypted) channel with a valid signature. */
 function subscribePrivate(t: TestGateway, c: RawClient, channel: string, sdk: Pusher = t.sdk) {
@@ -192,7 +184,7 @@ describe('private channels', () => {
 
   it('pusher-js reports the server refusal as pusher:subscription_error when the app signs with the wrong secret', async () => {
     await using t = await startTestGateway();
-    const wrong = new Pusher({ appId: t.app.id, key: t.app.key, secret: 'wrong-secret-123456', host: '127.0.0.1', port: String(t.apiPort), useTLS: false });
+    const wrong = sdkFor({ ...t.app, secret: 'wrong-secret-123456' }, t);
     await using auth = await startAuthServer(wrong);
     const client = await connected(t, { authEndpoint: auth.authEndpoint });
     try {
@@ -225,15 +217,7 @@ describe('private-encrypted channels', () => {
   it('pusher-js decrypts an event the SDK encrypted; the server relays the ciphertext untouched', async () => {
     await using t = await startTestGateway();
     const masterKey = randomBytes(32);
-    const sdk = new Pusher({
-      appId: t.app.id,
-      key: t.app.key,
-      secret: t.app.secret,
-      host: '127.0.0.1',
-      port: String(t.apiPort),
-      useTLS: false,
-      encryptionMasterKeyBase64: masterKey.toString('base64'),
-    });
+    const sdk = sdkFor(t.app, t, { encryptionMasterKeyBase64: masterKey.toString('base64') });
     await using auth = await startAuthServer(sdk);
     const channel = 'private-encrypted-dm';
     await using raw = await RawClient.established(t);

@@ -1,7 +1,7 @@
-import Pusher from 'pusher';
 import { afterEach, expect } from 'vitest';
 import { startNode, type NodeHandle, type TestApp } from './node-process.js';
 import { RawClient } from './raw-client.js';
+import { sdkFor } from './sdk.js';
 import { redisPerFile, uniquePrefix } from './redis.js';
 
 /**
@@ -36,10 +36,6 @@ export function redisAndNodes() {
   });
   return f;
 }
-
-/** The official SDK pointed at one node's API port. */
-export const sdkFor = (app: TestApp, node: NodeHandle) =>
-  new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(node.apiPort), useTLS: false });
 
 /** Raw clients of a test, all closed by `closeAll()`. */
 export function clientPool(app: TestApp) {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import Pusher from 'pusher';
+import type Pusher from 'pusher';
 import { startGateway, parseAppsJson, type App, type Gateway } from '@herald/gateway';
+import { sdkFor as sdkForNode } from './sdk.js';
 
 export interface AppInput {
   id?: string;
@@ -78,7 +79,7 @@ export async function startTestGateway(
     },
     log,
   );
-  const sdkFor = (app: App) => new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(gw.apiPort), useTLS: false });
+  const sdkFor = (app: App) => sdkForNode(app, gw);
   const close = () => gw.close();
   return {
     gw,

@@ -9,6 +9,7 @@ export * from './redis-topologies.js';
 export * from './node-process.js';
 export * from './cluster.js';
 export * from './metrics.js';
+export * from './sdk.js';
 export * from './gateway.js';
 export * from './webhook-receiver.js';
 // Clients and checks
