@@ -8,6 +8,7 @@ export default defineConfig({
     alias: {
       '@herald/protocol': src('protocol'),
       '@herald/config': src('config'),
+      '@herald/apps': src('apps'),
       '@herald/logger': src('logger'),
       '@herald/broker': src('broker'),
       '@herald/webhooks': src('webhooks'),

@@ -39,12 +39,17 @@ export interface App {
   limits: AppLimits;
   /** Origins allowed to open WebSockets (exact, or `*.domain`); undefined: any. */
   allowedOrigins?: string[];
+  /** Secrets replaced by a rotation that still verify signatures until `expiresAt` (ms since the epoch). */
+  previousSecrets?: { secret: string; expiresAt: number }[];
   /** Small integer used to build uWebSockets.js topic names. */
   index: number;
 }
 
 const Webhook = z.object({
-  url: z.string().url(),
+  url: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL'),
   events: z.array(z.enum(WEBHOOK_EVENT_NAMES)).optional(),
   event_types: z.array(z.enum(WEBHOOK_EVENT_NAMES)).optional(),
   channel_prefix: z.string().optional(),
@@ -88,6 +93,74 @@ const AppFileEntry = z
   .merge(Limits);
 
 const AppsFile = z.array(AppFileEntry).min(1);
+
+const PreviousSecret = z.object({ secret: z.string().min(1), expiresAt: z.number().int().nonnegative() }).strict();
+
+/**
+ * An app as a store keeps it: an apps-file entry (the same fields and rules) plus the secrets a
+ * rotation replaced. Unknown fields are refused, so a typo is an error rather than ignored.
+ */
+const AppDocumentSchema = AppFileEntry.extend({ previousSecrets: z.array(PreviousSecret).optional() }).strict();
+
+/** One stored app: an apps-file entry with its defaults filled in. */
+export type AppDocument = z.output<typeof AppDocumentSchema>;
+
+/** A field that failed validation (`webhooks.0.url`), and why. */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+export type DocumentCheck = { ok: true; doc: AppDocument } | { ok: false; issues: FieldIssue[] };
+
+/** Validates an app document by the apps file's rules (secret strength included); every bad field is named. */
+export function validateAppDocument(raw: unknown): DocumentCheck {
+  const parsed = AppDocumentSchema.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      issues: parsed.error.issues.map((i) => ({
+        field: i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(', ') : '(body)'),
+        message: i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''}: ${i.keys.join(', ')}` : i.message,
+      })),
+    };
+  }
+  const weak = weakSecretReason(parsed.data.secret);
+  if (weak !== undefined) return { ok: false, issues: [{ field: 'secret', message: `the secret ${weak}` }] };
+  return { ok: true, doc: parsed.data };
+}
+
+/** The in-memory app of a stored document. */
+export function appFromDocument(doc: AppDocument, index = 0): App {
+  const app = toApp(doc, index);
+  if (doc.previousSecrets !== undefined && doc.previousSecrets.length > 0) app.previousSecrets = doc.previousSecrets.map((p) => ({ ...p }));
+  return app;
+}
+
+/** The stored document of an app (the reverse of appFromDocument, defaults written out). */
+export function documentFromApp(app: App): AppDocument {
+  const limits: Partial<AppLimits> = {};
+  for (const name of Object.keys(DEFAULT_LIMITS) as (keyof AppLimits)[]) if (app.limits[name] !== DEFAULT_LIMITS[name]) limits[name] = app.limits[name];
+  return {
+    id: app.id,
+    key: app.key,
+    secret: app.secret,
+    enabled: app.enabled,
+    webhooks: app.webhooks.map((w) => ({
+      url: w.url,
+      ...(w.events ? { events: w.events } : {}),
+      ...(w.channelPrefix !== undefined ? { channel_prefix: w.channelPrefix } : {}),
+      ...(w.format ? { format: w.format } : {}),
+      ...(w.headers ? { headers: w.headers } : {}),
+    })),
+    clientEvents: app.clientEvents,
+    subscriptionCountEvents: app.subscriptionCountEvents,
+    cacheTtlSeconds: app.cacheTtlSeconds,
+    ...(app.allowedOrigins ? { allowedOrigins: app.allowedOrigins } : {}),
+    ...limits,
+    ...(app.previousSecrets && app.previousSecrets.length > 0 ? { previousSecrets: app.previousSecrets } : {}),
+  };
+}
 
 function toTarget(w: z.infer<typeof Webhook>): WebhookTarget {
   const events = w.events ?? w.event_types;
@@ -181,17 +254,44 @@ export function loadOrCreateCredentials(file: string): { id: string; key: string
   return { ...creds, created: true };
 }
 
-/** Apps by id and by key. Immutable after start. */
+/** What one change of the app set did; `before` is the app's state before an update (a copy). */
+export interface AppChanges {
+  added: App[];
+  updated: { app: App; before: App }[];
+  removed: App[];
+}
+
+const snapshot = (a: App): App => ({ ...a, limits: { ...a.limits } });
+
+/** Whether two apps differ in anything the store holds (the index is local). */
+function sameApp(a: App, b: App): boolean {
+  return JSON.stringify(documentFromApp(a)) === JSON.stringify(documentFromApp(b));
+}
+
+/**
+ * The apps this process serves, by id and by key. Changes arrive while sockets are open: an
+ * updated app keeps its object (sockets and requests hold it), its fields replaced in place, so
+ * new limits, switches and secrets apply to what is already connected; listeners hear of every
+ * change to act on the rest (close a disabled app's sockets, and so on).
+ */
 export class AppRegistry {
   readonly #byId = new Map<string, App>();
   readonly #byKey = new Map<string, App>();
+  readonly #listeners: ((changes: AppChanges) => void)[] = [];
+  /** Indexes are never reused: a deleted app's topics must not match a new app's. */
+  #nextIndex = 0;
 
-  constructor(readonly apps: readonly App[]) {
-    apps.forEach((a, i) => {
-      a.index = i;
-      this.#byId.set(a.id, a);
-      this.#byKey.set(a.key, a);
-    });
+  constructor(apps: readonly App[]) {
+    for (const a of apps) this.#add(a);
+  }
+
+  /** Every app, in the order they were added. */
+  get apps(): App[] {
+    return [...this.#byId.values()];
+  }
+
+  get size(): number {
+    return this.#byId.size;
   }
 
   byId(id: string): App | undefined {
@@ -200,5 +300,70 @@ export class AppRegistry {
 
   byKey(key: string): App | undefined {
     return this.#byKey.get(key);
+  }
+
+  /** Called after every change that did something. */
+  onChange(listener: (changes: AppChanges) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Makes the set exactly `next`: apps missing from it are removed. */
+  replaceAll(next: readonly App[]): AppChanges {
+    const changes: AppChanges = { added: [], updated: [], removed: [] };
+    const ids = new Set(next.map((a) => a.id));
+    for (const a of this.#byId.values()) if (!ids.has(a.id)) changes.removed.push(this.#remove(a));
+    for (const a of next) this.#put(a, changes);
+    this.#emit(changes);
+    return changes;
+  }
+
+  /** Adds or updates one app (`undefined` with `id`: removes it). */
+  set(id: string, app: App | undefined): AppChanges {
+    const changes: AppChanges = { added: [], updated: [], removed: [] };
+    const existing = this.#byId.get(id);
+    if (app === undefined) {
+      if (existing !== undefined) changes.removed.push(this.#remove(existing));
+    } else {
+      this.#put(app, changes);
+    }
+    this.#emit(changes);
+    return changes;
+  }
+
+  #put(app: App, changes: AppChanges): void {
+    const existing = this.#byId.get(app.id);
+    if (existing === undefined) {
+      // A key still held by another id (it was moved in the store): that app is gone.
+      const holder = this.#byKey.get(app.key);
+      if (holder !== undefined) changes.removed.push(this.#remove(holder));
+      changes.added.push(this.#add(app));
+      return;
+    }
+    if (sameApp(existing, app)) return;
+    const before = snapshot(existing);
+    if (existing.key !== app.key) this.#byKey.delete(existing.key);
+    delete existing.allowedOrigins;
+    delete existing.previousSecrets;
+    Object.assign(existing, app, { index: existing.index });
+    this.#byKey.set(existing.key, existing);
+    changes.updated.push({ app: existing, before });
+  }
+
+  #add(app: App): App {
+    app.index = this.#nextIndex++;
+    this.#byId.set(app.id, app);
+    this.#byKey.set(app.key, app);
+    return app;
+  }
+
+  #remove(app: App): App {
+    this.#byId.delete(app.id);
+    if (this.#byKey.get(app.key) === app) this.#byKey.delete(app.key);
+    return app;
+  }
+
+  #emit(changes: AppChanges): void {
+    if (changes.added.length + changes.updated.length + changes.removed.length === 0) return;
+    for (const l of this.#listeners) l(changes);
   }
 }

@@ -1,5 +1,5 @@
-export type { App, WebhookTarget, DefaultAppInput } from './apps.js';
-export { AppRegistry, createApp, loadOrCreateCredentials, parseAppsJson } from './apps.js';
+export type { App, AppChanges, AppDocument, DefaultAppInput, DocumentCheck, FieldIssue, WebhookTarget } from './apps.js';
+export { AppRegistry, appFromDocument, createApp, documentFromApp, loadOrCreateCredentials, parseAppsJson, validateAppDocument } from './apps.js';
 export type { Config, RedisConfig, RedisTopology } from './config.js';
 export { loadConfig } from './config.js';
 export { MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, weakSecretReason } from './secret-policy.js';

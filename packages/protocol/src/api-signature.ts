@@ -1,4 +1,4 @@
-import { hmacSha256Hex, md5Hex, safeEqual } from './signature.js';
+import { hmacSha256Hex, md5Hex, safeEqual, signedByApp, type SigningCredentials } from './signature.js';
 
 /** Allowed clock skew for `auth_timestamp` (docs/reference/rest-api.md#request-signing). */
 export const API_TIMESTAMP_WINDOW_S = 600;
@@ -67,7 +67,7 @@ export type ApiAuthResult = { ok: true } | { ok: false; status: 400 | 401; messa
  * `auth_version` may be absent (webman/push's PHP Api does not send it); if present it must be 1.0.
  */
 export function verifyApiRequest(req: {
-  app: { key: string; secret: string };
+  app: SigningCredentials;
   method: string;
   paths: readonly string[];
   params: ReadonlyMap<string, string>;
@@ -107,7 +107,7 @@ export function verifyApiRequest(req: {
   let first = '';
   for (const path of req.paths) {
     const toSign = apiStringToSign(req.method, path, params);
-    if (safeEqual(sig, hmacSha256Hex(req.app.secret, toSign))) return { ok: true };
+    if (signedByApp(req.app, toSign, sig, now)) return { ok: true };
     if (first === '') first = toSign;
   }
   return {

@@ -33,10 +33,30 @@ export const signUser = (key: string, secret: string, socketId: string, userData
 export type AuthCheck = { ok: true } | { ok: false; reason: string };
 
 /**
+ * An app's signing credentials: the secret, and secrets replaced by a rotation that still verify
+ * until they expire, so signers roll over to the new one without failed requests.
+ */
+export interface SigningCredentials {
+  key: string;
+  secret: string;
+  /** Earlier secrets still accepted, each until `expiresAt` (ms since the epoch). */
+  previousSecrets?: readonly { secret: string; expiresAt: number }[] | undefined;
+}
+
+/** True when `signature` is the HMAC of `message` under the secret or a previous secret still in its grace period. */
+export function signedByApp(app: SigningCredentials, message: string, signature: string, nowMs = Date.now()): boolean {
+  if (safeEqual(signature, hmacSha256Hex(app.secret, message))) return true;
+  for (const p of app.previousSecrets ?? []) {
+    if (p.expiresAt > nowMs && safeEqual(signature, hmacSha256Hex(p.secret, message))) return true;
+  }
+  return false;
+}
+
+/**
  * Checks an `auth` value `<key>:<hex>` against the string it must sign, in constant time.
  * `describe` names the thing being authorised in the failure text (Pusher's wording).
  */
-export function verifyAuthValue(auth: unknown, app: { key: string; secret: string }, stringToSign: string, describe: string): AuthCheck {
+export function verifyAuthValue(auth: unknown, app: SigningCredentials, stringToSign: string, describe: string): AuthCheck {
   if (typeof auth !== 'string' || auth.length === 0) {
     return { ok: false, reason: `Auth info required to subscribe to ${describe}` };
   }
@@ -48,8 +68,7 @@ export function verifyAuthValue(auth: unknown, app: { key: string; secret: strin
   if (!safeEqual(key, app.key)) {
     return { ok: false, reason: `Invalid key in subscription auth data: '${key.slice(0, 64)}'` };
   }
-  const expected = hmacSha256Hex(app.secret, stringToSign);
-  if (!safeEqual(auth.slice(colon + 1), expected)) {
+  if (!signedByApp(app, stringToSign, auth.slice(colon + 1))) {
     return { ok: false, reason: `Invalid signature: Expected HMAC SHA256 hex digest of ${stringToSign}, but got ${auth.slice(colon + 1, colon + 80)}` };
   }
   return { ok: true };
