@@ -116,17 +116,16 @@ export type DocumentCheck = { ok: true; doc: AppDocument } | { ok: false; issues
 /** Validates an app document by the apps file's rules (secret strength included); every bad field is named. */
 export function validateAppDocument(raw: unknown): DocumentCheck {
   const parsed = AppDocumentSchema.safeParse(raw);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      issues: parsed.error.issues.map((i) => ({
+  const issues: FieldIssue[] = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => ({
         field: i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(', ') : '(body)'),
         message: i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''}: ${i.keys.join(', ')}` : i.message,
-      })),
-    };
-  }
-  const weak = weakSecretReason(parsed.data.secret);
-  if (weak !== undefined) return { ok: false, issues: [{ field: 'secret', message: `the secret ${weak}` }] };
+      }));
+  const secret = (raw as { secret?: unknown } | null)?.secret;
+  const weak = typeof secret === 'string' && secret !== '' ? weakSecretReason(secret) : undefined;
+  if (weak !== undefined) issues.push({ field: 'secret', message: `the secret ${weak}` });
+  if (!parsed.success || issues.length > 0) return { ok: false, issues };
   return { ok: true, doc: parsed.data };
 }
 

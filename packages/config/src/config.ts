@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { assertStrongSecret } from './secret-policy.js';
 import { createApp, loadOrCreateCredentials, parseAppsJson, type App } from './apps.js';
@@ -18,6 +19,27 @@ const Env = z.object({
   PUSH_APP_KEY: z.string().min(1).optional(),
   PUSH_APP_SECRET: z.string().min(1).optional(),
   PUSH_APPS_FILE: z.string().min(1).optional(),
+  /**
+   * Where apps live: `file` (the environment's app and PUSH_APPS_FILE, read-only), `redis` (the
+   * deployment's Redis), `postgres://...`, `mysql://...` or `mariadb://...`. @default `file` with
+   * PUSH_APPS_FILE; else `redis` clustered, and embedded a local file beside the credentials
+   */
+  PUSH_APPS_STORE: z
+    .string()
+    .min(1)
+    .refine((v) => v === 'file' || v === 'redis' || /^(postgres|postgresql|mysql|mariadb):\/\//.test(v), 'must be file, redis, or a postgres://, mysql:// or mariadb:// URL')
+    .optional(),
+  /** Read apps from soketi's apps table (this name) in the SQL store, read-only. */
+  PUSH_APPS_SOKETI_TABLE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain table name')
+    .optional(),
+  /** How often a MySQL/MariaDB store (and soketi mode) is asked whether apps changed. @default 200 */
+  PUSH_APPS_STORE_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(200),
+  /** Every node reads all apps again this often, so a lost change notification heals. @default 30000 */
+  PUSH_APPS_RESYNC_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+  /** /ready answers 503 once the apps were last read successfully longer ago than this. @default 3600000 */
+  PUSH_APPS_STALE_AFTER_MS: z.coerce.number().int().min(1000).default(3_600_000),
   PUSH_WEBHOOK_URL: z.string().url().optional(),
   /** How long a channel must stay vacated (or occupied) before its webhook goes. @default 2000 */
   PUSH_WEBHOOK_DELAY_MS: z.coerce.number().int().min(1000).max(3000).default(2000),
@@ -137,6 +159,13 @@ function redisTopology(e: z.infer<typeof Env>): RedisTopology | undefined {
   return undefined;
 }
 
+/** Where apps are kept and read from (PUSH_APPS_STORE). */
+export type AppsStoreConfig =
+  | { kind: 'file'; readOnly: string }
+  | { kind: 'local'; file: string }
+  | { kind: 'redis' }
+  | { kind: 'sql'; url: string; soketiTable?: string | undefined; pollMs: number };
+
 export interface Config {
   nodeId: string;
   host: string;
@@ -162,7 +191,14 @@ export interface Config {
   webhookBuffers: { outboxMax: number; maxInFlight: number };
   worker: { port: number; retryWindowMs: number; attemptTimeoutMs: number; claimMs: number };
   ws: { maxBackpressure: number; maxPayloadLength: number };
+  /**
+   * The apps known at start: PUSH_APPS_FILE's (the file store's content), or the app the
+   * environment defines (PUSH_APP_*, or embedded mode's generated one), which every other store
+   * serves beside its own, unchangeable through the admin API.
+   */
   apps: readonly App[];
+  appsStore: AppsStoreConfig;
+  appsSync: { resyncMs: number; staleAfterMs: number };
   /** Set when embedded mode generated or loaded credentials from its local file. */
   credentials?: { file: string; created: boolean };
 }
@@ -192,13 +228,21 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   } else if (e.PUSH_APP_ID || e.PUSH_APP_KEY || e.PUSH_APP_SECRET) {
     throw new ConfigError('PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET must be set together');
   } else if (topology !== undefined) {
-    throw new ConfigError(
-      'clustered mode (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES set) needs PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET, or PUSH_APPS_FILE',
-    );
+    if (e.PUSH_APPS_STORE === 'file') {
+      throw new ConfigError(
+        'clustered mode (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES set) needs PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET, PUSH_APPS_FILE, or an app store (PUSH_APPS_STORE=redis or a database URL)',
+      );
+    }
+    // Apps come from the store alone (the clustered default is the deployment's Redis).
+    apps = [];
   } else {
     const c = loadOrCreateCredentials(e.PUSH_CREDENTIALS_FILE);
     apps = [createApp(c.id, c.key, c.secret, e.PUSH_WEBHOOK_URL)];
     credentials = { file: e.PUSH_CREDENTIALS_FILE, created: c.created };
+  }
+  const appsStore = appsStoreConfig(e, topology !== undefined);
+  if (appsStore.kind !== 'file' && e.PUSH_APPS_FILE !== undefined) {
+    throw new ConfigError('PUSH_APPS_FILE is the file store: it cannot be combined with PUSH_APPS_STORE=' + (e.PUSH_APPS_STORE ?? ''));
   }
   return {
     nodeId: e.PUSH_NODE_ID ?? randomUUID(),
@@ -236,6 +280,30 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     ws: { maxBackpressure: e.PUSH_MAX_BACKPRESSURE_BYTES, maxPayloadLength: e.PUSH_MAX_FRAME_BYTES },
     apps,
+    appsStore,
+    appsSync: { resyncMs: e.PUSH_APPS_RESYNC_MS, staleAfterMs: e.PUSH_APPS_STALE_AFTER_MS },
     ...(credentials ? { credentials } : {}),
   };
+}
+
+function appsStoreConfig(e: z.infer<typeof Env>, clustered: boolean): AppsStoreConfig {
+  const store = e.PUSH_APPS_STORE ?? (e.PUSH_APPS_FILE !== undefined ? 'file' : clustered ? 'redis' : 'local');
+  if (e.PUSH_APPS_SOKETI_TABLE !== undefined && !/^[a-z]+:\/\//.test(store)) {
+    throw new ConfigError('PUSH_APPS_SOKETI_TABLE reads a SQL table: set PUSH_APPS_STORE to a postgres:// or mysql:// URL');
+  }
+  if (store === 'file') {
+    return {
+      kind: 'file',
+      readOnly:
+        e.PUSH_APPS_FILE !== undefined
+          ? `apps come from PUSH_APPS_FILE (${e.PUSH_APPS_FILE}), read at start: edit the file and restart, or keep apps in a store (PUSH_APPS_STORE=redis or a database URL)`
+          : 'apps come from the environment (PUSH_APPS_STORE=file): set PUSH_APPS_STORE=redis or a database URL to change them at run time',
+    };
+  }
+  if (store === 'local') return { kind: 'local', file: join(dirname(e.PUSH_CREDENTIALS_FILE), 'apps.json') };
+  if (store === 'redis') {
+    if (!clustered) throw new ConfigError('PUSH_APPS_STORE=redis needs Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES)');
+    return { kind: 'redis' };
+  }
+  return { kind: 'sql', url: store, soketiTable: e.PUSH_APPS_SOKETI_TABLE, pollMs: e.PUSH_APPS_STORE_POLL_MS };
 }

@@ -4,8 +4,10 @@ import { WebhookDispatcher } from '@herald/webhooks';
 import type { Logger } from 'pino';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { createApiServer, type ApiListenerLimits } from './api/server.js';
-import { AppRegistry } from '@herald/config';
+import { AppAdmin, openAppCatalog, type AppCatalog } from '@herald/apps';
+import { AppRegistry, type AppChanges } from '@herald/config';
 import type { Config, RedisConfig } from '@herald/config';
+import { appDisabled, appNotFound } from '@herald/protocol';
 import type { GatewayEvents, HandlerContext } from './context.js';
 import { Hub } from './hub.js';
 import { completePartialAnswers } from './partial-answers.js';
@@ -22,6 +24,8 @@ export interface Gateway {
   native: boolean;
   metrics: Metrics;
   apps: AppRegistry;
+  /** The node's copy of the apps, following the store. */
+  catalog: AppCatalog;
   /** Stops accepting, tells clients to reconnect (4200), flushes webhooks, releases everything. */
   close(): Promise<void>;
 }
@@ -44,7 +48,31 @@ export type GatewayConfig = Pick<
   timers?: { pongWaitMs?: number; sweepMs?: number };
   /** Bounds of the webhook buffers (PUSH_WEBHOOK_OUTBOX_MAX, PUSH_WEBHOOK_MAX_IN_FLIGHT); unset: their defaults. */
   webhookBuffers?: Config['webhookBuffers'];
+  /** Where apps are kept (PUSH_APPS_STORE). @default the apps of `apps`, read-only */
+  appsStore?: Config['appsStore'];
+  appsSync?: Config['appsSync'];
+  /** PUSH_ADMIN_TOKEN: the admin API exists only with it. */
+  adminToken?: string | undefined;
 };
+
+const DEFAULT_APPS_STORE: Config['appsStore'] = { kind: 'file', readOnly: 'apps are fixed at start in this gateway' };
+
+/**
+ * What a change of the app set does to this node's sockets: a deleted app's are closed with 4001, a
+ * disabled app's with 4003; an added app gets topics. Limits, secrets and webhooks need nothing
+ * here: the app object the sockets hold was updated in place.
+ */
+function applyAppChanges(hub: Hub, changes: AppChanges, log: Logger): void {
+  for (const app of changes.added) hub.addApp(app);
+  for (const app of changes.removed) {
+    const closed = hub.closeApp(app.id, appNotFound(app.key));
+    hub.removeApp(app.id);
+    log.info({ appId: app.id, closed }, 'app deleted: its sockets closed');
+  }
+  for (const { app, before } of changes.updated) {
+    if (before.enabled && !app.enabled) log.info({ appId: app.id, closed: hub.closeApp(app.id, appDisabled()) }, 'app disabled: its sockets closed');
+  }
+}
 
 /** The memory stores' transitions, for the in-process webhook pipeline; `#server-to-user-` channels are internal. */
 const webhookObserver = (webhooks: WebhookDispatcher): StateObserver => ({
@@ -62,6 +90,11 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   const { uws, native } = loadUws(cfg.allowUwsFallback);
   log.info({ uws: native ? 'native' : 'js-fallback' }, native ? 'uWebSockets.js native binary in use' : 'uWebSockets.js pure-JS fallback in use: slow');
   const apps = new AppRegistry(cfg.apps);
+  const catalog = await openAppCatalog(
+    { apps: cfg.apps, appsStore: cfg.appsStore ?? DEFAULT_APPS_STORE, appsSync: cfg.appsSync ?? { resyncMs: 30_000, staleAfterMs: 3_600_000 }, redis: cfg.redis },
+    apps,
+    log.child({ component: 'apps' }),
+  );
   const clustered = cfg.redis !== undefined;
   // Bound once the state exists; the metrics read it lazily.
   let stats: (() => ClusterStats) | undefined = undefined;
@@ -86,6 +119,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     webhooks ?? outboxEvents({ state: state as RedisClusterState, apps, log, outboxMax: cfg.webhookBuffers?.outboxMax, onDropped: countWebhookDrops(metrics) });
   const uwsApp = uws.App();
   const hub = new Hub(uwsApp, metrics, apps.apps);
+  apps.onChange((changes) => applyAppChanges(hub, changes, log.child({ component: 'apps' })));
   const subscriptionCounts = new SubscriptionCounter(state.broker);
   const ctx: HandlerContext = { hub, state, metrics, events, subscriptionCounts, log };
   state.setLocalState(() => hub.localState());
@@ -113,7 +147,14 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   const wsPort = uws.us_socket_local_port(listenSocket);
   let ready = false;
   const api = createApiServer(
-    { apps, state, metrics, ready: () => ready && state.isReady(), publishWaitMs: cfg.publishWaitMs ?? 10_000 },
+    {
+      apps,
+      state,
+      metrics,
+      ready: () => ready && state.isReady() && catalog.fresh(),
+      publishWaitMs: cfg.publishWaitMs ?? 10_000,
+      admin: cfg.adminToken !== undefined ? { token: cfg.adminToken, admin: new AppAdmin(catalog, catalog.pinned) } : undefined,
+    },
     log.child({ component: 'api' }),
     cfg.api,
   );
@@ -121,6 +162,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     await api.listen({ host: cfg.apiHost, port: cfg.apiPort });
   } catch (err) {
     uws.us_listen_socket_close(listenSocket);
+    await catalog.close();
     throw err;
   }
   const address = api.server.address();
@@ -135,6 +177,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     native,
     metrics,
     apps,
+    catalog,
     close: () =>
       (closing ??= (async () => {
         ready = false;
@@ -145,6 +188,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
         subscriptionCounts.close();
         await webhooks?.close();
         await api.close();
+        await catalog.close();
         await state.close();
         log.info('stopped');
       })()),

@@ -35,7 +35,30 @@ export class Hub {
     private readonly metrics: Metrics,
     apps: readonly App[],
   ) {
-    for (const a of apps) this.#topicPrefix.set(a.id, `${a.index}:`);
+    for (const a of apps) this.addApp(a);
+  }
+
+  /** An app added at run time: its channels get topics of their own. */
+  addApp(app: App): void {
+    this.#topicPrefix.set(app.id, `${app.index}:`);
+  }
+
+  /** A deleted app: once its sockets are closed its topics have no subscriber left. */
+  removeApp(appId: string): void {
+    this.#topicPrefix.delete(appId);
+  }
+
+  /** Closes every open socket of the app with the error (the app was disabled or deleted). */
+  closeApp(appId: string, err: PusherError): number {
+    let closed = 0;
+    for (const ws of this.sockets.values()) {
+      const d = ws.getUserData();
+      if (d.app.id === appId && d.status === 'open') {
+        closeWithError(d, err, this.metrics);
+        closed++;
+      }
+    }
+    return closed;
   }
 
   /** uWebSockets.js topic of a channel: the app's index and the channel name (no `:` in names). */

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import {
   PusherError,
   pusherError,
@@ -17,7 +17,7 @@ import {
 } from '@herald/protocol';
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
-import type { AppRegistry, App } from '@herald/config';
+import { createApp, type AppRegistry, type App } from '@herald/config';
 import type { HandlerContext } from './context.js';
 import { handleClientEvent } from './handlers/client-event.js';
 import { signout, handleSignin } from './handlers/signin.js';
@@ -28,6 +28,9 @@ import { countLimit } from './metrics.js';
 import { originAllowed } from './origin.js';
 import { IDLE_QUEUE, setStatus, socketLog, type SocketData } from './socket-data.js';
 import type { UwsModule } from './uws.js';
+
+/** The app of a socket refused before any app was found (an unknown key): it is closed at once. */
+const REJECTED_APP: App = createApp('-', '-', randomBytes(16).toString('hex'));
 
 export interface WsServerOptions {
   /** Seconds of client silence before the server pings it (also announced to clients). */
@@ -159,7 +162,7 @@ export class WsServer {
     }
     const data: UpgradeData = {
       socketId,
-      app: app ?? (this.apps.apps[0] as App),
+      app: app ?? REJECTED_APP,
       status: 'upgrading',
       channels: new Map(),
       queue: IDLE_QUEUE,

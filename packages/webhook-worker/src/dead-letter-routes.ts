@@ -1,6 +1,6 @@
 import type { RedisWebhooks } from '@herald/broker';
 import type { FastifyInstance } from 'fastify';
-import { createAdminAuth } from './admin-auth.js';
+import { createAdminAuth } from '@herald/config';
 import { parseCount, parseDeleteQuery, parseReplayBody } from './dead-letter-requests.js';
 import { LogThrottle, type WebhookLogger } from '@herald/webhooks';
 import { workerErrorBody, workerHttpError } from './worker-http-error.js';

@@ -1,4 +1,5 @@
 import { createRedisState } from '@herald/broker';
+import { openAppCatalog } from '@herald/apps';
 import { ConfigError, loadConfig, AppRegistry } from '@herald/config';
 import { createLogger } from '@herald/logger';
 import { KeyspaceConfigError } from './keyspace-source.js';
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
   const workerId = `worker-${cfg.nodeId}`;
   const log = createLogger('webhook-worker', { level: cfg.logLevel, nodeId: workerId });
   const apps = new AppRegistry(cfg.apps);
+  // Webhook targets and secrets are read from it at each delivery: a change applies to the next one.
+  const catalog = await openAppCatalog(cfg, apps, log.child({ component: 'apps' }));
   const state = await createRedisState({ ...cfg.redis!, nodeId: workerId, log: log.child({ component: 'redis' }) });
   const worker = new RedisWebhookWorker({
     state,
@@ -54,9 +57,14 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const http = createWorkerHttp(worker, { nodeId: workerId, log: log.child({ component: 'http' }), adminToken: cfg.adminToken });
+  const http = createWorkerHttp(worker, {
+    nodeId: workerId,
+    log: log.child({ component: 'http' }),
+    adminToken: cfg.adminToken,
+    moreProblems: () => (catalog.fresh() ? [] : [`apps last read from the ${catalog.store.kind} store ${Math.round(catalog.stats().lastSyncAgeMs / 1000)} s ago`]),
+  });
   await http.listen({ host: cfg.host, port: cfg.worker.port });
-  log.info({ port: cfg.worker.port, apps: cfg.apps.length, delayMs: cfg.webhookDelayMs }, 'webhook worker running');
+  log.info({ port: cfg.worker.port, apps: apps.size, delayMs: cfg.webhookDelayMs }, 'webhook worker running');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -70,6 +78,7 @@ async function main(): Promise<void> {
     (async () => {
       await http.close();
       await worker.close();
+      await catalog.close();
       await state.close();
     })().then(
       () => process.exit(0),

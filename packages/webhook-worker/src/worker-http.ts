@@ -11,6 +11,8 @@ export interface WorkerHttpOptions {
   log: Logger;
   /** PUSH_ADMIN_TOKEN: the bearer token of the dead-letter routes. Unset: they answer 404. */
   adminToken?: string | undefined;
+  /** Problems besides the worker's own (the app catalog's age), listed by /ready. */
+  moreProblems?: () => string[];
 }
 
 /**
@@ -100,7 +102,7 @@ export function createWorkerHttp(worker: RedisWebhookWorker, opts: WorkerHttpOpt
   });
 
   f.get('/ready', async (_req, reply) => {
-    const problems = worker.problems();
+    const problems = [...worker.problems(), ...(opts.moreProblems?.() ?? [])];
     return reply.code(problems.length === 0 ? 200 : 503).send(problems.length === 0 ? { ready: true } : { ready: false, problems });
   });
   f.get('/health', async () => ({ ok: true }));

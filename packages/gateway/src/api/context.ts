@@ -1,6 +1,7 @@
 import type { ClusterState } from '@herald/broker';
 import type { App, AppRegistry } from '@herald/config';
 import type { Metrics } from '../metrics.js';
+import type { AdminContext } from './admin.js';
 
 /** What the REST routes use (passed as plugin options, no globals). */
 export interface ApiContext {
@@ -11,6 +12,8 @@ export interface ApiContext {
   ready: () => boolean;
   /** How long a trigger waits for an unreachable or failing-over cluster before answering 503. */
   publishWaitMs?: number;
+  /** The admin API; undefined (PUSH_ADMIN_TOKEN unset): its routes do not exist. */
+  admin?: AdminContext | undefined;
   /** Bytes of the browser client bundle, when built. */
   clientBundle?: () => Buffer | undefined;
 }

@@ -41,6 +41,13 @@ export const API_ERRORS = {
     message: () => "Not published: the cluster (Redis) is unreachable; only this node's subscribers received it. Retry shortly (they get it again)",
   },
   StateUnavailable: { code: 'PUSH_ERR_STATE_UNAVAILABLE', status: 503, message: () => 'Cluster state unreachable (Redis): retry shortly' },
+  AdminUnauthorized: { code: 'PUSH_ERR_ADMIN_UNAUTHORIZED', status: 401, message: () => 'Unauthorized: send Authorization: Bearer <PUSH_ADMIN_TOKEN>' },
+  InvalidApp: { code: 'PUSH_ERR_INVALID_APP', status: 400, message: detail },
+  AppNotFound: { code: 'PUSH_ERR_APP_NOT_FOUND', status: 404, message: (id: string) => `No app with id ${id}` },
+  StoreReadOnly: { code: 'PUSH_ERR_STORE_READ_ONLY', status: 405, message: detail },
+  AppExists: { code: 'PUSH_ERR_APP_EXISTS', status: 409, message: detail },
+  AppVersionConflict: { code: 'PUSH_ERR_APP_VERSION_CONFLICT', status: 409, message: detail },
+  StoreUnavailable: { code: 'PUSH_ERR_STORE_UNAVAILABLE', status: 503, message: () => 'The app store cannot be reached: nothing was written, retry shortly' },
   Internal: { code: 'PUSH_ERR_INTERNAL', status: 500, message: () => 'Internal server error' },
 } as const satisfies Record<string, ApiErrorSpec>;
 

@@ -10,6 +10,7 @@ import { eventsRoutes } from './events.js';
 import { healthRoutes } from './health.js';
 import { createTriggerFastPath } from './trigger-fast-path.js';
 import { usersRoutes } from './users.js';
+import { adminRoutes } from './admin.js';
 import { countLimit } from '../metrics.js';
 
 /** Largest request body accepted: 10 batch items of 10 KB plus the envelope fit. */
@@ -125,6 +126,7 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
   void f.register(channelsRoutes, ctx);
   void f.register(usersRoutes, ctx);
   void f.register(clientBundleRoutes, ctx);
+  void f.register(adminRoutes, ctx);
   return f;
 }
 
