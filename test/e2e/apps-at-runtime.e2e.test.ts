@@ -11,7 +11,16 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import Pusher from 'pusher';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NodeHandle, RawClient, type RedisHandle, startNode, startRedis, startWebhookReceiver, uniquePrefix, type WebhookReceiver } from '@herald/test-support';
+import {
+  type NodeHandle,
+  RawClient,
+  type RedisHandle,
+  startNode,
+  startRedis,
+  startWebhookReceiver,
+  uniquePrefix,
+  type WebhookReceiver,
+} from '@herald/test-support';
 
 const TOKEN = randomBytes(16).toString('hex');
 const RESYNC_MS = 2000;
@@ -108,9 +117,19 @@ describe('apps at run time on a 3-gateway cluster', () => {
   it('webhooks of the new app come from the worker, signed with its secret', async () => {
     const c = (await attempt(gateways[2]!, app.key)).client;
     c.send({ event: 'pusher:subscribe', data: { channel: 'room-1' } });
-    await expect.poll(() => rx.unique().filter((e) => e.channel === 'room-1').map((e) => e.name)).toEqual(['channel_occupied']);
+    await expect
+      .poll(() =>
+        rx
+          .unique()
+          .filter((e) => e.channel === 'room-1')
+          .map((e) => e.name),
+      )
+      .toEqual(['channel_occupied']);
     const req = rx.delivered().find((r) => r.body.events.some((e) => e.channel === 'room-1'))!;
-    const check = new Pusher({ appId: app.id, key: app.key, secret: app.secret, cluster: 'mt1' }).webhook({ headers: req.headers as Record<string, string>, rawBody: req.rawBody });
+    const check = new Pusher({ appId: app.id, key: app.key, secret: app.secret, cluster: 'mt1' }).webhook({
+      headers: req.headers,
+      rawBody: req.rawBody,
+    });
     expect(check.isValid()).toBe(true);
   });
 
@@ -168,7 +187,16 @@ describe('apps at run time on a 3-gateway cluster', () => {
       app = r.body as AppView;
       const c = (await attempt(gateways[1]!, app.key)).client;
       c.send({ event: 'pusher:subscribe', data: { channel: 'room-2' } });
-      await expect.poll(() => rx2.unique().filter((e) => e.channel === 'room-2').map((e) => e.name), { timeout: 30_000 }).toEqual(['channel_occupied']);
+      await expect
+        .poll(
+          () =>
+            rx2
+              .unique()
+              .filter((e) => e.channel === 'room-2')
+              .map((e) => e.name),
+          { timeout: 30_000 },
+        )
+        .toEqual(['channel_occupied']);
       expect(rx.unique().filter((e) => e.channel === 'room-2')).toEqual([]);
     } finally {
       await rx2.close();
@@ -228,7 +256,18 @@ describe('apps at run time on a 3-gateway cluster', () => {
   it('the audit list has every change, newest first, never a secret', async () => {
     const r = await admin(gateways[1]!, 'GET', '/audit?limit=50');
     const entries = (r.body as { entries: { action: string; appId: string; changes: Record<string, unknown> }[] }).entries.filter((e) => e.appId === app.id);
-    expect(entries.map((e) => e.action)).toEqual(['delete', 'update', 'update', 'update', 'update', 'update', 'update', 'rotate-secret', 'rotate-secret', 'create']);
+    expect(entries.map((e) => e.action)).toEqual([
+      'delete',
+      'update',
+      'update',
+      'update',
+      'update',
+      'update',
+      'update',
+      'rotate-secret',
+      'rotate-secret',
+      'create',
+    ]);
     const text = JSON.stringify(r.body);
     expect(text).not.toContain(app.secret);
     expect(entries.find((e) => e.action === 'rotate-secret')?.changes).toMatchObject({ secret: '(changed)' });

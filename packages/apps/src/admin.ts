@@ -109,15 +109,11 @@ export class AppAdmin {
   }
 
   /** Applies a partial change: fields replace, `null` removes an optional field (a limit returns to its default). */
-  update(id: string, body: unknown, ifMatch: number | undefined, actor: string): Promise<AppView> {
-    if (!isObject(body)) return Promise.reject(new AppValidationError([{ field: '(body)', message: 'must be a JSON object' }]));
-    try {
-      rejectFields(body, BOOKKEEPING, 'is kept by the server');
-      rejectFields(body, ['id', 'key'], 'cannot be changed (create another app)');
-      rejectFields(body, ['secret'], 'changes by rotation: POST /admin/v1/apps/{id}/rotate-secret');
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+  async update(id: string, body: unknown, ifMatch: number | undefined, actor: string): Promise<AppView> {
+    if (!isObject(body)) throw new AppValidationError([{ field: '(body)', message: 'must be a JSON object' }]);
+    rejectFields(body, BOOKKEEPING, 'is kept by the server');
+    rejectFields(body, ['id', 'key'], 'cannot be changed (create another app)');
+    rejectFields(body, ['secret'], 'changes by rotation: POST /admin/v1/apps/{id}/rotate-secret');
     return this.#change(id, ifMatch, actor, 'update', (doc) => {
       const next: Record<string, unknown> = { ...doc };
       for (const [name, value] of Object.entries(body)) {
@@ -129,9 +125,9 @@ export class AppAdmin {
   }
 
   /** A new secret (generated unless given) signs from now on; the old one verifies for `graceSeconds` more. */
-  rotateSecret(id: string, body: unknown, ifMatch: number | undefined, actor: string): Promise<AppView> {
+  async rotateSecret(id: string, body: unknown, ifMatch: number | undefined, actor: string): Promise<AppView> {
     const b = body === undefined || body === null ? {} : body;
-    if (!isObject(b)) return Promise.reject(new AppValidationError([{ field: '(body)', message: 'must be a JSON object' }]));
+    if (!isObject(b)) throw new AppValidationError([{ field: '(body)', message: 'must be a JSON object' }]);
     const issues: FieldIssue[] = [];
     for (const name of Object.keys(b)) if (name !== 'graceSeconds' && name !== 'secret') issues.push({ field: name, message: 'unknown field' });
     const grace = b.graceSeconds ?? DEFAULT_GRACE_SECONDS;
@@ -139,7 +135,7 @@ export class AppAdmin {
       issues.push({ field: 'graceSeconds', message: `must be an integer from 0 to ${MAX_GRACE_SECONDS}` });
     }
     if (b.secret !== undefined && typeof b.secret !== 'string') issues.push({ field: 'secret', message: 'must be a string' });
-    if (issues.length > 0) return Promise.reject(new AppValidationError(issues));
+    if (issues.length > 0) throw new AppValidationError(issues);
     const secret = typeof b.secret === 'string' ? b.secret : randomBytes(16).toString('hex');
     return this.#change(id, ifMatch, actor, 'rotate-secret', (doc) => {
       const now = Date.now();

@@ -81,11 +81,12 @@ export class AppCatalog {
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
+    // Failures are counted and logged by the queue; the next notification or resync tries again.
     await this.#o.store.watch((ids) => {
-      if (ids === undefined) this.resync();
-      else for (const id of ids) this.refresh(id);
+      if (ids === undefined) void this.resync();
+      else for (const id of ids) void this.refresh(id);
     });
-    this.#timer = setInterval(() => this.resync(), this.#o.resyncMs);
+    this.#timer = setInterval(() => void this.resync(), this.#o.resyncMs);
     this.#timer.unref();
   }
 

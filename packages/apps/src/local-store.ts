@@ -3,6 +3,15 @@ import { dirname } from 'node:path';
 import { validateAppDocument, type AppDocument } from '@herald/config';
 import { AppExistsError, AppNotFoundError, AppVersionConflictError, type AppStore, type AuditEntry, type AuditInput, type StoredApp } from './store.js';
 
+/** The result of `run` as a promise: what it throws is the rejection (the store's methods never throw synchronously). */
+function settle<T>(run: () => T): Promise<T> {
+  try {
+    return Promise.resolve(run());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
 /** Audit entries kept in the file. */
 const AUDIT_MAX = 1000;
 
@@ -70,8 +79,8 @@ export function createLocalStore(file: string, opts: { onInvalid?: (id: string, 
       commit(doc.id, [...data.apps, app], audit, 1);
       return Promise.resolve(copy(app));
     },
-    update(id, doc, expectedVersion, audit) {
-      try {
+    update: (id, doc, expectedVersion, audit) =>
+      settle(() => {
         const current = checkVersion(id, expectedVersion);
         if (data.apps.some((a) => a.doc.key === doc.key && a.doc.id !== id)) throw new AppExistsError('key', doc.key);
         const app: StoredApp = { doc: structuredClone(doc), version: current.version + 1, createdAt: current.createdAt, updatedAt: new Date().toISOString() };
@@ -81,13 +90,10 @@ export function createLocalStore(file: string, opts: { onInvalid?: (id: string, 
           audit,
           app.version,
         );
-        return Promise.resolve(copy(app));
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    },
-    delete(id, expectedVersion, audit) {
-      try {
+        return copy(app);
+      }),
+    delete: (id, expectedVersion, audit) =>
+      settle(() => {
         const current = checkVersion(id, expectedVersion);
         commit(
           id,
@@ -95,11 +101,7 @@ export function createLocalStore(file: string, opts: { onInvalid?: (id: string, 
           audit,
           current.version,
         );
-        return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    },
+      }),
     audit(limit, beforeSeq) {
       return Promise.resolve(data.audit.filter((e) => beforeSeq === undefined || e.seq < beforeSeq).slice(0, limit));
     },

@@ -51,7 +51,11 @@ export async function openAppCatalog(cfg: AppsConfig, registry: AppRegistry, log
     await catalog.close();
     throw err;
   }
-  if (registry.size === 0) log.warn({ store: store.kind }, 'no apps yet: create one with the admin API (npm run apps -- create), or set PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET');
+  if (registry.size === 0)
+    log.warn(
+      { store: store.kind },
+      'no apps yet: create one with the admin API (npm run apps -- create), or set PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET',
+    );
   else log.info({ store: store.kind, apps: registry.size }, 'apps loaded');
   return catalog;
 }

@@ -7,6 +7,7 @@ import { ConfigError } from './config-error.js';
 import { loadConfig } from './config.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'herald-config-'));
+const creds = { PUSH_APP_ID: '7', PUSH_APP_KEY: 'k', PUSH_APP_SECRET: 'secret-secret-0123456789' };
 
 describe('loadConfig', () => {
   it('applies the ops-contract defaults and generates credentials once, then reuses them', () => {
@@ -33,9 +34,27 @@ describe('loadConfig', () => {
     expect(c.credentials).toBeUndefined();
   });
 
-  it('refuses partial credentials, and clustered mode without credentials', () => {
+  it('refuses partial credentials, and clustered mode with neither credentials nor a store that can hold apps', () => {
     expect(() => loadConfig({ PUSH_APP_ID: '7' })).toThrow(/must be set together/);
-    expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/clustered mode/);
+    expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', PUSH_APPS_STORE: 'file' })).toThrow(/clustered mode/);
+  });
+
+  it('chooses the app store: the file with PUSH_APPS_FILE, else Redis clustered and a local file embedded', () => {
+    const redis = 'redis://127.0.0.1:6379';
+    const clustered = loadConfig({ REDIS_URL: redis });
+    expect([clustered.appsStore, clustered.apps]).toEqual([{ kind: 'redis' }, []]);
+    const embedded = loadConfig({ ...creds, PUSH_CREDENTIALS_FILE: '/tmp/x/credentials.json' });
+    expect(embedded.appsStore).toEqual({ kind: 'local', file: '/tmp/x/apps.json' });
+    expect(loadConfig({ ...creds, REDIS_URL: redis, PUSH_APPS_STORE: 'file' }).appsStore.kind).toBe('file');
+    const sql = loadConfig({ REDIS_URL: redis, PUSH_APPS_STORE: 'postgres://h/db', PUSH_APPS_SOKETI_TABLE: 'apps' });
+    expect(sql.appsStore).toEqual({ kind: 'sql', url: 'postgres://h/db', soketiTable: 'apps', pollMs: 200 });
+  });
+
+  it('refuses an unknown store, soketi mode without SQL, Redis without Redis, and a file with another store', () => {
+    expect(() => loadConfig({ ...creds, PUSH_APPS_STORE: 'mongodb://h' })).toThrow(/PUSH_APPS_STORE/);
+    expect(() => loadConfig({ ...creds, PUSH_APPS_SOKETI_TABLE: 'apps' })).toThrow(/PUSH_APPS_SOKETI_TABLE/);
+    expect(() => loadConfig({ ...creds, PUSH_APPS_STORE: 'redis' })).toThrow(/needs Redis/);
+    expect(() => loadConfig({ ...creds, PUSH_APPS_STORE: 'mysql://h/db', PUSH_APPS_SOKETI_TABLE: 'apps; drop' })).toThrow(/PUSH_APPS_SOKETI_TABLE/);
   });
 
   it('lists every bad variable at once', () => {

@@ -27,7 +27,10 @@ const Env = z.object({
   PUSH_APPS_STORE: z
     .string()
     .min(1)
-    .refine((v) => v === 'file' || v === 'redis' || /^(postgres|postgresql|mysql|mariadb):\/\//.test(v), 'must be file, redis, or a postgres://, mysql:// or mariadb:// URL')
+    .refine(
+      (v) => v === 'file' || v === 'redis' || /^(postgres|postgresql|mysql|mariadb):\/\//.test(v),
+      'must be file, redis, or a postgres://, mysql:// or mariadb:// URL',
+    )
     .optional(),
   /** Read apps from soketi's apps table (this name) in the SQL store, read-only. */
   PUSH_APPS_SOKETI_TABLE: z

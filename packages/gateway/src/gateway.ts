@@ -91,7 +91,12 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   log.info({ uws: native ? 'native' : 'js-fallback' }, native ? 'uWebSockets.js native binary in use' : 'uWebSockets.js pure-JS fallback in use: slow');
   const apps = new AppRegistry(cfg.apps);
   const catalog = await openAppCatalog(
-    { apps: cfg.apps, appsStore: cfg.appsStore ?? DEFAULT_APPS_STORE, appsSync: cfg.appsSync ?? { resyncMs: 30_000, staleAfterMs: 3_600_000 }, redis: cfg.redis },
+    {
+      apps: cfg.apps,
+      appsStore: cfg.appsStore ?? DEFAULT_APPS_STORE,
+      appsSync: cfg.appsSync ?? { resyncMs: 30_000, staleAfterMs: 3_600_000 },
+      redis: cfg.redis,
+    },
     apps,
     log.child({ component: 'apps' }),
   );

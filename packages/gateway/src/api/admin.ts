@@ -1,30 +1,17 @@
-import {
-  AppExistsError,
-  AppNotFoundError,
-  AppValidationError,
-  AppVersionConflictError,
-  ReadOnlyStoreError,
-  StoreUnavailableError,
-  type AppAdmin,
-} from '@herald/apps';
+import { AppExistsError, AppNotFoundError, AppValidationError, AppVersionConflictError, ReadOnlyStoreError, StoreUnavailableError } from '@herald/apps';
 import { createAdminAuth } from '@herald/config';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from './context.js';
 import { apiError, apiErrorBody, type ApiError } from './errors.js';
 import { parseJsonBody } from './signature-check.js';
 
-/** The admin API's part of the REST context: present only when PUSH_ADMIN_TOKEN is set. */
-export interface AdminContext {
-  token: string;
-  admin: AppAdmin;
-}
-
 /** The store's and the rules' refusals as the registry's errors; anything else is left to the error handler (500). */
 function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof AppValidationError) return apiError('InvalidApp', err.message);
   if (err instanceof AppNotFoundError) return apiError('AppNotFound', err.id);
   if (err instanceof AppExistsError) return apiError('AppExists', `An app with ${err.field} ${err.value} exists`);
-  if (err instanceof AppVersionConflictError) return apiError('AppVersionConflict', `App ${err.id} is at version ${err.actual}, not ${err.expected}: read it again`);
+  if (err instanceof AppVersionConflictError)
+    return apiError('AppVersionConflict', `App ${err.id} is at version ${err.actual}, not ${err.expected}: read it again`);
   if (err instanceof ReadOnlyStoreError) return apiError('StoreReadOnly', err.message);
   if (err instanceof StoreUnavailableError) return apiError('StoreUnavailable');
   return undefined;

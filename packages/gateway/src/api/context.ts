@@ -1,7 +1,13 @@
+import type { AppAdmin } from '@herald/apps';
 import type { ClusterState } from '@herald/broker';
 import type { App, AppRegistry } from '@herald/config';
 import type { Metrics } from '../metrics.js';
-import type { AdminContext } from './admin.js';
+
+/** The admin API's part of the REST context: present only when PUSH_ADMIN_TOKEN is set. */
+interface AdminContext {
+  token: string;
+  admin: AppAdmin;
+}
 
 /** What the REST routes use (passed as plugin options, no globals). */
 export interface ApiContext {
