@@ -22,3 +22,44 @@ describe('error codes', () => {
     expect(new HeraldApiError(HeraldApiErrorCode.Timeout, 't')).toMatchObject({ status: 0, body: '' });
   });
 });
+
+describe('HeraldApiError of a Herald error body', () => {
+  it("reads the server's error_code and fields from a JSON error body", () => {
+    const body = JSON.stringify({
+      error: 'Invalid app',
+      code: 400,
+      error_code: 'PUSH_ERR_INVALID_APP',
+      fields: [
+        { field: 'maxConnections', message: 'Expected number' },
+        { field: 'webhooks.0.url', message: 'must be an http:// or https:// URL' },
+      ],
+    });
+    const err = new HeraldApiError(HeraldApiErrorCode.HttpStatus, 'm', 400, body);
+    expect(err.errorCode).toBe('PUSH_ERR_INVALID_APP');
+    expect(err.fields).toEqual([
+      { field: 'maxConnections', message: 'Expected number' },
+      { field: 'webhooks.0.url', message: 'must be an http:// or https:// URL' },
+    ]);
+    expect(Object.isFrozen(err.fields)).toBe(true);
+  });
+
+  it('leaves them empty for a body that is not a Herald error, or an error without an HTTP answer', () => {
+    for (const body of ['<html>502</html>', '', 'null', '[1]', '{"error_code":5,"fields":"x"}']) {
+      const err = new HeraldApiError(HeraldApiErrorCode.HttpStatus, 'm', 502, body);
+      expect({ errorCode: err.errorCode, fields: err.fields }, body).toEqual({ errorCode: undefined, fields: [] });
+    }
+    const network = new HeraldApiError(HeraldApiErrorCode.Network, 'm', 0, '{"error_code":"PUSH_ERR_X"}');
+    expect(network.errorCode).toBeUndefined();
+  });
+
+  it('keeps the entries of fields that name a field, and nothing else of them', () => {
+    const body = JSON.stringify({
+      error_code: 'PUSH_ERR_INVALID_APP',
+      fields: [{ field: 'a', message: 'm', extra: 1 }, { message: 'no field' }, null, { field: 'b' }],
+    });
+    expect(new HeraldApiError(HeraldApiErrorCode.HttpStatus, 'm', 400, body).fields).toEqual([
+      { field: 'a', message: 'm' },
+      { field: 'b', message: '' },
+    ]);
+  });
+});

@@ -21,9 +21,23 @@ export const HeraldApiErrorCode = {
 } as const;
 export type HeraldApiErrorCode = (typeof HeraldApiErrorCode)[keyof typeof HeraldApiErrorCode];
 
+/** A field the server refused, as a validation refusal's `fields` names it (`webhooks.0.url`). */
+export interface FieldIssue {
+  readonly field: string;
+  readonly message: string;
+}
+
 /** The one error type the SDK throws (synchronously for signing helpers, as a rejection for requests). */
 export class HeraldApiError extends Error {
   override readonly name = 'HeraldApiError';
+  /**
+   * The server's own string code (`error_code` of its JSON error body, e.g. `PUSH_ERR_APP_NOT_FOUND`),
+   * for `HttpStatus` errors whose body carries one; undefined otherwise.
+   */
+  readonly errorCode: string | undefined;
+  /** Each field a validation refusal names (the body's `fields`); empty when it names none. */
+  readonly fields: readonly FieldIssue[];
+
   constructor(
     readonly code: HeraldApiErrorCode,
     message: string,
@@ -34,7 +48,32 @@ export class HeraldApiError extends Error {
     options?: ErrorOptions,
   ) {
     super(message, options);
+    const parsed = code === HeraldApiErrorCode.HttpStatus ? parseErrorBody(body) : undefined;
+    this.errorCode = parsed?.errorCode;
+    this.fields = parsed?.fields ?? [];
   }
+}
+
+/**
+ * Herald's error bodies are `{"error", "code", "error_code"}`, plus `fields` for a validation
+ * refusal (docs/errors.md). Anything else (another server's text, a proxy's HTML page) yields
+ * nothing: the verbatim `body` stays the source of truth.
+ */
+function parseErrorBody(body: string): { errorCode: string | undefined; fields: readonly FieldIssue[] } | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined; // not JSON: nothing to read beyond the text itself
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const { error_code: errorCode, fields } = parsed as { error_code?: unknown; fields?: unknown };
+  const issues = Array.isArray(fields)
+    ? fields
+        .filter((f): f is { field: string; message: string } => f !== null && typeof f === 'object' && typeof (f as FieldIssue).field === 'string')
+        .map((f) => Object.freeze({ field: f.field, message: typeof f.message === 'string' ? f.message : '' }))
+    : [];
+  return { errorCode: typeof errorCode === 'string' ? errorCode : undefined, fields: Object.freeze(issues) };
 }
 
 export const invalidArgument = (message: string, options?: ErrorOptions) => new HeraldApiError(HeraldApiErrorCode.InvalidArgument, message, 0, '', options);

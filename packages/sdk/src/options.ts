@@ -70,7 +70,8 @@ function parseLimit(name: keyof SdkLimits, v: unknown): number {
   return v;
 }
 
-export function resolveOptions(baseUrl: string, key: string, secret: string, opts: ApiOptions): ResolvedOptions {
+/** An http(s) origin, optionally with a path that is put in front of every request's path. */
+export function parseBaseUrl(baseUrl: string): URL {
   let url: URL;
   try {
     url = new URL(baseUrl);
@@ -81,15 +82,29 @@ export function resolveOptions(baseUrl: string, key: string, secret: string, opt
   if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
     throw invalidOptions('The base URL must not carry a query, fragment or credentials');
   }
+  return url;
+}
+
+/** A whole-request deadline in milliseconds; 10 s when not given. */
+export function parseTimeout(given: unknown): number {
+  const timeoutMs = given ?? DEFAULT_TIMEOUT_MS;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw invalidOptions('timeoutMs must be a positive number of milliseconds');
+  }
+  return timeoutMs;
+}
+
+/** `/push` for `https://host/push/`; '' for an origin. */
+export const pathPrefixOf = (url: URL) => url.pathname.replace(/\/+$/, '');
+
+export function resolveOptions(baseUrl: string, key: string, secret: string, opts: ApiOptions): ResolvedOptions {
+  const url = parseBaseUrl(baseUrl);
   if (typeof key !== 'string' || key.length === 0) throw invalidOptions('The app key must be a non-empty string');
   if (typeof secret !== 'string' || secret.length === 0) throw invalidOptions('The app secret must be a non-empty string');
   if (opts === null || typeof opts !== 'object') throw invalidOptions('Options with at least { appId } are required');
   const appId = typeof opts.appId === 'number' && Number.isFinite(opts.appId) ? String(opts.appId) : opts.appId;
   if (typeof appId !== 'string' || appId.length === 0) throw invalidOptions('appId must be a non-empty string or a number');
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw invalidOptions('timeoutMs must be a positive number of milliseconds');
-  }
+  const timeoutMs = parseTimeout(opts.timeoutMs);
   const encode = opts.encode ?? 'auto';
   if (encode !== 'auto' && encode !== 'always') throw invalidOptions(`encode must be 'auto' or 'always'`);
   const limits: SdkLimits = {
@@ -105,7 +120,7 @@ export function resolveOptions(baseUrl: string, key: string, secret: string, opt
   }
   return Object.freeze({
     url,
-    pathPrefix: url.pathname.replace(/\/+$/, ''),
+    pathPrefix: pathPrefixOf(url),
     appId,
     timeoutMs,
     keepAlive: opts.keepAlive ?? true,

@@ -7,13 +7,15 @@ import { assertChannel, assertChannels, assertEventName, assertSocketId, assertU
 
 /** A signed request, ready for the transport. Pure data: building one performs no I/O. */
 export interface PreparedRequest {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** The path the signature covers, e.g. `/apps/3/channels/presence-foo` (never percent-encoded). */
   readonly signedPath: string;
   /** What goes on the request line: base-URL prefix, percent-encoded path, `?`, signed query. */
   readonly target: string;
   /** Exact body bytes (the signed body_md5 covers them); undefined for GET. */
   readonly body: string | undefined;
+  /** Sent besides the transport's own (`accept`, `content-type`...): the admin client's `authorization` and `if-match`. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** What the builders need: the resolved options plus the credentials. */

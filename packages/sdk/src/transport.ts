@@ -16,11 +16,17 @@ const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 type Status = 'open' | 'closed';
 
+/** A 2xx answer: its status and parsed JSON body (undefined for 204). */
+export interface Answer {
+  status: number;
+  body: unknown;
+}
+
 /**
  * Sends prepared requests over one `http.Agent` / `https.Agent`.
  *
  * Guarantees:
- * - resolves with the parsed JSON body of a 2xx answer; rejects with a `HeraldApiError` otherwise
+ * - resolves with the parsed JSON body of a 2xx answer (undefined for a 204); rejects with a `HeraldApiError` otherwise
  *   (`HttpStatus` with the body verbatim, `InvalidResponse`, `Network`, `Timeout`, `Closed`);
  * - `timeoutMs` bounds the whole exchange (connect, send, the complete response); the request is
  *   destroyed when it fires;
@@ -43,6 +49,11 @@ export class HttpTransport {
   }
 
   async send(req: PreparedRequest): Promise<unknown> {
+    return (await this.exchange(req)).body;
+  }
+
+  /** `send`, with the 2xx status the body came with (the admin client reports it in `InvalidResponse`). */
+  async exchange(req: PreparedRequest): Promise<Answer> {
     if (this.closed) throw closedError();
     const deadline = Date.now() + this.#opts.timeoutMs;
     try {
@@ -64,7 +75,7 @@ export class HttpTransport {
     this.agent.destroy();
   }
 
-  #attempt(req: PreparedRequest, deadline: number, isRetry = false): Promise<unknown> {
+  #attempt(req: PreparedRequest, deadline: number, isRetry = false): Promise<Answer> {
     const { method, signedPath } = req;
     return new Promise((resolve, reject) => {
       const remaining = deadline - Date.now();
@@ -77,7 +88,7 @@ export class HttpTransport {
         clearTimeout(timer);
         fn();
       };
-      const headers: Record<string, string> = { accept: 'application/json', 'x-pusher-library': 'herald-sdk' };
+      const headers: Record<string, string> = { ...req.headers, accept: 'application/json', 'x-pusher-library': 'herald-sdk' };
       if (req.body !== undefined) {
         headers['content-type'] = 'application/json';
         headers['content-length'] = String(Buffer.byteLength(req.body));
@@ -106,6 +117,8 @@ export class HttpTransport {
               const status = res.statusCode ?? 0;
               const text = Buffer.concat(chunks).toString('utf8');
               if (status < 200 || status >= 300) return reject(httpStatus(method, signedPath, status, text));
+              // 204 No Content (the admin API's answer to a deletion) has no body to parse.
+              if (status === 204) return resolve({ status, body: undefined });
               let parsed: unknown;
               try {
                 parsed = JSON.parse(text);
@@ -115,7 +128,7 @@ export class HttpTransport {
               if (parsed === null || typeof parsed !== 'object') {
                 return reject(invalidResponse(method, signedPath, status, text, 'a JSON body that is not an object or array'));
               }
-              resolve(parsed);
+              resolve({ status, body: parsed });
             }),
           );
         },

@@ -7,6 +7,7 @@ export * from './ports.js';
 export * from './redis.js';
 export * from './redis-topologies.js';
 export * from './node-process.js';
+export * from './apps-cli.js';
 export * from './cluster.js';
 export * from './metrics.js';
 export * from './sdk.js';
