@@ -124,7 +124,7 @@ describe('npm run apps against a gateway', () => {
       ['update', 2],
       ['create', 1],
     ]);
-    expect(mine[0]?.changes).toEqual({ secret: '(changed)' });
+    expect(mine[0]?.changes).toEqual({ secret: '(changed)', graceSeconds: 60 });
     expect(mine[3]?.changes).toMatchObject({ maxConnections: 5 });
     const auditText = await cli('audit');
     expect(auditText.code).toBe(0);

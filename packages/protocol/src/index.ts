@@ -53,7 +53,18 @@ export {
   PONG_FRAME,
 } from './encode.js';
 export type { AuthCheck, SigningCredentials } from './signature.js';
-export { hmacSha256Hex, md5Hex, safeEqual, channelAuthString, userAuthString, signChannel, signUser, verifyAuthValue, signWebhook, signedByApp } from './signature.js';
+export {
+  hmacSha256Hex,
+  md5Hex,
+  safeEqual,
+  channelAuthString,
+  userAuthString,
+  signChannel,
+  signUser,
+  verifyAuthValue,
+  signWebhook,
+  signedByApp,
+} from './signature.js';
 export type { ApiAuthResult } from './api-signature.js';
 export { API_TIMESTAMP_WINDOW_S, parseQueryString, apiStringToSign, signApiRequest, verifyApiRequest } from './api-signature.js';
 export type { PresenceIdentity, PresenceCheck, SigninUser } from './presence.js';
