@@ -1,2 +1,6 @@
 export type { AppStore, AuditAction, AuditEntry, AuditInput, StoredApp } from './store.js';
 export { AppExistsError, AppNotFoundError, AppVersionConflictError, ReadOnlyStoreError, StoreUnavailableError } from './store.js';
+// SQL stores
+export { createPostgresStore } from './sql/postgres-store.js';
+export { createMysqlStore } from './sql/mysql-store.js';
+export type { PollingStoreOptions, SqlStoreOptions } from './sql/store-options.js';
