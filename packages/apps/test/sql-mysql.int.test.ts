@@ -16,6 +16,7 @@ async function killConnections(db: TestDatabase, user: string): Promise<void> {
 
 describeSqlStore({
   name: 'MySQL/MariaDB',
+  handEditBlock: 'hand-edit-mysql',
   createDatabase: createMysqlDatabase,
   createStore: (url, opts) => createMysqlStore(url, opts),
   unreachableUrl: (port) => `mysql://root@127.0.0.1:${port}/herald`,

@@ -4,6 +4,7 @@ import { describeSqlStore } from './support/sql-store-cases.js';
 
 describeSqlStore({
   name: 'PostgreSQL',
+  handEditBlock: 'hand-edit-postgres',
   createDatabase: createPostgresDatabase,
   createStore: (url, opts) => createPostgresStore(url, opts),
   unreachableUrl: (port) => `postgres://postgres@127.0.0.1:${port}/herald`,

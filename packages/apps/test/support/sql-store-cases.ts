@@ -4,11 +4,14 @@ import { StoreUnavailableError, type AppStore, type PollingStoreOptions } from '
 import type { FieldIssue } from '@herald/config';
 import { describeAppStoreConformance } from '../conformance.js';
 import { appDocument, auditInput, uniqueId } from './app-documents.js';
+import { documentedSql, runScript } from './doc-blocks.js';
 import type { TestDatabase } from './sql-databases.js';
 
 /** What differs between PostgreSQL and MySQL/MariaDB in the SQL store tests. */
 export interface SqlHarness {
   name: string;
+  /** The id of the hand-edit block of docs/app-stores-sql.md for this database. */
+  handEditBlock: string;
   createDatabase(): Promise<TestDatabase>;
   createStore(url: string, opts?: PollingStoreOptions): Promise<AppStore>;
   /** The URL of a server that is not there. */
@@ -110,6 +113,41 @@ export function describeSqlStore(h: SqlHarness): void {
         await store.create(a, auditInput('create', a.id, { secret: a.secret, nested: [{ s: a.secret }] }));
         const [entry] = await store.audit(1);
         expect(entry).toMatchObject({ appId: a.id, changes: { secret: '(changed)', nested: [{ s: '(changed)' }] } });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('keeps keys that differ only in case or trailing spaces apart', async () => {
+      const store = await h.createStore(db.url);
+      try {
+        const base = `Key-${uniqueId()}`;
+        const keys = [base, base.toLowerCase(), `${base} `];
+        for (const key of keys) {
+          const doc = appDocument(uniqueId(), { key });
+          await store.create(doc, auditInput('create', doc.id));
+        }
+        expect(
+          (await store.list())
+            .map((s) => s.doc.key)
+            .filter((k) => keys.includes(k))
+            .sort(),
+        ).toEqual([...keys].sort());
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("applies the documented hand edit, and its notification reaches a node's watcher", async () => {
+      const store = await h.createStore(db.url);
+      try {
+        const a = appDocument(uniqueId());
+        await store.create(a, auditInput('create', a.id));
+        const seen: (string[] | undefined)[] = [];
+        await store.watch((ids) => seen.push(ids));
+        await runScript(db, documentedSql(h.handEditBlock).replaceAll("'my-app'", `'${a.id}'`));
+        await expect.poll(() => seen.some((ids) => ids === undefined || ids.includes(a.id))).toBe(true);
+        expect(await store.get(a.id)).toMatchObject({ version: 2, doc: { ...a, maxConnections: 500 } });
       } finally {
         await store.close();
       }
