@@ -3,4 +3,6 @@ export { AppExistsError, AppNotFoundError, AppVersionConflictError, ReadOnlyStor
 // SQL stores
 export { createPostgresStore } from './sql/postgres-store.js';
 export { createMysqlStore } from './sql/mysql-store.js';
+export { createSoketiSqlStore } from './sql/soketi-store.js';
+export type { SoketiSqlStoreOptions } from './sql/soketi-store.js';
 export type { PollingStoreOptions, SqlStoreOptions } from './sql/store-options.js';
