@@ -10,3 +10,9 @@ export { createLocalStore } from './local-store.js';
 export { createFileStore } from './file-store.js';
 export { openAppCatalog } from './open.js';
 export type { AppsConfig } from './open.js';
+// SQL stores
+export { createPostgresStore } from './sql/postgres-store.js';
+export { createMysqlStore } from './sql/mysql-store.js';
+export { createSoketiSqlStore } from './sql/soketi-store.js';
+export type { SoketiSqlStoreOptions } from './sql/soketi-store.js';
+export type { PollingStoreOptions, SqlStoreOptions } from './sql/store-options.js';

@@ -3,6 +3,9 @@ import { AppCatalog, type CatalogLog } from './catalog.js';
 import { createFileStore } from './file-store.js';
 import { createLocalStore } from './local-store.js';
 import { createRedisStore } from './redis-store.js';
+import { createMysqlStore } from './sql/mysql-store.js';
+import { createPostgresStore } from './sql/postgres-store.js';
+import { createSoketiSqlStore } from './sql/soketi-store.js';
 import type { AppStore } from './store.js';
 
 export type AppsConfig = Pick<Config, 'apps' | 'appsStore' | 'appsSync' | 'redis'>;
@@ -25,8 +28,15 @@ async function openStore(cfg: AppsConfig, log: CatalogLog): Promise<AppStore> {
         // The gateway's own connections log Redis outages; these would repeat them.
         onError: () => undefined,
       });
-    case 'sql':
-      throw new Error('SQL app stores are not available in this build');
+    case 'sql': {
+      const opts = {
+        onInvalid: (id: string, issues: { field: string; message: string }[]) => onInvalid(id, issues.map((i) => `${i.field}: ${i.message}`).join('; ')),
+        onError: (err: Error) => log.warn({ err: err.message }, 'app store connection error'),
+        pollMs: s.pollMs,
+      };
+      if (s.soketiTable !== undefined) return createSoketiSqlStore(s.url, { ...opts, table: s.soketiTable });
+      return /^postgres(ql)?:/.test(s.url) ? createPostgresStore(s.url, opts) : createMysqlStore(s.url, opts);
+    }
   }
 }
 

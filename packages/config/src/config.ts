@@ -35,7 +35,7 @@ const Env = z.object({
   /** Read apps from soketi's apps table (this name) in the SQL store, read-only. */
   PUSH_APPS_SOKETI_TABLE: z
     .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain table name')
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/, 'must be a table name (letters, digits, _), optionally schema.table')
     .optional(),
   /** How often a MySQL/MariaDB store (and soketi mode) is asked whether apps changed. @default 200 */
   PUSH_APPS_STORE_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(200),
