@@ -1,6 +1,7 @@
 /**
  * Apps changed at run time through the admin API, on a real cluster: three gateways and a webhook
- * worker on one redis-server, the apps kept in that Redis (PUSH_APPS_STORE's clustered default).
+ * worker on one redis-server, the apps kept in that Redis (PUSH_APPS_STORE's clustered default),
+ * then in a PostgreSQL database (LISTEN/NOTIFY), then in a MariaDB one (a polled change counter).
  * Every change is made through one gateway and must show its effect on the other two within a
  * second (measured, printed), with no restart: a new app accepts sockets and signed triggers, a
  * disabled one is closed with 4003 and refused 403, a deleted one closed with 4001, a lowered
@@ -12,12 +13,16 @@ import { Redis } from 'ioredis';
 import Pusher from 'pusher';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  createMysqlDatabase,
+  createPostgresDatabase,
+  metric,
   type NodeHandle,
   RawClient,
   type RedisHandle,
   startNode,
   startRedis,
   startWebhookReceiver,
+  type TestDatabase,
   uniquePrefix,
   type WebhookReceiver,
 } from '@herald/test-support';
@@ -35,71 +40,99 @@ interface AppView {
   [field: string]: unknown;
 }
 
-let redis: RedisHandle;
-let prefix: string;
-let nodes: NodeHandle[];
-let gateways: NodeHandle[];
-let rx: WebhookReceiver;
-const clients: RawClient[] = [];
-/** Milliseconds from an admin answer to the change being seen on the slowest other gateway. */
-const propagation: Record<string, number> = {};
-
-const admin = async (g: NodeHandle, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-  const r = await fetch(`${g.apiUrl}/admin/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await r.text();
-  return { status: r.status, body: text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>), etag: r.headers.get('etag') };
-};
-const sdk = (g: NodeHandle, app: { id: string; key: string; secret: string }) =>
-  new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(g.apiPort), useTLS: false });
-const triggerStatus = (g: NodeHandle, app: { id: string; key: string; secret: string }) =>
-  sdk(g, app)
-    .trigger('probe', 'e', {})
-    .then(
-      (r) => r.status,
-      (e: { status?: number }) => e.status ?? 0,
-    );
-/** Opens a socket with the key and resolves with `established`, or the close code it was refused with. */
-async function attempt(g: NodeHandle, key: string): Promise<{ client: RawClient; code: 'established' | number }> {
-  const c = await RawClient.connect(`ws://127.0.0.1:${g.wsPort}/app/${key}?protocol=7&client=js&version=8.6.0`);
-  clients.push(c);
-  const code = await Promise.race([c.waitFor((f) => f.event === 'pusher:connection_established').then(() => 'established' as const), c.closed]);
-  return { client: c, code };
-}
-/** Polls `check` on the two gateways the change was not made on; records the time until both pass. */
-async function onOthers(label: string, since: number, check: (g: NodeHandle) => Promise<unknown>, expected: unknown) {
-  await Promise.all(gateways.slice(1).map((g) => expect.poll(() => check(g), { interval: 20 }).toEqual(expected)));
-  propagation[label] = Date.now() - since;
+/** Marks the app disabled in the store's data without announcing it, as a lost notification would leave it. */
+async function disableUnannounced(kind: Store, appId: string, redisUrl: string, prefix: string, db: TestDatabase | undefined): Promise<void> {
+  if (kind === 'postgres') {
+    await db!.query(`UPDATE herald_apps SET doc = jsonb_set(doc, '{enabled}', 'false'), version = version + 1 WHERE id = $1`, [appId]);
+  } else if (kind === 'mariadb') {
+    // The change counter the nodes poll is left as it was.
+    await db!.query(`UPDATE herald_apps SET doc = JSON_SET(doc, '$.enabled', false), version = version + 1 WHERE id = ?`, [appId]);
+  } else {
+    const direct = new Redis(redisUrl);
+    try {
+      const docs = `${prefix}:{apps}:docs`;
+      const meta = `${prefix}:{apps}:meta`;
+      const doc = JSON.parse((await direct.hget(docs, appId))!) as Record<string, unknown>;
+      const [version, createdAt] = (await direct.hget(meta, appId))!.split('|');
+      await direct.hset(docs, appId, JSON.stringify({ ...doc, enabled: false }));
+      await direct.hset(meta, appId, `${Number(version) + 1}|${createdAt}|${new Date().toISOString()}`);
+    } finally {
+      direct.disconnect();
+    }
+  }
 }
 
-beforeAll(async () => {
-  redis = await startRedis();
-  prefix = uniquePrefix();
-  rx = await startWebhookReceiver();
-  const env = {
-    PUSH_REDIS_PREFIX: prefix,
-    PUSH_ADMIN_TOKEN: TOKEN,
-    PUSH_APPS_RESYNC_MS: String(RESYNC_MS),
-    PUSH_WEBHOOK_DELAY_MS: '1000',
-    LOG_LEVEL: 'info',
+type Store = 'redis' | 'postgres' | 'mariadb';
+
+describe.each(['redis', 'postgres', 'mariadb'] as const)('apps at run time on a 3-gateway cluster, kept in %s', (kind) => {
+  let redis: RedisHandle;
+  let prefix: string;
+  let db: TestDatabase | undefined;
+  let nodes: NodeHandle[];
+  let gateways: NodeHandle[];
+  let rx: WebhookReceiver;
+  const clients: RawClient[] = [];
+  /** Milliseconds from an admin answer to the change being seen on the slowest other gateway. */
+  const propagation: Record<string, number> = {};
+
+  const admin = async (g: NodeHandle, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const r = await fetch(`${g.apiUrl}/admin/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await r.text();
+    return { status: r.status, body: text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>), etag: r.headers.get('etag') };
   };
-  gateways = await Promise.all([0, 1, 2].map(() => startNode({ app: null, redisUrl: redis.url, role: 'gateway', env })));
-  const worker = await startNode({ app: null, redisUrl: redis.url, role: 'worker', env });
-  nodes = [...gateways, worker];
-}, 120_000);
+  const sdk = (g: NodeHandle, app: { id: string; key: string; secret: string }) =>
+    new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(g.apiPort), useTLS: false });
+  const triggerStatus = (g: NodeHandle, app: { id: string; key: string; secret: string }) =>
+    sdk(g, app)
+      .trigger('probe', 'e', {})
+      .then(
+        (r) => r.status,
+        (e: { status?: number }) => e.status ?? 0,
+      );
+  /** Opens a socket with the key and resolves with `established`, or the close code it was refused with. */
+  async function attempt(g: NodeHandle, key: string): Promise<{ client: RawClient; code: 'established' | number }> {
+    const c = await RawClient.connect(`ws://127.0.0.1:${g.wsPort}/app/${key}?protocol=7&client=js&version=8.6.0`);
+    clients.push(c);
+    const code = await Promise.race([c.waitFor((f) => f.event === 'pusher:connection_established').then(() => 'established' as const), c.closed]);
+    return { client: c, code };
+  }
+  /** Polls `check` on the two gateways the change was not made on; records the time until both pass. */
+  async function onOthers(label: string, since: number, check: (g: NodeHandle) => Promise<unknown>, expected: unknown) {
+    await Promise.all(gateways.slice(1).map((g) => expect.poll(() => check(g), { interval: 20 }).toEqual(expected)));
+    propagation[label] = Date.now() - since;
+  }
 
-afterAll(async () => {
-  for (const c of clients) c.close();
-  await Promise.all((nodes ?? []).map((n) => n.kill()));
-  await rx?.close();
-  await redis?.stop();
-  console.log('admin change → seen on the two other gateways (ms):', propagation);
-});
+  beforeAll(async () => {
+    redis = await startRedis();
+    prefix = uniquePrefix();
+    rx = await startWebhookReceiver();
+    db = kind === 'postgres' ? await createPostgresDatabase() : kind === 'mariadb' ? await createMysqlDatabase() : undefined;
+    const env = {
+      ...(db !== undefined ? { PUSH_APPS_STORE: kind === 'mariadb' ? db.url.replace(/^mysql:/, 'mariadb:') : db.url } : {}),
+      PUSH_REDIS_PREFIX: prefix,
+      PUSH_ADMIN_TOKEN: TOKEN,
+      PUSH_APPS_RESYNC_MS: String(RESYNC_MS),
+      PUSH_WEBHOOK_DELAY_MS: '1000',
+      LOG_LEVEL: 'info',
+    };
+    gateways = await Promise.all([0, 1, 2].map(() => startNode({ app: null, redisUrl: redis.url, role: 'gateway', env })));
+    const worker = await startNode({ app: null, redisUrl: redis.url, role: 'worker', env });
+    nodes = [...gateways, worker];
+  }, 120_000);
 
-describe('apps at run time on a 3-gateway cluster', () => {
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await Promise.all((nodes ?? []).map((n) => n.kill()));
+    await rx?.close();
+    await redis?.stop();
+    await db?.drop();
+    console.log(`${kind}: admin change → seen on the two other gateways (ms):`, propagation);
+  });
+
   let app: AppView;
 
   it('an app created on one gateway accepts sockets and signed triggers on the others within a second', async () => {
@@ -180,10 +213,12 @@ describe('apps at run time on a 3-gateway cluster', () => {
   it('changed webhooks apply to the next transition', async () => {
     const rx2 = await startWebhookReceiver();
     try {
+      const worker = nodes[3]!;
+      const appliedBefore = (await metric(worker.apiUrl, 'herald_apps_changes_applied')) ?? 0;
       const r = await admin(gateways[0]!, 'PATCH', `/apps/${app.id}`, { webhooks: [{ url: rx2.url, events: ['channel_occupied'] }] });
       expect(r.status).toBe(200);
-      // The worker applies it with the others; a socket opened after that is the next transition.
-      await expect.poll(async () => ((await admin(gateways[1]!, 'GET', `/apps/${app.id}`)).body as AppView).version).toBe((r.body as AppView).version);
+      // Once the worker has applied it, a channel occupied after that is the next transition.
+      await expect.poll(async () => (await metric(worker.apiUrl, 'herald_apps_changes_applied')) ?? 0).toBeGreaterThan(appliedBefore);
       app = r.body as AppView;
       const c = (await attempt(gateways[1]!, app.key)).client;
       c.send({ event: 'pusher:subscribe', data: { channel: 'room-2' } });
@@ -220,24 +255,14 @@ describe('apps at run time on a 3-gateway cluster', () => {
   });
 
   it('a change that was never announced is applied by the next resync', async () => {
-    // Written straight into the store's hash, as a lost notification would leave it.
-    const direct = new Redis(redis.url);
-    try {
-      const docs = `${prefix}:{apps}:docs`;
-      const meta = `${prefix}:{apps}:meta`;
-      const doc = JSON.parse((await direct.hget(docs, app.id))!) as Record<string, unknown>;
-      const [version, createdAt] = (await direct.hget(meta, app.id))!.split('|');
-      await direct.hset(docs, app.id, JSON.stringify({ ...doc, enabled: false }));
-      await direct.hset(meta, app.id, `${Number(version) + 1}|${createdAt}|${new Date().toISOString()}`);
-      const t0 = Date.now();
-      await Promise.all(gateways.map((g) => expect.poll(async () => (await attempt(g, app.key)).code, { timeout: RESYNC_MS * 5 }).toBe(4003)));
-      propagation['unannounced (resync)'] = Date.now() - t0;
-    } finally {
-      direct.disconnect();
-    }
+    await disableUnannounced(kind, app.id, redis.url, prefix, db);
+    const t0 = Date.now();
+    await Promise.all(gateways.map((g) => expect.poll(async () => (await attempt(g, app.key)).code, { timeout: RESYNC_MS * 5 }).toBe(4003)));
+    propagation['unannounced (resync)'] = Date.now() - t0;
     const on = await admin(gateways[0]!, 'PATCH', `/apps/${app.id}`, { enabled: true });
     expect(on.status).toBe(200);
     app = on.body as AppView;
+    await onOthers('enable again', Date.now(), async (g) => (await attempt(g, app.key)).code, 'established');
   });
 
   it('a deleted app is closed with 4001 everywhere, its key refused by sockets and the API', async () => {
@@ -272,60 +297,60 @@ describe('apps at run time on a 3-gateway cluster', () => {
     expect(text).not.toContain(app.secret);
     expect(entries.find((e) => e.action === 'rotate-secret')?.changes).toMatchObject({ secret: '(changed)' });
   });
-});
 
-describe('admin API refusals', () => {
-  it('answers 401 without the token or with a wrong one, and no log line holds what was sent', async () => {
-    const g = gateways[0]!;
-    const wrong = `wrong-${randomBytes(12).toString('hex')}`;
-    for (const headers of [{}, { authorization: `Bearer ${wrong}` }, { authorization: wrong }] as Record<string, string>[]) {
-      const r = await fetch(`${g.apiUrl}/admin/v1/apps`, { headers });
-      expect(r.status).toBe(401);
-      expect(await r.json()).toMatchObject({ code: 401, error_code: 'PUSH_ERR_ADMIN_UNAUTHORIZED' });
-    }
-    expect(g.output()).not.toContain(wrong);
-    expect(g.output()).not.toContain(TOKEN);
-  });
+  describe('admin API refusals', () => {
+    it('answers 401 without the token or with a wrong one, and no log line holds what was sent', async () => {
+      const g = gateways[0]!;
+      const wrong = `wrong-${randomBytes(12).toString('hex')}`;
+      for (const headers of [{}, { authorization: `Bearer ${wrong}` }, { authorization: wrong }] as Record<string, string>[]) {
+        const r = await fetch(`${g.apiUrl}/admin/v1/apps`, { headers });
+        expect(r.status).toBe(401);
+        expect(await r.json()).toMatchObject({ code: 401, error_code: 'PUSH_ERR_ADMIN_UNAUTHORIZED' });
+      }
+      expect(g.output()).not.toContain(wrong);
+      expect(g.output()).not.toContain(TOKEN);
+    });
 
-  it('names every bad field, refuses duplicates and stale versions, and writes nothing', async () => {
-    const g = gateways[0]!;
-    const before = (await admin(g, 'GET', '/apps')).body as { apps: unknown[] };
-    const bad = await admin(g, 'POST', '/apps', { colour: 'red', secret: 'short', maxConnections: -1, webhooks: [{ url: 'ftp://x.example/h' }] });
-    expect(bad.status).toBe(400);
-    expect(bad.body).toMatchObject({ error_code: 'PUSH_ERR_INVALID_APP' });
-    expect((bad.body as { fields: { field: string }[] }).fields.map((f) => f.field).sort()).toEqual(['colour', 'maxConnections', 'secret', 'webhooks.0.url']);
-    expect((await admin(g, 'POST', '/apps', { secret: 'changeme-changeme-1' })).status).toBe(400);
-    const notJson = await fetch(`${g.apiUrl}/admin/v1/apps`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{nope' });
-    expect(notJson.status).toBe(400);
+    it('names every bad field, refuses duplicates and stale versions, and writes nothing', async () => {
+      const g = gateways[0]!;
+      const before = (await admin(g, 'GET', '/apps')).body as { apps: unknown[] };
+      const bad = await admin(g, 'POST', '/apps', { colour: 'red', secret: 'short', maxConnections: -1, webhooks: [{ url: 'ftp://x.example/h' }] });
+      expect(bad.status).toBe(400);
+      expect(bad.body).toMatchObject({ error_code: 'PUSH_ERR_INVALID_APP' });
+      expect((bad.body as { fields: { field: string }[] }).fields.map((f) => f.field).sort()).toEqual(['colour', 'maxConnections', 'secret', 'webhooks.0.url']);
+      expect((await admin(g, 'POST', '/apps', { secret: 'changeme-changeme-1' })).status).toBe(400);
+      const notJson = await fetch(`${g.apiUrl}/admin/v1/apps`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{nope' });
+      expect(notJson.status).toBe(400);
 
-    const a = (await admin(g, 'POST', '/apps', {})).body as AppView;
-    const dupId = await admin(g, 'POST', '/apps', { id: a.id });
-    const dupKey = await admin(g, 'POST', '/apps', { key: a.key });
-    expect([dupId.status, dupKey.status]).toEqual([409, 409]);
-    expect([dupId.body?.error_code, dupKey.body?.error_code]).toEqual(['PUSH_ERR_APP_EXISTS', 'PUSH_ERR_APP_EXISTS']);
-    expect((await admin(g, 'PATCH', `/apps/${a.id}`, { key: 'other' })).status).toBe(400);
-    expect((await admin(g, 'PATCH', `/apps/${a.id}`, { secret: randomBytes(16).toString('hex') })).status).toBe(400);
-    expect((await admin(g, 'PATCH', '/apps/nope', { enabled: false })).status).toBe(404);
-    expect((await admin(g, 'POST', `/apps/${a.id}/rotate-secret`, { graceSeconds: -5 })).status).toBe(400);
+      const a = (await admin(g, 'POST', '/apps', {})).body as AppView;
+      const dupId = await admin(g, 'POST', '/apps', { id: a.id });
+      const dupKey = await admin(g, 'POST', '/apps', { key: a.key });
+      expect([dupId.status, dupKey.status]).toEqual([409, 409]);
+      expect([dupId.body?.error_code, dupKey.body?.error_code]).toEqual(['PUSH_ERR_APP_EXISTS', 'PUSH_ERR_APP_EXISTS']);
+      expect((await admin(g, 'PATCH', `/apps/${a.id}`, { key: 'other' })).status).toBe(400);
+      expect((await admin(g, 'PATCH', `/apps/${a.id}`, { secret: randomBytes(16).toString('hex') })).status).toBe(400);
+      expect((await admin(g, 'PATCH', '/apps/nope', { enabled: false })).status).toBe(404);
+      expect((await admin(g, 'POST', `/apps/${a.id}/rotate-secret`, { graceSeconds: -5 })).status).toBe(400);
 
-    const stale = await admin(g, 'PATCH', `/apps/${a.id}`, { clientEvents: false }, { 'if-match': '"7"' });
-    expect(stale.status).toBe(409);
-    expect(stale.body).toMatchObject({ error_code: 'PUSH_ERR_APP_VERSION_CONFLICT' });
-    expect(((await admin(g, 'GET', `/apps/${a.id}`)).body as AppView).version).toBe(1);
-    const after = (await admin(g, 'GET', '/apps')).body as { apps: unknown[] };
-    expect(after.apps.length).toBe(before.apps.length + 1);
-    expect(JSON.stringify(after)).not.toContain(a.secret);
-  });
+      const stale = await admin(g, 'PATCH', `/apps/${a.id}`, { clientEvents: false }, { 'if-match': '"7"' });
+      expect(stale.status).toBe(409);
+      expect(stale.body).toMatchObject({ error_code: 'PUSH_ERR_APP_VERSION_CONFLICT' });
+      expect(((await admin(g, 'GET', `/apps/${a.id}`)).body as AppView).version).toBe(1);
+      const after = (await admin(g, 'GET', '/apps')).body as { apps: unknown[] };
+      expect(after.apps.length).toBe(before.apps.length + 1);
+      expect(JSON.stringify(after)).not.toContain(a.secret);
+    });
 
-  it('concurrent PATCHes of one app on three nodes all apply (each against the version it read)', async () => {
-    const a = (await admin(gateways[0]!, 'POST', '/apps', {})).body as AppView;
-    const fields = ['maxPresenceMembers', 'maxChannelsPerConnection', 'maxClientEventsPerSecond'];
-    const answers = await Promise.all(fields.map((f, i) => admin(gateways[i]!, 'PATCH', `/apps/${a.id}`, { [f]: 7 + i })));
-    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
-    const final = (await admin(gateways[1]!, 'GET', `/apps/${a.id}`)).body as AppView;
-    expect([final.version, final.maxPresenceMembers, final.maxChannelsPerConnection, final.maxClientEventsPerSecond]).toEqual([4, 7, 8, 9]);
-    // With If-Match on the same version, exactly one of three wins.
-    const raced = await Promise.all(gateways.map((g, i) => admin(g, 'PATCH', `/apps/${a.id}`, { maxPresenceMembers: 20 + i }, { 'if-match': '"4"' })));
-    expect(raced.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+    it('concurrent PATCHes of one app on three nodes all apply (each against the version it read)', async () => {
+      const a = (await admin(gateways[0]!, 'POST', '/apps', {})).body as AppView;
+      const fields = ['maxPresenceMembers', 'maxChannelsPerConnection', 'maxClientEventsPerSecond'];
+      const answers = await Promise.all(fields.map((f, i) => admin(gateways[i]!, 'PATCH', `/apps/${a.id}`, { [f]: 7 + i })));
+      expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+      const final = (await admin(gateways[1]!, 'GET', `/apps/${a.id}`)).body as AppView;
+      expect([final.version, final.maxPresenceMembers, final.maxChannelsPerConnection, final.maxClientEventsPerSecond]).toEqual([4, 7, 8, 9]);
+      // With If-Match on the same version, exactly one of three wins.
+      const raced = await Promise.all(gateways.map((g, i) => admin(g, 'PATCH', `/apps/${a.id}`, { maxPresenceMembers: 20 + i }, { 'if-match': '"4"' })));
+      expect(raced.map((r) => r.status).sort()).toEqual([200, 409, 409]);
+    });
   });
 });

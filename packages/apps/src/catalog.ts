@@ -29,6 +29,16 @@ export interface CatalogStats {
   applied: number;
 }
 
+/** The catalog's figures as gauges (name, help, value), for the gateway's and the worker's /metrics alike. */
+export function catalogGauges(stats: () => CatalogStats): { name: string; help: string; value: () => number }[] {
+  return [
+    { name: 'herald_apps', help: 'Apps this node serves', value: () => stats().apps },
+    { name: 'herald_apps_changes_applied', help: 'App changes (added, changed, removed) this node applied since it started', value: () => stats().applied },
+    { name: 'herald_apps_sync_age_seconds', help: 'Seconds since the apps were last read whole from the store', value: () => stats().lastSyncAgeMs / 1000 },
+    { name: 'herald_apps_store_failures', help: 'Reads of the app store that failed since the start', value: () => stats().failures },
+  ];
+}
+
 /**
  * The node's copy of the apps: read whole at start, then kept current by the store's notifications
  * (one app read again per change) and by a full read every `resyncMs`. Lookups on the hot path read

@@ -1,6 +1,6 @@
 export type { AppStore, AuditAction, AuditEntry, AuditInput, StoredApp } from './store.js';
 export { AppExistsError, AppNotFoundError, AppVersionConflictError, ReadOnlyStoreError, StoreUnavailableError } from './store.js';
-export { AppCatalog } from './catalog.js';
+export { AppCatalog, catalogGauges } from './catalog.js';
 export type { CatalogLog, CatalogOptions, CatalogStats } from './catalog.js';
 export { AppAdmin, AppValidationError } from './admin.js';
 export type { AppView } from './admin.js';

@@ -1,5 +1,5 @@
 import { createMysqlStore } from '@herald/apps';
-import { createMysqlDatabase, type TestDatabase } from './support/sql-databases.js';
+import { createMysqlDatabase, type TestDatabase } from '@herald/test-support';
 import { describeSqlStore } from './support/sql-store-cases.js';
 
 async function killConnections(db: TestDatabase, user: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { createPostgresStore } from '@herald/apps';
-import { createPostgresDatabase } from './support/sql-databases.js';
+import { createPostgresDatabase } from '@herald/test-support';
 import { describeSqlStore } from './support/sql-store-cases.js';
 
 describeSqlStore({

@@ -12,7 +12,7 @@ import { appFromDocument, type FieldIssue } from '@herald/config';
 import { freePort } from '@herald/test-support';
 import { appDocument, auditInput } from './support/app-documents.js';
 import { documentedSql, runScript } from './support/doc-blocks.js';
-import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from './support/sql-databases.js';
+import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '@herald/test-support';
 
 /*
  * soketi's apps table as its documentation (docs.soketi.app, "App Management", SQL drivers)

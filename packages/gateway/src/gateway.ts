@@ -4,7 +4,7 @@ import { WebhookDispatcher } from '@herald/webhooks';
 import type { Logger } from 'pino';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { createApiServer, type ApiListenerLimits } from './api/server.js';
-import { AppAdmin, openAppCatalog, type AppCatalog } from '@herald/apps';
+import { AppAdmin, catalogGauges, openAppCatalog, type AppCatalog } from '@herald/apps';
 import { AppRegistry, type AppChanges } from '@herald/config';
 import type { Config, RedisConfig } from '@herald/config';
 import { appDisabled, appNotFound } from '@herald/protocol';
@@ -103,7 +103,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   const clustered = cfg.redis !== undefined;
   // Bound once the state exists; the metrics read it lazily.
   let stats: (() => ClusterStats) | undefined = undefined;
-  const metrics = createMetrics({ nodeId: cfg.nodeId, native, cluster: () => stats?.() });
+  const metrics = createMetrics({ nodeId: cfg.nodeId, native, cluster: () => stats?.(), gauges: catalogGauges(() => catalog.stats()) });
   // Embedded: webhooks are debounced and delivered in this process, fed by the memory stores.
   // Clustered: occupancy and presence webhooks come from the webhook worker (Redis keyspace
   // events); the events only a gateway sees go to the worker through the Redis outbox stream.

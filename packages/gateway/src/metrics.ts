@@ -2,7 +2,13 @@ import type { ClusterStats } from '@herald/broker';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one gateway; a registry per instance so several can live in one process. */
-export function createMetrics(opts: { nodeId: string; native: boolean; cluster?: () => ClusterStats | undefined }) {
+export function createMetrics(opts: {
+  nodeId: string;
+  native: boolean;
+  cluster?: () => ClusterStats | undefined;
+  /** More gauges read at each scrape (the app catalog's). */
+  gauges?: { name: string; help: string; value: () => number }[];
+}) {
   const registry = new Registry();
   registry.setDefaultLabels({ node: opts.nodeId });
   // Event-loop delay sampled every 100 ms, not prom-client's default 10 ms: every sample is a timer
@@ -57,6 +63,16 @@ export function createMetrics(opts: { nodeId: string; native: boolean; cluster?:
     uwsNative: new Gauge({ name: 'herald_uws_native', help: '1 when the native uWebSockets.js binary is in use', registers: [registry] }),
   };
   m.uwsNative.set(opts.native ? 1 : 0);
+  for (const g of opts.gauges ?? []) {
+    new Gauge({
+      name: g.name,
+      help: g.help,
+      registers: [registry],
+      collect() {
+        this.set(g.value());
+      },
+    });
+  }
   const cluster = opts.cluster;
   if (cluster !== undefined) {
     const gauge = (name: string, help: string, pick: (s: ClusterStats) => number) =>

@@ -33,3 +33,4 @@ export * from './deploy-files.js';
 export * from './deploy-processes.js';
 export * from './compose.js';
 export * from './kubernetes.js';
+export * from './sql-databases.js';

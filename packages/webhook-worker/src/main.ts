@@ -1,5 +1,5 @@
 import { createRedisState } from '@herald/broker';
-import { openAppCatalog } from '@herald/apps';
+import { catalogGauges, openAppCatalog } from '@herald/apps';
 import { ConfigError, loadConfig, AppRegistry } from '@herald/config';
 import { createLogger } from '@herald/logger';
 import { KeyspaceConfigError } from './keyspace-source.js';
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     nodeId: workerId,
     log: log.child({ component: 'http' }),
     adminToken: cfg.adminToken,
+    gauges: catalogGauges(() => catalog.stats()),
     moreProblems: () => (catalog.fresh() ? [] : [`apps last read from the ${catalog.store.kind} store ${Math.round(catalog.stats().lastSyncAgeMs / 1000)} s ago`]),
   });
   await http.listen({ host: cfg.host, port: cfg.worker.port });

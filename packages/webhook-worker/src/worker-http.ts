@@ -13,6 +13,8 @@ export interface WorkerHttpOptions {
   adminToken?: string | undefined;
   /** Problems besides the worker's own (the app catalog's age), listed by /ready. */
   moreProblems?: () => string[];
+  /** More gauges read at each scrape (the app catalog's). */
+  gauges?: { name: string; help: string; value: () => number }[];
 }
 
 /**
@@ -62,6 +64,7 @@ export function createWorkerHttp(worker: RedisWebhookWorker, opts: WorkerHttpOpt
         this.set(await pick());
       },
     });
+  for (const g of opts.gauges ?? []) gauge(g.name, g.help, g.value);
   gauge('herald_webhook_pending_transitions', 'Channels waiting for their quiet period before a check', () => worker.stats().pendingChecks);
   gauge('herald_webhook_in_flight', 'Outbox entries being delivered by this worker', () => worker.stats().inFlightEntries);
   gauge('herald_webhook_sent', 'Webhook batches answered with a 2xx', () => worker.stats().sent);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { TestDatabase } from './sql-databases.js';
+import type { TestDatabase } from '@herald/test-support';
 
 const DOC = new URL('../../../../docs/app-stores-sql.md', import.meta.url);
 

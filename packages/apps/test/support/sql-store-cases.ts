@@ -5,7 +5,7 @@ import type { FieldIssue } from '@herald/config';
 import { describeAppStoreConformance } from '../conformance.js';
 import { appDocument, auditInput, uniqueId } from './app-documents.js';
 import { documentedSql, runScript } from './doc-blocks.js';
-import type { TestDatabase } from './sql-databases.js';
+import type { TestDatabase } from '@herald/test-support';
 
 /** What differs between PostgreSQL and MySQL/MariaDB in the SQL store tests. */
 export interface SqlHarness {
