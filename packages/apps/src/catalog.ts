@@ -55,6 +55,7 @@ export class AppCatalog {
   #failures = 0;
   #applied = 0;
   #closed = false;
+  #resyncWaiting: Promise<void> | undefined;
   readonly #ignored = new Set<string>();
 
   constructor(o: CatalogOptions) {
@@ -109,9 +110,18 @@ export class AppCatalog {
     });
   }
 
-  /** Reads everything again, in turn. */
+  /**
+   * Reads everything again, in turn. A resync already waiting its turn covers this one: while the
+   * store hangs, the periodic ones do not pile up behind it.
+   */
   resync(): Promise<void> {
-    return this.#enqueue(() => this.#resync());
+    if (this.#resyncWaiting !== undefined) return this.#resyncWaiting;
+    const run = this.#enqueue(() => {
+      this.#resyncWaiting = undefined;
+      return this.#resync();
+    });
+    this.#resyncWaiting = run;
+    return run;
   }
 
   /** The copy is young enough to serve from (the last full read is within staleAfterMs). */
