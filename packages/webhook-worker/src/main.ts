@@ -62,7 +62,8 @@ async function main(): Promise<void> {
     log: log.child({ component: 'http' }),
     adminToken: cfg.adminToken,
     gauges: catalogGauges(() => catalog.stats()),
-    moreProblems: () => (catalog.fresh() ? [] : [`apps last read from the ${catalog.store.kind} store ${Math.round(catalog.stats().lastSyncAgeMs / 1000)} s ago`]),
+    moreProblems: () =>
+      catalog.fresh() ? [] : [`apps last read from the ${catalog.store.kind} store ${Math.round(catalog.stats().lastSyncAgeMs / 1000)} s ago`],
   });
   await http.listen({ host: cfg.host, port: cfg.worker.port });
   log.info({ port: cfg.worker.port, apps: apps.size, delayMs: cfg.webhookDelayMs }, 'webhook worker running');
