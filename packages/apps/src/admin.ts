@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { withoutUserinfo } from '@herald/broker';
 import { documentFromApp, validateAppDocument, type App, type AppDocument, type FieldIssue } from '@herald/config';
-import type { AppCatalog } from './catalog.js';
+import type { AppCatalog, CatalogLog } from './catalog.js';
 import { AppExistsError, AppNotFoundError, AppVersionConflictError, ReadOnlyStoreError, type AuditAction, type AuditEntry, type StoredApp } from './store.js';
 
 /** A body whose fields break the rules; `issues` names each. */
@@ -61,6 +61,8 @@ export class AppAdmin {
   constructor(
     private readonly catalog: AppCatalog,
     private readonly pinned: readonly App[],
+    /** Every change is logged here too (what the audit entry holds: never a secret). */
+    private readonly log: Pick<CatalogLog, 'info'> = { info: () => undefined },
   ) {}
 
   get storeInfo(): { kind: string; readOnly: string | null } {
@@ -98,7 +100,9 @@ export class AppAdmin {
       const taken = this.pinned.find((p) => p.id === doc.id || p.key === doc.key);
       if (taken !== undefined) throw new AppExistsError(taken.id === doc.id ? 'id' : 'key', taken.id === doc.id ? doc.id : doc.key);
       try {
-        const stored = await this.catalog.store.create(doc, { action: 'create', appId: doc.id, actor, changes: auditable(withoutDefaults(doc, body)) });
+        const audit = { action: 'create' as const, appId: doc.id, actor, changes: auditable(withoutDefaults(doc, body)) };
+        const stored = await this.catalog.store.create(doc, audit);
+        this.log.info({ ...audit, version: stored.version }, 'app changed');
         await this.catalog.refresh(doc.id);
         return view(stored, 'store');
       } catch (err) {
@@ -151,7 +155,9 @@ export class AppAdmin {
     this.#writable(id);
     const current = await this.catalog.store.get(id);
     if (current === undefined) throw new AppNotFoundError(id);
-    await this.catalog.store.delete(id, ifMatch, { action: 'delete', appId: id, actor, changes: {} });
+    const audit = { action: 'delete' as const, appId: id, actor, changes: {} };
+    await this.catalog.store.delete(id, ifMatch, audit);
+    this.log.info(audit, 'app changed');
     await this.catalog.refresh(id);
   }
 
@@ -173,7 +179,9 @@ export class AppAdmin {
       if (ifMatch !== undefined && ifMatch !== current.version) throw new AppVersionConflictError(id, ifMatch, current.version);
       const { doc, changes } = apply(current.doc);
       try {
-        const stored = await this.catalog.store.update(id, doc, current.version, { action, appId: id, actor, changes: auditable(changes) });
+        const audit = { action, appId: id, actor, changes: auditable(changes) };
+        const stored = await this.catalog.store.update(id, doc, current.version, audit);
+        this.log.info({ ...audit, version: stored.version }, 'app changed');
         await this.catalog.refresh(id);
         return view(stored, 'store');
       } catch (err) {
