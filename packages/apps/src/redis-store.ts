@@ -15,6 +15,9 @@ import {
 /** packages/apps/lua/, beside src/ and dist/ alike (the package ships the folder). */
 const WRITE_SCRIPT = readFileSync(new URL('../lua/app-write.lua', import.meta.url), 'utf8');
 
+/** Documents fetched per HMGET when the whole set is read. */
+const LIST_CHUNK = 1000;
+
 /** Audit entries kept; older ones are trimmed by the write that goes past it. */
 const AUDIT_MAX = 10_000;
 
@@ -102,6 +105,9 @@ export async function createRedisStore(o: RedisStoreOptions): Promise<AppStore> 
     }
   };
 
+  /** What the last list() read and validated, by id, with the version line it was read at. */
+  const listed = new Map<string, { meta: string; app: StoredApp }>();
+
   const listeners: ((ids: string[] | undefined) => void)[] = [];
   pubsub.onMessage((topic, payload) => {
     if (topic === k.topic) for (const l of listeners) l([payload.toString()]);
@@ -115,8 +121,23 @@ export async function createRedisStore(o: RedisStoreOptions): Promise<AppStore> 
     kind: 'redis',
     readOnly: undefined,
     async list() {
-      const [docs, meta] = await read(Promise.all([client.hgetall(k.docs), client.hgetall(k.meta)]));
-      return Object.keys(docs).flatMap((id) => stored(id, docs[id], meta[id]) ?? []);
+      // Every node reads the whole set every PUSH_APPS_RESYNC_MS: only the documents whose
+      // version line changed since the last read are fetched and validated again, so with
+      // thousands of apps a resync costs one small HGETALL, not seconds of parsing.
+      const meta = await read(client.hgetall(k.meta));
+      for (const id of listed.keys()) if (meta[id] === undefined) listed.delete(id);
+      const changed = Object.keys(meta).filter((id) => listed.get(id)?.meta !== meta[id]);
+      for (let i = 0; i < changed.length; i += LIST_CHUNK) {
+        const ids = changed.slice(i, i + LIST_CHUNK);
+        const docs = await read(client.hmget(k.docs, ...ids));
+        ids.forEach((id, j) => {
+          const app = stored(id, docs[j], meta[id]);
+          // A document written between the two reads is newer than its line: read again next time.
+          if (app !== undefined) listed.set(id, { meta: meta[id]!, app });
+          else listed.delete(id);
+        });
+      }
+      return [...listed.values()].map((l) => l.app);
     },
     async get(id) {
       const [doc, meta] = await read(Promise.all([client.hget(k.docs, id), client.hget(k.meta, id)]));

@@ -74,7 +74,7 @@ export interface AppStore {
   readonly kind: string;
   /** Why this store cannot be written; undefined when it can. */
   readonly readOnly: string | undefined;
-  /** Every app. */
+  /** Every app. What it returns is read, never changed: a store may hand out what it keeps. */
   list(): Promise<StoredApp[]>;
   get(id: string): Promise<StoredApp | undefined>;
   /** Stores a new app at version 1; AppExistsError when its id or key is taken. */
