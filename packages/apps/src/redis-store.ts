@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRedisConnections, type RedisConnectOptions, type RedisConnections } from '@herald/broker';
 import { validateAppDocument, type AppDocument } from '@herald/config';
+import { ListedApps } from './listed-apps.js';
 import {
   AppExistsError,
   AppNotFoundError,
@@ -105,8 +106,7 @@ export async function createRedisStore(o: RedisStoreOptions): Promise<AppStore> 
     }
   };
 
-  /** What the last list() read and validated, by id, with the version line it was read at. */
-  const listed = new Map<string, { meta: string; app: StoredApp }>();
+  const listed = new ListedApps();
 
   const listeners: ((ids: string[] | undefined) => void)[] = [];
   pubsub.onMessage((topic, payload) => {
@@ -121,23 +121,14 @@ export async function createRedisStore(o: RedisStoreOptions): Promise<AppStore> 
     kind: 'redis',
     readOnly: undefined,
     async list() {
-      // Every node reads the whole set every PUSH_APPS_RESYNC_MS: only the documents whose
-      // version line changed since the last read are fetched and validated again, so with
-      // thousands of apps a resync costs one small HGETALL, not seconds of parsing.
       const meta = await read(client.hgetall(k.meta));
-      for (const id of listed.keys()) if (meta[id] === undefined) listed.delete(id);
-      const changed = Object.keys(meta).filter((id) => listed.get(id)?.meta !== meta[id]);
+      const changed = listed.changed(new Map(Object.entries(meta)));
       for (let i = 0; i < changed.length; i += LIST_CHUNK) {
         const ids = changed.slice(i, i + LIST_CHUNK);
         const docs = await read(client.hmget(k.docs, ...ids));
-        ids.forEach((id, j) => {
-          const app = stored(id, docs[j], meta[id]);
-          // A document written between the two reads is newer than its line: read again next time.
-          if (app !== undefined) listed.set(id, { meta: meta[id]!, app });
-          else listed.delete(id);
-        });
+        ids.forEach((id, j) => listed.set(id, meta[id]!, stored(id, docs[j], meta[id])));
       }
-      return [...listed.values()].map((l) => l.app);
+      return listed.all();
     },
     async get(id) {
       const [doc, meta] = await read(Promise.all([client.hget(k.docs, id), client.hget(k.meta, id)]));

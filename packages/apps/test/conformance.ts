@@ -67,6 +67,8 @@ export function describeAppStoreConformance(name: string, make: () => Promise<Co
     it('updates at the current version only (AppVersionConflictError otherwise)', async () => {
       const a = appDocument(uniqueId());
       const v1 = await store.create(a, auditInput('create', a.id));
+      // Read whole once before the change: a store that keeps its last full read must see it next time.
+      expect((await store.list()).find((s) => s.doc.id === a.id)).toEqual(v1);
       const changed = { ...a, enabled: false, maxConnections: 7 };
       const v2 = await other.update(a.id, changed, 1, auditInput('update', a.id, { enabled: false, maxConnections: 7 }));
       expect(v2).toMatchObject({ doc: changed, version: 2, createdAt: v1.createdAt });
@@ -79,6 +81,7 @@ export function describeAppStoreConformance(name: string, make: () => Promise<Co
         actual: 2,
       });
       expect((await store.get(a.id))?.doc).toEqual(changed);
+      expect((await store.list()).find((s) => s.doc.id === a.id)).toEqual(v2);
     });
 
     it("refuses an update that takes another app's key, and changes nothing", async () => {

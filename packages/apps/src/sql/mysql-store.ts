@@ -1,3 +1,4 @@
+import { ListedApps } from '../listed-apps.js';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { AppDocument } from '@herald/config';
 import { AppExistsError, AppNotFoundError, AppVersionConflictError, type AppStore, type AuditEntry, type AuditInput, type StoredApp } from '../store.js';
@@ -8,6 +9,9 @@ import { Poller } from './poller.js';
 import { DEFAULT_POLL_MS, type PollingStoreOptions } from './store-options.js';
 import { MAX_TRANSACTION_ATTEMPTS, isMysqlConnectionError, isRetryableConflict, unavailable } from './unavailable.js';
 import { createMysqlPool, fromMysqlTime } from './mysql-pool.js';
+
+/** Documents fetched per query when the whole set is read. */
+const LIST_CHUNK = 1000;
 
 interface AppRow extends RowDataPacket {
   id: string;
@@ -45,6 +49,8 @@ class MysqlAppStore implements AppStore {
   readonly #watchers = new Set<(ids: string[] | undefined) => void>();
   #poller: Promise<Poller> | undefined;
   #closed = false;
+  /** The last full read, so the next one fetches only the documents whose version changed. */
+  readonly #listed = new ListedApps();
 
   constructor(pool: Pool, opts: PollingStoreOptions) {
     this.#pool = pool;
@@ -52,8 +58,19 @@ class MysqlAppStore implements AppStore {
   }
 
   async list(): Promise<StoredApp[]> {
-    const rows = await this.#read<AppRow>(`SELECT ${APP_COLUMNS} FROM herald_apps ORDER BY id`);
-    return rows.flatMap((r) => this.#stored(r) ?? []);
+    const lines = await this.#read<RowDataPacket>('SELECT id, version, created_at FROM herald_apps');
+    const byId = new Map(lines.map((l) => [String(l.id), `${String(l.version)}|${String(l.created_at)}`]));
+    const changed = this.#listed.changed(byId);
+    for (let i = 0; i < changed.length; i += LIST_CHUNK) {
+      const ids = changed.slice(i, i + LIST_CHUNK);
+      const rows = await this.#read<AppRow>(`SELECT ${APP_COLUMNS} FROM herald_apps WHERE id IN (?)`, [ids]);
+      const found = new Map(rows.map((r) => [r.id, r]));
+      for (const id of ids) {
+        const row = found.get(id);
+        this.#listed.set(id, byId.get(id)!, row === undefined ? undefined : this.#stored(row));
+      }
+    }
+    return this.#listed.all();
   }
 
   async get(id: string): Promise<StoredApp | undefined> {

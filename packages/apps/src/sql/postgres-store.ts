@@ -1,3 +1,4 @@
+import { ListedApps } from '../listed-apps.js';
 import pg from 'pg';
 import type { AppDocument } from '@herald/config';
 import { AppExistsError, AppNotFoundError, AppVersionConflictError, type AppStore, type AuditEntry, type AuditInput, type StoredApp } from '../store.js';
@@ -7,6 +8,9 @@ import { POSTGRES_CHANNEL, PostgresListener } from './postgres-listener.js';
 import { POSTGRES_MIGRATIONS, POSTGRES_UNIQUE_FIELDS, postgresMigrationSession } from './postgres-migrations.js';
 import { CONNECT_TIMEOUT_MS, QUERY_TIMEOUT_MS, DEFAULT_POOL_SIZE, type SqlStoreOptions } from './store-options.js';
 import { MAX_TRANSACTION_ATTEMPTS, isPostgresConnectionError, isRetryableConflict, unavailable } from './unavailable.js';
+
+/** Documents fetched per query when the whole set is read. */
+const LIST_CHUNK = 1000;
 
 interface AppRow {
   id: string;
@@ -43,6 +47,8 @@ class PostgresAppStore implements AppStore {
   readonly #watchers = new Set<(ids: string[] | undefined) => void>();
   #listener: Promise<PostgresListener> | undefined;
   #closed = false;
+  /** The last full read, so the next one fetches only the documents whose version changed. */
+  readonly #listed = new ListedApps();
 
   constructor(url: string, pool: pg.Pool, opts: SqlStoreOptions) {
     this.#url = url;
@@ -51,8 +57,19 @@ class PostgresAppStore implements AppStore {
   }
 
   async list(): Promise<StoredApp[]> {
-    const rows = await this.#read<AppRow>(`SELECT ${APP_COLUMNS} FROM herald_apps ORDER BY id`);
-    return rows.flatMap((r) => this.#stored(r) ?? []);
+    const lines = await this.#read<{ id: string; version: number; created_at: Date }>('SELECT id, version, created_at FROM herald_apps');
+    const byId = new Map(lines.map((l) => [l.id, `${l.version}|${l.created_at.toISOString()}`]));
+    const changed = this.#listed.changed(byId);
+    for (let i = 0; i < changed.length; i += LIST_CHUNK) {
+      const ids = changed.slice(i, i + LIST_CHUNK);
+      const rows = await this.#read<AppRow>(`SELECT ${APP_COLUMNS} FROM herald_apps WHERE id = ANY($1)`, [ids]);
+      const found = new Map(rows.map((r) => [r.id, r]));
+      for (const id of ids) {
+        const row = found.get(id);
+        this.#listed.set(id, byId.get(id)!, row === undefined ? undefined : this.#stored(row));
+      }
+    }
+    return this.#listed.all();
   }
 
   async get(id: string): Promise<StoredApp | undefined> {
