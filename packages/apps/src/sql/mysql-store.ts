@@ -1,3 +1,4 @@
+import { ChangeSource } from './change-source.js';
 import { ListedApps } from '../listed-apps.js';
 import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { AppDocument } from '@herald/config';
@@ -46,8 +47,10 @@ class MysqlAppStore implements AppStore {
   readonly readOnly = undefined;
   readonly #pool: Pool;
   readonly #opts: PollingStoreOptions;
-  readonly #watchers = new Set<(ids: string[] | undefined) => void>();
-  #poller: Promise<Poller> | undefined;
+  readonly #changes = new ChangeSource<Poller>(
+    (notify) => this.#poll(notify),
+    (p) => p.stop(),
+  );
   #closed = false;
   /** The last full read, so the next one fetches only the documents whose version changed. */
   readonly #listed = new ListedApps();
@@ -141,26 +144,17 @@ class MysqlAppStore implements AppStore {
 
   async watch(onChange: (ids: string[] | undefined) => void): Promise<void> {
     this.#assertOpen();
-    this.#watchers.add(onChange);
-    this.#poller ??= this.#poll();
-    try {
-      await this.#poller;
-    } catch (err) {
-      this.#watchers.delete(onChange);
-      this.#poller = undefined;
-      throw err;
-    }
+    await this.#changes.watch(onChange);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const poller = await this.#poller?.catch(() => undefined);
-    await poller?.stop();
+    await this.#changes.stop();
     await this.#pool.end();
   }
 
-  async #poll(): Promise<Poller> {
+  async #poll(notify: (ids: string[] | undefined) => void): Promise<Poller> {
     const poller = new Poller({
       intervalMs: this.#opts.pollMs ?? DEFAULT_POLL_MS,
       read: async () => {
@@ -168,7 +162,7 @@ class MysqlAppStore implements AppStore {
         return String(row?.counter);
       },
       onChange: (ids) => {
-        for (const w of this.#watchers) w(ids);
+        notify(ids);
       },
       onError: (err) => this.#opts.onError?.(err),
     });

@@ -1,3 +1,4 @@
+import { ChangeSource } from './change-source.js';
 import { ListedApps } from '../listed-apps.js';
 import pg from 'pg';
 import type { AppDocument } from '@herald/config';
@@ -44,8 +45,10 @@ class PostgresAppStore implements AppStore {
   readonly #url: string;
   readonly #pool: pg.Pool;
   readonly #opts: SqlStoreOptions;
-  readonly #watchers = new Set<(ids: string[] | undefined) => void>();
-  #listener: Promise<PostgresListener> | undefined;
+  readonly #changes = new ChangeSource<PostgresListener>(
+    (notify) => this.#listen(notify),
+    (l) => l.close(),
+  );
   #closed = false;
   /** The last full read, so the next one fetches only the documents whose version changed. */
   readonly #listed = new ListedApps();
@@ -145,30 +148,21 @@ class PostgresAppStore implements AppStore {
 
   async watch(onChange: (ids: string[] | undefined) => void): Promise<void> {
     this.#assertOpen();
-    this.#watchers.add(onChange);
-    this.#listener ??= this.#listen();
-    try {
-      await this.#listener;
-    } catch (err) {
-      this.#watchers.delete(onChange);
-      this.#listener = undefined;
-      throw err;
-    }
+    await this.#changes.watch(onChange);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const listener = await this.#listener?.catch(() => undefined);
-    await listener?.close();
+    await this.#changes.stop();
     await this.#pool.end();
   }
 
-  async #listen(): Promise<PostgresListener> {
+  async #listen(notify: (ids: string[] | undefined) => void): Promise<PostgresListener> {
     const listener = new PostgresListener(
       this.#url,
       (ids) => {
-        for (const w of this.#watchers) w(ids);
+        notify(ids);
       },
       (err) => this.#opts.onError?.(err),
     );

@@ -1,3 +1,4 @@
+import { ChangeSource } from './change-source.js';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Pool as MysqlPool, RowDataPacket } from 'mysql2/promise';
@@ -102,8 +103,10 @@ class SoketiSqlStore implements AppStore {
   readonly readOnly: string;
   readonly #reader: TableReader;
   readonly #opts: SoketiSqlStoreOptions;
-  readonly #watchers = new Set<(ids: string[] | undefined) => void>();
-  #poller: Promise<Poller> | undefined;
+  readonly #changes = new ChangeSource<Poller>(
+    (notify) => this.#poll(notify),
+    (p) => p.stop(),
+  );
   #closed = false;
 
   constructor(reader: TableReader, opts: SoketiSqlStoreOptions) {
@@ -141,26 +144,17 @@ class SoketiSqlStore implements AppStore {
 
   async watch(onChange: (ids: string[] | undefined) => void): Promise<void> {
     this.#assertOpen();
-    this.#watchers.add(onChange);
-    this.#poller ??= this.#poll();
-    try {
-      await this.#poller;
-    } catch (err) {
-      this.#watchers.delete(onChange);
-      this.#poller = undefined;
-      throw err;
-    }
+    await this.#changes.watch(onChange);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const poller = await this.#poller?.catch(() => undefined);
-    await poller?.stop();
+    await this.#changes.stop();
     await this.#reader.close();
   }
 
-  async #poll(): Promise<Poller> {
+  async #poll(notify: (ids: string[] | undefined) => void): Promise<Poller> {
     const poller = new Poller({
       intervalMs: this.#opts.pollMs ?? DEFAULT_POLL_MS,
       // The table is small (one row per app) and has no change counter or timestamps to ask
@@ -170,7 +164,7 @@ class SoketiSqlStore implements AppStore {
         return createHash('sha256').update(JSON.stringify(rows)).digest('hex');
       },
       onChange: (ids) => {
-        for (const w of this.#watchers) w(ids);
+        notify(ids);
       },
       onError: (err) => this.#opts.onError?.(err),
     });
