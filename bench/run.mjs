@@ -170,8 +170,8 @@ async function runScenario(name, opts) {
   meta.elapsedS = Math.round((Date.now() - t0) / 1000);
   const agg = aggregate(all);
   process.stdout.write(`\n${name} (${opts.size}${opts.runs > 1 ? `, median of ${opts.runs} runs` : ''}, ${meta.elapsedS} s)\n`);
-  process.stdout.write(`${table(agg, sc.columns)}\n`);
-  for (const extra of sc.extraTables?.(agg) ?? []) process.stdout.write(`\n${extra.title}\n${table(extra.rows, extra.columns)}\n`);
+  process.stdout.write(`${table(sc.tableRows?.(agg) ?? agg, sc.columns)}\n`);
+  for (const extra of sc.extraTables?.(agg, all) ?? []) process.stdout.write(`\n${extra.title}\n${table(extra.rows, extra.columns)}\n`);
   if (notes.length) process.stdout.write(`\nnotes:\n${notes.map((n) => `  - ${n}`).join('\n')}\n`);
   if (opts.save) {
     const dir = path.join(BENCH, 'results');

@@ -213,11 +213,12 @@ is killed when it exits.
     parts.push(
       `${sc.description}. Run ${r.meta.machine.date.slice(0, 16).replace('T', ' ')} UTC, configuration \`${JSON.stringify(r.meta.cfg)}\`${r.meta.runs > 1 ? `, median of ${r.meta.runs} runs` : ''}, ${r.meta.elapsedS} s, commit ${r.meta.machine.commit ?? '?'}; other jobs used a median ${f(otherMedian)} of the ${m.nproc} cores during its phases.\n`,
     );
-    const s = summary(n, r.agg);
+    // A scenario may give its own summary lines (from its every row, to pool runs).
+    const s = sc.summary ? sc.summary(r.agg, r.rows).join('\n') : summary(n, r.agg);
     if (s) parts.push(`${s}\n`);
     const cols = [...sc.columns.filter((c) => !['gen cores', 'host busy'].includes(c[0])), ['gen cores', (q) => q.genCores], ['other', (q) => q.otherCores]];
-    parts.push(table(r.agg, cols, { markdown: true }) + '\n');
-    for (const extra of sc.extraTables?.(r.agg) ?? []) parts.push(`${extra.title}:\n\n${table(extra.rows, extra.columns, { markdown: true })}\n`);
+    parts.push(table(sc.tableRows?.(r.agg) ?? r.agg, cols, { markdown: true }) + '\n');
+    for (const extra of sc.extraTables?.(r.agg, r.rows) ?? []) parts.push(`${extra.title}:\n\n${table(extra.rows, extra.columns, { markdown: true })}\n`);
     if (r.meta.notes?.length) parts.push(`Notes from the run:\n\n${r.meta.notes.map((t) => `- ${t}`).join('\n')}\n`);
   }
   const file = path.join(ROOT, 'docs/performance.md');

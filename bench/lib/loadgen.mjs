@@ -96,9 +96,12 @@ export class LoadGen {
   /**
    * Opens `count` connections spread over the subscriber processes (contiguous, even-sized index
    * blocks so client-event pairs stay in one process), on `url`, each subscribed per `spec`.
-   * workers: optional subset of subscriber processes to use.
+   * workers: optional subset of subscriber processes to use. firstIndex: where the indexes start
+   * (by default after the last connection opened), e.g. 0 again for a second server's connections,
+   * so that their own channels carry the same names as the first server's.
    */
-  async connect(url, count, spec, { app, concurrency = 64, localAddresses, workers, timeoutMs = 20000 } = {}) {
+  async connect(url, count, spec, { app, concurrency = 64, localAddresses, workers, timeoutMs = 20000, firstIndex } = {}) {
+    if (firstIndex !== undefined) this.nextIndex = firstIndex;
     const ws = workers ?? this.subs;
     const per = Math.ceil(count / ws.length / 2) * 2;
     const cap = LoadGen.perWorkerCap();
