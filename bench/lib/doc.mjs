@@ -5,7 +5,7 @@ import path from 'node:path';
 import { aggregate, table } from './report.mjs';
 import { BENCH_DIR, ROOT } from './servers.mjs';
 
-const ORDER = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn'];
+const ORDER = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps'];
 
 function load(name, size) {
   const file = path.join(BENCH_DIR, 'results', `${name}-${size}.jsonl`);
@@ -89,6 +89,7 @@ const TITLES = {
   'many-channels': 'Many channels: signed triggers per second',
   'client-events': 'Client events: relay on private channels',
   'presence-churn': 'Presence churn across nodes',
+  apps: 'Apps at run time: 1 app against 10,000 in the store, and change propagation',
 };
 
 export async function writeDoc({ size = 'small' } = {}) {
@@ -146,7 +147,7 @@ npm run bench -- fanout --servers herald,ceiling --set subs=[2000] --set rate=50
 npm run bench -- doc --size small            # rewrite this file from bench/results/
 \`\`\`
 
-Scenarios: \`fanout\`, \`cluster\`, \`connections\`, \`many-channels\`, \`client-events\`, \`presence-churn\`.
+Scenarios: \`fanout\`, \`cluster\`, \`connections\`, \`many-channels\`, \`client-events\`, \`presence-churn\`, \`apps\`.
 Each prints one JSON line per measurement (with every field: histograms summarised, generator CPU per
 process, HTTP status counts, errors), then a table; results are kept in \`bench/results/<scenario>-<size>.jsonl\`
 and fan-out's chart in \`bench/results/fanout-<size>.svg\`. soketi is installed on first use into
