@@ -225,10 +225,11 @@ async function propagation(ctx, redis, store) {
         app = { id: t.id, key: t.key, secret: t.secret, nextSecret: tenant(k, `r${ctx.run}s`).secret };
       }
       const probeApp = step.rotate ? { ...app, secret: app.nextSecret } : app;
-      // Random gaps: the changes fall anywhere in the nodes' cycle of full reads.
-      await sleep(Math.random() * 2 * cfg.changeGapMs);
       const before = await Promise.all(probers.map((p) => p.probe(probeApp)));
       if (before.some((r) => r.status === step.after)) wrongBefore++;
+      // A random gap after the check, not before it: a node busy reading the whole store would
+      // hold the check's answer until done, and every change would then find it free.
+      await sleep(Math.random() * 2 * cfg.changeGapMs);
       const t0 = performance.now();
       const answer = await step.run(admin, app);
       const deadline = answer.atMs + APPLY_TIMEOUT_MS;
