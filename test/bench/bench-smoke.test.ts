@@ -62,7 +62,7 @@ describe('npm run bench at a tiny size', { timeout: 120_000 }, () => {
   });
 
   it('apps compares 1 app with N apps in the store and times every admin change until the other gateways apply it', async () => {
-    const sets = { apps: 200, subs: 40, conns: 60, sharedEvery: 20, phaseMs: 400, warmupMs: 0, pairs: 1, idleMs: 500, changes: 20, changeGapMs: 0 };
+    const sets = { apps: 200, subs: 40, conns: 60, sharedEvery: 20, phaseMs: 400, warmupMs: 0, rounds: 1, idleMs: 500, changes: 20, changeGapMs: 0 };
     const { rows, out, code } = await bench('apps', sets, 'herald');
     expect(code, out.slice(-3000)).toBe(0);
     for (const test of ['fanout', 'triggers']) {
