@@ -89,7 +89,7 @@ const TITLES = {
   'many-channels': 'Many channels: signed triggers per second',
   'client-events': 'Client events: relay on private channels',
   'presence-churn': 'Presence churn across nodes',
-  apps: 'Apps at run time: 1 app against 10,000 in the store, and change propagation',
+  apps: 'Apps at run time: one app against many in the store, and change propagation',
 };
 
 export async function writeDoc({ size = 'small' } = {}) {
