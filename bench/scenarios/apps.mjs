@@ -393,7 +393,7 @@ export default {
       sharedEvery: 500,
       phaseMs: 3000,
       warmupMs: 1000,
-      rounds: 4,
+      rounds: 6,
       idleMs: 3000,
       nodes: 3,
       changes: 200,
