@@ -462,9 +462,10 @@ export default {
   summary(agg, rows) {
     const out = [];
     const num = (v) => (typeof v !== 'number' ? '–' : Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : String(round(v, v >= 10 ? 1 : 2)));
+    const times = (v) => (typeof v === 'number' ? `${v.toFixed(2)}×` : '–');
     const spreadText = (g, field) => {
       const sp = ratioSpread(rows, g, field);
-      return `${num(sp.median)}× (${num(sp.min)}–${num(sp.max)} over ${sp.n} phases)`;
+      return `${times(sp.median)} (${times(sp.min)}–${times(sp.max)} over ${sp.n} phases)`;
     };
     for (const g of TESTS) {
       const one = agg.find((r) => r.group === g && r.apps === 1);
@@ -481,7 +482,7 @@ export default {
     const idleOne = agg.find((r) => r.group === 'resync' && r.apps === 1);
     if (idle)
       out.push(
-        `- One full read of the store of ${label(idle.apps)} (every node makes one every ${DEFAULT_RESYNC_MS / 1000} s by default) took ${num(idle.resyncCpuMs)} ms of gateway CPU, ${num(round((idle.resyncCpuMs / DEFAULT_RESYNC_MS) * 100, 3))} % of a core over the period: spread over it, ${num(round(readShare(agg, 'fanout') * 100, 2))} % more CPU per fan-out message and ${num(round(readShare(agg, 'triggers') * 100, 2))} % more per trigger at the rates above (less on a busier gateway), so N apps ÷ 1 app in CPU per message, the read included: fan-out ${num(withRead(rows, agg, 'fanout'))}×, triggers ${num(withRead(rows, agg, 'triggers'))}×. A request waited up to ${num(idle.longestWaitMs)} ms on the idle gateway reading it every second (${num(idleOne?.longestWaitMs)} ms with 1 app): the read holds the event loop that long.`,
+        `- One full read of the store of ${label(idle.apps)} (every node makes one every ${DEFAULT_RESYNC_MS / 1000} s by default) took ${num(idle.resyncCpuMs)} ms of gateway CPU, ${num(round((idle.resyncCpuMs / DEFAULT_RESYNC_MS) * 100, 3))} % of a core over the period: spread over it, ${num(round(readShare(agg, 'fanout') * 100, 2))} % more CPU per fan-out message and ${num(round(readShare(agg, 'triggers') * 100, 2))} % more per trigger at the rates above (less on a busier gateway), so N apps ÷ 1 app in CPU per message, the read included: fan-out ${times(withRead(rows, agg, 'fanout'))}, triggers ${times(withRead(rows, agg, 'triggers'))}. A request waited up to ${num(idle.longestWaitMs)} ms on the idle gateway reading it every second (${num(idleOne?.longestWaitMs)} ms with 1 app): the read holds the event loop that long.`,
       );
     const prop = rows.filter((r) => r.group === 'propagation');
     if (prop.length) {
