@@ -433,7 +433,7 @@ export default {
     ['p50 ms', (r) => r.p50],
     ['p99 ms', (r) => r.p99],
     ['loss', (r) => r.loss],
-    ['srv CPU µs/msg', (r) => r.cpu],
+    ['srv CPU µs/msg or trig', (r) => r.cpu],
     ['redis CPU µs/trig', (r) => r.redisCpuUsPerTrigger],
     ['RSS MB', (r) => r.rssMB],
     ['gen cores', (r) => r.genCores],
@@ -500,7 +500,7 @@ export default {
     const spread = ['fanout', 'triggers'].flatMap((g) =>
       ['tput', 'cpu'].map((field) => ({
         test: g,
-        what: field === 'tput' ? (g === 'fanout' ? 'messages/s' : 'triggers/s') : 'server CPU µs per message',
+        what: field === 'tput' ? (g === 'fanout' ? 'messages/s' : 'triggers/s') : `server CPU µs per ${g === 'fanout' ? 'message' : 'trigger'}`,
         ...ratioSpread(rows, g, field),
       })),
     );
