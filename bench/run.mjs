@@ -6,7 +6,7 @@
 //   node bench/run.mjs doc [--size small]     (rewrites docs/performance.md from bench/results/)
 //   node bench/run.mjs list
 //
-// Scenarios: fanout, cluster, connections, many-channels, client-events, presence-churn.
+// Scenarios: fanout, cluster, connections, many-channels, client-events, presence-churn, apps.
 // Prints one JSON line per measurement on stdout, then a table (medians over runs when --runs > 1);
 // progress goes to stderr. Results are kept in bench/results/<scenario>-<size>.jsonl; fanout also
 // writes bench/results/fanout-<size>.svg. Everything runs against 127.0.0.1 only, and every phase is
@@ -45,7 +45,7 @@ const { ensureSoketi, serverFdLimit } = await import('./lib/servers.mjs');
 const { fdLimits } = await import('./lib/proc.mjs');
 const { log } = await import('./lib/util.mjs');
 
-export const SCENARIOS = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn'];
+export const SCENARIOS = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps'];
 
 function parseArgs(argv) {
   const o = { _: [], size: 'small', runs: 1, set: {}, save: true, freshSoketi: false, servers: null };
@@ -170,8 +170,8 @@ async function runScenario(name, opts) {
   meta.elapsedS = Math.round((Date.now() - t0) / 1000);
   const agg = aggregate(all);
   process.stdout.write(`\n${name} (${opts.size}${opts.runs > 1 ? `, median of ${opts.runs} runs` : ''}, ${meta.elapsedS} s)\n`);
-  process.stdout.write(`${table(agg, sc.columns)}\n`);
-  for (const extra of sc.extraTables?.(agg) ?? []) process.stdout.write(`\n${extra.title}\n${table(extra.rows, extra.columns)}\n`);
+  process.stdout.write(`${table(sc.tableRows?.(agg) ?? agg, sc.columns)}\n`);
+  for (const extra of sc.extraTables?.(agg, all) ?? []) process.stdout.write(`\n${extra.title}\n${table(extra.rows, extra.columns)}\n`);
   if (notes.length) process.stdout.write(`\nnotes:\n${notes.map((n) => `  - ${n}`).join('\n')}\n`);
   if (opts.save) {
     const dir = path.join(BENCH, 'results');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { aggregate, table } from './report.mjs';
 import { BENCH_DIR, ROOT } from './servers.mjs';
 
-const ORDER = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn'];
+const ORDER = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps'];
 
 function load(name, size) {
   const file = path.join(BENCH_DIR, 'results', `${name}-${size}.jsonl`);
@@ -89,6 +89,7 @@ const TITLES = {
   'many-channels': 'Many channels: signed triggers per second',
   'client-events': 'Client events: relay on private channels',
   'presence-churn': 'Presence churn across nodes',
+  apps: 'Apps at run time: one app against many in the store, and change propagation',
 };
 
 export async function writeDoc({ size = 'small' } = {}) {
@@ -146,7 +147,7 @@ npm run bench -- fanout --servers herald,ceiling --set subs=[2000] --set rate=50
 npm run bench -- doc --size small            # rewrite this file from bench/results/
 \`\`\`
 
-Scenarios: \`fanout\`, \`cluster\`, \`connections\`, \`many-channels\`, \`client-events\`, \`presence-churn\`.
+Scenarios: \`fanout\`, \`cluster\`, \`connections\`, \`many-channels\`, \`client-events\`, \`presence-churn\`, \`apps\`.
 Each prints one JSON line per measurement (with every field: histograms summarised, generator CPU per
 process, HTTP status counts, errors), then a table; results are kept in \`bench/results/<scenario>-<size>.jsonl\`
 and fan-out's chart in \`bench/results/fanout-<size>.svg\`. soketi is installed on first use into
@@ -213,11 +214,12 @@ is killed when it exits.
     parts.push(
       `${sc.description}. Run ${r.meta.machine.date.slice(0, 16).replace('T', ' ')} UTC, configuration \`${JSON.stringify(r.meta.cfg)}\`${r.meta.runs > 1 ? `, median of ${r.meta.runs} runs` : ''}, ${r.meta.elapsedS} s, commit ${r.meta.machine.commit ?? '?'}; other jobs used a median ${f(otherMedian)} of the ${m.nproc} cores during its phases.\n`,
     );
-    const s = summary(n, r.agg);
+    // A scenario may give its own summary lines (from its every row, to pool runs).
+    const s = sc.summary ? sc.summary(r.agg, r.rows).join('\n') : summary(n, r.agg);
     if (s) parts.push(`${s}\n`);
     const cols = [...sc.columns.filter((c) => !['gen cores', 'host busy'].includes(c[0])), ['gen cores', (q) => q.genCores], ['other', (q) => q.otherCores]];
-    parts.push(table(r.agg, cols, { markdown: true }) + '\n');
-    for (const extra of sc.extraTables?.(r.agg) ?? []) parts.push(`${extra.title}:\n\n${table(extra.rows, extra.columns, { markdown: true })}\n`);
+    parts.push(table(sc.tableRows?.(r.agg) ?? r.agg, cols, { markdown: true }) + '\n');
+    for (const extra of sc.extraTables?.(r.agg, r.rows) ?? []) parts.push(`${extra.title}:\n\n${table(extra.rows, extra.columns, { markdown: true })}\n`);
     if (r.meta.notes?.length) parts.push(`Notes from the run:\n\n${r.meta.notes.map((t) => `- ${t}`).join('\n')}\n`);
   }
   const file = path.join(ROOT, 'docs/performance.md');

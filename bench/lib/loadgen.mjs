@@ -82,23 +82,39 @@ export class LoadGen {
     return Math.max(100, fdLimits().soft - 300);
   }
 
+  /**
+   * Feeds each publisher only the deliveries of the subscriber processes holding its server's
+   * connections, so that two publishers can drive two servers at once, each closed loop on its
+   * own: routes [{ pub: index, subs: [workers] }]; null: every publisher hears the sum.
+   */
+  route(routes) {
+    this.routes = routes;
+  }
+
   #onProgress(w, m) {
     if (m.phase !== this.phase) return;
     this.progress.set(w.name, m.delivered);
     const now = performance.now();
     if (now - (this.lastForward ?? 0) < 1) return;
     this.lastForward = now;
-    let sum = 0;
-    for (const v of this.progress.values()) sum += v;
-    for (const p of this.pubs) p.send({ cmd: 'progress', phase: m.phase, delivered: sum });
+    const sum = (subs) => subs.reduce((a, s) => a + (this.progress.get(s.name) ?? 0), 0);
+    if (this.routes) {
+      for (const r of this.routes) this.pubs[r.pub].send({ cmd: 'progress', phase: m.phase, delivered: sum(r.subs) });
+      return;
+    }
+    const all = sum(this.subs);
+    for (const p of this.pubs) p.send({ cmd: 'progress', phase: m.phase, delivered: all });
   }
 
   /**
    * Opens `count` connections spread over the subscriber processes (contiguous, even-sized index
    * blocks so client-event pairs stay in one process), on `url`, each subscribed per `spec`.
-   * workers: optional subset of subscriber processes to use.
+   * workers: optional subset of subscriber processes to use. firstIndex: where the indexes start
+   * (by default after the last connection opened), e.g. 0 again for a second server's connections,
+   * so that their own channels carry the same names as the first server's.
    */
-  async connect(url, count, spec, { app, concurrency = 64, localAddresses, workers, timeoutMs = 20000 } = {}) {
+  async connect(url, count, spec, { app, concurrency = 64, localAddresses, workers, timeoutMs = 20000, firstIndex } = {}) {
+    if (firstIndex !== undefined) this.nextIndex = firstIndex;
     const ws = workers ?? this.subs;
     const per = Math.ceil(count / ws.length / 2) * 2;
     const cap = LoadGen.perWorkerCap();

@@ -10,7 +10,8 @@ import { freePort, httpGet, log, redisCmd, sleep, waitFor } from './util.mjs';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = path.resolve(BENCH_DIR, '..');
-const APP = { id: '424242', key: 'bench-key-0123456789', secret: 'bench-secret-0123456789abcdef' };
+/** The app every server serves; with `storeOnly`, Herald finds it in its app store instead (the caller seeds it). */
+export const APP = { id: '424242', key: 'bench-key-0123456789', secret: 'bench-secret-0123456789abcdef' };
 
 const children = new Set();
 function killAll() {
@@ -112,10 +113,13 @@ function serverHandle(kind, name, proc, wsPort, apiPort) {
 }
 
 /**
- * Herald: embedded single node, or (redisPort set) one gateway node of a cluster.
- * Returns a server handle: { kind, name, pid, pids, wsUrl, apiBase, app, stop }.
+ * Herald: embedded single node, or (redisPort set) one gateway node of a cluster. The bench app is
+ * given by the environment (PUSH_APP_*), by `appsFile`, or with `storeOnly` by nothing: the node
+ * serves what its app store holds. Returns a server handle: { kind, name, pid, pids, wsUrl, apiBase, app, stop }.
  */
-async function startHerald({ name = 'herald', redisPort, prefix = 'herald-bench', appsFile, env = {} } = {}) {
+async function startHerald({ name = 'herald', redisPort, prefix = 'herald-bench', appsFile, storeOnly = false, env = {} } = {}) {
+  // Embedded without an app would generate credentials into the checkout (PUSH_CREDENTIALS_FILE).
+  if (storeOnly && !redisPort) throw new Error('storeOnly needs a cluster node (redisPort): its store is Redis');
   const main = path.join(ROOT, 'packages/gateway/dist/main.js');
   if (!existsSync(main)) throw new Error(`${main} missing: build first (cd ${ROOT} && npx tsc -b)`);
   const wsPort = await freePort();
@@ -128,7 +132,7 @@ async function startHerald({ name = 'herald', redisPort, prefix = 'herald-bench'
     // The bench measures capacity: the per-node connection admission rate limit (an operational
     // guard, default 1000/s) is switched off, as soketi and the ceiling have none.
     PUSH_MAX_CONNECTIONS_PER_SECOND: '0',
-    ...(appsFile ? { PUSH_APPS_FILE: appsFile } : { PUSH_APP_ID: APP.id, PUSH_APP_KEY: APP.key, PUSH_APP_SECRET: APP.secret }),
+    ...(appsFile ? { PUSH_APPS_FILE: appsFile } : storeOnly ? {} : { PUSH_APP_ID: APP.id, PUSH_APP_KEY: APP.key, PUSH_APP_SECRET: APP.secret }),
     ...(redisPort ? { REDIS_URL: `redis://127.0.0.1:${redisPort}`, PUSH_REDIS_PREFIX: prefix } : {}),
     ...env,
   });

@@ -19,8 +19,8 @@ interface Row {
   [k: string]: unknown;
 }
 
-function bench(scenario: string, sets: Record<string, unknown>): Promise<{ rows: Row[]; out: string; code: number | null }> {
-  const args = [RUN, scenario, '--servers', 'herald,ceiling', '--runs', '1', '--no-save'];
+function bench(scenario: string, sets: Record<string, unknown>, servers = 'herald,ceiling'): Promise<{ rows: Row[]; out: string; code: number | null }> {
+  const args = [RUN, scenario, '--servers', servers, '--runs', '1', '--no-save'];
   for (const [k, v] of Object.entries(sets)) args.push('--set', `${k}=${JSON.stringify(v)}`);
   return new Promise((resolve) => {
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -59,5 +59,24 @@ describe('npm run bench at a tiny size', { timeout: 120_000 }, () => {
     }
     // The table follows the JSON lines.
     expect(out).toContain(`${scenario} (small`);
+  });
+
+  it('apps compares 1 app with N apps in the store and times every admin change until the other gateways apply it', async () => {
+    const sets = { apps: 200, subs: 40, conns: 60, sharedEvery: 20, phaseMs: 400, warmupMs: 0, rounds: 1, idleMs: 500, changes: 20, changeGapMs: 0 };
+    const { rows, out, code } = await bench('apps', sets, 'herald');
+    expect(code, out.slice(-3000)).toBe(0);
+    for (const test of ['fanout', 'triggers']) {
+      const one = rows.find((r) => r.group === test && r.apps === 1);
+      const many = rows.find((r) => r.group === test && r.apps === 200);
+      expect(one?.loss, `${test} 1 app: ${out.slice(-3000)}`).toBeLessThanOrEqual(0.01);
+      expect(many?.loss, `${test} 200 apps`).toBeLessThanOrEqual(0.01);
+      expect(many?.vsOneApp).toMatchObject({ tput: expect.any(Number), cpu: expect.any(Number), of: '1 app' });
+    }
+    expect(rows.filter((r) => r.group === 'resync').map((r) => r.apps)).toEqual(expect.arrayContaining([1, 200]));
+    // Every change reached both other gateways (the figures themselves come from npm run bench).
+    const prop = rows.find((r) => r.group === 'propagation');
+    expect(prop, out.slice(-3000)).toMatchObject({ nodes: 3, changes: 20, notApplied: 0 });
+    expect((prop?.fromAnswerMs as unknown[]).every((v) => typeof v === 'number')).toBe(true);
+    expect(out).toContain('Change propagation');
   });
 });
