@@ -158,7 +158,8 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
       metrics,
       ready: () => ready && state.isReady() && catalog.fresh(),
       publishWaitMs: cfg.publishWaitMs ?? 10_000,
-      admin: cfg.adminToken !== undefined ? { token: cfg.adminToken, admin: new AppAdmin(catalog, catalog.pinned, log.child({ component: 'admin' })) } : undefined,
+      admin:
+        cfg.adminToken !== undefined ? { token: cfg.adminToken, admin: new AppAdmin(catalog, catalog.pinned, log.child({ component: 'admin' })) } : undefined,
     },
     log.child({ component: 'api' }),
     cfg.api,
