@@ -59,15 +59,17 @@ export class Reconciler {
     await this.#o.client.hset(this.#o.keys.registered(), this.#o.nodeId, randomUUID().slice(0, 8));
   }
 
+  /**
+   * Joins what the gateway lists, then removes what Redis holds beyond what it lists now. The
+   * stored entries are compared with a listing made after Redis answered, never before: on Redis
+   * Cluster a command caught in a failover is retried on its own timer, so a join the gateway made
+   * after an earlier listing can land before this read, and would then be taken for stale and
+   * undone (a subscription the cluster, and the webhooks, would never see). Joining first lets the
+   * same comparison remove an entry whose socket left while it was being joined.
+   */
   async #reconcile(): Promise<void> {
     const { client, keys, nodeId, stores, broker, reaper, log } = this.#o;
     const local = this.#listLocal();
-    const wanted = new Map(local.map((c) => [encodeContribution(c), c] as const));
-    const stored = await client.smembers(keys.contributions(nodeId));
-    await reaper.removeContributions(
-      nodeId,
-      stored.filter((s) => !wanted.has(s)),
-    );
     for (const c of local) {
       if (c.kind === 'subscription') {
         await stores.channels.join(c.appId, c.channel, c.socketId);
@@ -79,8 +81,11 @@ export class Reconciler {
         if (first) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: true, version });
       }
     }
-    const removed = stored.length - [...wanted.keys()].filter((k) => stored.includes(k)).length;
-    log.info({ entries: local.length, removed }, 'registered local state in redis');
+    const stored = await client.smembers(keys.contributions(nodeId));
+    const wanted = new Set(this.#listLocal().map(encodeContribution));
+    const stale = stored.filter((s) => !wanted.has(s));
+    await reaper.removeContributions(nodeId, stale);
+    log.info({ entries: local.length, removed: stale.length }, 'registered local state in redis');
     await this.markRegistered();
   }
 }
