@@ -1,4 +1,6 @@
+import { defineScript, type ScriptCall } from '../define-script.js';
 import type { RedisKeys } from '../keys.js';
+import { LuaScript } from '../lua.js';
 import type { RedisClient } from '../redis-client.js';
 
 export interface NodeLeaseOptions {
@@ -17,11 +19,13 @@ export interface NodeLeaseOptions {
  */
 export class NodeLease {
   readonly #o: NodeLeaseOptions;
+  readonly #renew: ScriptCall;
   #renewedAt = 0;
   #rttMs = 0;
 
   constructor(options: NodeLeaseOptions) {
     this.#o = options;
+    this.#renew = defineScript(options.client, 'heraldLeaseRenew', LuaScript.LeaseRenew, 1);
   }
 
   /** How often the owner renews: two missed renewals stay within the lease. */
@@ -30,18 +34,23 @@ export class NodeLease {
   }
 
   /**
-   * Extends the lease. Resolves true when the lease had lapsed (a stall longer than leaseMs): another
-   * node may have removed this node's state, which must then be registered again.
+   * Extends the lease. Resolves true when it had lapsed: gone (another node removed this node's
+   * state) or expired, or so nearly that another node, its clock a little ahead, may be removing
+   * the state now. Either way the state must be registered again. A removal still running then
+   * ends with the lease's ZREM, so the next renewal says lapsed again and the state is registered
+   * once more, after it.
    */
   async renew(): Promise<boolean> {
-    const { client, keys, nodeId, leaseMs, connected } = this.#o;
+    const { keys, nodeId, leaseMs, connected } = this.#o;
     if (!connected()) return false;
     const t0 = performance.now();
-    const known = await client.zscore(keys.nodes(), nodeId);
+    const previous = (await this.#renew([keys.nodes()], [nodeId, Date.now() + leaseMs])) as string | null;
     this.#rttMs = performance.now() - t0;
-    await client.zadd(keys.nodes(), Date.now() + leaseMs, nodeId);
-    this.#renewedAt = Date.now();
-    return known === null;
+    const now = Date.now();
+    // Under a sixth of the lease left: renewals were missed for most of it.
+    const lapsed = previous === null || Number(previous) - now < leaseMs / 6;
+    this.#renewedAt = now;
+    return lapsed;
   }
 
   /**
@@ -52,7 +61,7 @@ export class NodeLease {
     return this.#renewedAt !== 0 && Date.now() - this.#renewedAt < Math.max(1000, (2 * this.#o.leaseMs) / 3);
   }
 
-  /** Round trip of the last renewal's first command, ms. */
+  /** Round trip of the last renewal, ms. */
   get rttMs(): number {
     return this.#rttMs;
   }

@@ -81,6 +81,11 @@ export class Reaper {
     const locked = await client.set(keys.reapLock(node), nodeId, 'PX', 30_000, 'NX');
     if (locked !== 'OK') return false;
     try {
+      // Renewed since it was listed: alive (or gone: reaped by another node in between). A renewal
+      // landing after this check finds the lease expired, so the node registers its state again,
+      // and again after this removal's ZREM: whatever is removed here is put back.
+      const expiry = await client.zscore(keys.nodes(), node);
+      if (expiry === null || Number(expiry) > Date.now()) return false;
       const entries = await this.release(node);
       log.info({ deadNode: node, entries }, 'removed state of a dead node');
       return true;

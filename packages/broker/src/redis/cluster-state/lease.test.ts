@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { RedisKeys } from '../keys.js';
+import type { RedisClient } from '../redis-client.js';
+import { NodeLease } from './lease.js';
+
+const LEASE_MS = 3000;
+
+/** A lease whose renewal script answers `previous` (the expiry it replaced), recording its calls. */
+function lease(previous: () => string | null) {
+  const calls: unknown[][] = [];
+  const client = {
+    defineCommand: () => undefined,
+    heraldLeaseRenew: async (...args: unknown[]) => {
+      calls.push(args);
+      return previous();
+    },
+  } as unknown as RedisClient;
+  return { lease: new NodeLease({ client, keys: new RedisKeys('t'), nodeId: 'n1', leaseMs: LEASE_MS, connected: () => true }), calls };
+}
+
+describe('NodeLease', () => {
+  it('renews in one call, which reads the previous expiry and writes the new one', async () => {
+    const { lease: l, calls } = lease(() => String(Date.now() + LEASE_MS));
+    const before = Date.now();
+    await l.renew();
+    expect(calls).toHaveLength(1);
+    const [key, node, expiry] = calls[0] as [string, string, number];
+    expect([key, node]).toEqual(['t:nodes', 'n1']);
+    expect(expiry).toBeGreaterThanOrEqual(before + LEASE_MS);
+  });
+
+  it('is not lapsed when renewed on time', async () => {
+    expect(await lease(() => String(Date.now() + (2 * LEASE_MS) / 3)).lease.renew()).toBe(false);
+  });
+
+  it('is lapsed when its lease is gone: another node removed its state', async () => {
+    expect(await lease(() => null).lease.renew()).toBe(true);
+  });
+
+  it('is lapsed when its lease had expired though still listed: another node may be removing its state', async () => {
+    expect(await lease(() => String(Date.now() - 1)).lease.renew()).toBe(true);
+  });
+
+  it('is lapsed when its lease had nearly expired: a node whose clock runs ahead may take it for expired', async () => {
+    expect(await lease(() => String(Date.now() + LEASE_MS / 10)).lease.renew()).toBe(true);
+  });
+});
