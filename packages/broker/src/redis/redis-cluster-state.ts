@@ -58,9 +58,9 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   const connected = () => conn.ready();
   const stores = createRedisStores({ client, keys, scripts: defineStateScripts(client), nodeId, pubsub: conn.pubsub });
   const broker = new RedisBroker(conn.pubsub, keys, log);
-  const reaper = new Reaper({ client, keys, nodeId, stores, broker, connected, log });
-  const reconciler = new Reconciler({ client, keys, nodeId, stores, broker, reaper, log });
   const lease = new NodeLease({ client, keys, nodeId, leaseMs, connected });
+  const reaper = new Reaper({ client, keys, nodeId, stores, broker, connected, judging: () => lease.heldMs >= leaseMs, log });
+  const reconciler = new Reconciler({ client, keys, nodeId, stores, broker, reaper, log });
   const isReady = () => connected() && lease.isFresh();
   const guards = new StateGuards({ connected, answering: isReady, repair: () => reconciler.registerAgain(), log });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisKeys } from '../keys.js';
 import type { RedisClient } from '../redis-client.js';
 import { NodeLease } from './lease.js';
@@ -19,6 +19,10 @@ function lease(previous: () => string | null) {
 }
 
 describe('NodeLease', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('renews in one call, which reads the previous expiry and writes the new one', async () => {
     const { lease: l, calls } = lease(() => String(Date.now() + LEASE_MS));
     const before = Date.now();
@@ -43,5 +47,47 @@ describe('NodeLease', () => {
 
   it('is lapsed when its lease had nearly expired: a node whose clock runs ahead may take it for expired', async () => {
     expect(await lease(() => String(Date.now() + LEASE_MS / 10)).lease.renew()).toBe(true);
+  });
+
+  it('is held since its first renewal while no renewal lapsed or came late', async () => {
+    vi.useFakeTimers();
+    const { lease: l } = lease(() => String(Date.now() + (2 * LEASE_MS) / 3));
+    expect(l.heldMs).toBe(0);
+    await l.renew();
+    vi.advanceTimersByTime(LEASE_MS / 3);
+    await l.renew();
+    expect(l.heldMs).toBeGreaterThan(LEASE_MS);
+  });
+
+  it('is held again from the renewal that found it lapsed', async () => {
+    vi.useFakeTimers();
+    let previous: string | null = String(Date.now() + LEASE_MS);
+    const { lease: l } = lease(() => previous);
+    await l.renew();
+    vi.advanceTimersByTime(LEASE_MS / 3);
+    previous = String(Date.now() - 1);
+    await l.renew();
+    expect(l.heldMs).toBe(0);
+    vi.advanceTimersByTime(LEASE_MS / 3);
+    previous = String(Date.now() + (2 * LEASE_MS) / 3);
+    await l.renew();
+    expect(l.heldMs).toBe(LEASE_MS / 3);
+  });
+
+  it('is not held while its renewals are overdue', async () => {
+    vi.useFakeTimers();
+    const { lease: l } = lease(() => String(Date.now() + (2 * LEASE_MS) / 3));
+    await l.renew();
+    vi.advanceTimersByTime(LEASE_MS);
+    expect(l.heldMs).toBe(0);
+  });
+
+  it('is held again from a renewal that came after renewals were missed, its lease still live', async () => {
+    vi.useFakeTimers();
+    const { lease: l } = lease(() => String(Date.now() + LEASE_MS / 3));
+    await l.renew();
+    vi.advanceTimersByTime(LEASE_MS - 1);
+    await l.renew();
+    expect(l.heldMs).toBe(0);
   });
 });

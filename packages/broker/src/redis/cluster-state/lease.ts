@@ -22,6 +22,8 @@ export class NodeLease {
   readonly #renew: ScriptCall;
   #renewedAt = 0;
   #rttMs = 0;
+  /** When the current run of on-time renewals began; 0: at the first renewal (none missed since). */
+  #heldSince = 0;
 
   constructor(options: NodeLeaseOptions) {
     this.#o = options;
@@ -49,6 +51,7 @@ export class NodeLease {
     const now = Date.now();
     // Under a sixth of the lease left: renewals were missed for most of it.
     const lapsed = previous === null || Number(previous) - now < leaseMs / 6;
+    if (this.#renewedAt !== 0 && (lapsed || now - this.#renewedAt >= this.#freshMs)) this.#heldSince = now;
     this.#renewedAt = now;
     return lapsed;
   }
@@ -58,7 +61,21 @@ export class NodeLease {
    * renewals missed means Redis is not answering.
    */
   isFresh(): boolean {
-    return this.#renewedAt !== 0 && Date.now() - this.#renewedAt < Math.max(1000, (2 * this.#o.leaseMs) / 3);
+    return this.#renewedAt !== 0 && Date.now() - this.#renewedAt < this.#freshMs;
+  }
+
+  /**
+   * Ms since this node's renewals have come on time and found its lease live; 0 while they do not
+   * (none yet, or overdue now). Right after an outage this node saw too, every lease looks expired
+   * for a reason that says nothing of its node: the Reaper believes them again once this has
+   * reached a whole lease.
+   */
+  get heldMs(): number {
+    return this.isFresh() ? Date.now() - this.#heldSince : 0;
+  }
+
+  get #freshMs(): number {
+    return Math.max(1000, (2 * this.#o.leaseMs) / 3);
   }
 
   /** Round trip of the last renewal, ms. */

@@ -10,10 +10,11 @@ const log = { debug: () => undefined, info: () => undefined, warn: () => undefin
  * A reaper that lists node `a` as expired; `expiryUnderLock` is what the lease reads once the
  * reaper holds the lock on `a`'s state (the node may have renewed, or been reaped, in between).
  */
-function reaper(expiryUnderLock: string | null) {
+function reaper(expiryUnderLock: string | null, judging: () => boolean = () => true) {
   const removed: string[] = [];
+  let listed = 0;
   const client = {
-    zrangebyscore: async () => ['a'],
+    zrangebyscore: async () => (listed++, ['a']),
     set: async () => 'OK',
     del: async () => 1,
     zscore: async () => expiryUnderLock,
@@ -28,9 +29,10 @@ function reaper(expiryUnderLock: string | null) {
     stores: {} as Pick<RedisStores, 'channels' | 'presence' | 'users'>,
     broker: { publishControl: async () => undefined },
     connected: () => true,
+    judging,
     log,
   });
-  return { reaper: r, removed };
+  return { reaper: r, removed, listed: () => listed };
 }
 
 describe('Reaper', () => {
@@ -38,6 +40,19 @@ describe('Reaper', () => {
     const { reaper: r, removed } = reaper(String(Date.now() - 1));
     expect(await r.reapExpired()).toBe(1);
     expect(removed).toEqual(['a']);
+  });
+
+  it('reads no lease while its own view is not to be believed (its own renewals lapsed or were missed)', async () => {
+    const { reaper: r, removed, listed } = reaper(String(Date.now() - 1), () => false);
+    expect(await r.reapExpired()).toBe(0);
+    expect([listed(), removed]).toEqual([0, []]);
+  });
+
+  it('removes nothing when its own renewals stopped while the listing was being answered (an outage it saw)', async () => {
+    let asked = 0;
+    const { reaper: r, removed, listed } = reaper(String(Date.now() - 1), () => asked++ === 0);
+    expect(await r.reapExpired()).toBe(0);
+    expect([listed(), removed]).toEqual([1, []]);
   });
 
   it('leaves a node that renewed its lease after being listed as expired', async () => {
