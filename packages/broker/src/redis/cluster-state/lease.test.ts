@@ -90,4 +90,35 @@ describe('NodeLease', () => {
     await l.renew();
     expect(l.heldMs).toBe(0);
   });
+
+  it('shares a renewal in flight with the calls made meanwhile', async () => {
+    let answer: ((previous: string) => void) | undefined;
+    const calls: unknown[][] = [];
+    const client = {
+      defineCommand: () => undefined,
+      heraldLeaseRenew: (...args: unknown[]) => {
+        calls.push(args);
+        return new Promise<string>((resolve) => (answer = resolve));
+      },
+    } as unknown as RedisClient;
+    const l = new NodeLease({ client, keys: new RedisKeys('t'), nodeId: 'n1', leaseMs: LEASE_MS, connected: () => true });
+    const [a, b] = [l.renew(), l.renew()];
+    expect(calls).toHaveLength(1);
+    answer!(String(Date.now() + LEASE_MS));
+    expect(await Promise.all([a, b])).toEqual([false, false]);
+  });
+
+  it('writes its expiry again at once when the answer came a renewal period late', async () => {
+    vi.useFakeTimers();
+    let late = true;
+    const { lease: l, calls } = lease(() => {
+      // The answer to the first call comes a whole renewal period after it was sent.
+      if (late) vi.advanceTimersByTime(LEASE_MS / 3);
+      late = false;
+      return String(Date.now() + LEASE_MS / 3);
+    });
+    await l.renew();
+    expect(calls).toHaveLength(2);
+    expect((calls[1] as [string, string, number])[2]).toBe(Date.now() + LEASE_MS);
+  });
 });

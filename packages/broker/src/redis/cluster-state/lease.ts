@@ -22,6 +22,7 @@ export class NodeLease {
   readonly #renew: ScriptCall;
   #renewedAt = 0;
   #rttMs = 0;
+  #renewing: Promise<boolean> | undefined;
   /** When the current run of on-time renewals began; 0: at the first renewal (none missed since). */
   #heldSince = 0;
 
@@ -40,19 +41,29 @@ export class NodeLease {
    * state) or expired, or so nearly that another node, its clock a little ahead, may be removing
    * the state now. Either way the state must be registered again. A removal still running then
    * ends with the lease's ZREM, so the next renewal says lapsed again and the state is registered
-   * once more, after it.
+   * once more, after it. A call made while a renewal is in flight shares it: renewals piled up
+   * behind an outage would each write an expiry reckoned when they were sent.
    */
-  async renew(): Promise<boolean> {
+  renew(): Promise<boolean> {
+    this.#renewing ??= this.#renewOnce(true).finally(() => (this.#renewing = undefined));
+    return this.#renewing;
+  }
+
+  async #renewOnce(again: boolean): Promise<boolean> {
     const { keys, nodeId, leaseMs, connected } = this.#o;
     if (!connected()) return false;
+    const sentAt = Date.now();
     const t0 = performance.now();
-    const previous = (await this.#renew([keys.nodes()], [nodeId, Date.now() + leaseMs])) as string | null;
+    const previous = (await this.#renew([keys.nodes()], [nodeId, sentAt + leaseMs])) as string | null;
     this.#rttMs = performance.now() - t0;
     const now = Date.now();
     // Under a sixth of the lease left: renewals were missed for most of it.
     const lapsed = previous === null || Number(previous) - now < leaseMs / 6;
     if (this.#renewedAt !== 0 && (lapsed || now - this.#renewedAt >= this.#freshMs)) this.#heldSince = now;
     this.#renewedAt = now;
+    // The expiry it wrote was reckoned when it was sent: answered late (a stall, a failover), that
+    // expiry is old already, and is written again at once rather than a renewal period later.
+    if (again && now - sentAt >= this.intervalMs) return (await this.#renewOnce(false)) || lapsed;
     return lapsed;
   }
 

@@ -20,8 +20,10 @@ function node(local: LocalContribution[], stored: LocalContribution[]) {
   let onJoin: ((channel: string) => void) | undefined;
   let held: (() => void) | undefined;
   let holdReads = false;
+  let reads = 0;
   const client = {
     smembers: async () => {
+      reads++;
       if (holdReads) await new Promise<void>((release) => (held = release));
       return [...contributions];
     },
@@ -53,6 +55,7 @@ function node(local: LocalContribution[], stored: LocalContribution[]) {
     contributions,
     holdReads: () => (holdReads = true),
     heldRead: () => held,
+    reads: () => reads,
     onJoin: (cb: (channel: string) => void) => (onJoin = cb),
   };
 }
@@ -83,5 +86,20 @@ describe('Reconciler', () => {
     });
     await n.reconciler.registerAgain();
     expect([...n.contributions]).toEqual([entry(sub('a'))]);
+  });
+
+  it('runs one registration at a time, and one more, shared, for the calls made while it ran', async () => {
+    const n = node([sub('a')], []);
+    n.holdReads();
+    const first = n.reconciler.registerAgain();
+    await expect.poll(() => n.reads()).toBe(1);
+    const [second, third] = [n.reconciler.registerAgain(), n.reconciler.registerAgain()];
+    expect(second).toBe(third);
+    n.heldRead()!();
+    await first;
+    await expect.poll(() => n.reads()).toBe(2);
+    n.heldRead()!();
+    await second;
+    expect(n.reads()).toBe(2);
   });
 });

@@ -29,6 +29,8 @@ export class Reconciler {
   readonly #o: ReconcilerOptions;
   #listLocal: () => LocalContribution[] = () => [];
   readonly #recovered: (() => void)[] = [];
+  #running: Promise<void> | undefined;
+  #next: Promise<void> | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -42,8 +44,33 @@ export class Reconciler {
     this.#recovered.push(cb);
   }
 
-  /** Registers the local state again, then tells the listeners (a listener's error is logged, not thrown). */
-  async registerAgain(): Promise<void> {
+  /**
+   * Registers the local state again, then tells the listeners (a listener's error is logged, not
+   * thrown). One registration runs at a time (a reconnect, a lapsed lease and a repair often come
+   * together): a call made while one runs gets the next one, which every call made until it starts
+   * shares (the running one may have listed the local state before the call's reason arose).
+   */
+  registerAgain(): Promise<void> {
+    if (this.#next !== undefined) return this.#next;
+    if (this.#running === undefined) return this.#start();
+    this.#next = this.#running
+      .catch(() => undefined /* its own callers are told */)
+      .then(() => {
+        this.#next = undefined;
+        return this.#start();
+      });
+    return this.#next;
+  }
+
+  #start(): Promise<void> {
+    const run = this.#registerOnce().finally(() => {
+      if (this.#running === run) this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  async #registerOnce(): Promise<void> {
     await this.#reconcile();
     for (const cb of this.#recovered) {
       try {
