@@ -57,8 +57,8 @@ export class NodeLease {
     const previous = (await this.#renew([keys.nodes()], [nodeId, sentAt + leaseMs])) as string | null;
     this.#rttMs = performance.now() - t0;
     const now = Date.now();
-    // Under a sixth of the lease left: renewals were missed for most of it.
-    const lapsed = previous === null || Number(previous) - now < leaseMs / 6;
+    // Under a tenth of the lease left counts too: expired already to a node whose clock runs ahead.
+    const lapsed = previous === null || Number(previous) - now < leaseMs / 10;
     if (this.#renewedAt !== 0 && (lapsed || now - this.#renewedAt >= this.#freshMs)) this.#heldSince = now;
     this.#renewedAt = now;
     // The expiry it wrote was reckoned when it was sent: answered late (a stall, a failover), that
