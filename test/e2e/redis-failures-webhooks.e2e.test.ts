@@ -16,6 +16,7 @@ import Pusher from 'pusher';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type NodeHandle,
+  nodeOutputs,
   randomTestApp,
   RawClient,
   type RedisHandle,
@@ -142,6 +143,13 @@ async function cluster(appId: string, prefix: string, failing: 'channels' | 'wor
 
 const label = (e: WebhookEventRecord) => (e.user_id ? `${e.name}:${e.user_id}` : String(e.name));
 
+/** An error's message and its causes' (expect.poll's "did not succeed in time" has the assertion as its cause). */
+const reasons = (err: unknown): string => {
+  const out: string[] = [];
+  for (let e = err; e instanceof Error; e = e.cause) out.push(e.message);
+  return out.join(': ');
+};
+
 describe('webhooks and triggers across Redis failures', () => {
   const cleanup: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
@@ -161,6 +169,8 @@ describe('webhooks and triggers across Redis failures', () => {
       PUSH_WEBHOOK_URL: rx.url,
       PUSH_WEBHOOK_DELAY_MS: String(DELAY_MS),
       PUSH_NODE_LEASE_MS: '2000',
+      // info: a failure's message then shows each node's registrations, reaps and recoveries.
+      LOG_LEVEL: process.env.TEST_NODE_LOG_LEVEL ?? 'info',
     };
     const nodes: NodeHandle[] = [];
     cleanup.push(() => Promise.all(nodes.map((n) => n.kill('SIGKILL'))));
@@ -196,14 +206,38 @@ describe('webhooks and triggers across Redis failures', () => {
         .filter((e) => e.channel === channel)
         .map(label);
 
-    // --- steady state before the failure
-    const keepSub = await raw(g1!);
-    await keepSub.subscribe(keep);
-    const goneSub = await raw(g0!);
-    await goneSub.subscribe(gone);
-    const alice = await member(g0!, 'alice');
-    const bob = await member(g1!, 'bob');
-    await expect.poll(() => [seen(keep), seen(gone), seen(room).length]).toEqual([['channel_occupied'], ['channel_occupied'], 3]);
+    // Each step that fails says which it was, when the earlier ones ended (the nodes log epoch ms),
+    // the webhooks received so far, and every node's output.
+    const done: string[] = [];
+    const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+      try {
+        const out = await run();
+        done.push(`${Date.now()} ${name}`);
+        return out;
+      } catch (err) {
+        const webhooks = Object.fromEntries([keep, gone, fresh, room, `${fresh}-later`].map((c) => [c, seen(c)]));
+        throw new Error(
+          [
+            `step "${name}" failed: ${reasons(err)}`,
+            `steps done (epoch ms):\n${done.join('\n')}`,
+            `webhooks received, per channel: ${JSON.stringify(webhooks)}`,
+            nodeOutputs(nodes),
+          ].join('\n'),
+          { cause: err },
+        );
+      }
+    };
+
+    const { keepSub, goneSub, alice, bob } = await step('steady state before the failure', async () => {
+      const keepSub = await raw(g1!);
+      await keepSub.subscribe(keep);
+      const goneSub = await raw(g0!);
+      await goneSub.subscribe(gone);
+      const alice = await member(g0!, 'alice');
+      const bob = await member(g1!, 'bob');
+      await expect.poll(() => [seen(keep), seen(gone), seen(room).length]).toEqual([['channel_occupied'], ['channel_occupied'], 3]);
+      return { keepSub, goneSub, alice, bob };
+    });
 
     // The worker's readiness, sampled throughout.
     const readiness: { at: number; status: number }[] = [];
@@ -225,7 +259,7 @@ describe('webhooks and triggers across Redis failures', () => {
 
     // --- the failure, and changes while Redis is failing
     const failedAt = Date.now();
-    await topo.fail();
+    await step('the failure', () => topo.fail());
     // Triggers through g0 from the failure on, to keepSub on g1, one every 100 ms without waiting
     // for the previous answer (some are in flight throughout), until after the recovery.
     const outcomes: { n: number; status: number; sentAt: number; answeredAt: number }[] = [];
@@ -249,68 +283,87 @@ describe('webhooks and triggers across Redis failures', () => {
       }
       await Promise.all(sent);
     })();
-    await expect.poll(async () => (await fetch(`${worker.apiUrl}/ready`)).status, { timeout: 30_000 }).toBe(503);
-    await close(goneSub);
-    await close(bob);
-    const carol = await member(g1!, 'carol');
-    const freshSub = await raw(g0!);
-    freshSub.send({ event: 'pusher:subscribe', data: { channel: fresh } });
-    // The failure lasts at least until 20 triggers were sent into it (about 2 s).
-    await expect.poll(() => sentCount >= 20).toBe(true);
+    await step('the worker not ready (503) during the failure', () =>
+      expect.poll(async () => (await fetch(`${worker.apiUrl}/ready`)).status, { timeout: 30_000 }).toBe(503),
+    );
+    const { carol } = await step('changes during the failure', async () => {
+      await close(goneSub);
+      await close(bob);
+      const carol = await member(g1!, 'carol');
+      const freshSub = await raw(g0!);
+      freshSub.send({ event: 'pusher:subscribe', data: { channel: fresh } });
+      // The failure lasts at least until 20 triggers were sent into it (about 2 s).
+      await expect.poll(() => sentCount >= 20).toBe(true);
+      return { carol };
+    });
 
     const backBegunAt = Date.now();
-    await topo.back();
+    await step('Redis back', () => topo.back());
     const backAt = Date.now();
-    await expect.poll(async () => (await fetch(`${worker.apiUrl}/ready`)).status, { timeout: RECOVERY_BOUND_MS }).toBe(200);
+    await step('the worker ready (200) again within the recovery bound', () =>
+      expect.poll(async () => (await fetch(`${worker.apiUrl}/ready`)).status, { timeout: RECOVERY_BOUND_MS }).toBe(200),
+    );
     const readyAt = Date.now();
 
     // --- every transition of the outage reported once, within the delay plus the recovery bound
-    await expect.poll(() => seen(gone), { timeout: DELAY_MS + RECOVERY_BOUND_MS }).toEqual(['channel_occupied', 'channel_vacated']);
-    await expect.poll(() => seen(fresh), { timeout: DELAY_MS + RECOVERY_BOUND_MS }).toEqual(['channel_occupied']);
+    await step(`${gone} (vacated during the failure) reported`, () =>
+      expect.poll(() => seen(gone), { timeout: DELAY_MS + RECOVERY_BOUND_MS }).toEqual(['channel_occupied', 'channel_vacated']),
+    );
+    await step(`${fresh} (subscribed on g0 during the failure) reported`, () =>
+      expect.poll(() => seen(fresh), { timeout: DELAY_MS + RECOVERY_BOUND_MS }).toEqual(['channel_occupied']),
+    );
     const perUser = (u: string) => seen(room).filter((l) => l.endsWith(`:${u}`));
-    await expect
-      .poll(() => [perUser('alice'), perUser('bob'), perUser('carol')], { timeout: DELAY_MS + RECOVERY_BOUND_MS })
-      .toEqual([['member_added:alice'], ['member_added:bob', 'member_removed:bob'], ['member_added:carol']]);
+    await step(`${room}'s members reported`, () =>
+      expect
+        .poll(() => [perUser('alice'), perUser('bob'), perUser('carol')], { timeout: DELAY_MS + RECOVERY_BOUND_MS })
+        .toEqual([['member_added:alice'], ['member_added:bob', 'member_removed:bob'], ['member_added:carol']]),
+    );
     const reportedAt = Date.now();
 
-    // Triggers: once every node is back, the triggers of the next second are 200 and delivered.
-    for (const g of [g0!, g1!]) await expect.poll(async () => (await fetch(`${g.apiUrl}/ready`)).status).toBe(200);
-    const settledAt = Date.now() + 500;
-    await expect.poll(() => outcomes.filter((o) => o.sentAt > settledAt).length).toBeGreaterThanOrEqual(10);
-    triggering = false;
-    await triggers;
-    const received = new Set(keepSub.events('during').map((f) => (JSON.parse(f.data as string) as { n: number }).n));
-    expect(outcomes.filter((o) => o.status !== 200 && o.status !== 503)).toEqual([]);
-    const after = outcomes.filter((o) => o.sentAt > settledAt);
-    expect(after.filter((o) => o.status !== 200 || !received.has(o.n))).toEqual([]);
-    // During the failure: a trigger answered 200 was accepted by Redis (it waited for it; 503 if it
-    // could not be published in time). One node's subscriber may still have been reconnecting
-    // then, and pub/sub does not keep messages for it: counted, not asserted (at-most-once).
-    const acceptedNotReceived = outcomes.filter((o) => o.status === 200 && !received.has(o.n));
-    expect(acceptedNotReceived.every((o) => o.answeredAt <= settledAt)).toBe(true);
-    // A single server is dead until its restart begins: nothing can be answered 200 before.
-    if (topo.restarts) expect(outcomes.filter((o) => o.status === 200 && o.answeredAt < backBegunAt)).toEqual([]);
+    const { after, acceptedNotReceived, settledAt } = await step('triggers during and after the failure', async () => {
+      // Triggers: once every node is back, the triggers of the next second are 200 and delivered.
+      for (const g of [g0!, g1!]) await expect.poll(async () => (await fetch(`${g.apiUrl}/ready`)).status).toBe(200);
+      const settledAt = Date.now() + 500;
+      await expect.poll(() => outcomes.filter((o) => o.sentAt > settledAt).length).toBeGreaterThanOrEqual(10);
+      triggering = false;
+      await triggers;
+      const received = new Set(keepSub.events('during').map((f) => (JSON.parse(f.data as string) as { n: number }).n));
+      expect(outcomes.filter((o) => o.status !== 200 && o.status !== 503)).toEqual([]);
+      const after = outcomes.filter((o) => o.sentAt > settledAt);
+      expect(after.filter((o) => o.status !== 200 || !received.has(o.n))).toEqual([]);
+      // During the failure: a trigger answered 200 was accepted by Redis (it waited for it; 503 if it
+      // could not be published in time). One node's subscriber may still have been reconnecting
+      // then, and pub/sub does not keep messages for it: counted, not asserted (at-most-once).
+      const acceptedNotReceived = outcomes.filter((o) => o.status === 200 && !received.has(o.n));
+      expect(acceptedNotReceived.every((o) => o.answeredAt <= settledAt)).toBe(true);
+      // A single server is dead until its restart begins: nothing can be answered 200 before.
+      if (topo.restarts) expect(outcomes.filter((o) => o.status === 200 && o.answeredAt < backBegunAt)).toEqual([]);
+      return { after, acceptedNotReceived, settledAt };
+    });
 
-    // --- and steady state again after it
-    await close(keepSub);
-    const later = await raw(g1!);
-    await later.subscribe(`${fresh}-later`);
-    await close(alice);
-    await close(carol);
-    await expect.poll(() => seen(keep), { timeout: DELAY_MS + 10_000 }).toEqual(['channel_occupied', 'channel_vacated']);
-    await expect.poll(() => seen(`${fresh}-later`), { timeout: DELAY_MS + 10_000 }).toEqual(['channel_occupied']);
-    await expect.poll(() => seen(room), { timeout: DELAY_MS + 10_000 }).toContain('channel_vacated');
-    expect(seen(room).filter((l) => l === 'channel_occupied')).toEqual(['channel_occupied']);
-    expect(seen(room).at(-1)).toBe('channel_vacated');
-    expect(seen(keep)).toEqual(['channel_occupied', 'channel_vacated']);
-    expect(rx.delivered().every((h) => h.valid)).toBe(true);
+    await step('steady state after the failure', async () => {
+      await close(keepSub);
+      const later = await raw(g1!);
+      await later.subscribe(`${fresh}-later`);
+      await close(alice);
+      await close(carol);
+      await expect.poll(() => seen(keep), { timeout: DELAY_MS + 10_000 }).toEqual(['channel_occupied', 'channel_vacated']);
+      await expect.poll(() => seen(`${fresh}-later`), { timeout: DELAY_MS + 10_000 }).toEqual(['channel_occupied']);
+      await expect.poll(() => seen(room), { timeout: DELAY_MS + 10_000 }).toContain('channel_vacated');
+      expect(seen(room).filter((l) => l === 'channel_occupied')).toEqual(['channel_occupied']);
+      expect(seen(room).at(-1)).toBe('channel_vacated');
+      expect(seen(keep)).toEqual(['channel_occupied', 'channel_vacated']);
+      expect(rx.delivered().every((h) => h.valid)).toBe(true);
+    });
 
-    sampling = false;
-    await sampler;
-    // /ready was 503 once the worker could not hear Redis, and 200 again after.
-    const first503 = readiness.findIndex((r) => r.at >= failedAt && r.status === 503);
-    expect(first503).toBeGreaterThanOrEqual(0);
-    expect(readiness.at(-1)?.status).toBe(200);
+    await step("the worker's readiness throughout", async () => {
+      sampling = false;
+      await sampler;
+      // /ready was 503 once the worker could not hear Redis, and 200 again after.
+      const first503 = readiness.findIndex((r) => r.at >= failedAt && r.status === 503);
+      expect(first503).toBeGreaterThanOrEqual(0);
+      expect(readiness.at(-1)?.status).toBe(200);
+    });
     const during = outcomes.filter((o) => o.sentAt <= settledAt);
     return {
       worker,

@@ -110,6 +110,21 @@ export async function startNode(opts: {
   return handle;
 }
 
+/**
+ * The output (stdout and stderr) of each node, headed by its node id, its last `lines` lines each:
+ * for a failure message. How much a node logs is TEST_NODE_LOG_LEVEL's (or the test's LOG_LEVEL).
+ */
+export function nodeOutputs(nodes: NodeHandle[], lines = 400): string {
+  return nodes
+    .map((n) => {
+      const all = n.output().trimEnd().split('\n');
+      const shown = all.slice(-lines);
+      const cut = all.length > shown.length ? ` (its last ${shown.length} of ${all.length} lines)` : '';
+      return `--- output of ${n.nodeId}${cut}:\n${shown.join('\n')}`;
+    })
+    .join('\n');
+}
+
 const live = new Set<ChildProcess>();
 const killLive = () => {
   for (const p of live) p.kill('SIGKILL');

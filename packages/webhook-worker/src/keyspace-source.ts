@@ -183,15 +183,15 @@ export class KeyspaceSources {
       this.o.log.info({ redis: id }, 'no longer a primary: keyspace subscriber closed');
       this.#drop(s);
     }
+    // Every new primary is listed before any is checked: `ready` reads the list meanwhile, and must
+    // not find the known primaries whole while a new one is missing from it.
     for (const [id, node] of wanted) {
-      let s = this.#sources.get(id);
-      if (s === undefined) {
-        s = this.#open(id, node);
-        this.#sources.set(id, s);
-        if (!first) s.gap = true;
-      }
-      await this.#checkSource(s, first);
+      if (this.#sources.has(id)) continue;
+      const s = this.#open(id, node);
+      this.#sources.set(id, s);
+      if (!first) s.gap = true;
     }
+    for (const s of [...this.#sources.values()]) await this.#checkSource(s, first);
   }
 
   #open(id: string, node: Redis | undefined): Source {

@@ -17,6 +17,7 @@ export const LuaScript = {
   UserAdd: 'user-add',
   UserRemove: 'user-remove',
   CacheGet: 'cache-get',
+  LeaseRenew: 'lease-renew',
   WebhookTransition: 'webhook-transition',
   OutboxAppend: 'outbox-append',
   RestoreReported: 'restore-reported',

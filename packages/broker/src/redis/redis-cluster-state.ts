@@ -58,9 +58,9 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   const connected = () => conn.ready();
   const stores = createRedisStores({ client, keys, scripts: defineStateScripts(client), nodeId, pubsub: conn.pubsub });
   const broker = new RedisBroker(conn.pubsub, keys, log);
-  const reaper = new Reaper({ client, keys, nodeId, stores, broker, connected, log });
-  const reconciler = new Reconciler({ client, keys, nodeId, stores, broker, reaper, log });
   const lease = new NodeLease({ client, keys, nodeId, leaseMs, connected });
+  const reaper = new Reaper({ client, keys, nodeId, stores, broker, connected, judging: () => lease.heldMs >= leaseMs, log });
+  const reconciler = new Reconciler({ client, keys, nodeId, stores, broker, reaper, log });
   const isReady = () => connected() && lease.isFresh();
   const guards = new StateGuards({ connected, answering: isReady, repair: () => reconciler.registerAgain(), log });
 
@@ -69,14 +69,17 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   await lease.renew();
   await reconciler.markRegistered();
 
+  // Until it succeeds: a registration that fails once (a command refused as Redis comes back) is
+  // retried, or this node's state would stay missing from Redis for as long as its sockets live.
+  const registerAgain = () => reconciler.registerAgain().catch((err: Error) => guards.repairLater(err));
   const reconnects = new ReconnectWatch({
     conn,
     log,
     onBack: () =>
       void lease
         .renew()
-        .then(() => reconciler.registerAgain())
-        .catch((err: Error) => log.error({ err: err.message }, 're-registering local state failed')),
+        .catch(() => false /* its timer renews it again */)
+        .then(registerAgain),
   });
   const usage = new RedisUsageCounters({
     client,
@@ -88,11 +91,11 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   });
 
   const leaseTimer = setInterval(() => {
-    lease
-      .renew()
-      // A lapsed lease (a stall longer than leaseMs): another node may have removed our state.
-      .then((lapsed) => (lapsed ? reconciler.registerAgain() : undefined))
-      .catch((err: Error) => log.warn({ err: err.message }, 'lease renewal failed'));
+    lease.renew().then(
+      // A lapsed lease (a stall or an outage longer than leaseMs): another node may have removed our state.
+      (lapsed) => (lapsed ? registerAgain() : undefined),
+      (err: Error) => log.warn({ err: err.message }, 'lease renewal failed'),
+    );
   }, lease.intervalMs);
   const reapTimer = setInterval(
     () => {

@@ -38,7 +38,7 @@ export class StateGuards {
     try {
       return await op();
     } catch (err) {
-      if (this.#o.connected()) this.#scheduleRepair(err as Error);
+      if (this.#o.connected()) this.repairLater(err as Error);
       return fallback;
     }
   }
@@ -64,17 +64,18 @@ export class StateGuards {
 
   /**
    * A write failed while the connection looked up (a Redis Cluster shard failing over, a command
-   * refused mid-failover): the local state is registered again shortly, by the same diff as after
-   * an outage, and again until it succeeds; answers given as partial meanwhile are completed then.
+   * refused mid-failover), or a registration did (after a reconnect, or a lapsed lease): the local
+   * state is registered again shortly, by the same diff as after an outage, and again until it
+   * succeeds; answers given as partial meanwhile are completed then.
    */
-  #scheduleRepair(err: Error): void {
+  repairLater(err: Error): void {
     if (this.#repairTimer !== undefined || this.#closing) return;
     this.#o.log.warn({ err: err.message }, 'a redis write failed: local state will be registered again');
     this.#repairTimer = setTimeout(() => {
       this.#repairTimer = undefined;
       // Disconnected: the reconnect re-registers by itself.
       if (!this.#o.connected() || this.#closing) return;
-      this.#o.repair().catch((e: Error) => this.#scheduleRepair(e));
+      this.#o.repair().catch((e: Error) => this.repairLater(e));
     }, REPAIR_DELAY_MS);
     this.#repairTimer.unref();
   }

@@ -1,4 +1,6 @@
+import { defineScript, type ScriptCall } from '../define-script.js';
 import type { RedisKeys } from '../keys.js';
+import { LuaScript } from '../lua.js';
 import type { RedisClient } from '../redis-client.js';
 
 export interface NodeLeaseOptions {
@@ -17,11 +19,16 @@ export interface NodeLeaseOptions {
  */
 export class NodeLease {
   readonly #o: NodeLeaseOptions;
+  readonly #renew: ScriptCall;
   #renewedAt = 0;
   #rttMs = 0;
+  #renewing: Promise<boolean> | undefined;
+  /** When the current run of on-time renewals began; 0: at the first renewal (none missed since). */
+  #heldSince = 0;
 
   constructor(options: NodeLeaseOptions) {
     this.#o = options;
+    this.#renew = defineScript(options.client, 'heraldLeaseRenew', LuaScript.LeaseRenew, 1);
   }
 
   /** How often the owner renews: two missed renewals stay within the lease. */
@@ -30,18 +37,34 @@ export class NodeLease {
   }
 
   /**
-   * Extends the lease. Resolves true when the lease had lapsed (a stall longer than leaseMs): another
-   * node may have removed this node's state, which must then be registered again.
+   * Extends the lease. Resolves true when it had lapsed: gone (another node removed this node's
+   * state) or expired, or so nearly that another node, its clock a little ahead, may be removing
+   * the state now. Either way the state must be registered again. A removal still running then
+   * ends with the lease's ZREM, so the next renewal says lapsed again and the state is registered
+   * once more, after it. A call made while a renewal is in flight shares it: renewals piled up
+   * behind an outage would each write an expiry reckoned when they were sent.
    */
-  async renew(): Promise<boolean> {
-    const { client, keys, nodeId, leaseMs, connected } = this.#o;
+  renew(): Promise<boolean> {
+    this.#renewing ??= this.#renewOnce(true).finally(() => (this.#renewing = undefined));
+    return this.#renewing;
+  }
+
+  async #renewOnce(again: boolean): Promise<boolean> {
+    const { keys, nodeId, leaseMs, connected } = this.#o;
     if (!connected()) return false;
+    const sentAt = Date.now();
     const t0 = performance.now();
-    const known = await client.zscore(keys.nodes(), nodeId);
+    const previous = (await this.#renew([keys.nodes()], [nodeId, sentAt + leaseMs])) as string | null;
     this.#rttMs = performance.now() - t0;
-    await client.zadd(keys.nodes(), Date.now() + leaseMs, nodeId);
-    this.#renewedAt = Date.now();
-    return known === null;
+    const now = Date.now();
+    // Under a tenth of the lease left counts too: expired already to a node whose clock runs ahead.
+    const lapsed = previous === null || Number(previous) - now < leaseMs / 10;
+    if (this.#renewedAt !== 0 && (lapsed || now - this.#renewedAt >= this.#freshMs)) this.#heldSince = now;
+    this.#renewedAt = now;
+    // The expiry it wrote was reckoned when it was sent: answered late (a stall, a failover), that
+    // expiry is old already, and is written again at once rather than a renewal period later.
+    if (again && now - sentAt >= this.intervalMs) return (await this.#renewOnce(false)) || lapsed;
+    return lapsed;
   }
 
   /**
@@ -49,10 +72,24 @@ export class NodeLease {
    * renewals missed means Redis is not answering.
    */
   isFresh(): boolean {
-    return this.#renewedAt !== 0 && Date.now() - this.#renewedAt < Math.max(1000, (2 * this.#o.leaseMs) / 3);
+    return this.#renewedAt !== 0 && Date.now() - this.#renewedAt < this.#freshMs;
   }
 
-  /** Round trip of the last renewal's first command, ms. */
+  /**
+   * Ms since this node's renewals have come on time and found its lease live; 0 while they do not
+   * (none yet, or overdue now). Right after an outage this node saw too, every lease looks expired
+   * for a reason that says nothing of its node: the Reaper believes them again once this has
+   * reached a whole lease.
+   */
+  get heldMs(): number {
+    return this.isFresh() ? Date.now() - this.#heldSince : 0;
+  }
+
+  get #freshMs(): number {
+    return Math.max(1000, (2 * this.#o.leaseMs) / 3);
+  }
+
+  /** Round trip of the last renewal, ms. */
   get rttMs(): number {
     return this.#rttMs;
   }

@@ -14,6 +14,12 @@ export interface ReaperOptions {
   /** Where a reaped user's offline transition is announced. */
   broker: Pick<Broker, 'publishControl'>;
   connected: () => boolean;
+  /**
+   * Whether this node's own view of the leases can be believed: false until its own lease has been
+   * renewed on time for a whole lease after it lapsed or renewals were missed (an outage it shared
+   * expires every lease, the live nodes' included, and they need one renewal to show it).
+   */
+  judging: () => boolean;
   log: BrokerLog;
 }
 
@@ -68,8 +74,8 @@ export class Reaper {
 
   /** Removes the contributions of nodes whose lease expired; returns how many nodes it reaped. */
   async reapExpired(): Promise<number> {
-    const { client, keys, nodeId, connected } = this.#o;
-    if (!connected()) return 0;
+    const { client, keys, nodeId, connected, judging } = this.#o;
+    if (!connected() || !judging()) return 0;
     const dead = await client.zrangebyscore(keys.nodes(), 0, Date.now());
     let n = 0;
     for (const node of dead) if (node !== nodeId && (await this.#reapNode(node))) n++;
@@ -81,6 +87,13 @@ export class Reaper {
     const locked = await client.set(keys.reapLock(node), nodeId, 'PX', 30_000, 'NX');
     if (locked !== 'OK') return false;
     try {
+      // Renewed since it was listed: alive (or gone: reaped by another node in between). A renewal
+      // landing after this check finds the lease expired, so the node registers its state again,
+      // and again after this removal's ZREM: whatever is removed here is put back.
+      const expiry = await client.zscore(keys.nodes(), node);
+      if (expiry === null || Number(expiry) > Date.now()) return false;
+      // Asked again now that Redis answered: a listing sent before an outage is answered after it.
+      if (!this.#o.judging()) return false;
       const entries = await this.release(node);
       log.info({ deadNode: node, entries }, 'removed state of a dead node');
       return true;

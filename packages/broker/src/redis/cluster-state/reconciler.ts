@@ -29,6 +29,8 @@ export class Reconciler {
   readonly #o: ReconcilerOptions;
   #listLocal: () => LocalContribution[] = () => [];
   readonly #recovered: (() => void)[] = [];
+  #running: Promise<void> | undefined;
+  #next: Promise<void> | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -42,8 +44,33 @@ export class Reconciler {
     this.#recovered.push(cb);
   }
 
-  /** Registers the local state again, then tells the listeners (a listener's error is logged, not thrown). */
-  async registerAgain(): Promise<void> {
+  /**
+   * Registers the local state again, then tells the listeners (a listener's error is logged, not
+   * thrown). One registration runs at a time (a reconnect, a lapsed lease and a repair often come
+   * together): a call made while one runs gets the next one, which every call made until it starts
+   * shares (the running one may have listed the local state before the call's reason arose).
+   */
+  registerAgain(): Promise<void> {
+    if (this.#next !== undefined) return this.#next;
+    if (this.#running === undefined) return this.#start();
+    this.#next = this.#running
+      .catch(() => undefined /* its own callers are told */)
+      .then(() => {
+        this.#next = undefined;
+        return this.#start();
+      });
+    return this.#next;
+  }
+
+  #start(): Promise<void> {
+    const run = this.#registerOnce().finally(() => {
+      if (this.#running === run) this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  async #registerOnce(): Promise<void> {
     await this.#reconcile();
     for (const cb of this.#recovered) {
       try {
@@ -59,15 +86,17 @@ export class Reconciler {
     await this.#o.client.hset(this.#o.keys.registered(), this.#o.nodeId, randomUUID().slice(0, 8));
   }
 
+  /**
+   * Joins what the gateway lists, then removes what Redis holds beyond what it lists now. The
+   * stored entries are compared with a listing made after Redis answered, never before: on Redis
+   * Cluster a command caught in a failover is retried on its own timer, so a join the gateway made
+   * after an earlier listing can land before this read, and would then be taken for stale and
+   * undone (a subscription the cluster, and the webhooks, would never see). Joining first lets the
+   * same comparison remove an entry whose socket left while it was being joined.
+   */
   async #reconcile(): Promise<void> {
     const { client, keys, nodeId, stores, broker, reaper, log } = this.#o;
     const local = this.#listLocal();
-    const wanted = new Map(local.map((c) => [encodeContribution(c), c] as const));
-    const stored = await client.smembers(keys.contributions(nodeId));
-    await reaper.removeContributions(
-      nodeId,
-      stored.filter((s) => !wanted.has(s)),
-    );
     for (const c of local) {
       if (c.kind === 'subscription') {
         await stores.channels.join(c.appId, c.channel, c.socketId);
@@ -79,8 +108,11 @@ export class Reconciler {
         if (first) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: true, version });
       }
     }
-    const removed = stored.length - [...wanted.keys()].filter((k) => stored.includes(k)).length;
-    log.info({ entries: local.length, removed }, 'registered local state in redis');
+    const stored = await client.smembers(keys.contributions(nodeId));
+    const wanted = new Set(this.#listLocal().map(encodeContribution));
+    const stale = stored.filter((s) => !wanted.has(s));
+    await reaper.removeContributions(nodeId, stale);
+    log.info({ entries: local.length, removed: stale.length }, 'registered local state in redis');
     await this.markRegistered();
   }
 }
