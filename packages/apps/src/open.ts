@@ -25,8 +25,6 @@ async function openStore(cfg: AppsConfig, log: CatalogLog): Promise<AppStore> {
         redis: cfg.redis,
         prefix: cfg.redis.prefix,
         onInvalid,
-        // The gateway's own connections log Redis outages; these would repeat them.
-        onError: () => undefined,
       });
     case 'sql': {
       const opts = {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createRedisConnections, type RedisConnectOptions, type RedisConnections } from '@herald/broker';
+import { connectRedis, type RedisConnectOptions, type RedisConnections } from '@herald/broker';
 import { validateAppDocument, type AppDocument } from '@herald/config';
 import { ListedApps } from './listed-apps.js';
 import {
@@ -28,7 +28,6 @@ export interface RedisStoreOptions {
   prefix: string;
   /** A stored document that no longer validates: skipped, and reported here. */
   onInvalid?: (id: string, problem: string) => void;
-  onError?: (err: Error) => void;
 }
 
 /** Every key of the store shares the hash tag `{apps}`: on Redis Cluster one shard holds them, and the write script stays single-slot. */
@@ -44,8 +43,10 @@ function keysOf(prefix: string) {
  */
 export async function createRedisStore(o: RedisStoreOptions): Promise<AppStore> {
   const k = keysOf(o.prefix);
-  const conn: RedisConnections = createRedisConnections(o.redis, (_c, err) => o.onError?.(err));
-  await conn.connect();
+  // Connected as the cluster state connects, so a refusal (NOAUTH, ECONNREFUSED) is named in the
+  // error; later errors are not logged here: the node's own Redis connections log the same outage.
+  const quiet = () => undefined;
+  const conn: RedisConnections = await connectRedis(o.redis, { debug: quiet, info: quiet, warn: quiet, error: quiet });
   const { client, pubsub } = conn;
 
   const unavailable = (err: unknown): never => {

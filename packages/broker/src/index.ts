@@ -27,6 +27,7 @@ export type { RedisClient } from './redis/redis-client.js';
 export type { PubSubTransport } from './redis/pubsub-transport.js';
 export type { RedisConnectOptions, RedisConnections } from './redis/redis-connection.js';
 export { createRedisConnections } from './redis/redis-connection.js';
+export { connectRedis } from './redis/cluster-state/connection.js';
 export type { RedisClusterState, RedisStateOptions } from './redis/redis-cluster-state.js';
 export { createRedisState } from './redis/redis-cluster-state.js';
 export { DEFAULT_OUTBOX_MAX, RedisWebhooks } from './redis/redis-webhooks.js';
