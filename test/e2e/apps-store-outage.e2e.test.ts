@@ -49,6 +49,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // A gateway that stopped answering says why in its output.
+  if (node !== undefined && node.proc.exitCode !== null) console.log(`gateway exited with ${node.proc.exitCode}:\n${node.output()}`);
   for (const c of clients) c.close();
   await node?.kill();
   await proxy?.close();

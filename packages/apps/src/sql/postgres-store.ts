@@ -268,6 +268,19 @@ function existsError(err: unknown, doc: AppDocument): AppExistsError | undefined
  * is created or brought up to date before it resolves; StoreUnavailableError when the database
  * cannot be reached.
  */
+/**
+ * A pooled connection that drops (a restart, pg_terminate_backend, a dead link) emits 'error'; the
+ * pool listens on idle ones only. One checked out, or one the pool is closing after a failed query
+ * (its socket may die later), would end the process with an unheard error: every connection the
+ * pool opens gets a listener of its own for as long as it lives.
+ */
+export function listenForClientErrors(pool: pg.Pool, opts: Pick<SqlStoreOptions, 'onError'>): void {
+  pool.on('error', (err) => opts.onError?.(err));
+  pool.on('connect', (client) => {
+    client.on('error', (err) => opts.onError?.(err));
+  });
+}
+
 export async function createPostgresStore(url: string, opts: SqlStoreOptions = {}): Promise<AppStore> {
   const pool = new pg.Pool({
     connectionString: url,
@@ -276,9 +289,7 @@ export async function createPostgresStore(url: string, opts: SqlStoreOptions = {
     query_timeout: QUERY_TIMEOUT_MS,
     keepAlive: true,
   });
-  // An idle pooled connection that drops (a restart, pg_terminate_backend) is discarded by the
-  // pool, which opens a new one when needed; without a listener the error would end the process.
-  pool.on('error', (err) => opts.onError?.(err));
+  listenForClientErrors(pool, opts);
   try {
     let client: pg.PoolClient;
     try {

@@ -1,3 +1,4 @@
+import { listenForClientErrors } from './postgres-store.js';
 import { ChangeSource } from './change-source.js';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
@@ -35,8 +36,7 @@ function postgresReader(url: string, table: string, opts: PollingStoreOptions): 
     query_timeout: QUERY_TIMEOUT_MS,
     keepAlive: true,
   });
-  // An idle connection that drops is discarded by the pool; unheard, the error would end the process.
-  pool.on('error', (err) => opts.onError?.(err));
+  listenForClientErrors(pool, opts);
   const quoted = table
     .split('.')
     .map((p) => `"${p}"`)
