@@ -167,8 +167,10 @@ export class RedisWebhookWorker {
 
   /** (Re)starts the channel's quiet-period timer: it is checked once nothing changed for delayMs. */
   #schedule(appId: string, channel: string, delayMs = this.o.delayMs): void {
+    // An app this worker does not know yet (created a moment ago, its notice still on the way) is
+    // looked up again when the check runs: the quiet period outlasts the store's notification.
     const app = this.o.apps(appId);
-    if (app === undefined || app.webhooks.length === 0 || channel.startsWith('#')) return;
+    if ((app !== undefined && app.webhooks.length === 0) || channel.startsWith('#')) return;
     const k = `${appId}\n${channel}`;
     const old = this.#timers.get(k);
     if (old !== undefined) clearTimeout(old);
@@ -184,6 +186,8 @@ export class RedisWebhookWorker {
   }
 
   async #check(appId: string, channel: string): Promise<void> {
+    const app = this.o.apps(appId);
+    if (app === undefined || app.webhooks.length === 0) return;
     // Not against a reported state Redis may have forgotten: after the restore.
     await this.#recovery.restored;
     const { queued, reported } = await this.#webhooks.decide(appId, channel, channel.startsWith('presence-'));
