@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import Pusher from 'pusher';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  connectPusherJs,
   createMysqlDatabase,
   createPostgresDatabase,
   type NodeHandle,
@@ -21,8 +22,10 @@ import {
   startNode,
   startRedis,
   startWebhookReceiver,
+  subscribeAndWait,
   type TestDatabase,
   uniquePrefix,
+  waitForState,
   type WebhookReceiver,
 } from '@herald/test-support';
 
@@ -144,6 +147,19 @@ describe.each(['redis', 'postgres', 'mariadb'] as const)('apps at run time on a 
     expect(app.secret).toMatch(/^[0-9a-f]{32}$/);
     expect(created.etag).toBe('"1"');
     await onOthers('create', t0, async (g) => [(await attempt(g, app.key)).code, await triggerStatus(g, app)], ['established', 200]);
+  });
+
+  it('an unmodified pusher-js on another gateway receives what the pusher SDK triggers for the new app', async () => {
+    const client = connectPusherJs({ wsPort: gateways[2]!.wsPort, app });
+    try {
+      await waitForState(client, 'connected');
+      const channel = await subscribeAndWait(client, 'news');
+      const got = new Promise<unknown>((resolve) => channel.bind('hello', resolve));
+      await sdk(gateways[1]!, app).trigger('news', 'hello', { n: 1 });
+      expect(await got).toEqual({ n: 1 });
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('webhooks of the new app come from the worker, signed with its secret', async () => {
