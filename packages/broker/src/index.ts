@@ -32,3 +32,8 @@ export type { RedisClusterState, RedisStateOptions } from './redis/redis-cluster
 export { createRedisState } from './redis/redis-cluster-state.js';
 export { DEFAULT_OUTBOX_MAX, RedisWebhooks } from './redis/redis-webhooks.js';
 export type { DeadLetter, MoveResult, OutboxEntry, RedisWebhooksOptions, ReplayResult, ReportedState } from './redis/webhook-types.js';
+export type { DebugBus, DebugFeed, DebugKind, DebugRecord, DebugSink } from './debug.js';
+export { DEBUG_DATA_MAX, noDebug } from './debug.js';
+export type { NodeDirectory, NodeInfo, NodeSample } from './node-directory.js';
+export type { WebhookDeliveryRecord, WebhookLog } from './webhook-log.js';
+export { WEBHOOK_LOG_MAX } from './webhook-log.js';
