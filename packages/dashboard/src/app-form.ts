@@ -1,0 +1,204 @@
+/**
+ * The app form of the apps page: the editable text of an app's fields, and the admin API body it
+ * becomes (a creation, or a change holding only what changed). Values are the server's to judge;
+ * only what cannot be sent at all (a number that is not one) is refused here.
+ */
+import type { AppLimits, WebhookEventName } from '@herald/protocol';
+import type { AppPatch, AppSummary, AppWebhook, NewApp } from '@herald/sdk';
+
+/** The protocol's DEFAULT_LIMITS (checked by a test): the protocol's index is not for browsers. */
+export const LIMIT_DEFAULTS: Readonly<AppLimits> = {
+  maxConnections: 0,
+  maxApiRequestsPerSecond: 0,
+  maxClientEventsPerSecond: 10,
+  maxChannelsPerConnection: 100,
+  maxChannelsPerTrigger: 100,
+  maxPresenceMembers: 100,
+  maxPresenceUserInfoBytes: 1024,
+  maxPresenceUserIdLength: 128,
+  maxEventPayloadBytes: 10 * 1024,
+  maxChannelNameLength: 200,
+  maxEventNameLength: 200,
+  maxBatchSize: 10,
+};
+
+export type LimitName = keyof AppLimits;
+export const LIMIT_NAMES = Object.keys(LIMIT_DEFAULTS) as LimitName[];
+
+/** The protocol's WEBHOOK_EVENT_NAMES (checked by a test). */
+export const WEBHOOK_EVENTS = [
+  'channel_occupied',
+  'channel_vacated',
+  'member_added',
+  'member_removed',
+  'client_event',
+  'cache_miss',
+  'subscription_count',
+] as const satisfies readonly WebhookEventName[];
+
+export interface WebhookForm {
+  url: string;
+  /** None checked: every event. */
+  events: WebhookEventName[];
+  channelPrefix: string;
+  format: 'pusher' | 'webman';
+  /** Not editable here; kept as they are. */
+  headers?: Record<string, string>;
+}
+
+export interface AppForm {
+  id: string;
+  key: string;
+  enabled: boolean;
+  clientEvents: boolean;
+  subscriptionCountEvents: boolean;
+  cacheTtlSeconds: string;
+  /** One origin a line; empty: any origin. */
+  allowedOrigins: string;
+  webhooks: WebhookForm[];
+  /** Empty: the default. */
+  limits: Record<LimitName, string>;
+}
+
+export interface FormIssue {
+  field: string;
+  message: string;
+}
+
+export type FormResult<T> = { ok: true; body: T } | { ok: false; issues: FormIssue[] };
+
+const emptyLimits = () => Object.fromEntries(LIMIT_NAMES.map((n) => [n, ''])) as Record<LimitName, string>;
+
+export function emptyForm(): AppForm {
+  return {
+    id: '',
+    key: '',
+    enabled: true,
+    clientEvents: true,
+    subscriptionCountEvents: false,
+    cacheTtlSeconds: '1800',
+    allowedOrigins: '',
+    webhooks: [],
+    limits: emptyLimits(),
+  };
+}
+
+export function emptyWebhook(): WebhookForm {
+  return { url: '', events: [], channelPrefix: '', format: 'pusher' };
+}
+
+export function formFromApp(app: AppSummary): AppForm {
+  const limits = emptyLimits();
+  for (const n of LIMIT_NAMES) if (app[n] !== undefined) limits[n] = String(app[n]);
+  return {
+    id: app.id,
+    key: app.key,
+    enabled: app.enabled,
+    clientEvents: app.clientEvents,
+    subscriptionCountEvents: app.subscriptionCountEvents,
+    cacheTtlSeconds: String(app.cacheTtlSeconds),
+    allowedOrigins: (app.allowedOrigins ?? []).join('\n'),
+    webhooks: app.webhooks.map((w) => ({
+      url: w.url,
+      events: [...(w.events ?? w.event_types ?? [])],
+      channelPrefix: w.channel_prefix ?? '',
+      format: w.format ?? 'pusher',
+      ...(w.headers ? { headers: { ...w.headers } } : {}),
+    })),
+    limits,
+  };
+}
+
+function webhookBody(w: WebhookForm): AppWebhook {
+  return {
+    url: w.url.trim(),
+    ...(w.events.length > 0 ? { events: [...w.events] } : {}),
+    ...(w.channelPrefix !== '' ? { channel_prefix: w.channelPrefix } : {}),
+    ...(w.format !== 'pusher' ? { format: w.format } : {}),
+    ...(w.headers ? { headers: w.headers } : {}),
+  };
+}
+
+function origins(text: string): string[] {
+  return text
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/** A whole number, or an issue naming the field. */
+function integer(field: string, text: string, issues: FormIssue[]): number | undefined {
+  const t = text.trim();
+  if (!/^-?\d+$/.test(t)) {
+    issues.push({ field, message: 'must be a whole number' });
+    return undefined;
+  }
+  return Number(t);
+}
+
+/** The fields every body shares, read from the form. */
+function readFields(form: AppForm, issues: FormIssue[]) {
+  const cacheTtlSeconds = integer('cacheTtlSeconds', form.cacheTtlSeconds, issues);
+  const limits: Partial<Record<LimitName, number | null>> = {};
+  for (const n of LIMIT_NAMES) limits[n] = form.limits[n].trim() === '' ? null : (integer(n, form.limits[n], issues) ?? null);
+  form.webhooks.forEach((w, i) => {
+    if (w.url.trim() === '') issues.push({ field: `webhooks.${i}.url`, message: 'a URL is needed' });
+  });
+  return {
+    enabled: form.enabled,
+    clientEvents: form.clientEvents,
+    subscriptionCountEvents: form.subscriptionCountEvents,
+    cacheTtlSeconds,
+    allowedOrigins: origins(form.allowedOrigins),
+    webhooks: form.webhooks.map(webhookBody),
+    limits,
+  };
+}
+
+/** The body of `POST /apps`: defaults are left out, an empty id or key is generated by the server. */
+export function createBody(form: AppForm): FormResult<NewApp> {
+  const issues: FormIssue[] = [];
+  const f = readFields(form, issues);
+  if (issues.length > 0) return { ok: false, issues };
+  const body: NewApp = {
+    ...(form.id.trim() !== '' ? { id: form.id.trim() } : {}),
+    ...(form.key.trim() !== '' ? { key: form.key.trim() } : {}),
+    enabled: f.enabled,
+    clientEvents: f.clientEvents,
+    subscriptionCountEvents: f.subscriptionCountEvents,
+    ...(f.cacheTtlSeconds !== undefined ? { cacheTtlSeconds: f.cacheTtlSeconds } : {}),
+    webhooks: f.webhooks,
+    ...(f.allowedOrigins.length > 0 ? { allowedOrigins: f.allowedOrigins } : {}),
+  };
+  for (const n of LIMIT_NAMES) {
+    const v = f.limits[n];
+    if (v !== null && v !== undefined) body[n] = v;
+  }
+  return { ok: true, body };
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The body of `PATCH /apps/{id}`: only the fields that differ from the app as it was read, so that
+ * a change made meanwhile by someone else to another field is kept. `null` returns a limit to its
+ * default or lets any origin in.
+ */
+export function patchBody(form: AppForm, app: AppSummary): FormResult<AppPatch> {
+  const issues: FormIssue[] = [];
+  const f = readFields(form, issues);
+  if (issues.length > 0) return { ok: false, issues };
+  const patch: AppPatch = {};
+  if (f.enabled !== app.enabled) patch.enabled = f.enabled;
+  if (f.clientEvents !== app.clientEvents) patch.clientEvents = f.clientEvents;
+  if (f.subscriptionCountEvents !== app.subscriptionCountEvents) patch.subscriptionCountEvents = f.subscriptionCountEvents;
+  if (f.cacheTtlSeconds !== undefined && f.cacheTtlSeconds !== app.cacheTtlSeconds) patch.cacheTtlSeconds = f.cacheTtlSeconds;
+  const before = formFromApp(app);
+  if (!same(form.webhooks, before.webhooks)) patch.webhooks = f.webhooks;
+  if (!same(f.allowedOrigins, app.allowedOrigins ?? [])) patch.allowedOrigins = f.allowedOrigins.length > 0 ? f.allowedOrigins : null;
+  for (const n of LIMIT_NAMES) {
+    const v = f.limits[n] ?? null;
+    if (v !== (app[n] ?? null)) patch[n] = v;
+  }
+  return { ok: true, body: patch };
+}
