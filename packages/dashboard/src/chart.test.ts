@@ -107,5 +107,7 @@ describe('chart', () => {
     expect(g.xTicks).toHaveLength(5);
     expect(g.paths).toEqual([]);
     expect(g.yTicks[4]!.label).toBe('1');
+    // A minute falling at the right edge would have its label cut: it is left out.
+    expect(chartGeometry([], box, Date.UTC(2026, 11, 6, 12, 10, 1), 5 * 60_000).xTicks).toHaveLength(4);
   });
 });

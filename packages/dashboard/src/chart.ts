@@ -109,7 +109,11 @@ export function chartGeometry(lines: readonly Line[], box: ChartBox, end: number
   const minuteEvery = x1 - x0 < 400 && windowMs > 4 * 60_000 ? 2 : 1;
   const stepMs = minuteEvery * 60_000;
   const xTicks: ChartGeometry['xTicks'] = [];
-  for (let t = Math.ceil(start / stepMs) * stepMs; t <= end; t += stepMs) xTicks.push({ x: r(x(t)), label: formatClock(t, false).slice(0, 5) });
+  for (let t = Math.ceil(start / stepMs) * stepMs; t <= end; t += stepMs) {
+    const tx = r(x(t));
+    // A label (about 30 px wide, centred) that would be cut by the edge of the chart is left out.
+    if (tx >= x0 + 10 && tx <= box.width - 16) xTicks.push({ x: tx, label: formatClock(t, false).slice(0, 5) });
+  }
 
   return { paths, yTicks, xTicks, plot: { x0, x1, y0, y1 } };
 }
