@@ -106,6 +106,8 @@ const Env = z.object({
    * API). Unset: those routes answer 404. At least 16 characters, so it cannot be guessed.
    */
   PUSH_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** How long a dashboard sign-in lasts, in seconds (5 minutes to 30 days). @default 43200 */
+  PUSH_DASHBOARD_SESSION_SECONDS: z.coerce.number().int().min(300).max(30 * 86_400).default(43_200),
   /** A request's headers must arrive within this many ms of the connection (else 408). @default 10000 */
   PUSH_API_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   /** A whole request, body included, must arrive within this many ms (else 408). @default 30000 */
@@ -184,6 +186,8 @@ export interface Config {
   maxConnectionsPerSecond: number;
   /** Bearer token of the administrative routes; undefined: they answer 404. */
   adminToken: string | undefined;
+  /** How long a dashboard session lasts (s). */
+  dashboardSessionSeconds: number;
   /** The API listener's limits against slow or too many clients. */
   api: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
   /** Frames of one socket waiting to be handled before it is closed (4301). */
@@ -271,6 +275,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     drainMs: e.PUSH_DRAIN_MS,
     maxConnectionsPerSecond: e.PUSH_MAX_CONNECTIONS_PER_SECOND,
     adminToken: e.PUSH_ADMIN_TOKEN,
+    dashboardSessionSeconds: e.PUSH_DASHBOARD_SESSION_SECONDS,
     api: { headersTimeoutMs: e.PUSH_API_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.PUSH_API_REQUEST_TIMEOUT_MS, maxConnections: e.PUSH_API_MAX_CONNECTIONS },
     maxQueuedFrames: e.PUSH_MAX_QUEUED_FRAMES,
     publishWaitMs: e.PUSH_PUBLISH_WAIT_MS,

@@ -43,6 +43,8 @@ export async function startTestGateway(
     maxConnectionsPerSecond?: number;
     maxQueuedFrames?: number;
     api?: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
+    /** PUSH_ADMIN_TOKEN: the admin API and the dashboard exist only with it. */
+    adminToken?: string;
     /** Clustered mode on this Redis (a fresh key prefix per gateway unless given). */
     redis?: { url: string; prefix?: string; leaseMs?: number };
   } = {},
@@ -67,6 +69,7 @@ export async function startTestGateway(
       ...(opts.maxConnectionsPerSecond !== undefined ? { maxConnectionsPerSecond: opts.maxConnectionsPerSecond } : {}),
       ...(opts.maxQueuedFrames !== undefined ? { maxQueuedFrames: opts.maxQueuedFrames } : {}),
       ...(opts.api ? { api: opts.api } : {}),
+      ...(opts.adminToken !== undefined ? { adminToken: opts.adminToken } : {}),
       ...(opts.redis
         ? {
             redis: {

@@ -1,6 +1,7 @@
 import { AppExistsError, AppNotFoundError, AppValidationError, AppVersionConflictError, ReadOnlyStoreError, StoreUnavailableError } from '@herald/apps';
 import { createAdminAuth } from '@herald/config';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppAdmin } from '@herald/apps';
 import type { ApiContext } from './context.js';
 import { apiError, apiErrorBody, type ApiError } from './errors.js';
 import { parseJsonBody } from './signature-check.js';
@@ -26,23 +27,23 @@ function ifMatch(req: FastifyRequest): number | undefined {
   return Number(m[1]);
 }
 
+/** How a mount of the app routes differs: where, who is acting, and whether reads carry the secret. */
+export interface AppRoutesMount {
+  base: string;
+  admin: AppAdmin;
+  /** The audit list's actor of a change. */
+  actor: (req: FastifyRequest) => string;
+  /** Reads leave `secret` out (a page asks for it on demand, at `${base}/apps/:id/secret`). */
+  secretOnDemand: boolean;
+}
+
 /**
- * /admin/v1: apps and the audit list (docs/reference/admin-api.md). Without PUSH_ADMIN_TOKEN none of
- * it exists (404 like any unknown route); with it, every request needs the bearer token (401).
+ * The apps and the audit list under `base`: the admin API's routes (docs/reference/admin-api.md),
+ * mounted under /admin/v1 for the bearer token and under /dashboard/api for a dashboard session.
+ * Authentication is the caller's hook.
  */
-export const adminRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
-  const a = ctx.admin;
-  if (a === undefined) return;
-  const check = createAdminAuth(a.token);
-  const { admin } = a;
-  // The client's address: who made a change, for the audit list.
-  const actor = (req: FastifyRequest) => req.ip;
-
-  f.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith('/admin/')) return;
-    if (check(req.headers.authorization) !== 'ok') throw apiError('AdminUnauthorized');
-  });
-
+export function appRoutes(f: FastifyInstance, m: AppRoutesMount): void {
+  const { admin, actor, base } = m;
   const answer = async (reply: FastifyReply, run: () => Promise<{ status: number; body?: unknown; version?: number }>) => {
     try {
       const r = await run();
@@ -57,40 +58,53 @@ export const adminRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
   };
   const body = (req: FastifyRequest) => parseJsonBody(req.body instanceof Buffer ? req.body : undefined);
   const id = (req: FastifyRequest) => (req.params as { id: string }).id;
+  const shown = <T extends { secret?: string }>(app: T): T => {
+    if (!m.secretOnDemand) return app;
+    const { secret: _secret, ...rest } = app;
+    return rest as T;
+  };
 
-  f.get('/admin/v1/apps', (_req, reply) => answer(reply, async () => ({ status: 200, body: { apps: await admin.list(), store: admin.storeInfo } })));
-  f.post('/admin/v1/apps', (req, reply) =>
+  f.get(`${base}/apps`, (_req, reply) => answer(reply, async () => ({ status: 200, body: { apps: await admin.list(), store: admin.storeInfo } })));
+  f.post(`${base}/apps`, (req, reply) =>
     answer(reply, async () => {
       const app = await admin.create(body(req), actor(req));
       return { status: 201, body: app, version: app.version };
     }),
   );
-  f.get('/admin/v1/apps/:id', (req, reply) =>
+  f.get(`${base}/apps/:id`, (req, reply) =>
     answer(reply, async () => {
       const app = await admin.get(id(req));
-      return { status: 200, body: app, version: app.version };
+      return { status: 200, body: shown(app), version: app.version };
     }),
   );
-  f.patch('/admin/v1/apps/:id', (req, reply) =>
+  if (m.secretOnDemand) {
+    f.get(`${base}/apps/:id/secret`, (req, reply) =>
+      answer(reply, async () => {
+        const app = await admin.get(id(req));
+        return { status: 200, body: { secret: app.secret } };
+      }),
+    );
+  }
+  f.patch(`${base}/apps/:id`, (req, reply) =>
     answer(reply, async () => {
       const app = await admin.update(id(req), body(req), ifMatch(req), actor(req));
-      return { status: 200, body: app, version: app.version };
+      return { status: 200, body: shown(app), version: app.version };
     }),
   );
-  f.delete('/admin/v1/apps/:id', (req, reply) =>
+  f.delete(`${base}/apps/:id`, (req, reply) =>
     answer(reply, async () => {
       await admin.delete(id(req), ifMatch(req), actor(req));
       return { status: 204 };
     }),
   );
-  f.post('/admin/v1/apps/:id/rotate-secret', (req, reply) =>
+  f.post(`${base}/apps/:id/rotate-secret`, (req, reply) =>
     answer(reply, async () => {
       const raw = req.body instanceof Buffer && req.body.length > 0 ? body(req) : {};
       const app = await admin.rotateSecret(id(req), raw, ifMatch(req), actor(req));
       return { status: 200, body: app, version: app.version };
     }),
   );
-  f.get('/admin/v1/audit', (req, reply) =>
+  f.get(`${base}/audit`, (req, reply) =>
     answer(reply, async () => {
       const q = req.query as { limit?: string; before?: string };
       const limit = q.limit === undefined ? 100 : Number(q.limit);
@@ -100,4 +114,20 @@ export const adminRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
       return { status: 200, body: { entries: await admin.audit(limit, before) } };
     }),
   );
+}
+
+/**
+ * /admin/v1: apps and the audit list (docs/reference/admin-api.md). Without PUSH_ADMIN_TOKEN none of
+ * it exists (404 like any unknown route); with it, every request needs the bearer token (401).
+ */
+export const adminRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
+  const a = ctx.admin;
+  if (a === undefined) return;
+  const check = createAdminAuth(a.token);
+  f.addHook('onRequest', async (req) => {
+    if (!req.url.startsWith('/admin/')) return;
+    if (check(req.headers.authorization) !== 'ok') throw apiError('AdminUnauthorized');
+  });
+  // The client's address: who made a change, for the audit list.
+  appRoutes(f, { base: '/admin/v1', admin: a.admin, actor: (req) => req.ip, secretOnDemand: false });
 };

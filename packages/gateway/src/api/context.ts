@@ -1,5 +1,5 @@
 import type { AppAdmin } from '@herald/apps';
-import type { ClusterState } from '@herald/broker';
+import type { ClusterState, DebugFeed, NodeDirectory, WebhookLog } from '@herald/broker';
 import type { App, AppRegistry } from '@herald/config';
 import type { Metrics } from '../metrics.js';
 
@@ -7,6 +7,20 @@ import type { Metrics } from '../metrics.js';
 interface AdminContext {
   token: string;
   admin: AppAdmin;
+}
+
+/** The dashboard's part of the REST context: present only with the admin API (PUSH_ADMIN_TOKEN). */
+export interface DashboardContext {
+  mode: 'embedded' | 'clustered';
+  /** This gateway's node id. */
+  nodeId: string;
+  /** How long a signed-in session lasts (PUSH_DASHBOARD_SESSION_SECONDS). */
+  sessionSeconds: number;
+  nodes: NodeDirectory;
+  webhookLog: WebhookLog;
+  debug: DebugFeed;
+  /** The built pages' directory; undefined while they are not built. */
+  files: () => string | undefined;
 }
 
 /** What the REST routes use (passed as plugin options, no globals). */
@@ -20,6 +34,8 @@ export interface ApiContext {
   publishWaitMs?: number;
   /** The admin API; undefined (PUSH_ADMIN_TOKEN unset): its routes do not exist. */
   admin?: AdminContext | undefined;
+  /** The dashboard; undefined without the admin API. */
+  dashboard?: DashboardContext | undefined;
   /** Bytes of the browser client bundle, when built. */
   clientBundle?: () => Buffer | undefined;
 }

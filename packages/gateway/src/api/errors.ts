@@ -42,6 +42,13 @@ export const API_ERRORS = {
   },
   StateUnavailable: { code: 'PUSH_ERR_STATE_UNAVAILABLE', status: 503, message: () => 'Cluster state unreachable (Redis): retry shortly' },
   AdminUnauthorized: { code: 'PUSH_ERR_ADMIN_UNAUTHORIZED', status: 401, message: () => 'Unauthorized: send Authorization: Bearer <PUSH_ADMIN_TOKEN>' },
+  DashboardSignedOut: { code: 'PUSH_ERR_DASHBOARD_SIGNED_OUT', status: 401, message: () => 'Not signed in to the dashboard, or the session expired' },
+  DashboardCsrf: { code: 'PUSH_ERR_DASHBOARD_CSRF', status: 403, message: () => 'Missing or wrong X-Herald-CSRF header: read it from GET /dashboard/api/session' },
+  WebhookOutboxFull: {
+    code: 'PUSH_ERR_WEBHOOK_OUTBOX_FULL',
+    status: 503,
+    message: (refused: number) => `${refused} dead letters not replayed: the webhook outbox is full; retry later`,
+  },
   InvalidApp: { code: 'PUSH_ERR_INVALID_APP', status: 400, message: detail },
   AppNotFound: { code: 'PUSH_ERR_APP_NOT_FOUND', status: 404, message: (id: string) => `No app with id ${id}` },
   StoreReadOnly: { code: 'PUSH_ERR_STORE_READ_ONLY', status: 405, message: detail },

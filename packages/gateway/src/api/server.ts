@@ -11,6 +11,7 @@ import { healthRoutes } from './health.js';
 import { createTriggerFastPath } from './trigger-fast-path.js';
 import { usersRoutes } from './users.js';
 import { adminRoutes } from './admin.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import { countLimit } from '../metrics.js';
 
 /** Largest request body accepted: 10 batch items of 10 KB plus the envelope fit. */
@@ -127,6 +128,7 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
   void f.register(usersRoutes, ctx);
   void f.register(clientBundleRoutes, ctx);
   void f.register(adminRoutes, ctx);
+  void f.register(dashboardRoutes, ctx);
   return f;
 }
 
