@@ -40,5 +40,21 @@ export interface NodeInfo {
 
 /** Reads every live node's report. */
 export interface NodeDirectory {
+  /**
+   * The reports of the nodes that reported lately, sorted by role then id. Rejects with
+   * StateUnavailableError while the shared store cannot be read (clustered mode, Redis down).
+   */
   list(): Promise<NodeInfo[]>;
 }
+
+/** Where a NodeReporter writes: the directory's other side. */
+export interface NodeReportStore extends NodeDirectory {
+  /** Replaces the node's report. */
+  write(info: NodeInfo): Promise<void>;
+  /** Removes the node's report (a clean stop: gone at once rather than after it goes stale). */
+  remove(id: string): Promise<void>;
+}
+
+/** The order `list()` answers in: gateways first, then workers, each by id. */
+export const byRoleThenId = (a: NodeInfo, b: NodeInfo): number =>
+  a.role === b.role ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.role === 'gateway' ? -1 : 1;
