@@ -9,7 +9,7 @@ import {
   type WebhookLog,
 } from '@herald/broker';
 import { USER_CHANNEL_PREFIX } from '@herald/protocol';
-import { WebhookDispatcher } from '@herald/webhooks';
+import { WebhookDispatcher, type RetryOptions } from '@herald/webhooks';
 import type { Logger } from 'pino';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { createApiServer, type ApiListenerLimits } from './api/server.js';
@@ -60,6 +60,8 @@ export type GatewayConfig = Pick<
   redis?: RedisConfig | undefined;
   /** Liveness timers, shortened by tests. */
   timers?: { pongWaitMs?: number; sweepMs?: number };
+  /** Embedded webhook retries, shortened by tests. @default the dispatcher's (5 minutes of retries) */
+  webhookRetry?: RetryOptions;
   /** Bounds of the webhook buffers (PUSH_WEBHOOK_OUTBOX_MAX, PUSH_WEBHOOK_MAX_IN_FLIGHT); unset: their defaults. */
   webhookBuffers?: Config['webhookBuffers'];
   /** Where apps are kept (PUSH_APPS_STORE). @default the apps of `apps`, read-only */
@@ -128,6 +130,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
         apps: (id) => apps.byId(id),
         delayMs: cfg.webhookDelayMs,
         ...(cfg.webhookBuffers ? { maxInFlight: cfg.webhookBuffers.maxInFlight } : {}),
+        ...(cfg.webhookRetry ? { retry: cfg.webhookRetry } : {}),
         onDropped: countWebhookDrops(metrics),
         ...embeddedLog?.hooks,
         log: log.child({ component: 'webhooks' }),
