@@ -30,7 +30,10 @@ export function embeddedWebhookLog(log: Logger): {
     hooks: {
       onOutcome: (r) => webhookLog.record(r),
       onDeadLetter: (batch, target, err, app) => {
-        log.error({ appId: app.id, url: webhookLog.deadLetter(batch, target, err, app).target, webhookId: batch.id, events: batch.events.length, err: err.message }, 'webhook dead-lettered');
+        log.error(
+          { appId: app.id, url: webhookLog.deadLetter(batch, target, err, app).target, webhookId: batch.id, events: batch.events.length, err: err.message },
+          'webhook dead-lettered',
+        );
       },
     },
     bind: (d) => void (dispatcher = d),
@@ -79,9 +82,7 @@ export function startNodeReporter(o: {
     ready: o.ready,
     ...(state.stats ? { redisRoundTripMs: () => state.stats!().redisRttMs } : {}),
     // The embedded node delivers webhooks itself: no outbox, batches in flight are its backlog.
-    ...(webhooks
-      ? { webhooks: async () => ({ backlog: webhooks.dispatcher.stats().pending, deadLetters: webhooks.log.deadLetterCount, leader: true }) }
-      : {}),
+    ...(webhooks ? { webhooks: async () => ({ backlog: webhooks.dispatcher.stats().pending, deadLetters: webhooks.log.deadLetterCount, leader: true }) } : {}),
     log: o.log,
   });
   reporter.start();

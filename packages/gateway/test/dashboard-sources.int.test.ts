@@ -104,7 +104,17 @@ describe('dashboard sources of a clustered gateway', () => {
     cleanups.push(() => client.disconnect());
     const keys = new RedisKeys(prefix);
     const workerLog = new RedisWebhookLog(client, keys, new RedisWebhooks(client, keys));
-    const record = { id: 'b1', appId: a.app.id, url: 'http://example.test/h', events: ['channel_occupied'], status: 200, latencyMs: 3, attempt: 1, outcome: 'delivered' as const, at: 1 };
+    const record = {
+      id: 'b1',
+      appId: a.app.id,
+      url: 'http://example.test/h',
+      events: ['channel_occupied'],
+      status: 200,
+      latencyMs: 3,
+      attempt: 1,
+      outcome: 'delivered' as const,
+      at: 1,
+    };
     await workerLog.record(record);
     expect(await a.gw.webhookLog.deliveries(a.app.id, 10)).toEqual([record]);
 

@@ -99,7 +99,13 @@ describe('webhook delivery log (clustered)', () => {
   it('retries used up: a dead_lettered record and a dead letter of its app only, replayed (then received) or deleted; another app’s ids are ignored', async () => {
     let failing = true;
     const { rx, log, send, webhooks, worker } = await setup(() => (failing ? 503 : 200), 150);
-    await webhooks.deadLetter({ appId: 'app2', target: 'http://127.0.0.1:9/other', error: 'receiver answered 503', events: [{ name: 'cache_miss' }], eventIds: ['o-1'] });
+    await webhooks.deadLetter({
+      appId: 'app2',
+      target: 'http://127.0.0.1:9/other',
+      error: 'receiver answered 503',
+      events: [{ name: 'cache_miss' }],
+      eventIds: ['o-1'],
+    });
     const [other] = await webhooks.deadLetters(10, 'app2');
 
     await send();
