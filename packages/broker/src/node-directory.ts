@@ -25,6 +25,7 @@ export interface NodeInfo {
   reportedAt: number;
   /** Open sockets (gateways); 0 for workers. */
   connections: number;
+  /** As in NodeSample, over the last report interval; 0 for workers. */
   messagesInPerSecond: number;
   messagesOutPerSecond: number;
   /** Event-loop delay over the last interval, ms. */
