@@ -141,12 +141,12 @@ export class WebhookDelivery {
     }
     for (let attempt = 1; ; attempt++) {
       const startedAt = performance.now();
-      const error = await this.#attempt(endpoint.href, headers, body);
+      const answer = await this.#attempt(endpoint.href, headers, body);
       const latencyMs = performance.now() - startedAt;
-      if (typeof error === 'number') {
+      if (typeof answer === 'number') {
         this.#stats.sent++;
         this.#log.debug({ url, appId: app.id, webhookId: batch.id, attempt, events: batch.events.length }, 'webhook delivered');
-        this.#outcome(app, batch, url, attempt, latencyMs, error, 'delivered');
+        this.#outcome(app, batch, url, attempt, latencyMs, answer, 'delivered');
         try {
           this.#onDelivered?.(batch, target);
         } catch (err) {
@@ -154,6 +154,7 @@ export class WebhookDelivery {
         }
         return;
       }
+      const error = answer;
       lastError = error;
       this.#stats.failedAttempts++;
       this.#log.warn(
@@ -198,10 +199,11 @@ export class WebhookDelivery {
     const rounded = Math.round(latencyMs * 10) / 10;
     try {
       this.#onOutcome?.({ id: batch.id, appId: app.id, url, events, ...result, latencyMs: rounded, attempt, outcome, at });
-      if (watched) debug.sink.emit(app.id, { kind: 'webhook', at, node: debug.node, url, events, ...result, latencyMs: rounded, attempt, outcome });
     } catch (err) {
-      this.#log.error({ err, webhookId: batch.id }, 'webhook outcome handler threw');
+      this.#log.error({ err, webhookId: batch.id }, 'onOutcome threw');
     }
+    // DebugSink.emit never throws (its contract).
+    if (watched) debug.sink.emit(app.id, { kind: 'webhook', at, node: debug.node, url, events, ...result, latencyMs: rounded, attempt, outcome });
   }
 
   #deadLetter(app: WebhookApp, batch: WebhookBatch, target: WebhookTarget, lastError: WebhookDeliveryError): void {
