@@ -25,6 +25,7 @@ export interface NodeInfo {
   reportedAt: number;
   /** Open sockets (gateways); 0 for workers. */
   connections: number;
+  /** As in NodeSample, over the last report interval; 0 for workers. */
   messagesInPerSecond: number;
   messagesOutPerSecond: number;
   /** Event-loop delay over the last interval, ms. */
@@ -40,5 +41,21 @@ export interface NodeInfo {
 
 /** Reads every live node's report. */
 export interface NodeDirectory {
+  /**
+   * The reports of the nodes that reported lately, sorted by role then id. Rejects with
+   * StateUnavailableError while the shared store cannot be read (clustered mode, Redis down).
+   */
   list(): Promise<NodeInfo[]>;
 }
+
+/** Where a NodeReporter writes: the directory's other side. */
+export interface NodeReportStore extends NodeDirectory {
+  /** Replaces the node's report. */
+  write(info: NodeInfo): Promise<void>;
+  /** Removes the node's report (a clean stop: gone at once rather than after it goes stale). */
+  remove(id: string): Promise<void>;
+}
+
+/** The order `list()` answers in: gateways first, then workers, each by id. */
+export const byRoleThenId = (a: NodeInfo, b: NodeInfo): number =>
+  a.role === b.role ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.role === 'gateway' ? -1 : 1;

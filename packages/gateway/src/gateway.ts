@@ -1,6 +1,15 @@
-import { createMemoryState, createRedisState, type ClusterState, type ClusterStats, type RedisClusterState, type StateObserver } from '@herald/broker';
+import {
+  createMemoryState,
+  createRedisState,
+  type ClusterState,
+  type ClusterStats,
+  type NodeDirectory,
+  type RedisClusterState,
+  type StateObserver,
+  type WebhookLog,
+} from '@herald/broker';
 import { USER_CHANNEL_PREFIX } from '@herald/protocol';
-import { WebhookDispatcher } from '@herald/webhooks';
+import { WebhookDispatcher, type RetryOptions } from '@herald/webhooks';
 import type { Logger } from 'pino';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { createApiServer, type ApiListenerLimits } from './api/server.js';
@@ -14,6 +23,7 @@ import { completePartialAnswers } from './partial-answers.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { countWebhookDrops, outboxEvents } from './outbox-events.js';
 import { SubscriptionCounter } from './subscription-count.js';
+import { dashboardSources, embeddedWebhookLog, startNodeReporter } from './node-report.js';
 import { loadUws } from './uws.js';
 import { WsServer } from './ws-server.js';
 
@@ -26,6 +36,10 @@ export interface Gateway {
   apps: AppRegistry;
   /** The node's copy of the apps, following the store. */
   catalog: AppCatalog;
+  /** Every node's report (clustered: the whole cluster's, from Redis; embedded: this node's). */
+  nodes: NodeDirectory;
+  /** Recent webhook deliveries and dead letters (clustered: the workers', from Redis; embedded: this node's). */
+  webhookLog: WebhookLog;
   /** Stops accepting, tells clients to reconnect (4200), flushes webhooks, releases everything. */
   close(): Promise<void>;
 }
@@ -46,6 +60,8 @@ export type GatewayConfig = Pick<
   redis?: RedisConfig | undefined;
   /** Liveness timers, shortened by tests. */
   timers?: { pongWaitMs?: number; sweepMs?: number };
+  /** Embedded webhook retries, shortened by tests. @default the dispatcher's (5 minutes of retries) */
+  webhookRetry?: RetryOptions;
   /** Bounds of the webhook buffers (PUSH_WEBHOOK_OUTBOX_MAX, PUSH_WEBHOOK_MAX_IN_FLIGHT); unset: their defaults. */
   webhookBuffers?: Config['webhookBuffers'];
   /** Where apps are kept (PUSH_APPS_STORE). @default the apps of `apps`, read-only */
@@ -107,19 +123,24 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   // Embedded: webhooks are debounced and delivered in this process, fed by the memory stores.
   // Clustered: occupancy and presence webhooks come from the webhook worker (Redis keyspace
   // events); the events only a gateway sees go to the worker through the Redis outbox stream.
+  const embeddedLog = clustered ? undefined : embeddedWebhookLog(log.child({ component: 'webhooks' }));
   const webhooks = clustered
     ? undefined
     : new WebhookDispatcher({
         apps: (id) => apps.byId(id),
         delayMs: cfg.webhookDelayMs,
         ...(cfg.webhookBuffers ? { maxInFlight: cfg.webhookBuffers.maxInFlight } : {}),
+        ...(cfg.webhookRetry ? { retry: cfg.webhookRetry } : {}),
         onDropped: countWebhookDrops(metrics),
+        ...embeddedLog?.hooks,
         log: log.child({ component: 'webhooks' }),
       });
+  if (webhooks) embeddedLog?.bind(webhooks);
   const state: ClusterState = cfg.redis
     ? await createRedisState({ ...cfg.redis, nodeId: cfg.nodeId, log: log.child({ component: 'redis' }) })
     : createMemoryState(webhookObserver(webhooks!));
   stats = state.stats?.bind(state);
+  const dashboard = dashboardSources(state, embeddedLog?.webhookLog, cfg.webhookBuffers?.outboxMax);
   const events: GatewayEvents =
     webhooks ?? outboxEvents({ state: state as RedisClusterState, apps, log, outboxMax: cfg.webhookBuffers?.outboxMax, onDropped: countWebhookDrops(metrics) });
   const uwsApp = uws.App();
@@ -175,6 +196,16 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   const apiPort = typeof address === 'object' && address !== null ? address.port : cfg.apiPort;
   ready = true;
   log.info({ wsPort, apiPort }, 'listening');
+  const reporter = startNodeReporter({
+    id: cfg.nodeId,
+    store: dashboard.nodes,
+    state,
+    hub,
+    metrics,
+    ready: () => ready && state.isReady() && catalog.fresh(),
+    webhooks: webhooks && embeddedLog ? { dispatcher: webhooks, log: embeddedLog.webhookLog } : undefined,
+    log: log.child({ component: 'node-report' }),
+  });
 
   let closing: Promise<void> | undefined;
   return {
@@ -184,6 +215,8 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     metrics,
     apps,
     catalog,
+    nodes: dashboard.nodes,
+    webhookLog: dashboard.webhookLog,
     close: () =>
       (closing ??= (async () => {
         ready = false;
@@ -195,6 +228,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
         await webhooks?.close();
         await api.close();
         await catalog.close();
+        await reporter.stop();
         await state.close();
         log.info('stopped');
       })()),

@@ -37,6 +37,8 @@ export async function startTestGateway(
     webhookDelayMs?: number;
     activityTimeout?: number;
     timers?: { pongWaitMs?: number; sweepMs?: number };
+    /** Embedded webhook retries (shortened to see dead letters). */
+    webhookRetry?: { initialDelayMs?: number; windowMs?: number; attemptTimeoutMs?: number };
     maxPayloadLength?: number;
     maxBackpressure?: number;
     logLevel?: string;
@@ -66,6 +68,7 @@ export async function startTestGateway(
       ws: { maxBackpressure: opts.maxBackpressure ?? 1024 * 1024, maxPayloadLength: opts.maxPayloadLength ?? 64 * 1024 },
       apps,
       ...(opts.timers ? { timers: opts.timers } : {}),
+      ...(opts.webhookRetry ? { webhookRetry: opts.webhookRetry } : {}),
       ...(opts.maxConnectionsPerSecond !== undefined ? { maxConnectionsPerSecond: opts.maxConnectionsPerSecond } : {}),
       ...(opts.maxQueuedFrames !== undefined ? { maxQueuedFrames: opts.maxQueuedFrames } : {}),
       ...(opts.api ? { api: opts.api } : {}),

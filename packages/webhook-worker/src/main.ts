@@ -1,4 +1,4 @@
-import { createRedisState } from '@herald/broker';
+import { createRedisState, NodeReporter, RedisNodeDirectory } from '@herald/broker';
 import { catalogGauges, openAppCatalog } from '@herald/apps';
 import { ConfigError, loadConfig, AppRegistry } from '@herald/config';
 import { createLogger } from '@herald/logger';
@@ -66,6 +66,18 @@ async function main(): Promise<void> {
       catalog.fresh() ? [] : [`apps last read from the ${catalog.store.kind} store ${Math.round(catalog.stats().lastSyncAgeMs / 1000)} s ago`],
   });
   await http.listen({ host: cfg.host, port: cfg.worker.port });
+  // The dashboard's overview lists the worker beside the gateways, with its outbox and lead.
+  const reporter = new NodeReporter({
+    id: workerId,
+    role: 'worker',
+    store: new RedisNodeDirectory({ client: state.redis, keys: state.keys }),
+    figures: () => ({ connections: 0, messagesIn: 0, messagesOut: 0 }),
+    ready: () => worker.ready && catalog.fresh(),
+    redisRoundTripMs: () => state.stats().redisRttMs,
+    webhooks: () => worker.report(),
+    log: log.child({ component: 'node-report' }),
+  });
+  reporter.start();
   log.info({ port: cfg.worker.port, apps: apps.size, delayMs: cfg.webhookDelayMs }, 'webhook worker running');
   let stopping = false;
   const stop = (signal: string) => {
@@ -79,6 +91,7 @@ async function main(): Promise<void> {
     }, SHUTDOWN_LIMIT_MS).unref();
     (async () => {
       await http.close();
+      await reporter.stop();
       await worker.close();
       await catalog.close();
       await state.close();

@@ -10,6 +10,8 @@ import {
   type WebhookBatch,
   type WebhookEvent,
   type WebhookLogger,
+  type WebhookOutcomeDebug,
+  type WebhookOutcomeHandler,
 } from '@herald/webhooks';
 
 export interface OutboxDeliveryStats {
@@ -46,11 +48,16 @@ export class OutboxDelivery {
       apps: (appId: string) => WebhookApp | undefined;
       retry?: RetryOptions;
       log: WebhookLogger;
+      /** Told every request's outcome (the delivery log). */
+      onOutcome?: WebhookOutcomeHandler;
+      debug?: WebhookOutcomeDebug;
     },
   ) {
     this.#delivery = new WebhookDelivery({
       log: o.log,
       ...(o.retry ? { retry: o.retry } : {}),
+      ...(o.onOutcome ? { onOutcome: o.onOutcome } : {}),
+      ...(o.debug ? { debug: o.debug } : {}),
       onDelivered: (batch) => this.#settle(batch, true),
       onDeadLetter: (batch, target, err) => {
         const entries = this.#batchEntries.get(batch.id) ?? [];

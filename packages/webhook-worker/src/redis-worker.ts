@@ -1,6 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
-import type { OutboxEntry, RedisClusterState } from '@herald/broker';
-import { RedisWebhooks } from '@herald/broker';
+import type { DebugSink, NodeInfo, OutboxEntry, RedisClusterState } from '@herald/broker';
+import { RedisWebhookLog, RedisWebhooks } from '@herald/broker';
 import { KeyspaceSources, scanChannels } from './keyspace-source.js';
 import { OutboxDelivery } from './outbox-delivery.js';
 import { Recovery } from './recovery.js';
@@ -23,6 +23,8 @@ export interface RedisWebhookWorkerOptions {
   leaseMs?: number;
   /** How often primaries, subscriptions and keyspace flags are checked. @default 2000 */
   keyspaceCheckMs?: number;
+  /** Where webhook outcomes go as `webhook` debug records while a console of the app is open. */
+  debug?: DebugSink;
   log: WebhookLogger;
 }
 
@@ -64,6 +66,8 @@ export interface RedisWebhookWorkerStats {
  */
 export class RedisWebhookWorker {
   readonly #webhooks: RedisWebhooks;
+  readonly #webhookLog: RedisWebhookLog;
+  readonly #recordLog = new LogThrottle();
   readonly #delivery: OutboxDelivery;
   readonly #copy = new ReportedCopy();
   readonly #sources: KeyspaceSources;
@@ -78,6 +82,7 @@ export class RedisWebhookWorker {
   #touchTimer: NodeJS.Timeout | undefined;
   #readyTimer: NodeJS.Timeout | undefined;
   #outboxProblem: string | undefined = 'not read yet';
+  #leading = false;
   #wasReady = false;
   readonly #fullLog = new LogThrottle();
 
@@ -85,7 +90,15 @@ export class RedisWebhookWorker {
     this.#claimMs = o.claimMs ?? 30_000;
     const { state, log } = o;
     this.#webhooks = new RedisWebhooks(state.redis, state.keys, o.outboxMax === undefined ? {} : { outboxMax: o.outboxMax });
-    this.#delivery = new OutboxDelivery({ webhooks: this.#webhooks, apps: o.apps, ...(o.retry ? { retry: o.retry } : {}), log });
+    this.#webhookLog = new RedisWebhookLog(state.redis, state.keys, this.#webhooks);
+    this.#delivery = new OutboxDelivery({
+      webhooks: this.#webhooks,
+      apps: o.apps,
+      ...(o.retry ? { retry: o.retry } : {}),
+      onOutcome: (r) => this.#record(r),
+      ...(o.debug ? { debug: { sink: o.debug, node: o.workerId } } : {}),
+      log,
+    });
     this.#sources = new KeyspaceSources({
       client: state.redis,
       keys: state.keys,
@@ -157,6 +170,30 @@ export class RedisWebhookWorker {
     this.#wasReady = ready;
     if (ready) this.o.log.info({}, 'worker ready: keyspace events from every primary, outbox readable');
     else this.o.log.warn({ problems }, 'worker not ready');
+  }
+
+  /** The delivery log is for people: a record lost while Redis is away costs nothing else. */
+  #record(r: Parameters<RedisWebhookLog['record']>[0]): void {
+    this.#webhookLog.record(r).catch((err: Error) => {
+      const held = this.#recordLog.take('record');
+      if (held !== undefined) this.o.log.warn({ err: err.message, heldBackLines: held }, 'webhook delivery record not kept');
+    });
+  }
+
+  /** Whether this worker holds the delivery lead (the others stand by). */
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  /** The dashboard's webhook view, on this worker's Redis connection. */
+  get webhookLog(): RedisWebhookLog {
+    return this.#webhookLog;
+  }
+
+  /** The `webhooks` part of this worker's node report. */
+  async report(): Promise<NonNullable<NodeInfo['webhooks']>> {
+    const [backlog, deadLetters] = await Promise.all([this.#webhooks.backlog(), this.#webhooks.deadLetterCount()]);
+    return { backlog, deadLetters, leader: this.#leading };
   }
 
   #onKey(key: string): void {
@@ -250,6 +287,7 @@ export class RedisWebhookWorker {
           if (leading !== was) this.o.log.info({ leading }, leading ? 'delivering webhooks (lead taken)' : 'standing by (another worker delivers)');
           // A new leader takes the previous one's unacknowledged entries at once.
           if (leading && !was) lastClaim = 0;
+          this.#leading = leading;
         }
         if (!leading) {
           this.#outboxProblem = undefined;
@@ -274,6 +312,8 @@ export class RedisWebhookWorker {
       } catch (err) {
         if (!this.#running) return;
         const message = (err as Error).message;
+        // Unknown until Redis answers again: reported as not leading meanwhile.
+        this.#leading = false;
         this.#outboxProblem = message;
         if (message.includes('NOGROUP')) {
           // The stream and its group are gone (Redis restarted empty): made again at once.
@@ -314,6 +354,7 @@ export class RedisWebhookWorker {
    */
   async close(flushTimeoutMs = 5000): Promise<void> {
     this.#running = false;
+    this.#leading = false;
     if (this.#touchTimer) clearInterval(this.#touchTimer);
     if (this.#readyTimer) clearInterval(this.#readyTimer);
     this.#recovery.close();

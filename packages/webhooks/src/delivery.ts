@@ -2,8 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { signWebhook } from '@herald/protocol';
 import { WebhookDeliveryError, WebhookErrorCode, toDeliveryError } from './delivery-error.js';
 import { resolveRetryPolicy, retryDelayMs, type RetryOptions, type RetryPolicy } from './retry-policy.js';
+import type { WebhookDeliveryRecord } from '@herald/broker';
 import type { WebhookTarget } from '@herald/config';
-import type { DeadLetterHandler, WebhookApp, WebhookBatch, WebhookLogger } from './types.js';
+import type { DeadLetterHandler, WebhookApp, WebhookBatch, WebhookLogger, WebhookOutcomeHandler, WebhookOutcomeDebug } from './types.js';
 
 export interface DeliveryOptions {
   log: WebhookLogger;
@@ -16,6 +17,10 @@ export interface DeliveryOptions {
   now?: () => number;
   /** Called once per batch that got a 2xx (the Redis outbox acknowledges its entries here). */
   onDelivered?: (batch: WebhookBatch, target: WebhookTarget) => void;
+  /** Called with every request's outcome (delivered, retrying, dead_lettered): the delivery log. */
+  onOutcome?: WebhookOutcomeHandler;
+  /** Where the same outcomes go as `webhook` debug records, while a console of the app is open. */
+  debug?: WebhookOutcomeDebug;
 }
 
 export interface DeliveryStats {
@@ -42,6 +47,8 @@ export class WebhookDelivery {
   readonly #fetch: typeof fetch;
   readonly #onDeadLetter: DeadLetterHandler;
   readonly #onDelivered: ((batch: WebhookBatch, target: WebhookTarget) => void) | undefined;
+  readonly #onOutcome: WebhookOutcomeHandler | undefined;
+  readonly #debug: WebhookOutcomeDebug | undefined;
   readonly #now: () => number;
   readonly #inFlight = new Set<Promise<void>>();
   readonly #shutdown = new AbortController();
@@ -53,6 +60,8 @@ export class WebhookDelivery {
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#now = options.now ?? Date.now;
     this.#onDelivered = options.onDelivered;
+    this.#onOutcome = options.onOutcome;
+    this.#debug = options.debug;
     this.#onDeadLetter =
       options.onDeadLetter ??
       ((batch, target, err) =>
@@ -122,7 +131,8 @@ export class WebhookDelivery {
       lastError = new WebhookDeliveryError(WebhookErrorCode.InvalidUrl, 'target url is not a valid http(s) url');
       this.#stats.failedAttempts++;
       this.#log.warn({ url, appId: app.id, webhookId: batch.id, attempt: 1, err: lastError.message }, 'webhook attempt failed');
-      this.#deadLetter(batch, target, lastError);
+      this.#outcome(app, batch, url, 1, 0, lastError, 'dead_lettered');
+      this.#deadLetter(app, batch, target, lastError);
       return;
     }
     // Credentials in the URL become Basic auth: fetch refuses URLs with userinfo.
@@ -130,10 +140,13 @@ export class WebhookDelivery {
       headers['Authorization'] = endpoint.authorization;
     }
     for (let attempt = 1; ; attempt++) {
-      const error = await this.#attempt(endpoint.href, headers, body);
-      if (error === undefined) {
+      const startedAt = performance.now();
+      const answer = await this.#attempt(endpoint.href, headers, body);
+      const latencyMs = performance.now() - startedAt;
+      if (typeof answer === 'number') {
         this.#stats.sent++;
         this.#log.debug({ url, appId: app.id, webhookId: batch.id, attempt, events: batch.events.length }, 'webhook delivered');
+        this.#outcome(app, batch, url, attempt, latencyMs, answer, 'delivered');
         try {
           this.#onDelivered?.(batch, target);
         } catch (err) {
@@ -141,39 +154,72 @@ export class WebhookDelivery {
         }
         return;
       }
+      const error = answer;
       lastError = error;
       this.#stats.failedAttempts++;
       this.#log.warn(
         { url, appId: app.id, webhookId: batch.id, attempt, ...(error.status === undefined ? { err: error.message } : { status: error.status }) },
         'webhook attempt failed',
       );
-      if (this.#shutdown.signal.aborted) break;
       const wait = retryDelayMs(this.#retry, attempt);
-      if (this.#now() + wait > deadline) break;
+      if (this.#shutdown.signal.aborted || this.#now() + wait > deadline) {
+        this.#outcome(app, batch, url, attempt, latencyMs, error, 'dead_lettered');
+        break;
+      }
+      this.#outcome(app, batch, url, attempt, latencyMs, error, 'retrying');
       try {
         await sleep(wait, undefined, { signal: this.#shutdown.signal, ref: false });
       } catch (err) {
         lastError = toDeliveryError(err, true, this.#retry.attemptTimeoutMs);
+        // The retry announced will not come: the log says how the batch ended.
+        this.#outcome(app, batch, url, attempt, 0, lastError, 'dead_lettered');
         break;
       }
     }
-    this.#deadLetter(batch, target, lastError);
+    this.#deadLetter(app, batch, target, lastError);
   }
 
-  #deadLetter(batch: WebhookBatch, target: WebhookTarget, lastError: WebhookDeliveryError): void {
+  /** Tells the delivery log and the debug console about one request's outcome; neither may disturb the delivery. */
+  #outcome(
+    app: WebhookApp,
+    batch: WebhookBatch,
+    url: string,
+    attempt: number,
+    latencyMs: number,
+    answer: number | WebhookDeliveryError,
+    outcome: WebhookDeliveryRecord['outcome'],
+  ): void {
+    const debug = this.#debug;
+    const watched = debug !== undefined && debug.sink.watching(app.id);
+    if (this.#onOutcome === undefined && !watched) return;
+    const at = Date.now();
+    const events = batch.events.map((e) => e.name as string);
+    // A status when the receiver answered, else why no answer came.
+    const result = typeof answer === 'number' ? { status: answer } : answer.status !== undefined ? { status: answer.status } : { error: answer.message };
+    const rounded = Math.round(latencyMs * 10) / 10;
+    try {
+      this.#onOutcome?.({ id: batch.id, appId: app.id, url, events, ...result, latencyMs: rounded, attempt, outcome, at });
+    } catch (err) {
+      this.#log.error({ err, webhookId: batch.id }, 'onOutcome threw');
+    }
+    // DebugSink.emit never throws (its contract).
+    if (watched) debug.sink.emit(app.id, { kind: 'webhook', at, node: debug.node, url, events, ...result, latencyMs: rounded, attempt, outcome });
+  }
+
+  #deadLetter(app: WebhookApp, batch: WebhookBatch, target: WebhookTarget, lastError: WebhookDeliveryError): void {
     this.#stats.deadLettered++;
     try {
-      this.#onDeadLetter(batch, target, lastError);
+      this.#onDeadLetter(batch, target, lastError, app);
     } catch (err) {
       this.#log.error({ err, webhookId: batch.id }, 'onDeadLetter threw');
     }
   }
 
   /**
-   * One POST; resolves undefined on 2xx, the failure otherwise (never rejects). `body` is
+   * One POST; resolves with the status on 2xx, the failure otherwise (never rejects). `body` is
    * ArrayBuffer-backed, which the DOM lib's `BodyInit` also accepts (the lint program includes it).
    */
-  async #attempt(url: string, headers: Record<string, string>, body: Buffer<ArrayBuffer>): Promise<WebhookDeliveryError | undefined> {
+  async #attempt(url: string, headers: Record<string, string>, body: Buffer<ArrayBuffer>): Promise<WebhookDeliveryError | number> {
     const timeoutMs = this.#retry.attemptTimeoutMs;
     try {
       const res = await this.#fetch(url, {
@@ -185,7 +231,7 @@ export class WebhookDelivery {
       });
       // The body is never read; cancelling frees the connection.
       await res.body?.cancel().catch(() => undefined /* connection already closed: nothing to free */);
-      if (res.status >= 200 && res.status < 300) return undefined;
+      if (res.status >= 200 && res.status < 300) return res.status;
       return new WebhookDeliveryError(WebhookErrorCode.HttpStatus, `receiver answered ${res.status}`, res.status);
     } catch (err) {
       return toDeliveryError(err, this.#shutdown.signal.aborted, timeoutMs);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { withoutUserinfo } from '@herald/broker';
 import { Debouncer } from './debouncer.js';
 import { WebhookDelivery } from './delivery.js';
 import { LogThrottle } from './log-throttle.js';
@@ -7,7 +8,16 @@ import type { RetryOptions } from './retry-policy.js';
 import { WebhookDropReason } from './types.js';
 import type { WebhookTarget } from '@herald/config';
 import type { WebhookEvent, WebhookEventName } from '@herald/protocol';
-import type { DeadLetterHandler, TransitionSink, WebhookApp, WebhookDropHandler, WebhookLogger } from './types.js';
+import type {
+  DeadLetterHandler,
+  TransitionSink,
+  WebhookApp,
+  WebhookBatch,
+  WebhookDropHandler,
+  WebhookLogger,
+  WebhookOutcomeDebug,
+  WebhookOutcomeHandler,
+} from './types.js';
 
 export interface WebhookDispatcherOptions {
   /** Current config of an app; called per event, so config changes apply to the next event. */
@@ -39,6 +49,10 @@ export interface WebhookDispatcherOptions {
   maxInFlight?: number;
   /** Told about every event dropped because `maxInFlight` batches were in flight (the gateway counts them). */
   onDropped?: WebhookDropHandler;
+  /** Told every request's outcome (the delivery log). */
+  onOutcome?: WebhookOutcomeHandler;
+  /** Where outcomes go as `webhook` debug records while a console of the app is open. */
+  debug?: WebhookOutcomeDebug;
 }
 
 export interface WebhookDispatcherStats {
@@ -128,6 +142,8 @@ export class WebhookDispatcher implements TransitionSink {
       ...(options.retry && { retry: options.retry }),
       ...(options.fetch && { fetch: options.fetch }),
       ...(options.onDeadLetter && { onDeadLetter: options.onDeadLetter }),
+      ...(options.onOutcome && { onOutcome: options.onOutcome }),
+      ...(options.debug && { debug: options.debug }),
       now: this.#now,
     });
   }
@@ -152,6 +168,24 @@ export class WebhookDispatcher implements TransitionSink {
   cacheMiss(appId: string, channel: string): void {
     if (!this.#accepting(appId)) return;
     this.#enqueue(appId, { name: 'cache_miss', channel });
+  }
+
+  /**
+   * Sends a dead-lettered batch again, as it was (same id and events, a new `time_ms`), to the app's
+   * current target with that URL (`targetUrl` without credentials; the target's own are used).
+   * False, sending nothing: `maxInFlight` batches are in flight, or the dispatcher is closed. True
+   * when it is on its way, or when the app or target is gone (there is nowhere left to send it).
+   */
+  redeliver(appId: string, targetUrl: string, batch: Pick<WebhookBatch, 'id' | 'events' | 'eventIds'>): boolean {
+    if (this.#closed || this.#delivery.inFlight >= this.#maxInFlight) return false;
+    const app = this.#apps(appId);
+    const target = app?.webhooks.find((t) => withoutUserinfo(t.url) === targetUrl);
+    if (app === undefined || target === undefined) {
+      this.#log.warn({ appId, url: targetUrl, webhookId: batch.id }, 'replayed webhook batch has no target any more: not sent');
+      return true;
+    }
+    this.#delivery.deliver(app, target, { ...batch, timeMs: Math.trunc(this.#now()) });
+    return true;
   }
 
   stats(): WebhookDispatcherStats {

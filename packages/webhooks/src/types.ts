@@ -1,3 +1,4 @@
+import type { DebugSink, WebhookDeliveryRecord } from '@herald/broker';
 import type { App, WebhookTarget } from '@herald/config';
 import type { WebhookEvent, WebhookEventName } from '@herald/protocol';
 
@@ -24,7 +25,16 @@ export interface WebhookBatch {
 }
 
 /** Called once per batch that could not be delivered (retry window used up, or dropped at close). */
-export type DeadLetterHandler = (batch: WebhookBatch, target: WebhookTarget, lastError: Error) => void;
+export type DeadLetterHandler = (batch: WebhookBatch, target: WebhookTarget, lastError: Error, app: WebhookApp) => void;
+
+/** Told each webhook request's outcome (the URL without credentials); must not throw. */
+export type WebhookOutcomeHandler = (record: WebhookDeliveryRecord) => void;
+
+/** Where webhook outcomes go as debug records, and the node they are recorded on. */
+export interface WebhookOutcomeDebug {
+  sink: DebugSink;
+  node: string;
+}
 
 /** The pino subset used here; pass a child logger. */
 export interface WebhookLogger {

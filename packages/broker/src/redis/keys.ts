@@ -65,6 +65,13 @@ export class RedisKeys {
   webhookDead() {
     return `${this.prefix}:{wh}:dead`;
   }
+  /**
+   * List of the app's newest webhook delivery records (JSON, the newest first), capped and
+   * expiring: the dashboard's recent deliveries. In the app's slot, beside its other keys.
+   */
+  webhookLog(appId: string) {
+    return `${this.prefix}:{${appId}}:whlog`;
+  }
   /** Keyspace-notification patterns for the keys whose changes are webhooks. */
   keyspacePatterns(): string[] {
     return [`__keyspace@*__:${this.prefix}:{*}:subs`, `__keyspace@*__:${this.prefix}:{*}:members`];
@@ -101,6 +108,10 @@ export class RedisKeys {
   /** Sorted set nodeId → lease expiry (ms since epoch). */
   nodes() {
     return `${this.prefix}:nodes`;
+  }
+  /** Hash nodeId → the node's last report (NodeInfo JSON), for the dashboard; one key, any slot. */
+  nodeInfo() {
+    return `${this.prefix}:nodes:info`;
   }
   /**
    * Hash nodeId → a random token each node writes once it has (re-)registered its local state:

@@ -215,31 +215,42 @@ export class RedisWebhooks {
     await this.client.xadd(this.keys.webhookDead(), 'MAXLEN', '~', '10000', '*', ...fields, 't', String(Date.now()));
   }
 
-  async deadLetters(count = 100): Promise<DeadLetter[]> {
-    const r = (await this.client.xrange(this.keys.webhookDead(), '-', '+', 'COUNT', count)) as [string, string[]][];
-    return r.map(([id, arr]) => {
-      const f = fieldsOf(arr);
-      return {
-        id,
-        appId: f.app ?? '',
-        // Stripped on read too, so no stored form of a target is ever shown with credentials.
-        target: withoutUserinfo(f.target ?? ''),
-        error: f.error ?? '',
-        events: JSON.parse(f.events ?? '[]') as Record<string, unknown>[],
-        eventIds: JSON.parse(f.eids ?? '[]') as string[],
-        atMs: Number(f.t ?? 0),
-      };
-    });
+  /**
+   * The oldest `count` dead letters, of `appId` only when given (read a page at a time until
+   * `count` of them are found: the stream holds every app's).
+   */
+  async deadLetters(count = 100, appId?: string): Promise<DeadLetter[]> {
+    const page = appId === undefined ? count : Math.max(count, 500);
+    const out: DeadLetter[] = [];
+    let start = '-';
+    while (out.length < count) {
+      const r = (await this.client.xrange(this.keys.webhookDead(), start, '+', 'COUNT', page)) as [string, string[]][];
+      for (const entry of r) {
+        const d = parseDeadLetter(entry);
+        if (appId === undefined || d.appId === appId) out.push(d);
+        if (out.length === count) break;
+      }
+      if (r.length < page) break;
+      start = `(${r[r.length - 1]![0]}`;
+    }
+    return out;
+  }
+
+  /** How many dead letters are kept, every app's. */
+  deadLetterCount(): Promise<number> {
+    return this.client.xlen(this.keys.webhookDead());
   }
 
   /**
    * Puts dead letters (`ids`, or all) back in the outbox, oldest first, each for its original target
    * only and whole (all its events or none). Stops at the first that does not fit in the outbox: it
-   * and the rest stay dead letters and are counted `refused`.
+   * and the rest stay dead letters and are counted `refused`. With `appId`, only that app's dead
+   * letters are considered: ids of another app's are ignored.
    */
-  async replay(ids?: string[]): Promise<ReplayResult> {
-    const all = await this.deadLetters(10_000);
-    const chosen = ids === undefined ? all : all.filter((d) => ids.includes(d.id));
+  async replay(ids?: string[], appId?: string): Promise<ReplayResult> {
+    const all = await this.deadLetters(10_000, appId);
+    const wanted = ids === undefined ? undefined : new Set(ids);
+    const chosen = wanted === undefined ? all : all.filter((d) => wanted.has(d.id));
     let replayed = 0;
     for (const d of chosen) {
       const now = String(Date.now());
@@ -251,7 +262,12 @@ export class RedisWebhooks {
     return { replayed, refused: chosen.length - replayed };
   }
 
-  async dropDeadLetters(ids?: string[]): Promise<number> {
+  /** Deletes dead letters (`ids`, or all); with `appId`, only ids of that app's (the others are ignored). */
+  async dropDeadLetters(ids?: string[], appId?: string): Promise<number> {
+    if (appId !== undefined) {
+      const owned = await this.#ownedBy(appId, ids ?? []);
+      return owned.length === 0 ? 0 : this.client.xdel(this.keys.webhookDead(), ...owned);
+    }
     if (ids === undefined) {
       const n = await this.client.xlen(this.keys.webhookDead());
       await this.client.del(this.keys.webhookDead());
@@ -259,4 +275,36 @@ export class RedisWebhooks {
     }
     return ids.length === 0 ? 0 : this.client.xdel(this.keys.webhookDead(), ...ids);
   }
+
+  /** The ids among `ids` that are well-formed stream ids of dead letters of `appId`. */
+  async #ownedBy(appId: string, ids: string[]): Promise<string[]> {
+    const candidates = [...new Set(ids.filter((id) => STREAM_ID.test(id)))];
+    if (candidates.length === 0) return [];
+    const key = this.keys.webhookDead();
+    const pipeline = this.client.pipeline();
+    for (const id of candidates) pipeline.xrange(key, id, id);
+    const answers = (await pipeline.exec()) ?? [];
+    return candidates.filter((_, i) => {
+      const [err, entries] = answers[i] ?? [null, []];
+      const entry = (entries as [string, string[]][] | null)?.[0];
+      return err === null && entry !== undefined && parseDeadLetter(entry).appId === appId;
+    });
+  }
+}
+
+/** What XADD makes: `<ms>-<seq>`. Anything else would be a Redis error, not an unknown id. */
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+
+function parseDeadLetter([id, arr]: [string, string[]]): DeadLetter {
+  const f = fieldsOf(arr);
+  return {
+    id,
+    appId: f.app ?? '',
+    // Stripped on read too, so no stored form of a target is ever shown with credentials.
+    target: withoutUserinfo(f.target ?? ''),
+    error: f.error ?? '',
+    events: JSON.parse(f.events ?? '[]') as Record<string, unknown>[],
+    eventIds: JSON.parse(f.eids ?? '[]') as string[],
+    atMs: Number(f.t ?? 0),
+  };
 }
