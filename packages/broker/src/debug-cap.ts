@@ -72,7 +72,7 @@ export class DebugCap {
 /** The record with `at` and `node` filled in (the input itself when it has both). */
 export function stampRecord(input: DebugRecordInput, node: string): DebugRecord {
   if (input.at !== undefined && input.node !== undefined) return input as DebugRecord;
-  return { ...input, at: input.at ?? Date.now(), node: input.node ?? node } as DebugRecord;
+  return { ...input, at: input.at ?? Date.now(), node: input.node ?? node };
 }
 
 /** Tells one console, which is someone else's code: what it throws stays here. */

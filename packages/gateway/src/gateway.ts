@@ -1,4 +1,14 @@
-import { createMemoryState, createRedisState, type ClusterState, type ClusterStats, type RedisClusterState, type StateObserver } from '@herald/broker';
+import {
+  connectRedisDebugBus,
+  createMemoryState,
+  createRedisState,
+  MemoryDebugBus,
+  type ClusterState,
+  type ClusterStats,
+  type DebugBus,
+  type RedisClusterState,
+  type StateObserver,
+} from '@herald/broker';
 import { USER_CHANNEL_PREFIX } from '@herald/protocol';
 import { WebhookDispatcher } from '@herald/webhooks';
 import type { Logger } from 'pino';
@@ -26,6 +36,8 @@ export interface Gateway {
   apps: AppRegistry;
   /** The node's copy of the apps, following the store. */
   catalog: AppCatalog;
+  /** The debug console's bus: what this node records, and where the dashboard opens consoles. */
+  debug: DebugBus;
   /** Stops accepting, tells clients to reconnect (4200), flushes webhooks, releases everything. */
   close(): Promise<void>;
 }
@@ -122,11 +134,15 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   stats = state.stats?.bind(state);
   const events: GatewayEvents =
     webhooks ?? outboxEvents({ state: state as RedisClusterState, apps, log, outboxMax: cfg.webhookBuffers?.outboxMax, onDropped: countWebhookDrops(metrics) });
+  // Clustered: on connections of its own, so records never queue with the state's commands.
+  const debug: DebugBus = cfg.redis
+    ? await connectRedisDebugBus({ ...cfg.redis, nodeId: cfg.nodeId, log: log.child({ component: 'debug' }) })
+    : new MemoryDebugBus({ nodeId: cfg.nodeId });
   const uwsApp = uws.App();
   const hub = new Hub(uwsApp, metrics, apps.apps);
   apps.onChange((changes) => applyAppChanges(hub, changes, log.child({ component: 'apps' })));
   const subscriptionCounts = new SubscriptionCounter(state.broker);
-  const ctx: HandlerContext = { hub, state, metrics, events, subscriptionCounts, log };
+  const ctx: HandlerContext = { hub, state, metrics, events, subscriptionCounts, debug, log };
   state.setLocalState(() => hub.localState());
   state.onRecovered(() => completePartialAnswers(ctx));
   await state.broker.start({ onPublication: (p) => hub.deliver(p), onControl: (c) => hub.control(c) });
@@ -156,6 +172,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
       apps,
       state,
       metrics,
+      debug,
       ready: () => ready && state.isReady() && catalog.fresh(),
       publishWaitMs: cfg.publishWaitMs ?? 10_000,
       admin:
@@ -168,6 +185,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     await api.listen({ host: cfg.apiHost, port: cfg.apiPort });
   } catch (err) {
     uws.us_listen_socket_close(listenSocket);
+    await debug.close();
     await catalog.close();
     throw err;
   }
@@ -184,6 +202,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     metrics,
     apps,
     catalog,
+    debug,
     close: () =>
       (closing ??= (async () => {
         ready = false;
@@ -194,6 +213,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
         subscriptionCounts.close();
         await webhooks?.close();
         await api.close();
+        await debug.close();
         await catalog.close();
         await state.close();
         log.info('stopped');

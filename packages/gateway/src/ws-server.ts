@@ -50,6 +50,8 @@ export interface WsServerOptions {
 /** Per-socket state before `open`: the app, or why the connection is refused once open. */
 interface UpgradeData extends SocketData {
   rejection?: PusherError;
+  /** The Origin header, kept only while the app is watched (for connection_opened). */
+  origin?: string;
 }
 
 const PONG_WAIT_MS = 30_000;
@@ -172,7 +174,9 @@ export class WsServer {
       clientEventWindow: 0,
       clientEventCount: 0,
       baseLog: this.log,
+      debug: this.ctx.debug,
       ...(rejection ? { rejection } : {}),
+      ...(origin !== '' && app !== undefined && this.ctx.debug.watching(app.id) ? { origin } : {}),
     };
     res.upgrade(data, secKey, secProtocol, secExtensions, context);
   }
@@ -195,6 +199,10 @@ export class WsServer {
     this.ctx.metrics.connections.inc({ app: appId });
     this.ctx.metrics.connectionsTotal.inc({ app: appId });
     sendFrame(data, encodeConnectionEstablished(data.socketId, this.opts.activityTimeout), this.ctx.metrics);
+    const { debug } = this.ctx;
+    if (debug.watching(appId)) {
+      debug.emit(appId, { kind: 'connection_opened', socketId: data.socketId, ...(data.origin !== undefined ? { origin: data.origin } : {}), transport: 'ws' });
+    }
   }
 
   #message(ws: WebSocket<UpgradeData>, message: ArrayBuffer, isBinary: boolean): void {
@@ -278,6 +286,10 @@ export class WsServer {
     this.ctx.state.usage.setLocalConnections(appId, left);
     this.ctx.metrics.connections.dec({ app: appId });
     socketLog(data).debug({ code }, 'connection closed');
+    const { debug } = this.ctx;
+    if (debug.watching(appId)) {
+      debug.emit(appId, { kind: 'connection_closed', socketId: data.socketId, code, reason: Buffer.from(message).toString('utf8') });
+    }
     // Queued behind in-flight handlers so that their joins are undone, not raced.
     const cleanup = data.queue.then(async () => {
       try {
