@@ -1,10 +1,19 @@
 /**
  * The clustered debug bus on real Redis (one server, and a Redis Cluster): the flag a console sets
  * on one node reaches the others, their records reach the console, and the flag clears when the
- * console closes and when its node dies without closing.
+ * console closes and when its node dies without closing; a sink without a subscriber (the webhook
+ * worker's) follows the flag too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisDebugBus, RedisKeys, connectRedisDebugBus, createRedisConnections, type DebugRecord, type RedisConnectOptions } from '../src/index.js';
+import {
+  RedisDebugBus,
+  RedisKeys,
+  connectRedisDebugBus,
+  createRedisConnections,
+  createRedisDebugSink,
+  type DebugRecord,
+  type RedisConnectOptions,
+} from '../src/index.js';
 import { startRedis, startRedisCluster, uniquePrefix, type RedisClusterSet, type RedisHandle } from '@herald/test-support';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -129,6 +138,39 @@ describe.each(topologies)('RedisDebugBus on %s', (_, start) => {
     }
     closeB();
     await expect.poll(() => c.watching('app1')).toBe(false);
+  });
+
+  it('a sink on an existing connection (the webhook worker) learns of a console without a subscriber, and its records reach it', async () => {
+    const prefix = uniquePrefix();
+    const a = await node('gw-a', prefix);
+    const conn = createRedisConnections(redis.opts, () => undefined);
+    await conn.connect();
+    const sink = createRedisDebugSink({ client: conn.client, prefix, nodeId: 'worker-1' });
+    try {
+      const r = recorder();
+      const close = a.open('app1', r.console);
+      await expect.poll(() => sink.watching('app1')).toBe(true);
+      await expect
+        .poll(() => {
+          sink.emit('app1', {
+            kind: 'webhook',
+            url: 'https://hooks.example/x',
+            events: ['channel_occupied'],
+            status: 200,
+            latencyMs: 12,
+            attempt: 1,
+            outcome: 'delivered',
+          });
+          return r.records.length;
+        })
+        .toBeGreaterThan(0);
+      expect(r.records[0]).toMatchObject({ kind: 'webhook', node: 'worker-1', status: 200, outcome: 'delivered' });
+      close();
+      await expect.poll(() => sink.watching('app1')).toBe(false);
+    } finally {
+      await sink.close();
+      conn.disconnect();
+    }
   });
 
   it('the flag of a console whose node died without closing clears once it expires', async () => {
