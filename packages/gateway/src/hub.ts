@@ -234,6 +234,7 @@ export function sendError(data: SocketData, err: PusherError, metrics: Metrics):
     closeWithError(data, err, metrics);
     return;
   }
+  if (data.status !== 'open' || data.ws === undefined) return;
   sendFrame(data, encodeError(err), metrics);
   recordError(data, err);
 }

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
 import { createApp, type AppRegistry, type App } from '@herald/config';
 import type { HandlerContext } from './context.js';
+import { shownReason } from './debug-records.js';
 import { handleClientEvent } from './handlers/client-event.js';
 import { signout, handleSignin } from './handlers/signin.js';
 import { handleSubscribe } from './handlers/subscribe.js';
@@ -288,7 +289,7 @@ export class WsServer {
     socketLog(data).debug({ code }, 'connection closed');
     const { debug } = this.ctx;
     if (debug.watching(appId)) {
-      debug.emit(appId, { kind: 'connection_closed', socketId: data.socketId, code, reason: Buffer.from(message).toString('utf8') });
+      debug.emit(appId, { kind: 'connection_closed', socketId: data.socketId, code, reason: shownReason(Buffer.from(message).toString('utf8')) });
     }
     // Queued behind in-flight handlers so that their joins are undone, not raced.
     const cleanup = data.queue.then(async () => {

@@ -12,6 +12,8 @@ const TTL_MS = 15_000;
 const REFRESH_MS = 3_000;
 /** A sink without a subscriber hears no notices: it re-reads the set this often instead. */
 const SINK_REFRESH_MS = 1_000;
+/** The longest `close` waits for Redis to forget this node's consoles. */
+const CLOSE_WAIT_MS = 1_000;
 
 const quiet = () => undefined;
 const QUIET_LOG: BrokerLog = { debug: quiet, info: quiet, warn: quiet, error: quiet };
@@ -306,14 +308,18 @@ export class RedisDebugBus implements DebugBus {
     this.#local.clear();
     this.#topics.clear();
     this.#watched = new Set();
-    // A clean stop lets the other nodes stop recording at once instead of at expiry.
+    // A clean stop lets the other nodes stop recording at once instead of at expiry; bounded, as a
+    // stalled Redis must not hold a gateway's shutdown for the sake of flags that expire anyway.
     if (apps.length > 0 && this.#client.status === 'ready') {
-      try {
-        await this.#client.zrem(this.#keys.debugWatch(), ...apps.map((a) => this.#member(a)));
-        for (const a of apps) this.#send(this.#keys.debugNotice(), `-${a}`);
-      } catch {
-        // They expire.
-      }
+      let timer: NodeJS.Timeout | undefined;
+      const removed = this.#client
+        .zrem(this.#keys.debugWatch(), ...apps.map((a) => this.#member(a)))
+        .then(() => {
+          for (const a of apps) this.#send(this.#keys.debugNotice(), `-${a}`);
+        })
+        .catch(() => undefined /* they expire */);
+      await Promise.race([removed, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+      clearTimeout(timer);
     }
     this.#onClose?.();
   }
