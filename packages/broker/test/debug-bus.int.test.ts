@@ -1,5 +1,5 @@
 /**
- * The clustered debug bus on real Redis (one server, and a Redis Cluster): the flag a console sets
+ * The clustered debug bus on real Redis (one server, Sentinel, and a Redis Cluster): the flag a console sets
  * on one node reaches the others, their records reach the console, and the flag clears when the
  * console closes and when its node dies without closing; a sink without a subscriber (the webhook
  * worker's) follows the flag too.
@@ -14,7 +14,7 @@ import {
   type DebugRecord,
   type RedisConnectOptions,
 } from '../src/index.js';
-import { startRedis, startRedisCluster, uniquePrefix, type RedisClusterSet, type RedisHandle } from '@herald/test-support';
+import { startRedis, startRedisCluster, startSentinelSet, uniquePrefix, type RedisClusterSet, type RedisHandle } from '@herald/test-support';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const TTL_MS = 1500;
@@ -32,6 +32,16 @@ const topologies: [string, () => Promise<{ opts: RedisConnectOptions; stop: () =
     async () => {
       const r: RedisHandle = await startRedis();
       return { opts: { topology: { kind: 'single', url: r.url } }, stop: () => r.stop() };
+    },
+  ],
+  [
+    'Sentinel',
+    async () => {
+      const set = await startSentinelSet();
+      return {
+        opts: { topology: { kind: 'sentinel', name: set.name, sentinels: set.sentinels.map((s) => ({ host: s.host, port: s.port })) } },
+        stop: () => set.stop(),
+      };
     },
   ],
   [
