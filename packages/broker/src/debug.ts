@@ -7,8 +7,14 @@
  * is cut to DEBUG_DATA_MAX characters.
  */
 
-/** Longest `data` excerpt a record carries; the `size` field says how long the whole was. */
+/** Longest `data` excerpt a record carries; the `size` field says how long the whole was (bytes). */
 export const DEBUG_DATA_MAX = 1000;
+
+/**
+ * Records one node passes on per second per app, whatever the number of consoles; the rest are
+ * counted and reported to the consoles as skipped, so a busy app's console costs bounded work.
+ */
+export const DEBUG_NODE_RATE = 500;
 
 interface DebugBase {
   /** ms since the epoch, on the node that recorded it. */
@@ -28,29 +34,53 @@ export type DebugRecord = DebugBase &
     | { kind: 'api_event'; channels: string[]; event: string; size: number; data: string; excludedSocketId?: string }
     | { kind: 'client_event'; socketId: string; channel: string; event: string; size: number; data: string; userId?: string }
     /** A webhook request's outcome: `status` is the HTTP status, absent when no answer came (`error` says why). */
-    | { kind: 'webhook'; url: string; events: string[]; status?: number; error?: string; latencyMs: number; attempt: number; outcome: 'delivered' | 'retrying' | 'dead_lettered' }
+    | {
+        kind: 'webhook';
+        url: string;
+        events: string[];
+        status?: number;
+        error?: string;
+        latencyMs: number;
+        attempt: number;
+        outcome: 'delivered' | 'retrying' | 'dead_lettered';
+      }
     /** A pusher:error sent to a socket (close codes are in connection_closed). */
     | { kind: 'error_sent'; socketId: string; code: number | null; message: string }
   );
 
 export type DebugKind = DebugRecord['kind'];
 
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** What a producer emits: the sink stamps `at` (now) and `node` (its node) when they are absent. */
+export type DebugRecordInput = OmitEach<DebugRecord, 'at' | 'node'> & Partial<DebugBase>;
+
 /** Where producers put records. Cheap when no console is open. Never throws, never blocks. */
 export interface DebugSink {
   /** True while a console of the app is open somewhere in the cluster. */
   watching(appId: string): boolean;
-  /** Records it for every open console of the app; does nothing when `watching(appId)` is false. */
-  emit(appId: string, record: DebugRecord): void;
+  /**
+   * Records it for every open console of the app; does nothing when `watching(appId)` is false.
+   * Over DEBUG_NODE_RATE a second the record is dropped and counted (consoles get `skipped`).
+   */
+  emit(appId: string, record: DebugRecordInput): void;
+}
+
+/** One open console: what it is told. Called synchronously; must not throw (it is caught if it does). */
+export interface DebugConsole {
+  record(record: DebugRecord): void;
+  /** `count` records of the app were not recorded by some node (its per-second cap); at most once a second per node. */
+  skipped(count: number): void;
 }
 
 /** What a dashboard uses to open a console. */
 export interface DebugFeed {
   /**
    * Opens a console of the app: sets the cluster-wide flag (kept set while the console is open)
-   * and calls `onRecord` with every record of the app from every node. The returned function
-   * closes it; the flag clears once no console of the app is open anywhere.
+   * and tells `console` every record of the app from every node. The returned function closes it
+   * (idempotent); the flag clears once no console of the app is open anywhere.
    */
-  open(appId: string, onRecord: (record: DebugRecord) => void): () => void;
+  open(appId: string, console: DebugConsole): () => void;
 }
 
 /** Both sides, and its lifetime. */

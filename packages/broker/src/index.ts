@@ -32,8 +32,11 @@ export type { RedisClusterState, RedisStateOptions } from './redis/redis-cluster
 export { createRedisState } from './redis/redis-cluster-state.js';
 export { DEFAULT_OUTBOX_MAX, RedisWebhooks } from './redis/redis-webhooks.js';
 export type { DeadLetter, MoveResult, OutboxEntry, RedisWebhooksOptions, ReplayResult, ReportedState } from './redis/webhook-types.js';
-export type { DebugBus, DebugFeed, DebugKind, DebugRecord, DebugSink } from './debug.js';
-export { DEBUG_DATA_MAX, noDebug } from './debug.js';
+export type { DebugBus, DebugConsole, DebugFeed, DebugKind, DebugRecord, DebugRecordInput, DebugSink } from './debug.js';
+export { DEBUG_DATA_MAX, DEBUG_NODE_RATE, noDebug } from './debug.js';
+export { MemoryDebugBus } from './memory/memory-debug-bus.js';
+export type { ConnectRedisDebugBusOptions, RedisDebugSinkOptions } from './redis/redis-debug-bus.js';
+export { RedisDebugBus, connectRedisDebugBus, createRedisDebugSink } from './redis/redis-debug-bus.js';
 export type { NodeDirectory, NodeInfo, NodeReportStore, NodeSample } from './node-directory.js';
 export { NodeReporter } from './node-reporter.js';
 export type { NodeFigures, NodeReporterOptions } from './node-reporter.js';

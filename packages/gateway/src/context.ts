@@ -1,4 +1,4 @@
-import type { ClusterState } from '@herald/broker';
+import type { ClusterState, DebugSink } from '@herald/broker';
 import type { Logger } from 'pino';
 import type { Hub } from './hub.js';
 import type { Metrics } from './metrics.js';
@@ -17,5 +17,7 @@ export interface HandlerContext {
   metrics: Metrics;
   events: GatewayEvents;
   subscriptionCounts: SubscriptionCounter;
+  /** The debug console's records; producers ask `watching` before building one. */
+  debug: DebugSink;
   log: Logger;
 }

@@ -1,8 +1,11 @@
 import {
-  createMemoryState,
-  createRedisState,
   type ClusterState,
   type ClusterStats,
+  connectRedisDebugBus,
+  createMemoryState,
+  createRedisState,
+  type DebugBus,
+  MemoryDebugBus,
   type NodeDirectory,
   type RedisClusterState,
   type StateObserver,
@@ -13,6 +16,8 @@ import { WebhookDispatcher, type RetryOptions } from '@herald/webhooks';
 import type { Logger } from 'pino';
 import type { us_listen_socket } from 'uWebSockets.js';
 import { createApiServer, type ApiListenerLimits } from './api/server.js';
+import { dashboardFiles } from './api/dashboard/static.js';
+import { DEFAULT_SESSION_SECONDS } from './api/dashboard/session.js';
 import { AppAdmin, catalogGauges, openAppCatalog, type AppCatalog } from '@herald/apps';
 import { AppRegistry, type AppChanges } from '@herald/config';
 import type { Config, RedisConfig } from '@herald/config';
@@ -40,6 +45,8 @@ export interface Gateway {
   nodes: NodeDirectory;
   /** Recent webhook deliveries and dead letters (clustered: the workers', from Redis; embedded: this node's). */
   webhookLog: WebhookLog;
+  /** The debug console's bus: what this node records, and where the dashboard opens consoles. */
+  debug: DebugBus;
   /** Stops accepting, tells clients to reconnect (4200), flushes webhooks, releases everything. */
   close(): Promise<void>;
 }
@@ -67,8 +74,10 @@ export type GatewayConfig = Pick<
   /** Where apps are kept (PUSH_APPS_STORE). @default the apps of `apps`, read-only */
   appsStore?: Config['appsStore'];
   appsSync?: Config['appsSync'];
-  /** PUSH_ADMIN_TOKEN: the admin API exists only with it. */
+  /** PUSH_ADMIN_TOKEN: the admin API and the dashboard exist only with it. */
   adminToken?: string | undefined;
+  /** How long a dashboard sign-in lasts (PUSH_DASHBOARD_SESSION_SECONDS). @default 43200 */
+  dashboardSessionSeconds?: number;
 };
 
 const DEFAULT_APPS_STORE: Config['appsStore'] = { kind: 'file', readOnly: 'apps are fixed at start in this gateway' };
@@ -123,6 +132,10 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   // Embedded: webhooks are debounced and delivered in this process, fed by the memory stores.
   // Clustered: occupancy and presence webhooks come from the webhook worker (Redis keyspace
   // events); the events only a gateway sees go to the worker through the Redis outbox stream.
+  // Clustered: on connections of its own, so records never queue with the state's commands.
+  const debug: DebugBus = cfg.redis
+    ? await connectRedisDebugBus({ ...cfg.redis, nodeId: cfg.nodeId, log: log.child({ component: 'debug' }) })
+    : new MemoryDebugBus({ nodeId: cfg.nodeId });
   const embeddedLog = clustered ? undefined : embeddedWebhookLog(log.child({ component: 'webhooks' }));
   const webhooks = clustered
     ? undefined
@@ -132,6 +145,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
         ...(cfg.webhookBuffers ? { maxInFlight: cfg.webhookBuffers.maxInFlight } : {}),
         ...(cfg.webhookRetry ? { retry: cfg.webhookRetry } : {}),
         onDropped: countWebhookDrops(metrics),
+        debug: { sink: debug, node: cfg.nodeId },
         ...embeddedLog?.hooks,
         log: log.child({ component: 'webhooks' }),
       });
@@ -147,7 +161,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   const hub = new Hub(uwsApp, metrics, apps.apps);
   apps.onChange((changes) => applyAppChanges(hub, changes, log.child({ component: 'apps' })));
   const subscriptionCounts = new SubscriptionCounter(state.broker);
-  const ctx: HandlerContext = { hub, state, metrics, events, subscriptionCounts, log };
+  const ctx: HandlerContext = { hub, state, metrics, events, subscriptionCounts, debug, log };
   state.setLocalState(() => hub.localState());
   state.onRecovered(() => completePartialAnswers(ctx));
   await state.broker.start({ onPublication: (p) => hub.deliver(p), onControl: (c) => hub.control(c) });
@@ -177,10 +191,23 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
       apps,
       state,
       metrics,
+      debug,
       ready: () => ready && state.isReady() && catalog.fresh(),
       publishWaitMs: cfg.publishWaitMs ?? 10_000,
       admin:
         cfg.adminToken !== undefined ? { token: cfg.adminToken, admin: new AppAdmin(catalog, catalog.pinned, log.child({ component: 'admin' })) } : undefined,
+      dashboard:
+        cfg.adminToken !== undefined
+          ? {
+              mode: clustered ? 'clustered' : 'embedded',
+              nodeId: cfg.nodeId,
+              sessionSeconds: cfg.dashboardSessionSeconds ?? DEFAULT_SESSION_SECONDS,
+              nodes: dashboard.nodes,
+              webhookLog: dashboard.webhookLog,
+              debug,
+              files: dashboardFiles,
+            }
+          : undefined,
     },
     log.child({ component: 'api' }),
     cfg.api,
@@ -189,6 +216,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     await api.listen({ host: cfg.apiHost, port: cfg.apiPort });
   } catch (err) {
     uws.us_listen_socket_close(listenSocket);
+    await debug.close();
     await catalog.close();
     throw err;
   }
@@ -217,6 +245,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     catalog,
     nodes: dashboard.nodes,
     webhookLog: dashboard.webhookLog,
+    debug,
     close: () =>
       (closing ??= (async () => {
         ready = false;
@@ -227,6 +256,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
         subscriptionCounts.close();
         await webhooks?.close();
         await api.close();
+        await debug.close();
         await catalog.close();
         await reporter.stop();
         await state.close();

@@ -2,6 +2,7 @@ import type { ControlCommand, LocalContribution, Publication } from '@herald/bro
 import { type PusherError, encodeError, pusherError, encodeWatchlistEvents, type PusherErrorCode as Code } from '@herald/protocol';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { App } from '@herald/config';
+import { shownReason } from './debug-records.js';
 import type { Metrics } from './metrics.js';
 import type { SocketData } from './socket-data.js';
 
@@ -233,7 +234,9 @@ export function sendError(data: SocketData, err: PusherError, metrics: Metrics):
     closeWithError(data, err, metrics);
     return;
   }
+  if (data.status !== 'open' || data.ws === undefined) return;
   sendFrame(data, encodeError(err), metrics);
+  recordError(data, err);
 }
 
 /** Sends `pusher:error` then closes with the same code, in one corked write. */
@@ -246,6 +249,13 @@ export function closeWithError(data: SocketData, err: PusherError, metrics: Metr
     ws.end(err.code as Code, closeReason(err.message));
   });
   metrics.messagesOut.inc();
+  recordError(data, err);
+}
+
+function recordError(data: SocketData, err: PusherError): void {
+  const appId = data.app.id;
+  if (!data.debug.watching(appId)) return;
+  data.debug.emit(appId, { kind: 'error_sent', socketId: data.socketId, code: err.code, message: shownReason(err.message) });
 }
 
 /** A close reason: at most 123 bytes of UTF-8 (RFC 6455 §5.5), never cut inside a character. */

@@ -1,3 +1,4 @@
+import type { DebugSink } from '@herald/broker';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'uWebSockets.js';
 import type { App } from '@herald/config';
@@ -37,6 +38,8 @@ export interface SocketData {
   clientEventCount: number;
   /** The gateway's logger; log through `socketLog(data)`, which adds the socket's bindings. */
   baseLog: Logger;
+  /** The gateway's debug sink, for the errors sent to the socket (error_sent). */
+  debug: DebugSink;
   ws?: WebSocket<SocketData>;
 }
 

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
 import { createApp, type AppRegistry, type App } from '@herald/config';
 import type { HandlerContext } from './context.js';
+import { shownReason } from './debug-records.js';
 import { handleClientEvent } from './handlers/client-event.js';
 import { signout, handleSignin } from './handlers/signin.js';
 import { handleSubscribe } from './handlers/subscribe.js';
@@ -50,6 +51,8 @@ export interface WsServerOptions {
 /** Per-socket state before `open`: the app, or why the connection is refused once open. */
 interface UpgradeData extends SocketData {
   rejection?: PusherError;
+  /** The Origin header, kept only while the app is watched (for connection_opened). */
+  origin?: string;
 }
 
 const PONG_WAIT_MS = 30_000;
@@ -172,7 +175,9 @@ export class WsServer {
       clientEventWindow: 0,
       clientEventCount: 0,
       baseLog: this.log,
+      debug: this.ctx.debug,
       ...(rejection ? { rejection } : {}),
+      ...(origin !== '' && app !== undefined && this.ctx.debug.watching(app.id) ? { origin } : {}),
     };
     res.upgrade(data, secKey, secProtocol, secExtensions, context);
   }
@@ -195,6 +200,10 @@ export class WsServer {
     this.ctx.metrics.connections.inc({ app: appId });
     this.ctx.metrics.connectionsTotal.inc({ app: appId });
     sendFrame(data, encodeConnectionEstablished(data.socketId, this.opts.activityTimeout), this.ctx.metrics);
+    const { debug } = this.ctx;
+    if (debug.watching(appId)) {
+      debug.emit(appId, { kind: 'connection_opened', socketId: data.socketId, ...(data.origin !== undefined ? { origin: data.origin } : {}), transport: 'ws' });
+    }
   }
 
   #message(ws: WebSocket<UpgradeData>, message: ArrayBuffer, isBinary: boolean): void {
@@ -278,6 +287,10 @@ export class WsServer {
     this.ctx.state.usage.setLocalConnections(appId, left);
     this.ctx.metrics.connections.dec({ app: appId });
     socketLog(data).debug({ code }, 'connection closed');
+    const { debug } = this.ctx;
+    if (debug.watching(appId)) {
+      debug.emit(appId, { kind: 'connection_closed', socketId: data.socketId, code, reason: shownReason(Buffer.from(message).toString('utf8')) });
+    }
     // Queued behind in-flight handlers so that their joins are undone, not raced.
     const cleanup = data.queue.then(async () => {
       try {

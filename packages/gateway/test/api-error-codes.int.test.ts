@@ -5,7 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
-import { createMemoryState } from '@herald/broker';
+import { createMemoryState, noDebug } from '@herald/broker';
 import { AppRegistry, parseAppsJson } from '@herald/config';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import { createMetrics } from '../src/metrics.js';
 /** A REST API server on port 0 over memory state; `onDrain` runs in a preClose hook after the server's own. */
 async function startApi(onDrain?: () => Promise<void>) {
   const apps = new AppRegistry(parseAppsJson(JSON.stringify([{ id: '7', key: 'k7', secret: 'secret-of-app-7-0123' }]), 'apps'));
-  const ctx = { apps, state: createMemoryState(), metrics: createMetrics({ nodeId: 'n', native: true }), ready: () => true };
+  const ctx = { apps, state: createMemoryState(), metrics: createMetrics({ nodeId: 'n', native: true }), debug: noDebug, ready: () => true };
   const f = createApiServer(ctx, pino({ level: 'silent' }), { headersTimeoutMs: 300, requestTimeoutMs: 300, maxConnections: 100 });
   if (onDrain) f.addHook('preClose', (done) => void onDrain().then(() => done()));
   await f.listen({ host: '127.0.0.1', port: 0 });

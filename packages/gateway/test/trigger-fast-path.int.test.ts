@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import { PassThrough } from 'node:stream';
-import { createMemoryState } from '@herald/broker';
+import { createMemoryState, noDebug } from '@herald/broker';
 import { AppRegistry, parseAppsJson } from '@herald/config';
 import { signApiRequest } from '@herald/protocol';
 import { describe, expect, it } from 'vitest';
@@ -135,7 +135,7 @@ describe('the trigger fast path', () => {
     const apps = new AppRegistry(parseAppsJson(JSON.stringify([{ id: '7', key: 'k7', secret: 'secret-of-app-7-0123' }]), 'apps'));
     const state = createMemoryState();
     const metrics = createMetrics({ nodeId: 'n', native: true });
-    const ctx = { apps, state, metrics, ready: () => true };
+    const ctx = { apps, state, metrics, debug: noDebug, ready: () => true };
     let closing = false;
     const fast = createTriggerFastPath(ctx, { bodyLimit: 1000, closing: () => closing, answerError: () => ({ status: 500, body: {} }) });
     const body = JSON.stringify({ name: 'e', channel: 'c', data: 'd' });

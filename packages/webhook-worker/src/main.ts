@@ -1,4 +1,4 @@
-import { createRedisState, NodeReporter, RedisNodeDirectory } from '@herald/broker';
+import { createRedisDebugSink, createRedisState, NodeReporter, RedisNodeDirectory } from '@herald/broker';
 import { catalogGauges, openAppCatalog } from '@herald/apps';
 import { ConfigError, loadConfig, AppRegistry } from '@herald/config';
 import { createLogger } from '@herald/logger';
@@ -36,8 +36,11 @@ async function main(): Promise<void> {
   // Webhook targets and secrets are read from it at each delivery: a change applies to the next one.
   const catalog = await openAppCatalog(cfg, apps, log.child({ component: 'apps' }));
   const state = await createRedisState({ ...cfg.redis!, nodeId: workerId, log: log.child({ component: 'redis' }) });
+  // Webhook outcomes go to the dashboard's debug console while one of the app is open.
+  const debug = createRedisDebugSink({ client: state.redis, prefix: cfg.redis!.prefix, nodeId: workerId, log: log.child({ component: 'debug' }) });
   const worker = new RedisWebhookWorker({
     state,
+    debug,
     apps: (id) => apps.byId(id),
     delayMs: cfg.webhookDelayMs,
     workerId,
@@ -93,6 +96,7 @@ async function main(): Promise<void> {
       await http.close();
       await reporter.stop();
       await worker.close();
+      await debug.close();
       await catalog.close();
       await state.close();
     })().then(

@@ -128,6 +128,21 @@ export class RedisKeys {
   reapLock(nodeId: string) {
     return `${this.prefix}:{node:${nodeId}}:reap`;
   }
+  /**
+   * Sorted set `appId:nodeId` → expiry (ms since epoch): the apps with a debug console open, and
+   * on which node. Renewed by that node while the console is open; an entry past its expiry is ignored.
+   */
+  debugWatch() {
+    return `${this.prefix}:{debug}:watch`;
+  }
+  /** Pub/sub topic telling every node that the debug watch set changed (`+appId` or `-appId`). */
+  debugNotice() {
+    return `${this.prefix}:{debug}:notice`;
+  }
+  /** Pub/sub topic of an app's debug records (on the app's slot; never ends in `}:t`, so never a channel topic). */
+  debugRecords(appId: string) {
+    return `${this.prefix}:{${appId}}:debug`;
+  }
   /** Pub/sub channel of node-to-node control commands (hash-tagged: a sharded channel on Cluster). */
   control() {
     return `${this.prefix}:{control}`;

@@ -1,5 +1,5 @@
 import type { AppAdmin } from '@herald/apps';
-import type { ClusterState, DebugFeed, NodeDirectory, WebhookLog } from '@herald/broker';
+import type { ClusterState, DebugFeed, DebugSink, NodeDirectory, WebhookLog } from '@herald/broker';
 import type { App, AppRegistry } from '@herald/config';
 import type { Metrics } from '../metrics.js';
 
@@ -28,6 +28,8 @@ export interface ApiContext {
   apps: AppRegistry;
   state: ClusterState;
   metrics: Metrics;
+  /** The debug console's records (api_event). */
+  debug: DebugSink;
   /** True once the gateway listens on both ports (and, clustered, reaches Redis). */
   ready: () => boolean;
   /** How long a trigger waits for an unreachable or failing-over cluster before answering 503. */

@@ -1,6 +1,7 @@
 import { channelKind, encodeChannelEvent, isPresenceChannel, isValidChannelName, isValidEventName, isValidSocketId } from '@herald/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { App } from '@herald/config';
+import { dataExcerpt } from '../debug-records.js';
 import type { ApiContext } from './context.js';
 import { apiError } from './errors.js';
 import { authorizeRequest, jsonBody } from './signature-check.js';
@@ -81,6 +82,16 @@ async function publish(ctx: ApiContext, app: App, t: Trigger): Promise<void> {
       );
     }),
   );
+  if (ctx.debug.watching(app.id)) {
+    ctx.debug.emit(app.id, {
+      kind: 'api_event',
+      channels: t.channels,
+      event: t.name,
+      size: Buffer.byteLength(t.data),
+      data: dataExcerpt(t.data),
+      ...(t.socketId !== undefined ? { excludedSocketId: t.socketId } : {}),
+    });
+  }
 }
 
 /** The `info` attributes of a channel after a trigger: user_count only where it applies. */

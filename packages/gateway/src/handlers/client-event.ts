@@ -1,5 +1,6 @@
 import { channelKind, pusherError, clientEventRateLimited, dataToString, encodeChannelEvent } from '@herald/protocol';
 import type { HandlerContext } from '../context.js';
+import { dataExcerpt } from '../debug-records.js';
 import { sendError } from '../hub.js';
 import { countLimit } from '../metrics.js';
 import type { SocketData } from '../socket-data.js';
@@ -40,7 +41,8 @@ export async function handleClientEvent(ctx: HandlerContext, data: SocketData, e
     // holds ~32k levels): a bad client event, not an internal error.
     return sendError(data, rejected('data cannot be serialised'), ctx.metrics);
   }
-  if (Buffer.byteLength(body) > app.limits.maxEventPayloadBytes) {
+  const size = Buffer.byteLength(body);
+  if (size > app.limits.maxEventPayloadBytes) {
     countLimit(ctx.metrics, 'event_payload');
     return sendError(data, rejected(`data over ${app.limits.maxEventPayloadBytes} bytes`), ctx.metrics);
   }
@@ -53,4 +55,15 @@ export async function handleClientEvent(ctx: HandlerContext, data: SocketData, e
     socketId: data.socketId,
     ...(sub.presenceUserId !== undefined ? { userId: sub.presenceUserId } : {}),
   });
+  if (ctx.debug.watching(app.id)) {
+    ctx.debug.emit(app.id, {
+      kind: 'client_event',
+      socketId: data.socketId,
+      channel,
+      event,
+      size,
+      data: dataExcerpt(body),
+      ...(sub.presenceUserId !== undefined ? { userId: sub.presenceUserId } : {}),
+    });
+  }
 }

@@ -16,6 +16,7 @@ import {
 } from '@herald/protocol';
 import { StateUnavailableError } from '@herald/broker';
 import type { HandlerContext } from '../context.js';
+import { shownReason } from '../debug-records.js';
 import { membersOrUnavailable, sendMemberListInOrder } from '../partial-answers.js';
 import { sendFrame } from '../hub.js';
 import { countLimit, type Metrics } from '../metrics.js';
@@ -130,6 +131,9 @@ export async function joinChannel(ctx: HandlerContext, data: SocketData, channel
       ctx.subscriptionCounts.changed(app.id, channel, count, () => ctx.state.channels.count(app.id, channel));
     }
   }
+  if (ctx.debug.watching(app.id)) {
+    ctx.debug.emit(app.id, { kind: 'subscribed', socketId, channel, ...(member !== undefined ? { userId: member.userId } : {}) });
+  }
 }
 
 /**
@@ -167,6 +171,10 @@ function reportFailure(ctx: HandlerContext, data: SocketData, err: SubscriptionE
   // gets it, logs never do.
   const reason = err.type === SubscriptionErrorType.AuthError ? undefined : err.message;
   socketLog(data).debug({ channel: err.channel, type: err.type, ...(reason !== undefined ? { reason } : {}) }, 'subscription refused');
+  const appId = data.app.id;
+  if (ctx.debug.watching(appId)) {
+    ctx.debug.emit(appId, { kind: 'subscription_failed', socketId: data.socketId, channel: err.channel, code: err.status, reason: shownReason(err.message) });
+  }
   if (data.status !== 'open' || data.ws === undefined) return;
   data.ws.cork(() => {
     for (const frame of encodeSubscriptionFailure(err)) sendFrame(data, frame, ctx.metrics);

@@ -6,6 +6,8 @@ import type { SocketData } from '../socket-data.js';
 export async function handleUnsubscribe(ctx: HandlerContext, data: SocketData, channel: unknown): Promise<void> {
   if (typeof channel !== 'string' || !data.channels.has(channel)) return;
   if (data.status === 'open') data.ws?.unsubscribe(ctx.hub.topic(data.app.id, channel));
+  const appId = data.app.id;
+  if (ctx.debug.watching(appId)) ctx.debug.emit(appId, { kind: 'unsubscribed', socketId: data.socketId, channel });
   await leaveChannel(ctx, data, channel);
 }
 

@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { extname, resolve, sep } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { apiError, apiErrorBody } from '../errors.js';
 
@@ -13,6 +15,23 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json; charset=utf-8',
   '.woff2': 'font/woff2',
 };
+
+const require = createRequire(import.meta.url);
+
+/**
+ * The built pages' directory (packages/dashboard/dist, made by `npm run build` and at `npm install`),
+ * found through the package like the client bundle; undefined while it is not built.
+ */
+export function dashboardFiles(): string | undefined {
+  let dir: string;
+  try {
+    dir = join(dirname(require.resolve('@herald/dashboard/package.json')), 'dist');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
+    throw err;
+  }
+  return existsSync(join(dir, 'index.html')) ? dir : undefined;
+}
 
 /**
  * The pages load only what the gateway serves: no inline script, no other origin, never framed (a
