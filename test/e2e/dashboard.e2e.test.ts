@@ -229,7 +229,11 @@ describe('debug console', () => {
       await expect.poll(() => records.count(), { timeout: WAIT }).toBe(1);
       await page.fill(id('console-filter-event'), '');
       await page.fill(id('console-filter-channel'), 'private-dash');
-      await expect.poll(async () => (await records.evaluateAll((els) => els.map((e) => e.getAttribute('data-channel')))).every((c) => c === 'private-dash'), { timeout: WAIT }).toBe(true);
+      await expect
+        .poll(async () => (await records.evaluateAll((els) => els.map((e) => e.getAttribute('data-channel')))).every((c) => c === 'private-dash'), {
+          timeout: WAIT,
+        })
+        .toBe(true);
       await page.fill(id('console-filter-channel'), '');
       await page.uncheck(id('console-kind-subscribed'));
       await expect.poll(() => page.locator(`${id('console-record')}[data-kind="subscribed"]`).count(), { timeout: WAIT }).toBe(0);
@@ -305,7 +309,14 @@ describe('webhooks', () => {
       const before = rx.delivered().length;
       await letter.locator(id('deadletter-replay')).click();
       await expect
-        .poll(() => rx.events().slice(0).filter((e) => e.name === 'channel_occupied' && e.channel === 'public-hooked').length, { timeout: 60_000 })
+        .poll(
+          () =>
+            rx
+              .events()
+              .slice(0)
+              .filter((e) => e.name === 'channel_occupied' && e.channel === 'public-hooked').length,
+          { timeout: 60_000 },
+        )
         .toBeGreaterThan(0);
       expect(rx.delivered().length).toBeGreaterThan(before);
       await expect

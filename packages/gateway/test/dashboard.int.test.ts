@@ -24,14 +24,22 @@ async function call(path: string, init: { method?: string; body?: unknown; csrf?
   const x = init.csrf === undefined ? csrf : init.csrf;
   if (x !== null && init.method !== undefined && init.method !== 'GET') headers['x-herald-csrf'] = x;
   if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(`${t.apiUrl}${path}`, { method: init.method ?? 'GET', headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
+  const r = await fetch(`${t.apiUrl}${path}`, {
+    method: init.method ?? 'GET',
+    headers,
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
   const text = await r.text();
   return { status: r.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>), headers: r.headers };
 }
 
 beforeAll(async () => {
   t = await startTestGateway({ adminToken: TOKEN, apps: [{}, { id: 'second' }] });
-  const r = await fetch(`${t.apiUrl}/dashboard/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKEN }) });
+  const r = await fetch(`${t.apiUrl}/dashboard/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token: TOKEN }),
+  });
   expect(r.status).toBe(200);
   const setCookie = r.headers.get('set-cookie') ?? '';
   cookie = setCookie.split(';')[0]!;
@@ -47,6 +55,7 @@ describe('without PUSH_ADMIN_TOKEN', () => {
     await using off = await startTestGateway();
     for (const path of ['/dashboard', '/dashboard/', '/dashboard/api/overview', '/dashboard/api/session']) {
       const r = await fetch(`${off.apiUrl}${path}`);
+      await r.arrayBuffer();
       expect(r.status, path).toBe(404);
     }
   });
@@ -54,7 +63,11 @@ describe('without PUSH_ADMIN_TOKEN', () => {
 
 describe('sessions', () => {
   it('issues an HttpOnly, SameSite=Strict cookie scoped to /dashboard, holding no token', async () => {
-    const r = await fetch(`${t.apiUrl}/dashboard/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKEN }) });
+    const r = await fetch(`${t.apiUrl}/dashboard/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: TOKEN }),
+    });
     const set = r.headers.get('set-cookie') ?? '';
     expect(set).toMatch(/^herald_dashboard=v1\./);
     expect(set).toContain('HttpOnly');
@@ -62,6 +75,7 @@ describe('sessions', () => {
     expect(set).toContain('Path=/dashboard');
     expect(set).not.toContain(TOKEN);
     expect(r.headers.get('cache-control')).toBe('no-store');
+    await r.arrayBuffer();
     // Over HTTPS at the balancer, the cookie is Secure.
     const https = await fetch(`${t.apiUrl}/dashboard/api/session`, {
       method: 'POST',
@@ -69,6 +83,7 @@ describe('sessions', () => {
       body: JSON.stringify({ token: TOKEN }),
     });
     expect(https.headers.get('set-cookie')).toContain('; Secure');
+    await https.arrayBuffer();
   });
 
   it('refuses a wrong, missing or malformed token with the admin error', async () => {
@@ -79,6 +94,7 @@ describe('sessions', () => {
     }
     const garbage = await fetch(`${t.apiUrl}/dashboard/api/session`, { method: 'POST', body: '{nope' });
     expect(garbage.status).toBe(400);
+    await garbage.arrayBuffer();
   });
 
   it('needs the cookie for the API, and the CSRF header for changes', async () => {
@@ -90,7 +106,11 @@ describe('sessions', () => {
     const noCsrf = await call(`/dashboard/api/apps/${t.app.id}/events`, { method: 'POST', body: { channels: ['c'], name: 'e', data: '1' }, csrf: null });
     expect(noCsrf.status).toBe(403);
     expect(noCsrf.body.error_code).toBe('PUSH_ERR_DASHBOARD_CSRF');
-    const wrongCsrf = await call(`/dashboard/api/apps/${t.app.id}/events`, { method: 'POST', body: { channels: ['c'], name: 'e', data: '1' }, csrf: 'x'.repeat(43) });
+    const wrongCsrf = await call(`/dashboard/api/apps/${t.app.id}/events`, {
+      method: 'POST',
+      body: { channels: ['c'], name: 'e', data: '1' },
+      csrf: 'x'.repeat(43),
+    });
     expect(wrongCsrf.status).toBe(403);
     const again = await call('/dashboard/api/session');
     expect(again.status).toBe(200);
@@ -107,6 +127,7 @@ describe('sessions', () => {
 describe('pages', () => {
   it('serves the built pages with a strict content security policy, and nothing outside them', async () => {
     const redirect = await fetch(`${t.apiUrl}/dashboard`, { redirect: 'manual' });
+    await redirect.arrayBuffer();
     expect(redirect.status).toBe(302);
     expect(redirect.headers.get('location')).toBe('/dashboard/');
     const r = await fetch(`${t.apiUrl}/dashboard/`);
@@ -121,8 +142,10 @@ describe('pages', () => {
     const js = await fetch(`${t.apiUrl}${script}`);
     expect(js.status).toBe(200);
     expect(js.headers.get('cache-control')).toContain('immutable');
+    expect((await js.arrayBuffer()).byteLength).toBeGreaterThan(1000);
     for (const path of ['/dashboard/../package.json', '/dashboard/%2e%2e/%2e%2e/package.json', '/dashboard/assets/nope.js', '/dashboard/api/nope']) {
       const x = await fetch(`${t.apiUrl}${path}`);
+      await x.arrayBuffer();
       expect([401, 404], path).toContain(x.status);
     }
   });
@@ -182,7 +205,13 @@ describe('data', () => {
     expect((await call(`/dashboard/api/apps/${t.app.id}/channels?limit=0`)).status).toBe(400);
 
     const detail = await call(`/dashboard/api/apps/${t.app.id}/channels/presence-c`);
-    expect(detail.body).toMatchObject({ name: 'presence-c', occupied: true, subscriptionCount: 1, userCount: 1, members: [{ id: 'ada', info: { name: 'Ada' } }] });
+    expect(detail.body).toMatchObject({
+      name: 'presence-c',
+      occupied: true,
+      subscriptionCount: 1,
+      userCount: 1,
+      members: [{ id: 'ada', info: { name: 'Ada' } }],
+    });
     const cached = await call(`/dashboard/api/apps/${t.app.id}/channels/cache-b`);
     expect(cached.body.cached).toEqual({ event: 'price', data: '{"eur":42}' });
     // Another app's channels are its own.
@@ -235,7 +264,11 @@ describe('debug stream', () => {
 
   it('does not hold the gateway’s shutdown open', async () => {
     await using g = await startTestGateway({ adminToken: TOKEN });
-    const s = await fetch(`${g.apiUrl}/dashboard/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKEN }) });
+    const s = await fetch(`${g.apiUrl}/dashboard/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: TOKEN }),
+    });
     const c = (s.headers.get('set-cookie') ?? '').split(';')[0]!;
     const r = await fetch(`${g.apiUrl}/dashboard/api/apps/${g.app.id}/debug`, { headers: { cookie: c } });
     const reader = r.body!.getReader();

@@ -43,7 +43,11 @@ export const API_ERRORS = {
   StateUnavailable: { code: 'PUSH_ERR_STATE_UNAVAILABLE', status: 503, message: () => 'Cluster state unreachable (Redis): retry shortly' },
   AdminUnauthorized: { code: 'PUSH_ERR_ADMIN_UNAUTHORIZED', status: 401, message: () => 'Unauthorized: send Authorization: Bearer <PUSH_ADMIN_TOKEN>' },
   DashboardSignedOut: { code: 'PUSH_ERR_DASHBOARD_SIGNED_OUT', status: 401, message: () => 'Not signed in to the dashboard, or the session expired' },
-  DashboardCsrf: { code: 'PUSH_ERR_DASHBOARD_CSRF', status: 403, message: () => 'Missing or wrong X-Herald-CSRF header: read it from GET /dashboard/api/session' },
+  DashboardCsrf: {
+    code: 'PUSH_ERR_DASHBOARD_CSRF',
+    status: 403,
+    message: () => 'Missing or wrong X-Herald-CSRF header: read it from GET /dashboard/api/session',
+  },
   WebhookOutboxFull: {
     code: 'PUSH_ERR_WEBHOOK_OUTBOX_FULL',
     status: 503,

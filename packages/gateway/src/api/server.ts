@@ -1,4 +1,5 @@
 import { STATUS_CODES, createServer, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { PublishUnavailableError, StateUnavailableError } from '@herald/broker';
 import type { Logger } from 'pino';
@@ -41,6 +42,10 @@ const DEFAULT_API_LIMITS: ApiListenerLimits = { headersTimeoutMs: 10_000, reques
  */
 export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListenerLimits = DEFAULT_API_LIMITS): FastifyInstance {
   let closing = false;
+  // Connections that never sent a byte: Node's close waits for them (they are not "idle" to it, and
+  // its header timeout does not apply before a first byte), so a stop would wait on any client
+  // that opened a connection ahead of need (HTTP clients pre-connect) for as long as it keeps it.
+  const sockets = new Set<Socket>();
   const fastPath = createTriggerFastPath(ctx, { bodyLimit: BODY_LIMIT, closing: () => closing, answerError: (err) => answerError(err, ctx, log) });
   const f = Fastify({
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc -b needs it (without it the instance is typed by pino's Logger and no longer matches the FastifyInstance returned); lint's one-program view resolves the logger type to fastify's already
@@ -64,6 +69,10 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
         },
       );
       server.keepAliveTimeout = opts.keepAliveTimeout ?? 72_000;
+      server.on('connection', (socket: Socket) => {
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      });
       server.maxConnections = limits.maxConnections;
       server.on('drop', () => countLimit(ctx.metrics, 'api_connections'));
       // Node answers an `Expect` other than 100-continue with a bare 417 unless this is handled.
@@ -112,6 +121,7 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
   });
   f.addHook('preClose', (done) => {
     closing = true;
+    for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
     done();
   });
   f.setErrorHandler((err, req, reply) => {

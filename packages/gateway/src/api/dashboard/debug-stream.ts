@@ -28,6 +28,9 @@ export function openDebugStream(res: ServerResponse, o: DebugStreamOptions): () 
     'cache-control': 'no-store',
     // nginx buffers proxied answers unless told not to; a console must see records as they come.
     'x-accel-buffering': 'no',
+    // The stream's connection is never reused: ended (console closed, gateway stopping), it closes,
+    // so a stopping gateway never waits on it.
+    connection: 'close',
   });
   const write = (msg: object) => res.write(`data: ${JSON.stringify(msg)}\n\n`);
   write({ type: 'hello', node: o.node });

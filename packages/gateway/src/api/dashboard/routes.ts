@@ -1,5 +1,6 @@
+import type { Socket } from 'node:net';
 import { isPresenceChannel, isValidChannelName, channelKind, USER_CHANNEL_PREFIX } from '@herald/protocol';
-import { createAdminAuth, type App } from '@herald/config';
+import type { App } from '@herald/config';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { appRoutes } from '../admin.js';
 import type { ApiContext } from '../context.js';
@@ -7,7 +8,7 @@ import { apiError, apiErrorBody } from '../errors.js';
 import { triggerEvents } from '../events.js';
 import { parseJsonBody } from '../signature-check.js';
 import { openDebugStream } from './debug-stream.js';
-import { readCookie, SESSION_COOKIE, sessionCookie, SessionSigner, type Session } from './session.js';
+import { isAdminToken, readCookie, SESSION_COOKIE, sessionCookie, SessionSigner, type Session } from './session.js';
 import { staticRoutes } from './static.js';
 
 const API = '/dashboard/api';
@@ -50,7 +51,6 @@ export const dashboardRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) =>
   const a = ctx.admin;
   if (d === undefined || a === undefined) return;
   const signer = new SessionSigner(a.token, d.sessionSeconds);
-  const checkToken = createAdminAuth(a.token);
   staticRoutes(f, d.files);
 
   f.decorateRequest('heraldSession', null);
@@ -66,8 +66,7 @@ export const dashboardRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) =>
 
   f.post(`${API}/session`, async (req, reply) => {
     const body = parseJsonBody(req.body instanceof Buffer ? req.body : undefined);
-    // A bearer check on the token the form sent: constant-time, and the same rules as the admin API.
-    if (typeof body.token !== 'string' || checkToken(`Bearer ${body.token}`) !== 'ok') throw apiError('AdminUnauthorized');
+    if (!isAdminToken(body.token, a.token)) throw apiError('AdminUnauthorized');
     const session = signer.issue();
     void reply.header('set-cookie', sessionCookie(session.value, d.sessionSeconds, overHttps(req)));
     return { csrf: session.csrf, expiresAt: session.expiresAt };
@@ -102,24 +101,33 @@ export const dashboardRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) =>
     const { replayed, refused } = await d.webhookLog.replay(appOf(ctx, req).id, idsOf(req));
     if (refused === 0) return { replayed };
     const err = apiError('WebhookOutboxFull', refused);
-    return reply.code(err.statusCode).header('retry-after', '10').send({ ...apiErrorBody(err), replayed });
+    return reply
+      .code(err.statusCode)
+      .header('retry-after', '10')
+      .send({ ...apiErrorBody(err), replayed });
   });
   f.post(`${API}/apps/:id/webhooks/dead-letters/delete`, async (req) => ({ deleted: await d.webhookLog.drop(appOf(ctx, req).id, idsOf(req)) }));
 
-  const streams = new Set<() => void>();
+  // Each open stream's socket: streams never end on their own, and the server's close would wait for them.
+  const streams = new Map<() => void, Socket>();
   f.get(`${API}/apps/:id/debug`, (req, reply) => {
     const app = appOf(ctx, req);
     reply.hijack();
     const end = openDebugStream(reply.raw, { feed: d.debug, appId: app.id, node: d.nodeId });
-    streams.add(end);
+    streams.set(end, req.raw.socket);
+    // The browser went away: Node keeps a half-closed socket open for a response it considers
+    // gone, so the stream's end alone would leave it there for good.
     reply.raw.on('close', () => {
       streams.delete(end);
       end();
+      req.raw.socket.destroy();
     });
   });
-  // Streams never end on their own: the server's close would wait for them.
   f.addHook('preClose', (done) => {
-    for (const end of streams) end();
+    for (const [end, socket] of streams) {
+      end();
+      socket.destroy();
+    }
     streams.clear();
     done();
   });
@@ -149,7 +157,8 @@ function channelRoutes(f: FastifyInstance, ctx: ApiContext): void {
   f.get(`${API}/apps/:id/channels`, async (req) => {
     const app = appOf(ctx, req);
     const raw = (req.query as Record<string, unknown>).prefix;
-    if (raw !== undefined && (typeof raw !== 'string' || raw.length > 200)) throw apiError('InvalidParameter', 'prefix must be a string of at most 200 characters');
+    if (raw !== undefined && (typeof raw !== 'string' || raw.length > 200))
+      throw apiError('InvalidParameter', 'prefix must be a string of at most 200 characters');
     const limit = limitOf(req, 100, 1000);
     const occupied = await ctx.state.channels.channels(app.id, raw === '' ? undefined : raw);
     const names = [...occupied.keys()].filter((n) => !n.startsWith(USER_CHANNEL_PREFIX)).sort();

@@ -69,6 +69,14 @@ export class SessionSigner {
   }
 }
 
+/** Whether a sign-in form's token is the admin token, exactly (constant time). */
+export function isAdminToken(sent: unknown, token: string): boolean {
+  return (
+    typeof sent === 'string' &&
+    equal(createHmac('sha256', 'herald sign-in').update(sent).digest('hex'), createHmac('sha256', 'herald sign-in').update(token).digest('hex'))
+  );
+}
+
 /** The value of one cookie of a Cookie header (the first one of that name). */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;

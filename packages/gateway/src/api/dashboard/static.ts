@@ -38,7 +38,8 @@ export function dashboardFiles(): string | undefined {
  * framing page could trick a signed-in operator into clicks). Vue sets styles through the CSSOM,
  * which `style-src` does not govern; inline `<style>` is allowed for the bundle's own.
  */
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /**
  * The built pages (packages/dashboard/dist, made by `npm run build`). `dist()` is asked per request,
