@@ -69,7 +69,7 @@ beforeAll(async () => {
   [gwA, gwB, worker] = await Promise.all([
     startNode({ app, redisUrl: redis.url, role: 'gateway', nodeId: 'gateway-a', env }),
     startNode({ app, redisUrl: redis.url, role: 'gateway', nodeId: 'gateway-b', env }),
-    startNode({ app, redisUrl: redis.url, role: 'worker', nodeId: 'worker-1', env }),
+    startNode({ app, redisUrl: redis.url, role: 'worker', nodeId: 'w1', env }),
   ]);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -131,7 +131,7 @@ describe('signing in', () => {
     await signIn(page, TOKEN);
     await page.waitForSelector(id('overview-mode'), { timeout: WAIT });
     expect(page.url()).not.toContain(TOKEN);
-    const cookies = await page.context().cookies(gwA.apiUrl);
+    const cookies = await page.context().cookies(`${gwA.apiUrl}/dashboard/`);
     const session = cookies.find((c) => c.name === 'herald_dashboard');
     expect(session?.httpOnly).toBe(true);
     expect(session?.sameSite).toBe('Strict');
@@ -153,7 +153,7 @@ describe('overview', () => {
     await step('overview', async () => {
       await go(page, 'nav-overview');
       for (const n of ['gateway-a', 'gateway-b']) await page.waitForSelector(`${id('node-row')}[data-node-id="${n}"][data-role="gateway"]`, { timeout: WAIT });
-      await page.waitForSelector(`${id('node-row')}[data-node-id="worker-1"][data-role="worker"]`, { timeout: WAIT });
+      await page.waitForSelector(`${id('node-row')}[data-node-id="worker-w1"][data-role="worker"]`, { timeout: WAIT });
       await expect.poll(() => page.textContent(id('overview-mode')), { timeout: WAIT }).toContain('clustered');
       await page.waitForSelector(id('chart-connections'), { timeout: WAIT });
       await page.waitForSelector(id('chart-messages'), { timeout: WAIT });
@@ -271,7 +271,7 @@ describe('channels', () => {
       await go(page, 'nav-channels');
       await page.fill(id('channel-search'), 'pre');
       await page.waitForSelector(`${id('channel-row')}[data-channel="presence-room"]`, { timeout: WAIT });
-      expect(await page.locator(`${id('channel-row')}[data-channel="public-dash"]`).count()).toBe(0);
+      await expect.poll(() => page.locator(`${id('channel-row')}[data-channel="public-dash"]`).count(), { timeout: WAIT }).toBe(0);
       await page.click(`${id('channel-row')}[data-channel="presence-room"]`);
       const userId = `ada-${member.connection.socket_id.split('.')[1]}`;
       const row = page.locator(`${id('member-row')}[data-user-id="${userId}"]`);
@@ -300,7 +300,7 @@ describe('webhooks', () => {
             await page.reload();
             return letter.count();
           },
-          { timeout: 60_000, intervals: [1000] },
+          { timeout: 60_000, interval: 1000 },
         )
         .toBeGreaterThan(0);
       await page.waitForSelector(`${id('delivery-row')}[data-outcome="dead_lettered"]`, { timeout: WAIT });
@@ -325,7 +325,7 @@ describe('webhooks', () => {
             await page.reload();
             return page.locator(id('deadletters-empty')).count();
           },
-          { timeout: WAIT, intervals: [500] },
+          { timeout: WAIT, interval: 500 },
         )
         .toBe(1);
     });

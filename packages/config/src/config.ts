@@ -107,7 +107,12 @@ const Env = z.object({
    */
   PUSH_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** How long a dashboard sign-in lasts, in seconds (5 minutes to 30 days). @default 43200 */
-  PUSH_DASHBOARD_SESSION_SECONDS: z.coerce.number().int().min(300).max(30 * 86_400).default(43_200),
+  PUSH_DASHBOARD_SESSION_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .max(30 * 86_400)
+    .default(43_200),
   /** A request's headers must arrive within this many ms of the connection (else 408). @default 10000 */
   PUSH_API_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   /** A whole request, body included, must arrive within this many ms (else 408). @default 30000 */

@@ -4,7 +4,7 @@
  * letters are listed, replayed and deleted as their own app's only, the worker's node report says
  * what it holds, and `webhook` debug records go out only while the sink says the app is watched.
  */
-import { createRedisState, RedisWebhooks, type DebugRecord, type DebugSink, type RedisClusterState } from '@herald/broker';
+import { createRedisState, RedisWebhooks, type DebugRecordInput, type DebugSink, type RedisClusterState } from '@herald/broker';
 import { RedisWebhookWorker } from '@herald/webhook-worker';
 import type { WebhookApp } from '@herald/webhooks';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ afterEach(async () => {
 /** A sink that records while the test says the app is watched. */
 function testSink() {
   const watched = new Set<string>();
-  const emitted: { appId: string; record: DebugRecord }[] = [];
+  const emitted: { appId: string; record: DebugRecordInput }[] = [];
   const sink: DebugSink = { watching: (appId) => watched.has(appId), emit: (appId, record) => void emitted.push({ appId, record }) };
   return { sink, watched, emitted };
 }

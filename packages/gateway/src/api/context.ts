@@ -10,7 +10,7 @@ interface AdminContext {
 }
 
 /** The dashboard's part of the REST context: present only with the admin API (PUSH_ADMIN_TOKEN). */
-export interface DashboardContext {
+interface DashboardContext {
   mode: 'embedded' | 'clustered';
   /** This gateway's node id. */
   nodeId: string;

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { DebugFeed, DebugRecord } from '@herald/broker';
 
 /** Records sent to one console per second at most; the rest are counted and reported as skipped. */
-export const CONSOLE_RECORDS_PER_SECOND = 200;
+const CONSOLE_RECORDS_PER_SECOND = 200;
 /** Bytes queued for a browser beyond which records are skipped rather than queued. */
 const MAX_QUEUED_BYTES = 256 * 1024;
 const PING_MS = 15_000;
