@@ -34,9 +34,7 @@ export interface RecoveryFailedEvent {
   position: string | undefined;
 }
 
-export type RecoveryOutcome =
-  | { event: typeof RECOVERED_EVENT; data: RecoveredEvent }
-  | { event: typeof RECOVERY_FAILED_EVENT; data: RecoveryFailedEvent };
+export type RecoveryOutcome = { event: typeof RECOVERED_EVENT; data: RecoveredEvent } | { event: typeof RECOVERY_FAILED_EVENT; data: RecoveryFailedEvent };
 
 interface Position {
   epoch: string;

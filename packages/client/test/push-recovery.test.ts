@@ -11,7 +11,7 @@ const EPOCH = 'abcdef12';
 const OTHER_EPOCH = 'zz000099';
 
 let server: FakePusherServer;
-let pushes: Push[] = [];
+const pushes: Push[] = [];
 
 beforeEach(async () => {
   server = await FakePusherServer.start();
