@@ -68,18 +68,6 @@ export function enableRecovery(pusher: PusherLike): () => void {
   };
   let disposed = false;
 
-  const previousSend = pusher.send_event;
-  const hadOwnSend = Object.prototype.hasOwnProperty.call(pusher, 'send_event');
-  const send: PusherLike['send_event'] = function (this: unknown, event, data, channelName) {
-    if (!disposed && event === SUBSCRIBE && isObject(data) && typeof data.channel === 'string') {
-      const channel = pusher.channel(data.channel);
-      const position = channel ? trackers.get(channel)?.positionForSubscribe() : undefined;
-      if (position !== undefined) data = { ...data, position };
-    }
-    return previousSend.call(pusher, event, data, channelName);
-  };
-  pusher.send_event = send;
-
   /** One raw frame: forwarded to pusher-js, or not when it is a stale duplicate. */
   const receive = (message: unknown, forward: () => unknown): unknown => {
     const text = isObject(message) ? message.data : undefined;
@@ -119,6 +107,21 @@ export function enableRecovery(pusher: PusherLike): () => void {
     transport.emit = wrapper;
     hooked = { transport, wrapper, original, hadOwn };
   };
+
+  // pusher-js's channels send their `pusher:subscribe` (again after every reconnect) through it.
+  const previousSend = pusher.send_event;
+  const hadOwnSend = Object.prototype.hasOwnProperty.call(pusher, 'send_event');
+  const send: PusherLike['send_event'] = function (this: unknown, event, data, channelName) {
+    if (!disposed && event === SUBSCRIBE && isObject(data) && typeof data.channel === 'string') {
+      hook(); // normally done on 'connected' already; this covers a listener before ours that threw
+      const channel = pusher.channel(data.channel);
+      const position = channel ? trackers.get(channel)?.positionForSubscribe() : undefined;
+      if (position !== undefined) data = { ...data, position };
+    }
+    return previousSend.call(pusher, event, data, channelName);
+  };
+  pusher.send_event = send;
+
   pusher.connection.bind('connected', hook);
   hook(); // already connected
 
