@@ -3,6 +3,8 @@
 //   push.esm.js      ESM for bundlers (+ push.esm.d.ts)
 //   push-uniapp.js   ESM, `export default Push`, sockets and HTTP through `uni.*` (+ .d.ts)
 //   push-vue.js      ESM, `export const Push` plus Vue 3 composables; `vue` stays external (+ .d.ts)
+//   pusher-recovery.js       ESM, `enableRecovery(pusher)`: message recovery for pusher-js (+ .d.ts)
+//   pusher-recovery.iife.js  IIFE defining the global `HeraldRecovery` (<script src> after pusher-js)
 // Usage: `node build.mjs` (or `npm run build -w @herald/client`); `--no-types` skips tsc, for
 // when the root `tsc -b` already wrote dist/types/. Tests call `build()` directly.
 import { spawn } from 'node:child_process';
@@ -49,12 +51,15 @@ const bundles = [
   { entryPoints: [join(pkgDir, 'src/index.ts')], outfile: join(distDir, 'push.esm.js'), format: 'esm' },
   { entryPoints: [join(pkgDir, 'src/uniapp.ts')], outfile: join(distDir, 'push-uniapp.js'), format: 'esm' },
   { entryPoints: [join(pkgDir, 'src/vue.ts')], outfile: join(distDir, 'push-vue.js'), format: 'esm', external: ['vue'] },
+  { entryPoints: [join(pkgDir, 'src/pusher-recovery.ts')], outfile: join(distDir, 'pusher-recovery.js'), format: 'esm' },
+  { entryPoints: [join(pkgDir, 'src/pusher-recovery-global.ts')], outfile: join(distDir, 'pusher-recovery.iife.js'), format: 'iife', minify: true },
 ];
 
 const declarations = {
   'push.esm.d.ts': "export * from './types/index.js';\nexport { default } from './types/index.js';\n",
   'push-uniapp.d.ts': "export * from './types/uniapp.js';\nexport { default } from './types/uniapp.js';\n",
   'push-vue.d.ts': "export * from './types/vue.js';\nexport { default } from './types/vue.js';\n",
+  'pusher-recovery.d.ts': "export * from './types/pusher-recovery.js';\n",
 };
 
 /** Write-then-rename: concurrent builds (parallel test files) never expose a half-written bundle. */

@@ -4,6 +4,7 @@ import { Emitter } from './emitter.js';
 import { decryptEventData, parseSharedSecret } from './encryption.js';
 import { parseEventData, type EventMetadata, type IncomingFrame, type OutgoingFrame, type PushErrorEvent } from './frames.js';
 import { Members } from './members.js';
+import { PositionTracker } from './recovery.js';
 
 /** What a channel needs from its client (and nothing more). */
 export interface ChannelHost {
@@ -24,7 +25,8 @@ const MAX_QUEUED_CLIENT_EVENTS = 100;
 /**
  * A channel, as push.js's: `on/off/emit/trigger`, `subscribed`, `channelName`, with pusher-js's
  * `bind/unbind` aliases. Events: the app's own, plus `pusher:subscription_succeeded`,
- * `pusher:subscription_error`, `pusher:subscription_count` and `pusher:cache_miss`.
+ * `pusher:subscription_error`, `pusher:subscription_count`, `pusher:cache_miss`, and on channels
+ * with history `pusher:recovered` / `pusher:recovery_failed` after a resubscribe.
  */
 export class Channel extends Emitter {
   readonly channelName: string;
@@ -39,6 +41,8 @@ export class Channel extends Emitter {
   private readonly kind: ChannelKind;
   /** Bumped on every subscribe and disconnect, so late auth answers for an old attempt are dropped. */
   private attempt = 0;
+  /** The last position received (channels with history), sent with every resubscribe. */
+  private readonly tracker = new PositionTracker();
 
   constructor(
     name: string,
@@ -52,6 +56,14 @@ export class Channel extends Emitter {
   /** pusher-js's name for `channelName`. */
   get name(): string {
     return this.channelName;
+  }
+
+  /**
+   * The last position received on this channel, `"<epoch>:<offset>"`: undefined until the
+   * server sends one (only channels with history have positions). Resubscribes carry it.
+   */
+  get position(): string | undefined {
+    return this.tracker.position;
   }
 
   /**
@@ -90,7 +102,7 @@ export class Channel extends Emitter {
     this.subscribed = false;
     this.subscriptionPending = true;
     if (!this.kind.authorized) {
-      this.host.send({ event: PusherEvent.Subscribe, data: { auth: '', channel: this.channelName } });
+      this.sendSubscribe({ auth: '', channel: this.channelName });
       return;
     }
     const current = () => attempt === this.attempt && this.host.socketId() === socketId;
@@ -101,7 +113,7 @@ export class Channel extends Emitter {
         this.onAuthorized(auth);
         const data: Record<string, string> = { auth: auth.auth, channel: this.channelName };
         if (typeof auth.channel_data === 'string') data.channel_data = auth.channel_data;
-        this.host.send({ event: PusherEvent.Subscribe, data });
+        this.sendSubscribe(data);
       })
       .catch((err: unknown) => {
         if (!current()) return;
@@ -124,12 +136,15 @@ export class Channel extends Emitter {
   handleFrame(frame: IncomingFrame): void {
     const { event, data } = frame;
     switch (event) {
-      case PusherEvent.SubscriptionSucceeded:
+      case PusherEvent.SubscriptionSucceeded: {
         this.subscribed = true;
         this.subscriptionPending = false;
+        const outcome = this.tracker.succeeded(frame.position, frame.recovery);
         this.emit('pusher:subscription_succeeded', this.onSubscriptionSucceeded(parseEventData(data)));
+        if (outcome) this.emit(outcome.event, outcome.data);
         this.flushQueue();
         return;
+      }
       case PusherEvent.SubscriptionError:
         this.subscriptionPending = false;
         this.emit(event, parseEventData(data));
@@ -141,6 +156,8 @@ export class Channel extends Emitter {
         return;
       }
       default:
+        // A stale duplicate (offset not past the last one of the same epoch) is dropped.
+        if (!this.tracker.accept(frame.position)) return;
         if (event.startsWith(PUSHER_INTERNAL_PREFIX)) return this.handleInternal(event, parseEventData(data));
         this.deliver(event, data, frame.user_id === undefined ? {} : { user_id: frame.user_id });
     }
@@ -160,6 +177,13 @@ export class Channel extends Emitter {
   /** An app event (or `pusher:cache_miss` and the like): parsed data to the listeners. */
   protected deliver(event: string, data: unknown, meta: EventMetadata): void {
     this.emit(event, parseEventData(data), meta);
+  }
+
+  /** `pusher:subscribe`, with the last position received when there is one (a resubscribe). */
+  private sendSubscribe(data: Record<string, string>): void {
+    const position = this.tracker.positionForSubscribe();
+    if (position !== undefined) data.position = position;
+    this.host.send({ event: PusherEvent.Subscribe, data });
   }
 
   private flushQueue(): void {

@@ -5,6 +5,10 @@ export interface IncomingFrame {
   data?: unknown;
   /** The sender's presence user id, on client events relayed on presence channels. */
   user_id?: string;
+  /** `"<epoch>:<offset>"`, on events of channels with history and on their subscription_succeeded. */
+  position?: string;
+  /** On `subscription_succeeded` after a subscribe that carried a position: `{recovered, reason?}`. */
+  recovery?: unknown;
 }
 
 /** A frame to the server; `data` is sent as an object (docs/reference/protocol.md#frames). */
@@ -46,6 +50,8 @@ export function parseFrame(text: string): IncomingFrame | undefined {
   const frame: IncomingFrame = { event: f.event, data: f.data };
   if (typeof f.channel === 'string') frame.channel = f.channel;
   if (typeof f.user_id === 'string' || typeof f.user_id === 'number') frame.user_id = String(f.user_id);
+  if (typeof f.position === 'string') frame.position = f.position;
+  if (f.recovery !== undefined) frame.recovery = f.recovery;
   return frame;
 }
 

@@ -10,3 +10,4 @@ export type { Member, Members } from './members.js';
 export type { PushCore, PushOptions, ResolvedPushOptions } from './push.js';
 export type { HttpClient, HttpRequest, HttpResponse, NetworkMonitor, Platform, Socket, SocketHandlers, Transport } from './transport.js';
 export type { User } from './user.js';
+export type { RecoveredEvent, RecoveryFailedEvent, RecoveryFailureReason } from './recovery.js';
