@@ -119,7 +119,10 @@ export function prepareHistory(ctx: RequestContext, channel: string, opts: Histo
   if (opts.direction !== undefined && opts.direction !== 'forward' && opts.direction !== 'backward') {
     throw invalidArgument('direction must be forward or backward');
   }
-  const params = compact({ limit: opts.limit === undefined ? undefined : String(opts.limit), since: opts.since, direction: opts.direction }) as Record<string, string>;
+  const params = compact({ limit: opts.limit === undefined ? undefined : String(opts.limit), since: opts.since, direction: opts.direction }) as Record<
+    string,
+    string
+  >;
   return prepare(ctx, 'GET', ['channels', channel, 'history'], { params });
 }
 
