@@ -1,5 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { command, RawClient, redisPerFile, startRedisCluster, startTestGateway, uniquePrefix, type Frame, type RedisClusterSet, type TestGateway } from '@herald/test-support';
+import {
+  command,
+  RawClient,
+  redisPerFile,
+  startRedisCluster,
+  startTestGateway,
+  uniquePrefix,
+  type Frame,
+  type RedisClusterSet,
+  type TestGateway,
+} from '@herald/test-support';
 
 /**
  * Message recovery on Redis: offsets atomic across gateways, a Redis restarted empty, the bounds
@@ -37,7 +47,7 @@ async function client(t: TestGateway): Promise<RawClient> {
 async function subscribe(c: RawClient, channel: string, extra: Record<string, unknown> = {}): Promise<Positioned> {
   const before = c.frames.length;
   c.send({ event: 'pusher:subscribe', data: { auth: '', channel, ...extra } });
-  return (await c.waitFor((x) => c.frames.indexOf(x) >= before && x.channel === channel && x.event === SUCCEEDED)) as Positioned;
+  return await c.waitFor((x) => c.frames.indexOf(x) >= before && x.channel === channel && x.event === SUCCEEDED);
 }
 
 const ticks = (c: RawClient) => c.frames.filter((f) => f.event === 'tick') as Positioned[];
@@ -166,7 +176,12 @@ describe('message recovery on Redis Cluster', () => {
       expect((await subscribe(cb, ch, { position: `${epoch}:5` })).recovery).toEqual({ recovered: true });
     }
     await expect.poll(() => ticks(cb).length).toBe(12);
-    for (const ch of channels) expect(ticks(cb).filter((f) => f.channel === ch).map((f) => offsetOf(f.position!))).toEqual([6, 7, 8]);
+    for (const ch of channels)
+      expect(
+        ticks(cb)
+          .filter((f) => f.channel === ch)
+          .map((f) => offsetOf(f.position!)),
+      ).toEqual([6, 7, 8]);
     // The meta, the log and the topic of a channel hash to one slot.
     const node = cluster.handles[0]!;
     const slot = async (k: string) => command(node, ['CLUSTER', 'KEYSLOT', k]);

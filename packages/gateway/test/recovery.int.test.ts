@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  command,
   connectPusherJs,
   RawClient,
   redisPerFile,
-  sdkFor,
   signedRequest,
   startTestGateway,
   subscribeAndWait,
@@ -51,8 +49,10 @@ async function client(t: TestGateway): Promise<RawClient> {
 async function subscribe(c: RawClient, channel: string, extra: Record<string, unknown> = {}): Promise<Positioned> {
   const before = c.frames.length;
   c.send({ event: 'pusher:subscribe', data: { auth: '', channel, ...extra } });
-  const f = await c.waitFor((x) => c.frames.indexOf(x) >= before && x.channel === channel && (x.event === SUCCEEDED || x.event === 'pusher:subscription_error'));
-  return f as Positioned;
+  const f = await c.waitFor(
+    (x) => c.frames.indexOf(x) >= before && x.channel === channel && (x.event === SUCCEEDED || x.event === 'pusher:subscription_error'),
+  );
+  return f;
 }
 
 const onChannel = (c: RawClient, channel: string, event = 'tick') => c.frames.filter((f) => f.channel === channel && f.event === event) as Positioned[];
@@ -208,7 +208,10 @@ describe.each(['embedded', 'redis'] as const)('message recovery (%s)', (mode) =>
       // Nothing replayed: the next frame on the channel is a live one.
       await t.sdk.trigger('mine', 'live', {});
       await c.waitFor((f) => f.event === 'live');
-      expect(c.frames.filter((f) => f.event === 'tick'), JSON.stringify(position)).toEqual([]);
+      expect(
+        c.frames.filter((f) => f.event === 'tick'),
+        JSON.stringify(position),
+      ).toEqual([]);
       current++;
       c.close();
     }
@@ -275,7 +278,14 @@ describe.each(['embedded', 'redis'] as const)('message recovery (%s)', (mode) =>
     const path = `/apps/${t.app.id}/channels/feed/history`;
     const get = async (params: Record<string, string>) => {
       const r = await signedRequest(t.apiPort, t.app, { method: 'GET', path, params });
-      return { status: r.status, body: JSON.parse(r.body) as { events: { event: string; data: string; position: string; published_at: number }[]; position: string; error_code?: string } };
+      return {
+        status: r.status,
+        body: JSON.parse(r.body) as {
+          events: { event: string; data: string; position: string; published_at: number }[];
+          position: string;
+          error_code?: string;
+        },
+      };
     };
     const page1 = await get({ limit: '3' });
     expect(page1.status).toBe(200);
@@ -317,7 +327,5 @@ describe.each(['embedded', 'redis'] as const)('message recovery (%s)', (mode) =>
     } finally {
       client.disconnect();
     }
-    void sdkFor;
-    void command;
   });
 });

@@ -29,7 +29,9 @@ export const dataToString = (data: unknown): string => (typeof data === 'string'
 /** `extra`: the recovery fields of a history channel (history.ts), top-level after `data`. */
 export const encodeSubscriptionSucceeded = (channel: string, extra?: RecoveryFields) =>
   JSON.stringify(
-    extra === undefined ? { event: PusherEvent.SubscriptionSucceeded, channel, data: '{}' } : { event: PusherEvent.SubscriptionSucceeded, channel, data: '{}', ...extra },
+    extra === undefined
+      ? { event: PusherEvent.SubscriptionSucceeded, channel, data: '{}' }
+      : { event: PusherEvent.SubscriptionSucceeded, channel, data: '{}', ...extra },
   );
 
 export interface PresenceMemberWire {

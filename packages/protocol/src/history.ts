@@ -54,7 +54,10 @@ const TAIL = '"}'.length;
  * epoch; undefined when the frame carries no position.
  */
 export function positionOfFrame(frame: string | Uint8Array): Position | undefined {
-  const text = typeof frame === 'string' ? frame.slice(-48) : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('latin1', Math.max(0, frame.byteLength - 48));
+  const text =
+    typeof frame === 'string'
+      ? frame.slice(-48)
+      : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('latin1', Math.max(0, frame.byteLength - 48));
   const at = text.lastIndexOf(',"position":"');
   if (at === -1 || !text.endsWith('"}')) return undefined;
   return parsePosition(text.slice(at + 13, text.length - TAIL));

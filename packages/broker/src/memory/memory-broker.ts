@@ -33,7 +33,12 @@ export class MemoryBroker implements Broker {
     if (pub.history !== undefined && this.history !== undefined) {
       // Numbered and kept in the step that delivers it: offsets follow delivery order.
       const frame = this.history.append(pub.appId, pub.channel, pub.history, pub.frame);
-      this.#handler?.onPublication({ appId: pub.appId, channel: pub.channel, frame, ...(pub.exceptSocketId !== undefined ? { exceptSocketId: pub.exceptSocketId } : {}) });
+      this.#handler?.onPublication({
+        appId: pub.appId,
+        channel: pub.channel,
+        frame,
+        ...(pub.exceptSocketId !== undefined ? { exceptSocketId: pub.exceptSocketId } : {}),
+      });
       return;
     }
     this.#handler?.onPublication(pub);

@@ -1,5 +1,13 @@
 import { withPosition } from '@herald/protocol';
-import { EPOCH_GRACE_SECONDS, epochSource, type HistoryPolicy, type HistoryReadOptions, type HistorySlice, type HistoryStore, type HistoryEntry } from '../history-store.js';
+import {
+  EPOCH_GRACE_SECONDS,
+  epochSource,
+  type HistoryPolicy,
+  type HistoryReadOptions,
+  type HistorySlice,
+  type HistoryStore,
+  type HistoryEntry,
+} from '../history-store.js';
 
 interface Ring {
   epoch: string;

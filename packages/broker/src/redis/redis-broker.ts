@@ -147,10 +147,15 @@ export class RedisBroker implements Broker {
       const envelope = encodeEnvelopeBytes(pub);
       const topic = this.keys.topic(appId, channel);
       const slow = (first?: Error) =>
-        this.#waitAndSend(() => this.ps.publish(topic, envelope), waitMs, first, () => {
-          const local = decodeEnvelope(appId, channel, envelope);
-          if (local !== undefined) this.#handler?.onPublication(local);
-        });
+        this.#waitAndSend(
+          () => this.ps.publish(topic, envelope),
+          waitMs,
+          first,
+          () => {
+            const local = decodeEnvelope(appId, channel, envelope);
+            if (local !== undefined) this.#handler?.onPublication(local);
+          },
+        );
       if (!this.ps.ready()) return slow();
       // The usual case costs one PUBLISH, no timer: waiting starts only once it failed.
       return this.ps.publish(topic, envelope).then(
@@ -240,7 +245,12 @@ export class RedisBroker implements Broker {
   async publishControl(cmd: ControlCommand, opts: PublishOptions = {}): Promise<void> {
     if (opts.waitMs !== undefined && opts.waitMs > 0) {
       const payload = JSON.stringify(cmd);
-      return this.#waitAndSend(() => this.ps.publish(this.keys.control(), payload), opts.waitMs, undefined, () => this.#handler?.onControl(cmd));
+      return this.#waitAndSend(
+        () => this.ps.publish(this.keys.control(), payload),
+        opts.waitMs,
+        undefined,
+        () => this.#handler?.onControl(cmd),
+      );
     }
     if (!this.ps.ready()) {
       this.#handler?.onControl(cmd);

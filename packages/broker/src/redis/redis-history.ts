@@ -31,7 +31,15 @@ export class RedisHistory implements HistoryStore {
     const k = this.keys;
     return this.#publish(
       [k.historyMeta(appId, channel), k.historyLog(appId, channel), k.topic(appId, channel)],
-      [policy.ttlSeconds, policy.ttlSeconds + EPOCH_GRACE_SECONDS, this.#epoch(), policy.size, this.publishCommand, pub.exceptSocketId ?? '', frameArg(pub.frame)],
+      [
+        policy.ttlSeconds,
+        policy.ttlSeconds + EPOCH_GRACE_SECONDS,
+        this.#epoch(),
+        policy.size,
+        this.publishCommand,
+        pub.exceptSocketId ?? '',
+        frameArg(pub.frame),
+      ],
     );
   }
 
@@ -51,4 +59,5 @@ export class RedisHistory implements HistoryStore {
 }
 
 /** ioredis sends a Uint8Array that is not a Buffer as a string of its numbers: a Buffer view instead. */
-const frameArg = (frame: string | Uint8Array) => (typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+const frameArg = (frame: string | Uint8Array) =>
+  typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);

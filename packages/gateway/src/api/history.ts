@@ -66,7 +66,8 @@ export const historyRoutes: FastifyPluginAsync<ApiContext> = async (f, ctx) => {
     if (since !== undefined) {
       if (since.epoch !== slice.epoch) throw apiError('HistoryPositionLost', `since is of another epoch than the channel's (its position is now ${current})`);
       if (since.offset > slice.offset) throw apiError('InvalidParameter', `since is beyond the channel's latest event (${current})`);
-      if (since.offset < slice.oldest - 1) throw apiError('HistoryPositionLost', `events after since are no longer kept (the oldest kept is ${slice.epoch}:${slice.oldest})`);
+      if (since.offset < slice.oldest - 1)
+        throw apiError('HistoryPositionLost', `events after since are no longer kept (the oldest kept is ${slice.epoch}:${slice.oldest})`);
     }
     const events = slice.entries.map((e) => toEvent(e.frame, e.publishedAt));
     if (direction === 'backward') events.reverse();
