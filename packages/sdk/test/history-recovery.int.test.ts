@@ -10,7 +10,7 @@ describe('Api.history', () => {
     await using api = new Api(t.apiUrl, t.app.key, t.app.secret, { appId: t.app.id });
     const c = await RawClient.established(t);
     try {
-      await c.subscribe('private-log', api.authorizeChannel(c.socketId, 'private-log'));
+      await c.subscribe('private-log', { ...api.authorizeChannel(c.socketId, 'private-log') });
       for (let i = 0; i < 5; i++) await api.trigger('private-log', 'step', { i });
       const first = await api.history('private-log', { limit: 2 });
       expect(first.events.map((e) => JSON.parse(e.data) as unknown)).toEqual([{ i: 0 }, { i: 1 }]);
