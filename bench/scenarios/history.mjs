@@ -12,8 +12,26 @@ export default {
   name: 'history',
   description: 'C subscribers on one channel, history on vs off in the same run (embedded and on Redis): CPU per delivered message, Redis memory per channel',
   sizes: {
-    small: { subs: 1000, fixedDeliveries: 50000, phaseMs: 3000, windowDeliveries: 50000, subscriberProcs: 2, size: 100, ttlSeconds: 600, modes: ['embedded', 'redis'] },
-    full: { subs: 5000, fixedDeliveries: 50000, phaseMs: 10000, windowDeliveries: 50000, subscriberProcs: 2, size: 100, ttlSeconds: 600, modes: ['embedded', 'redis'] },
+    small: {
+      subs: 1000,
+      fixedDeliveries: 50000,
+      phaseMs: 3000,
+      windowDeliveries: 50000,
+      subscriberProcs: 2,
+      size: 100,
+      ttlSeconds: 600,
+      modes: ['embedded', 'redis'],
+    },
+    full: {
+      subs: 5000,
+      fixedDeliveries: 50000,
+      phaseMs: 10000,
+      windowDeliveries: 50000,
+      subscriberProcs: 2,
+      size: 100,
+      ttlSeconds: 600,
+      modes: ['embedded', 'redis'],
+    },
   },
   workers: (cfg) => ({ subscribers: cfg.subscriberProcs, publishers: 1 }),
   ratioMetrics: [],
@@ -69,7 +87,8 @@ export default {
           if (redis && history === 'on') {
             const base = `hb:{${srv.app.id}:${CHANNEL}}`;
             row.historyEntries = Number(await redisCmd(redis.port, 'LLEN', `${base}:hl`));
-            row.historyBytes = Number(await redisCmd(redis.port, 'MEMORY', 'USAGE', `${base}:hl`)) + Number(await redisCmd(redis.port, 'MEMORY', 'USAGE', `${base}:hm`));
+            row.historyBytes =
+              Number(await redisCmd(redis.port, 'MEMORY', 'USAGE', `${base}:hl`)) + Number(await redisCmd(redis.port, 'MEMORY', 'USAGE', `${base}:hm`));
           }
           ctx.emit(row);
         } finally {
