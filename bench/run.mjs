@@ -45,7 +45,7 @@ const { ensureSoketi, serverFdLimit } = await import('./lib/servers.mjs');
 const { fdLimits } = await import('./lib/proc.mjs');
 const { log } = await import('./lib/util.mjs');
 
-export const SCENARIOS = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps'];
+export const SCENARIOS = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps', 'history'];
 
 function parseArgs(argv) {
   const o = { _: [], size: 'small', runs: 1, set: {}, save: true, freshSoketi: false, servers: null };

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { aggregate, table } from './report.mjs';
 import { BENCH_DIR, ROOT } from './servers.mjs';
 
-const ORDER = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps'];
+const ORDER = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps', 'history'];
 
 function load(name, size) {
   const file = path.join(BENCH_DIR, 'results', `${name}-${size}.jsonl`);
@@ -72,6 +72,13 @@ function summary(name, agg) {
       out.push(
         `- Herald relayed ${f(r.relayedPerSec)} client events/s at the maximum rate (${x(r.vsCeiling?.tput)} the ceiling, ${x(r.vsSoketi?.tput)} soketi), p99 ${f(r.p99)} ms; ${f(r.cpuUsPerMsg)} µs of server CPU per relayed event (${x(r.vsCeiling?.cpu)} the ceiling's, ${x(r.vsSoketi?.cpu)} soketi's).`,
       );
+  } else if (name === 'history') {
+    for (const r of agg.filter((q) => q.history === 'on')) {
+      const off = agg.find((q) => q.history === 'off' && q.server === r.server);
+      out.push(
+        `- ${r.server}, ${f(r.subscribers)} subscribers: ${f(r.cpuUsPerMsg)} µs of server CPU per delivered message with history on, ${f(off?.cpuUsPerMsg)} µs with it off (on ÷ off, median of each run's own ratio: ${x(r.cpuOnOverOff)}; target at most 1.15×), loss ${f(r.loss, 4)}${r.historyEntries !== undefined ? `; the channel's history in Redis after the phase: ${f(r.historyEntries)} entries, ${f(r.historyBytes)} bytes (MEMORY USAGE of its list and hash)` : ''}.`,
+      );
+    }
   } else if (name === 'presence-churn') {
     for (const r of agg.filter((q) => q.kind === 'herald')) {
       out.push(
@@ -90,6 +97,7 @@ const TITLES = {
   'client-events': 'Client events: relay on private channels',
   'presence-churn': 'Presence churn across nodes',
   apps: 'Apps at run time: one app against many in the store, and change propagation',
+  history: 'Message recovery: history on against off',
 };
 
 export async function writeDoc({ size = 'small' } = {}) {
@@ -147,7 +155,7 @@ npm run bench -- fanout --servers herald,ceiling --set subs=[2000] --set rate=50
 npm run bench -- doc --size small            # rewrite this file from bench/results/
 \`\`\`
 
-Scenarios: \`fanout\`, \`cluster\`, \`connections\`, \`many-channels\`, \`client-events\`, \`presence-churn\`, \`apps\`.
+Scenarios: \`fanout\`, \`cluster\`, \`connections\`, \`many-channels\`, \`client-events\`, \`presence-churn\`, \`apps\`, \`history\`.
 Each prints one JSON line per measurement (with every field: histograms summarised, generator CPU per
 process, HTTP status counts, errors), then a table; results are kept in \`bench/results/<scenario>-<size>.jsonl\`
 and fan-out's chart in \`bench/results/fanout-<size>.svg\`. soketi is installed on first use into

@@ -5,6 +5,8 @@
  * implementation, and both pass the same contract suite (test/broker-contract.ts).
  */
 
+import type { HistoryPolicy } from './history-store.js';
+
 /** A frame to deliver to every local subscriber of `channel`, serialised once by the publisher. */
 export interface Publication {
   appId: string;
@@ -13,6 +15,11 @@ export interface Publication {
   frame: string | Uint8Array;
   /** This socket does not receive the frame (REST `socket_id`, client-event sender, presence joiner). */
   exceptSocketId?: string;
+  /**
+   * The channel keeps history: the broker numbers and keeps the event and adds its position to the
+   * frame (a JSON object), in the step that publishes it (history-store.ts). Unset: as it is.
+   */
+  history?: HistoryPolicy;
 }
 
 /** Node-to-node commands that are not channel traffic. Add variants; never `any`. */

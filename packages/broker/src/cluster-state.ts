@@ -1,6 +1,7 @@
 import type { Broker } from './broker.js';
 import type { CacheStore } from './cache-store.js';
 import type { ChannelStore } from './channel-store.js';
+import type { HistoryStore } from './history-store.js';
 import type { PresenceChannelStore } from './presence-channel-store.js';
 import type { PresenceMember, PresenceStore } from './presence-store.js';
 import type { UsageCounters } from './usage-counters.js';
@@ -20,6 +21,8 @@ export interface ClusterState {
   presenceChannels: PresenceChannelStore;
   users: UserStore;
   cache: CacheStore;
+  /** Message recovery's reads; publications keep history through the broker (Publication.history). */
+  history: HistoryStore;
   /** False while the shared store is unreachable (clustered mode); `/ready` answers 503 then. */
   isReady(): boolean;
   /**

@@ -7,6 +7,7 @@ export type { PresenceChannelStore, PresenceJoin, PresenceLeave } from './presen
 export { composePresenceChannels } from './presence-channel-store.js';
 export type { UserStore } from './user-store.js';
 export type { CachedEvent, CacheStore } from './cache-store.js';
+export type { HistoryEntry, HistoryPolicy, HistoryReadOptions, HistorySlice, HistoryStore } from './history-store.js';
 export type { StateObserver } from './state-observer.js';
 export type { UsageCounters } from './usage-counters.js';
 export type { ClusterState, ClusterStats, LocalContribution } from './cluster-state.js';

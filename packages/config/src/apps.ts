@@ -41,9 +41,25 @@ export interface App {
   allowedOrigins?: string[];
   /** Secrets replaced by a rotation that still verify signatures until `expiresAt` (ms since the epoch). */
   previousSecrets?: { secret: string; expiresAt: number }[];
+  /**
+   * Message recovery: the last `size` events of each channel (of those whose name starts with one
+   * of `channelPrefixes`; all when absent), kept `ttlSeconds`, numbered and replayed to clients
+   * that resubscribe with their last position. Absent: off.
+   */
+  history?: HistoryPolicy;
   /** Small integer used to build uWebSockets.js topic names. */
   index: number;
 }
+
+export interface HistoryPolicy {
+  size: number;
+  ttlSeconds: number;
+  channelPrefixes?: string[];
+}
+
+/** Bounds of a history: a Lua script trims and reads at most this many entries per channel. */
+export const HISTORY_MAX_SIZE = 10_000;
+export const HISTORY_MAX_TTL_SECONDS = 7 * 24 * 3600;
 
 const Webhook = z.object({
   url: z
@@ -74,6 +90,15 @@ const Limits = z
   })
   .partial();
 
+/** `size` or `ttlSeconds` 0 turns it off, like PUSH_HISTORY_SIZE=0. */
+const History = z
+  .object({
+    size: z.number().int().min(0).max(HISTORY_MAX_SIZE),
+    ttlSeconds: z.number().int().min(0).max(HISTORY_MAX_TTL_SECONDS),
+    channelPrefixes: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
 const AppFileEntry = z
   .object({
     id: z
@@ -89,6 +114,7 @@ const AppFileEntry = z
     cacheTtlSeconds: z.number().int().positive().default(1800),
     /** WebSocket upgrades must come from one of these origins (exact, or `*.example.com`); all when absent. */
     allowedOrigins: z.array(z.string().min(1)).optional(),
+    history: History.optional(),
   })
   .merge(Limits);
 
@@ -156,6 +182,7 @@ export function documentFromApp(app: App): AppDocument {
     subscriptionCountEvents: app.subscriptionCountEvents,
     cacheTtlSeconds: app.cacheTtlSeconds,
     ...(app.allowedOrigins ? { allowedOrigins: app.allowedOrigins } : {}),
+    ...(app.history ? { history: { ...app.history } } : {}),
     ...limits,
     ...(app.previousSecrets && app.previousSecrets.length > 0 ? { previousSecrets: app.previousSecrets } : {}),
   };
@@ -189,8 +216,15 @@ function toApp(e: z.infer<typeof AppFileEntry>, index: number): App {
     cacheTtlSeconds: e.cacheTtlSeconds,
     limits,
     ...(e.allowedOrigins ? { allowedOrigins: e.allowedOrigins } : {}),
+    ...historyOf(e.history),
     index,
   };
+}
+
+/** The policy of a document's `history`; none when off (absent, or a size or TTL of 0). */
+function historyOf(h: z.infer<typeof History> | undefined): { history?: HistoryPolicy } {
+  if (h === undefined || h.size === 0 || h.ttlSeconds === 0) return {};
+  return { history: { size: h.size, ttlSeconds: h.ttlSeconds, ...(h.channelPrefixes ? { channelPrefixes: [...h.channelPrefixes] } : {}) } };
 }
 
 /** Parses the PUSH_APPS_FILE content; throws ConfigError naming every problem. */
@@ -227,8 +261,8 @@ export interface DefaultAppInput {
   webhookUrl?: string | undefined;
 }
 
-export function createApp(id: string, key: string, secret: string, webhookUrl?: string): App {
-  return toApp(AppFileEntry.parse({ id, key, secret, webhooks: webhookUrl ? [{ url: webhookUrl }] : [] }), 0);
+export function createApp(id: string, key: string, secret: string, webhookUrl?: string, history?: { size: number; ttlSeconds: number }): App {
+  return toApp(AppFileEntry.parse({ id, key, secret, webhooks: webhookUrl ? [{ url: webhookUrl }] : [], ...(history ? { history } : {}) }), 0);
 }
 
 /**
@@ -343,6 +377,7 @@ export class AppRegistry {
     if (existing.key !== app.key) this.#byKey.delete(existing.key);
     delete existing.allowedOrigins;
     delete existing.previousSecrets;
+    delete existing.history;
     Object.assign(existing, app, { index: existing.index });
     this.#byKey.set(existing.key, existing);
     changes.updated.push({ app: existing, before });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { assertStrongSecret } from './secret-policy.js';
-import { createApp, loadOrCreateCredentials, parseAppsJson, type App } from './apps.js';
+import { HISTORY_MAX_SIZE, HISTORY_MAX_TTL_SECONDS, createApp, loadOrCreateCredentials, parseAppsJson, type App } from './apps.js';
 import { ConfigError } from './config-error.js';
 
 const Env = z.object({
@@ -130,6 +130,10 @@ const Env = z.object({
   PUSH_PUBLISH_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(10_000),
   /** Embedded: webhook batches being delivered or retried at once; beyond, new ones are dropped (counted, logged). @default 1000 */
   PUSH_WEBHOOK_MAX_IN_FLIGHT: z.coerce.number().int().min(1).default(1000),
+  /** Message recovery of the environment's app: events kept per channel; 0: off. @default 0 */
+  PUSH_HISTORY_SIZE: z.coerce.number().int().min(0).max(HISTORY_MAX_SIZE).default(0),
+  /** ...and how long they are kept, seconds; 0: off. Both must be set for history to be on. @default 0 */
+  PUSH_HISTORY_TTL_SECONDS: z.coerce.number().int().min(0).max(HISTORY_MAX_TTL_SECONDS).default(0),
 });
 
 /**
@@ -224,6 +228,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const e = parsed.data;
   const topology = redisTopology(e);
+  if ((e.PUSH_HISTORY_SIZE === 0) !== (e.PUSH_HISTORY_TTL_SECONDS === 0)) {
+    throw new ConfigError('PUSH_HISTORY_SIZE and PUSH_HISTORY_TTL_SECONDS turn message recovery on together: set both above 0, or neither');
+  }
+  // The environment's app (not those of an apps file or store, which say it themselves).
+  const history = e.PUSH_HISTORY_SIZE > 0 ? { size: e.PUSH_HISTORY_SIZE, ttlSeconds: e.PUSH_HISTORY_TTL_SECONDS } : undefined;
   let apps: App[];
   let credentials: Config['credentials'];
   if (e.PUSH_APPS_FILE !== undefined) {
@@ -236,7 +245,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     apps = parseAppsJson(text, e.PUSH_APPS_FILE);
   } else if (e.PUSH_APP_ID && e.PUSH_APP_KEY && e.PUSH_APP_SECRET) {
     assertStrongSecret(e.PUSH_APP_SECRET, 'PUSH_APP_SECRET');
-    apps = [createApp(e.PUSH_APP_ID, e.PUSH_APP_KEY, e.PUSH_APP_SECRET, e.PUSH_WEBHOOK_URL)];
+    apps = [createApp(e.PUSH_APP_ID, e.PUSH_APP_KEY, e.PUSH_APP_SECRET, e.PUSH_WEBHOOK_URL, history)];
   } else if (e.PUSH_APP_ID || e.PUSH_APP_KEY || e.PUSH_APP_SECRET) {
     throw new ConfigError('PUSH_APP_ID, PUSH_APP_KEY and PUSH_APP_SECRET must be set together');
   } else if (topology !== undefined) {
@@ -249,7 +258,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     apps = [];
   } else {
     const c = loadOrCreateCredentials(e.PUSH_CREDENTIALS_FILE);
-    apps = [createApp(c.id, c.key, c.secret, e.PUSH_WEBHOOK_URL)];
+    apps = [createApp(c.id, c.key, c.secret, e.PUSH_WEBHOOK_URL, history)];
     credentials = { file: e.PUSH_CREDENTIALS_FILE, created: c.created };
   }
   const appsStore = appsStoreConfig(e, topology !== undefined);

@@ -1,4 +1,4 @@
-export type { App, AppChanges, AppDocument, DefaultAppInput, DocumentCheck, FieldIssue, WebhookTarget } from './apps.js';
+export type { App, HistoryPolicy, AppChanges, AppDocument, DefaultAppInput, DocumentCheck, FieldIssue, WebhookTarget } from './apps.js';
 export { AppRegistry, appFromDocument, createApp, documentFromApp, loadOrCreateCredentials, parseAppsJson, validateAppDocument } from './apps.js';
 export type { AppsStoreConfig, Config, RedisConfig, RedisTopology } from './config.js';
 export { loadConfig } from './config.js';

@@ -30,6 +30,8 @@ export class Hub {
   readonly #presenceVersion = new Map<string, number>();
   /** Per topic, the sockets waiting for their member list, and the member events they got meanwhile. */
   readonly #memberWatch = new Map<string, Map<string, (string | Uint8Array)[]>>();
+  /** Per topic, the sockets catching up on a history channel, and its other frames they got meanwhile. */
+  readonly #eventWatch = new Map<string, Map<string, (string | Uint8Array)[]>>();
 
   constructor(
     private readonly uws: TemplatedApp,
@@ -70,7 +72,11 @@ export class Hub {
   /** Local sockets subscribed to the channel, or joining it (waiting for their member list). */
   localSubscribers(appId: string, channel: string): number {
     const topic = this.topic(appId, channel);
-    return this.uws.numSubscribers(topic) + (this.#memberWatch.get(topic)?.size ?? 0);
+    const members = this.#memberWatch.get(topic);
+    let held = members?.size ?? 0;
+    // A socket joining a presence channel with history is in both.
+    for (const socketId of this.#eventWatch.get(topic)?.keys() ?? []) if (members?.has(socketId) !== true) held++;
+    return this.uws.numSubscribers(topic) + held;
   }
 
   add(ws: WebSocket<SocketData>): void {
@@ -146,11 +152,36 @@ export class Hub {
     return frames;
   }
 
+  /**
+   * Starts recording the frames other than member events published to the channel for `socketId`
+   * (not those it is excluded from), until takeEvents; the socket counts as a local subscriber
+   * meanwhile. A socket catching up on a history channel stays off the topic while its history is
+   * read; what was published meanwhile follows the replay, minus what the replay held (recovery.ts).
+   */
+  watchEvents(appId: string, channel: string, socketId: string): void {
+    const topic = this.topic(appId, channel);
+    let w = this.#eventWatch.get(topic);
+    if (w === undefined) this.#eventWatch.set(topic, (w = new Map<string, (string | Uint8Array)[]>()));
+    w.set(socketId, []);
+  }
+
+  /** Stops recording for the socket; returns the frames it received meanwhile, in order. */
+  takeEvents(appId: string, channel: string, socketId: string): (string | Uint8Array)[] {
+    const topic = this.topic(appId, channel);
+    const w = this.#eventWatch.get(topic);
+    const frames = w?.get(socketId) ?? [];
+    w?.delete(socketId);
+    if (w !== undefined && w.size === 0) this.#eventWatch.delete(topic);
+    return frames;
+  }
+
   /** Delivers a publication to local subscribers; never parses the frame. */
   deliver(pub: Publication): void {
     const topic = this.topic(pub.appId, pub.channel);
     // A socket joining a presence channel is not subscribed to its topic yet: recorded here.
     if (this.#memberWatch.size > 0) this.#recordMemberEvent(topic, pub);
+    // Nor one catching up on a history channel.
+    if (this.#eventWatch.size > 0) this.#recordEvent(topic, pub);
     const n = this.uws.numSubscribers(topic);
     if (n === 0) return;
     this.metrics.publications.inc();
@@ -171,6 +202,13 @@ export class Hub {
     const w = this.#memberWatch.get(topic);
     if (w === undefined || !isMemberEvent(pub.frame)) return;
     // A copy: the frame may be a slice of a buffer the Redis client reuses.
+    const frame = typeof pub.frame === 'string' ? pub.frame : Buffer.from(pub.frame);
+    for (const [socketId, frames] of w) if (socketId !== pub.exceptSocketId) frames.push(frame);
+  }
+
+  #recordEvent(topic: string, pub: Publication): void {
+    const w = this.#eventWatch.get(topic);
+    if (w === undefined || isMemberEvent(pub.frame)) return;
     const frame = typeof pub.frame === 'string' ? pub.frame : Buffer.from(pub.frame);
     for (const [socketId, frames] of w) if (socketId !== pub.exceptSocketId) frames.push(frame);
   }

@@ -1,7 +1,8 @@
 import { StateUnavailableError, type PresenceMember } from '@herald/broker';
-import { encodePresenceSucceeded, encodeWatchlistEvents } from '@herald/protocol';
+import { encodePresenceSucceeded, encodeWatchlistEvents, type RecoveryFields } from '@herald/protocol';
 import type { HandlerContext } from './context.js';
 import { sendFrame } from './hub.js';
+import type { CatchUpResult, JoinExtras } from './recovery.js';
 import { socketLog, type SocketData } from './socket-data.js';
 
 /**
@@ -30,15 +31,15 @@ function localMembers(ctx: HandlerContext, appId: string, channel: string): Pres
 const wire = (members: readonly PresenceMember[]) => members.map((m) => ({ userId: m.userId, userInfo: m.userInfo }));
 
 /** Sends pusher_internal:subscription_succeeded with the cluster's members, or this node's marked partial. */
-async function sendMemberList(ctx: HandlerContext, data: SocketData, channel: string, members: readonly PresenceMember[] | undefined): Promise<void> {
+function sendMemberList(ctx: HandlerContext, data: SocketData, channel: string, members: readonly PresenceMember[] | undefined, extra?: RecoveryFields): void {
   const sub = data.channels.get(channel);
   if (members !== undefined) {
     if (sub !== undefined) sub.partialMembers = false;
-    sendFrame(data, encodePresenceSucceeded(channel, wire(members)), ctx.metrics);
+    sendFrame(data, encodePresenceSucceeded(channel, wire(members), { extra }), ctx.metrics);
     return;
   }
   if (sub !== undefined) sub.partialMembers = true;
-  sendFrame(data, encodePresenceSucceeded(channel, wire(localMembers(ctx, data.app.id, channel)), { partial: true }), ctx.metrics);
+  sendFrame(data, encodePresenceSucceeded(channel, wire(localMembers(ctx, data.app.id, channel)), { partial: true, extra }), ctx.metrics);
 }
 
 /**
@@ -54,11 +55,14 @@ export async function sendMemberListInOrder(
   channel: string,
   read: () => Promise<readonly PresenceMember[] | undefined>,
   subscribe?: () => void,
+  history?: JoinExtras,
 ): Promise<void> {
   const { app, socketId } = data;
   ctx.hub.watchMemberEvents(app.id, channel, socketId);
+  history?.begin();
   let members: readonly PresenceMember[] | undefined;
   let meanwhile: (string | Uint8Array)[];
+  let caught: CatchUpResult | undefined;
   try {
     members = await read();
     // Until every member event published before the read has arrived (recorded), the socket
@@ -67,9 +71,12 @@ export async function sendMemberListInOrder(
   } finally {
     // With `subscribe`, in the same step: nothing published in between is missed.
     meanwhile = ctx.hub.takeMemberEvents(app.id, channel, socketId);
+    caught = history?.finish();
     if (data.status === 'open') subscribe?.();
   }
-  await sendMemberList(ctx, data, channel, members);
+  sendMemberList(ctx, data, channel, members, caught?.extra);
+  // A history channel's replay and what was published while it was read (recovery.ts).
+  for (const frame of caught?.frames ?? []) sendFrame(data, frame, ctx.metrics);
   const present = new Set((members ?? localMembers(ctx, app.id, channel)).map((m) => m.userId));
   for (const frame of meanwhile) {
     const e = JSON.parse(Buffer.from(frame).toString()) as { event: string; data: string };

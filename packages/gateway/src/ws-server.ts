@@ -236,7 +236,7 @@ export class WsServer {
       case 'ignored':
         return;
       case 'subscribe':
-        return this.#enqueue(data, () => handleSubscribe(this.ctx, data, frame.channel, frame.auth, frame.channelData));
+        return this.#enqueue(data, () => handleSubscribe(this.ctx, data, frame.channel, frame.auth, frame.channelData, frame.position));
       case 'unsubscribe':
         return this.#enqueue(data, () => handleUnsubscribe(this.ctx, data, frame.channel));
       case 'signin':

@@ -5,7 +5,7 @@ import { CLIENT_EVENT_PREFIX, PUSHER_INTERNAL_PREFIX, PUSHER_PREFIX, PusherEvent
 export type ClientFrame =
   | { kind: 'ping' }
   | { kind: 'pong' }
-  | { kind: 'subscribe'; channel: unknown; auth: unknown; channelData: unknown }
+  | { kind: 'subscribe'; channel: unknown; auth: unknown; channelData: unknown; position: unknown }
   | { kind: 'unsubscribe'; channel: unknown }
   | { kind: 'signin'; auth: unknown; userData: unknown }
   | { kind: 'client-event'; event: string; channel: unknown; data: unknown }
@@ -49,7 +49,7 @@ export function parseClientFrame(text: string): ClientFrame {
       return { kind: 'pong' };
     case PusherEvent.Subscribe: {
       const d = dataObject(msg.data);
-      return { kind: 'subscribe', channel: d.channel ?? msg.channel, auth: d.auth, channelData: d.channel_data };
+      return { kind: 'subscribe', channel: d.channel ?? msg.channel, auth: d.auth, channelData: d.channel_data, position: d.position };
     }
     case PusherEvent.Unsubscribe: {
       const d = dataObject(msg.data);

@@ -1,5 +1,6 @@
 import { pusherError, type PusherError, type SubscriptionError } from './errors.js';
 import { PusherEvent } from './events.js';
+import type { RecoveryFields } from './history.js';
 
 /**
  * Server → client frames. `data` is a JSON string in every frame except `pusher:error` (and the
@@ -25,7 +26,13 @@ export function encodeChannelEvent(event: string, channel: string, data: string,
 /** Client-event and webhook data must be a string: objects are serialised once, strings kept. */
 export const dataToString = (data: unknown): string => (typeof data === 'string' ? data : JSON.stringify(data === undefined ? null : data));
 
-export const encodeSubscriptionSucceeded = (channel: string) => JSON.stringify({ event: PusherEvent.SubscriptionSucceeded, channel, data: '{}' });
+/** `extra`: the recovery fields of a history channel (history.ts), top-level after `data`. */
+export const encodeSubscriptionSucceeded = (channel: string, extra?: RecoveryFields) =>
+  JSON.stringify(
+    extra === undefined
+      ? { event: PusherEvent.SubscriptionSucceeded, channel, data: '{}' }
+      : { event: PusherEvent.SubscriptionSucceeded, channel, data: '{}', ...extra },
+  );
 
 export interface PresenceMemberWire {
   userId: string;
@@ -37,7 +44,11 @@ export interface PresenceMemberWire {
  * the complete list follows in another subscription_succeeded once it is back. Clients that do
  * not know the flag ignore it (it sits beside `ids`, `hash` and `count`).
  */
-export function encodePresenceSucceeded(channel: string, members: readonly PresenceMemberWire[], opts: { partial?: boolean } = {}): string {
+export function encodePresenceSucceeded(
+  channel: string,
+  members: readonly PresenceMemberWire[],
+  opts: { partial?: boolean; extra?: RecoveryFields | undefined } = {},
+): string {
   // Null prototype: a user id such as `__proto__` must become an own key, not hit Object.prototype's setter.
   const hash: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   const ids: string[] = [];
@@ -50,6 +61,7 @@ export function encodePresenceSucceeded(channel: string, members: readonly Prese
     event: PusherEvent.SubscriptionSucceeded,
     channel,
     data: JSON.stringify({ presence: { ids, hash, count: ids.length, ...(opts.partial === true ? { partial: true } : {}) } }),
+    ...opts.extra,
   });
 }
 

@@ -71,3 +71,5 @@ export type { PresenceIdentity, PresenceCheck, SigninUser } from './presence.js'
 export { parsePresenceData, parseUserData, MAX_WATCHLIST } from './presence.js';
 export { WEBHOOK_EVENT_NAMES } from './webhook-events.js';
 export type { WebhookEvent, WebhookEventName } from './webhook-events.js';
+export type { Position, Recovery, RecoveryFailure, RecoveryFields } from './history.js';
+export { EPOCH_PATTERN, formatPosition, parsePosition, positionOfFrame, withPosition } from './history.js';

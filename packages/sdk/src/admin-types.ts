@@ -30,6 +30,8 @@ export interface AppFields extends Partial<AppLimits> {
   cacheTtlSeconds: number;
   /** Origins allowed to open WebSockets (exact, or `*.domain`); any when absent. */
   allowedOrigins?: string[];
+  /** Message recovery (docs/reference/admin-api.md): events kept per channel and for how long; off when absent. */
+  history?: { size: number; ttlSeconds: number; channelPrefixes?: string[] };
 }
 
 /** An app as the admin API answers it (`GET /admin/v1/apps/{id}`): its fields and the store's bookkeeping. */
@@ -65,8 +67,8 @@ export const SERVER_FIELDS = ['version', 'createdAt', 'updatedAt', 'previousSecr
 export const FIXED_FIELDS = ['id', 'key', 'secret'] as const;
 
 type Patchable = Exclude<keyof AppFields, (typeof FIXED_FIELDS)[number]>;
-/** Optional fields: `null` removes one (`allowedOrigins`) or returns a limit to its default. */
-type Removable = keyof AppLimits | 'allowedOrigins';
+/** Optional fields: `null` removes one (`allowedOrigins`, `history`) or returns a limit to its default. */
+type Removable = keyof AppLimits | 'allowedOrigins' | 'history';
 
 /** A change (`PATCH /admin/v1/apps/{id}`): the fields to change, `null` for an optional one to remove. */
 export type AppPatch = { [K in Patchable]?: K extends Removable ? AppFields[K] | null : AppFields[K] };

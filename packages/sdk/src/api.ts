@@ -5,6 +5,7 @@ import {
   prepareBatch,
   prepareChannel,
   prepareChannels,
+  prepareHistory,
   prepareSendToUser,
   prepareTerminate,
   prepareTrigger,
@@ -20,6 +21,8 @@ import type {
   ChannelOptions,
   ChannelsOptions,
   ChannelsResult,
+  HistoryOptions,
+  HistoryResult,
   PresenceData,
   PresenceUser,
   TriggerOptions,
@@ -98,6 +101,15 @@ export class Api implements AsyncDisposable {
   /** One channel's state (GET /channels/{name}); an unknown channel is `{occupied: false}`. */
   channel(channel: string, options?: ChannelOptions): Promise<ChannelInfo> {
     return this.#send(() => prepareChannel(this.#ctx, channel, options)) as Promise<ChannelInfo>;
+  }
+
+  /**
+   * The kept events of a channel with history (GET /channels/{name}/history): page forward with
+   * `since` set to the last event's position. Refused (`HeraldApiError`, status 400) when the
+   * channel keeps no history, or `since` is of another epoch or older than what is kept.
+   */
+  history(channel: string, options?: HistoryOptions): Promise<HistoryResult> {
+    return this.#send(() => prepareHistory(this.#ctx, channel, options)) as Promise<HistoryResult>;
   }
 
   /** Distinct users of a presence channel (GET /channels/{name}/users). */

@@ -2,7 +2,7 @@ import { signApiRequest, userChannelName } from '@herald/protocol';
 import { invalidArgument } from './errors.js';
 import { encodeEventData } from './event-data.js';
 import type { ResolvedOptions } from './options.js';
-import type { BatchEvent, ChannelOptions, ChannelsOptions, TriggerOptions } from './types.js';
+import type { BatchEvent, ChannelOptions, ChannelsOptions, HistoryOptions, TriggerOptions } from './types.js';
 import { assertChannel, assertChannels, assertEventName, assertSocketId, assertUserId, infoParam } from './validate.js';
 
 /** A signed request, ready for the transport. Pure data: building one performs no I/O. */
@@ -105,6 +105,25 @@ export function prepareChannel(ctx: RequestContext, channel: string, opts: Chann
   assertChannel(channel, ctx.limits);
   const info = infoParam(opts.info);
   return prepare(ctx, 'GET', ['channels', channel], info === undefined ? {} : { params: { info } });
+}
+
+/** GET /apps/{id}/channels/{channel}/history?limit=&since=&direction= */
+export function prepareHistory(ctx: RequestContext, channel: string, opts: HistoryOptions = {}): PreparedRequest {
+  assertChannel(channel, ctx.limits);
+  if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit >= 1 && opts.limit <= 1000)) {
+    throw invalidArgument('limit must be an integer from 1 to 1000');
+  }
+  if (opts.since !== undefined && (typeof opts.since !== 'string' || !/^[0-9a-z]{8,16}:(0|[1-9][0-9]{0,15})$/.test(opts.since))) {
+    throw invalidArgument('since must be a position <epoch>:<offset>');
+  }
+  if (opts.direction !== undefined && opts.direction !== 'forward' && opts.direction !== 'backward') {
+    throw invalidArgument('direction must be forward or backward');
+  }
+  const params = compact({ limit: opts.limit === undefined ? undefined : String(opts.limit), since: opts.since, direction: opts.direction }) as Record<
+    string,
+    string
+  >;
+  return prepare(ctx, 'GET', ['channels', channel, 'history'], { params });
 }
 
 /** GET /apps/{id}/channels/{presence-channel}/users */

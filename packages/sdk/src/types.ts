@@ -62,6 +62,32 @@ export interface ChannelInfo extends ChannelAttributes {
   cache?: { data: string; ttl: number };
 }
 
+/** `history()`: at most `limit` events (1 to 1000; the server's default 100) after `since`. */
+export interface HistoryOptions {
+  limit?: number;
+  /** A position `<epoch>:<offset>` (an event's `position`, or a previous answer's): only events after it. */
+  since?: string;
+  /** `forward` (default): oldest first; `backward`: the newest first. */
+  direction?: 'forward' | 'backward';
+}
+
+/** One kept event of a channel with history. */
+export interface HistoryEvent {
+  event: string;
+  data: string;
+  /** `<epoch>:<offset>`: pass the last one as `since` to read the next page. */
+  position: string;
+  user_id?: string;
+  /** When it was published, ms since the Unix epoch. */
+  published_at: number;
+}
+
+export interface HistoryResult {
+  events: HistoryEvent[];
+  /** The channel's latest position when the history was read. */
+  position: string;
+}
+
 export interface PresenceUser {
   id: string;
 }

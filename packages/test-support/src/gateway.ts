@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import type Pusher from 'pusher';
 import { startGateway, parseAppsJson, type App, type Gateway } from '@herald/gateway';
+
+type RedisTopology = NonNullable<Parameters<typeof startGateway>[0]['redis']>['topology'];
 import { sdkFor as sdkForNode } from './sdk.js';
 
 export interface AppInput {
@@ -47,8 +49,10 @@ export async function startTestGateway(
     api?: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
     /** PUSH_ADMIN_TOKEN: the admin API and the dashboard exist only with it. */
     adminToken?: string;
-    /** Clustered mode on this Redis (a fresh key prefix per gateway unless given). */
-    redis?: { url: string; prefix?: string; leaseMs?: number };
+    /** Clustered mode on this Redis (a fresh key prefix per gateway unless given); `topology` instead of `url` for Sentinel or Cluster. */
+    redis?: { url?: string; topology?: RedisTopology; prefix?: string; leaseMs?: number };
+    /** Several gateways on one Redis need ids of their own. @default 'test-node' */
+    nodeId?: string;
   } = {},
 ): Promise<TestGateway> {
   const inputs = opts.apps ?? [{}];
@@ -56,7 +60,7 @@ export async function startTestGateway(
   const log = pino({ level: opts.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' });
   const gw = await startGateway(
     {
-      nodeId: 'test-node',
+      nodeId: opts.nodeId ?? 'test-node',
       host: '127.0.0.1',
       apiHost: '127.0.0.1',
       wsPort: 0,
@@ -76,7 +80,7 @@ export async function startTestGateway(
       ...(opts.redis
         ? {
             redis: {
-              topology: { kind: 'single' as const, url: opts.redis.url },
+              topology: opts.redis.topology ?? { kind: 'single' as const, url: opts.redis.url ?? '' },
               prefix: opts.redis.prefix ?? `t-${randomBytes(6).toString('hex')}`,
               leaseMs: opts.redis.leaseMs ?? 10_000,
             },

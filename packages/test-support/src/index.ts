@@ -6,6 +6,7 @@
 export * from './ports.js';
 export * from './redis.js';
 export * from './redis-topologies.js';
+export { command } from './redis-resp.js';
 export * from './node-process.js';
 export * from './apps-cli.js';
 export * from './cluster.js';

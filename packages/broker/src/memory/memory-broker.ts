@@ -1,4 +1,5 @@
 import type { Broker, BrokerHandler, ControlCommand, Publication } from '../broker.js';
+import type { MemoryHistory } from './memory-history.js';
 
 /**
  * In-process broker for the embedded single node: delivers every publication back to the local
@@ -8,6 +9,8 @@ import type { Broker, BrokerHandler, ControlCommand, Publication } from '../brok
 export class MemoryBroker implements Broker {
   #handler: BrokerHandler | undefined;
   readonly #interest = new Set<string>();
+
+  constructor(private readonly history?: MemoryHistory) {}
 
   async start(handler: BrokerHandler): Promise<void> {
     this.#handler = handler;
@@ -27,6 +30,17 @@ export class MemoryBroker implements Broker {
   }
 
   async publish(pub: Publication): Promise<void> {
+    if (pub.history !== undefined && this.history !== undefined) {
+      // Numbered and kept in the step that delivers it: offsets follow delivery order.
+      const frame = this.history.append(pub.appId, pub.channel, pub.history, pub.frame);
+      this.#handler?.onPublication({
+        appId: pub.appId,
+        channel: pub.channel,
+        frame,
+        ...(pub.exceptSocketId !== undefined ? { exceptSocketId: pub.exceptSocketId } : {}),
+      });
+      return;
+    }
     this.#handler?.onPublication(pub);
   }
 

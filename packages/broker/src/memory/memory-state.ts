@@ -4,13 +4,15 @@ import type { StateObserver } from '../state-observer.js';
 import { MemoryBroker } from './memory-broker.js';
 import { MemoryCacheStore } from './memory-cache-store.js';
 import { MemoryChannelStore } from './memory-channel-store.js';
+import { MemoryHistory } from './memory-history.js';
 import { MemoryPresenceStore } from './memory-presence-store.js';
 import { MemoryUsageCounters } from './memory-usage-counters.js';
 import { MemoryUserStore } from './memory-user-store.js';
 
 /** The embedded single-node state: everything in this process, transitions reported to `observer`. */
 export function createMemoryState(observer?: StateObserver): ClusterState {
-  const broker = new MemoryBroker();
+  const history = new MemoryHistory();
+  const broker = new MemoryBroker(history);
   const cache = new MemoryCacheStore();
   const channels = new MemoryChannelStore(observer);
   // MemoryBroker delivers synchronously: each member event goes out in the step that decided it.
@@ -22,12 +24,14 @@ export function createMemoryState(observer?: StateObserver): ClusterState {
     presenceChannels: composePresenceChannels(channels, presence),
     users: new MemoryUserStore(),
     cache,
+    history,
     usage: new MemoryUsageCounters(),
     isReady: () => true,
     setLocalState: () => undefined,
     onRecovered: () => undefined,
     async close() {
       cache.close();
+      history.close();
       await broker.close();
     },
   };

@@ -34,6 +34,14 @@ export class RedisKeys {
   cache(appId: string, channel: string) {
     return `${this.#ch(appId, channel)}:cache`;
   }
+  /** Hash `e` (epoch), `o` (offset of the latest event), `t` (its ms): a history channel's numbering. */
+  historyMeta(appId: string, channel: string) {
+    return `${this.#ch(appId, channel)}:hm`;
+  }
+  /** List of a history channel's last events, `<ms>\n<frame>`, oldest first; the last is offset `o`. */
+  historyLog(appId: string, channel: string) {
+    return `${this.#ch(appId, channel)}:hl`;
+  }
   /** Hash of what the webhook worker last reported for a channel: `occ` and `m:<userId>` fields. */
   webhookReported(appId: string, channel: string) {
     return `${this.#ch(appId, channel)}:wh`;

@@ -21,6 +21,8 @@ export const LuaScript = {
   WebhookTransition: 'webhook-transition',
   OutboxAppend: 'outbox-append',
   RestoreReported: 'restore-reported',
+  HistoryPublish: 'history-publish',
+  HistoryRead: 'history-read',
 } as const;
 export type LuaScript = (typeof LuaScript)[keyof typeof LuaScript];
 

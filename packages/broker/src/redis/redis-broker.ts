@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Broker, BrokerHandler, ControlCommand, Publication, PublishOptions } from '../broker.js';
+import type { HistoryPolicy } from '../history-store.js';
 import { PublishUnavailableError } from '../errors/publish-unavailable.js';
 import { decodeEnvelope, encodeEnvelopeBytes } from './envelope.js';
 import type { RedisKeys } from './keys.js';
 import type { PubSubTransport } from './pubsub-transport.js';
+import type { RedisHistory } from './redis-history.js';
 import type { BrokerLog } from './redis-log.js';
 
 /** First byte of a sync marker on a channel topic (an envelope never starts with it). */
@@ -51,6 +53,8 @@ export class RedisBroker implements Broker {
     private readonly ps: PubSubTransport,
     private readonly keys: RedisKeys,
     private readonly log: BrokerLog,
+    /** Publications with `history` go through its script; without it they are published as they are. */
+    private readonly history?: RedisHistory,
   ) {}
 
   async start(handler: BrokerHandler): Promise<void> {
@@ -136,16 +140,22 @@ export class RedisBroker implements Broker {
   }
 
   publish(pub: Publication, opts: PublishOptions = {}): Promise<void> {
+    if (pub.history !== undefined && this.history !== undefined) return this.#publishKept(pub, pub.history, opts.waitMs);
     const waitMs = opts.waitMs;
     if (waitMs !== undefined && waitMs > 0) {
       const { appId, channel } = pub;
       const envelope = encodeEnvelopeBytes(pub);
       const topic = this.keys.topic(appId, channel);
       const slow = (first?: Error) =>
-        this.#waitAndSend(topic, envelope, waitMs, first, () => {
-          const local = decodeEnvelope(appId, channel, envelope);
-          if (local !== undefined) this.#handler?.onPublication(local);
-        });
+        this.#waitAndSend(
+          () => this.ps.publish(topic, envelope),
+          waitMs,
+          first,
+          () => {
+            const local = decodeEnvelope(appId, channel, envelope);
+            if (local !== undefined) this.#handler?.onPublication(local);
+          },
+        );
       if (!this.ps.ready()) return slow();
       // The usual case costs one PUBLISH, no timer: waiting starts only once it failed.
       return this.ps.publish(topic, envelope).then(
@@ -161,11 +171,40 @@ export class RedisBroker implements Broker {
   }
 
   /**
+   * An event of a history channel: one script numbers it, keeps it and publishes it with its
+   * position. Not published (Redis unreachable): this node's subscribers get it as it is, without
+   * a position (it is in no history, so clients recovering later cannot get it twice).
+   */
+  async #publishKept(pub: Publication, policy: HistoryPolicy, waitMs: number | undefined): Promise<void> {
+    const history = this.history!;
+    const local = () => this.#handler?.onPublication({ ...pub, history: undefined });
+    if (waitMs !== undefined && waitMs > 0) {
+      const send = () => history.publish(pub, policy);
+      if (!this.ps.ready()) return this.#waitAndSend(send, waitMs, undefined, local);
+      try {
+        await send();
+        this.publishedCount++;
+      } catch (err) {
+        await this.#waitAndSend(send, waitMs, err as Error, local);
+      }
+      return;
+    }
+    if (!this.ps.ready()) return void local();
+    try {
+      await history.publish(pub, policy);
+      this.publishedCount++;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'publish failed; delivered locally only');
+      local();
+    }
+  }
+
+  /**
    * Publishes, waiting up to `waitMs` for Redis while it is unreachable or failing over (one
    * attempt in flight at a time, so a slow answer is never doubled by a retry). Not published by
-   * then: `local` (this node's subscribers get it) and PublishUnavailableError.
+   * then: `local` (this node's subscribers have it) and PublishUnavailableError.
    */
-  async #waitAndSend(topic: string, payload: string | Buffer, waitMs: number, first: Error | undefined, local: () => void): Promise<void> {
+  async #waitAndSend(send: () => Promise<unknown>, waitMs: number, first: Error | undefined, local: () => void): Promise<void> {
     const deadline = Date.now() + waitMs;
     let pause = 50;
     let last = first;
@@ -174,7 +213,7 @@ export class RedisBroker implements Broker {
       const left = deadline - Date.now();
       if (this.ps.ready() && left > 0) {
         try {
-          await withTimeout(this.ps.publish(topic, payload), left, 'publish');
+          await withTimeout(send(), left, 'publish');
           this.publishedCount++;
           return;
         } catch (err) {
@@ -205,7 +244,13 @@ export class RedisBroker implements Broker {
 
   async publishControl(cmd: ControlCommand, opts: PublishOptions = {}): Promise<void> {
     if (opts.waitMs !== undefined && opts.waitMs > 0) {
-      return this.#waitAndSend(this.keys.control(), JSON.stringify(cmd), opts.waitMs, undefined, () => this.#handler?.onControl(cmd));
+      const payload = JSON.stringify(cmd);
+      return this.#waitAndSend(
+        () => this.ps.publish(this.keys.control(), payload),
+        opts.waitMs,
+        undefined,
+        () => this.#handler?.onControl(cmd),
+      );
     }
     if (!this.ps.ready()) {
       this.#handler?.onControl(cmd);

@@ -8,6 +8,7 @@ import { Reconciler } from './cluster-state/reconciler.js';
 import { readStats } from './cluster-state/stats.js';
 import { RedisKeys } from './keys.js';
 import { RedisBroker } from './redis-broker.js';
+import { RedisHistory } from './redis-history.js';
 import type { RedisClient } from './redis-client.js';
 import type { RedisTopology } from '@herald/config';
 import type { RedisConnectOptions } from './redis-connection.js';
@@ -57,7 +58,8 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   const { client } = conn;
   const connected = () => conn.ready();
   const stores = createRedisStores({ client, keys, scripts: defineStateScripts(client), nodeId, pubsub: conn.pubsub });
-  const broker = new RedisBroker(conn.pubsub, keys, log);
+  const history = new RedisHistory(client, keys, conn.pubsub.publishCommand);
+  const broker = new RedisBroker(conn.pubsub, keys, log, history);
   const lease = new NodeLease({ client, keys, nodeId, leaseMs, connected });
   const reaper = new Reaper({ client, keys, nodeId, stores, broker, connected, judging: () => lease.heldMs >= leaseMs, log });
   const reconciler = new Reconciler({ client, keys, nodeId, stores, broker, reaper, log });
@@ -111,6 +113,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
     redis: client,
     keys,
     ...guardStores(stores, guards),
+    history: { read: (a, c, p, o) => guards.read(() => history.read(a, c, p, o)) },
     usage,
     isReady,
     onReconnect: (cb) => reconnects.onReconnect(cb),

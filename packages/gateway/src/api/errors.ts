@@ -22,6 +22,8 @@ export const API_ERRORS = {
   PayloadTooLarge: { code: 'PUSH_ERR_PAYLOAD_TOO_LARGE', status: 413, message: (max: number) => `Event data too large (max ${max} bytes)` },
   BodyTooLarge: { code: 'PUSH_ERR_BODY_TOO_LARGE', status: 413, message: (max: number) => `Request body too large (max ${max} bytes)` },
   NotPresence: { code: 'PUSH_ERR_NOT_PRESENCE_CHANNEL', status: 400, message: detail },
+  HistoryOff: { code: 'PUSH_ERR_HISTORY_OFF', status: 400, message: (channel: string) => `Channel ${JSON.stringify(channel)} keeps no history` },
+  HistoryPositionLost: { code: 'PUSH_ERR_HISTORY_POSITION_LOST', status: 400, message: detail },
   InvalidSignature: { code: 'PUSH_ERR_INVALID_SIGNATURE', status: 401, message: detail },
   UnknownAuthKey: { code: 'PUSH_ERR_UNKNOWN_AUTH_KEY', status: 400, message: (why = 'Unknown auth_key') => why },
   AppDisabled: { code: 'PUSH_ERR_APP_DISABLED', status: 403, message: () => 'Application disabled' },

@@ -5,6 +5,7 @@ import { dataExcerpt } from '../debug-records.js';
 import type { ApiContext } from './context.js';
 import { apiError } from './errors.js';
 import { authorizeRequest, jsonBody } from './signature-check.js';
+import { historyPolicy } from '../recovery.js';
 
 interface Trigger {
   name: string;
@@ -73,10 +74,11 @@ async function publish(ctx: ApiContext, app: App, t: Trigger): Promise<void> {
   await Promise.all(
     t.channels.map(async (channel) => {
       const frame = encodeChannelEvent(t.name, channel, t.data);
+      const history = historyPolicy(app, channel);
       // Cached before it is published: a subscriber joining in between gets it from the cache.
       if (channelKind(channel).cache) await ctx.state.cache.set(app.id, channel, t.name, t.data, app.cacheTtlSeconds);
       await ctx.state.broker.publish(
-        { appId: app.id, channel, frame, ...(t.socketId ? { exceptSocketId: t.socketId } : {}) },
+        { appId: app.id, channel, frame, ...(t.socketId ? { exceptSocketId: t.socketId } : {}), ...(history ? { history } : {}) },
         // Held while the cluster fails over; not published by then, the trigger answers 503.
         ctx.publishWaitMs !== undefined ? { waitMs: ctx.publishWaitMs } : {},
       );

@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { PublishUnavailableError, StateUnavailableError } from '@herald/broker';
 import type { Logger } from 'pino';
 import { channelsRoutes } from './channels.js';
+import { historyRoutes } from './history.js';
 import { clientBundleRoutes } from './client-bundle.js';
 import type { ApiContext } from './context.js';
 import { ApiError, apiError, apiErrorBody } from './errors.js';
@@ -135,6 +136,7 @@ export function createApiServer(ctx: ApiContext, log: Logger, limits: ApiListene
   void f.register(healthRoutes, ctx);
   void f.register(eventsRoutes, ctx);
   void f.register(channelsRoutes, ctx);
+  void f.register(historyRoutes, ctx);
   void f.register(usersRoutes, ctx);
   void f.register(clientBundleRoutes, ctx);
   void f.register(adminRoutes, ctx);

@@ -4,6 +4,7 @@ import { dataExcerpt } from '../debug-records.js';
 import { sendError } from '../hub.js';
 import { countLimit } from '../metrics.js';
 import type { SocketData } from '../socket-data.js';
+import { historyPolicy } from '../recovery.js';
 
 const rejected = (why: string) => pusherError('ClientEventRejected', why);
 
@@ -47,7 +48,8 @@ export async function handleClientEvent(ctx: HandlerContext, data: SocketData, e
     return sendError(data, rejected(`data over ${app.limits.maxEventPayloadBytes} bytes`), ctx.metrics);
   }
   const frame = encodeChannelEvent(event, channel, body, sub.presenceUserId);
-  await ctx.state.broker.publish({ appId: app.id, channel, frame, exceptSocketId: data.socketId });
+  const history = historyPolicy(app, channel);
+  await ctx.state.broker.publish({ appId: app.id, channel, frame, exceptSocketId: data.socketId, ...(history ? { history } : {}) });
   ctx.events.clientEvent(app.id, {
     channel,
     event,

@@ -21,6 +21,7 @@ import { membersOrUnavailable, sendMemberListInOrder } from '../partial-answers.
 import { sendFrame } from '../hub.js';
 import { countLimit, type Metrics } from '../metrics.js';
 import { socketLog, type SocketData } from '../socket-data.js';
+import { CatchUp, historyOff, historyPolicy, type CatchUpResult } from '../recovery.js';
 
 const fail = (channel: string, type: SubscriptionErrorType, message: string, status: number) => new SubscriptionError(channel, type, message, status);
 
@@ -56,7 +57,14 @@ function authorize(data: SocketData, channel: string, auth: unknown, channelData
   return parsed.member;
 }
 
-export async function handleSubscribe(ctx: HandlerContext, data: SocketData, channel: unknown, auth: unknown, channelData: unknown): Promise<void> {
+export async function handleSubscribe(
+  ctx: HandlerContext,
+  data: SocketData,
+  channel: unknown,
+  auth: unknown,
+  channelData: unknown,
+  position?: unknown,
+): Promise<void> {
   const { app } = data;
   if (!isValidChannelName(channel, app.limits.maxChannelNameLength)) {
     const name = typeof channel === 'string' ? channel.slice(0, 210) : '';
@@ -87,17 +95,27 @@ export async function handleSubscribe(ctx: HandlerContext, data: SocketData, cha
     throw err;
   }
   if (data.status !== 'open') return;
-  await joinChannel(ctx, data, channel, member);
+  // Only now, once authorised: a history is replayed to no socket whose authorisation failed.
+  await joinChannel(ctx, data, channel, member, position);
 }
 
 /** Subscribes an authorised socket: local topic, broker interest, cluster counts, presence, cache. */
-export async function joinChannel(ctx: HandlerContext, data: SocketData, channel: string, member: PresenceIdentity | undefined): Promise<void> {
+export async function joinChannel(
+  ctx: HandlerContext,
+  data: SocketData,
+  channel: string,
+  member: PresenceIdentity | undefined,
+  position?: unknown,
+): Promise<void> {
   const { app, socketId } = data;
   const kind = channelKind(channel);
+  const history = historyPolicy(app, channel);
   // Recorded before the first await: the close handler, queued behind us, undoes whatever we did.
   data.channels.set(channel, member === undefined ? {} : { presenceUserId: member.userId, presenceUserInfo: member.userInfo });
   ctx.metrics.subscriptions.inc();
   const topic = ctx.hub.topic(app.id, channel);
+  // The socket joins the topic once its history is read (recovery.ts).
+  const catchUp = history !== undefined ? new CatchUp(ctx, data, channel, history, position) : undefined;
   if (member !== undefined) {
     // Subscription, membership, member_added to the others and the member list in one step (one
     // script call on Redis); the socket joins the topic when its list is sent, followed by the
@@ -114,16 +132,43 @@ export async function joinChannel(ctx: HandlerContext, data: SocketData, channel
           userId: member.userId,
           ...(member.userInfo !== undefined ? { userInfo: member.userInfo } : {}),
         });
+        await catchUp?.read();
         return joined.partial === true ? undefined : joined.members;
       },
       () => data.ws!.subscribe(topic),
+      catchUp ?? (position !== undefined ? historyOff : undefined),
     );
-    if (kind.cache) await sendCached(ctx, data, channel);
+    if (kind.cache && catchUp?.recovered !== true) await sendCached(ctx, data, channel);
+  } else if (catchUp !== undefined) {
+    let joined: Awaited<ReturnType<typeof ctx.state.channels.join>>;
+    let caught: CatchUpResult;
+    catchUp.begin();
+    try {
+      await ctx.state.broker.subscribe(app.id, channel);
+      joined = await ctx.state.channels.join(app.id, channel, socketId);
+      await catchUp.read();
+    } finally {
+      // In one step with the topic subscription: nothing published in between is missed.
+      caught = catchUp.finish();
+      if (data.status === 'open') data.ws!.subscribe(topic);
+    }
+    if (data.status === 'open' && data.ws !== undefined) {
+      data.ws.cork(() => {
+        sendFrame(data, encodeSubscriptionSucceeded(channel, caught.extra), ctx.metrics);
+        for (const frame of caught.frames) sendFrame(data, frame, ctx.metrics);
+      });
+    }
+    // A recovered client has every event: the cached one would come twice.
+    if (kind.cache && !caught.recovered) await sendCached(ctx, data, channel);
+    if (app.subscriptionCountEvents && !kind.user && joined.partial !== true) {
+      ctx.subscriptionCounts.changed(app.id, channel, joined.count, () => ctx.state.channels.count(app.id, channel));
+    }
   } else {
     data.ws!.subscribe(topic);
     if (ctx.hub.localSubscribers(app.id, channel) === 1) await ctx.state.broker.subscribe(app.id, channel);
     const { count, partial } = await ctx.state.channels.join(app.id, channel, socketId);
-    sendFrame(data, encodeSubscriptionSucceeded(channel), ctx.metrics);
+    // A position sent for a channel without history: the client learns it recovers nothing.
+    sendFrame(data, encodeSubscriptionSucceeded(channel, position !== undefined ? historyOff.finish().extra : undefined), ctx.metrics);
     // The cached event comes right after subscription_succeeded, before any count update.
     if (kind.cache) await sendCached(ctx, data, channel);
     // A partial join's count is not the cluster's: no count event is made up from it.
