@@ -287,7 +287,7 @@ describe('channels', () => {
 });
 
 describe('webhooks', () => {
-  it('shows a failing delivery and its dead letter, which replays once the target is back', async () => {
+  it('shows a failing delivery and its dead letter, which replays once the target is back; another is deleted', { timeout: 180_000 }, async () => {
     await step('webhooks', async () => {
       rx.setMode('down');
       const c = pusherClient(gwB);
@@ -328,11 +328,66 @@ describe('webhooks', () => {
           { timeout: WAIT, interval: 500 },
         )
         .toBe(1);
+
+      // Another failure, deleted this time: it is never delivered.
+      rx.setMode('down');
+      const c2 = pusherClient(gwB);
+      await subscribeAndWait(c2, 'public-hooked-2');
+      await expect
+        .poll(
+          async () => {
+            await page.reload();
+            return letter.count();
+          },
+          { timeout: 60_000, interval: 1000 },
+        )
+        .toBeGreaterThan(0);
+      rx.setMode('up');
+      await letter.locator(id('deadletter-delete')).click();
+      await page.click(id('confirm-ok'));
+      await page.waitForSelector(id('deadletters-empty'), { timeout: WAIT });
+      expect(rx.events().some((e) => e.channel === 'public-hooked-2')).toBe(false);
     });
   });
 });
 
 describe('apps and screens', () => {
+  it('creates, edits, disables, rotates the secret of and deletes an app', async () => {
+    await step('apps', async () => {
+      await go(page, 'nav-apps');
+      await page.click(id('app-create'));
+      await page.fill(id('app-form-id'), 'made-in-dashboard');
+      await page.click(id('app-form-submit'));
+      const row = page.locator(`${id('app-row')}[data-app-id="made-in-dashboard"]`);
+      await row.waitFor({ timeout: WAIT });
+      const admin = (path: string) => fetch(`${gwB.apiUrl}/admin/v1/apps/${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      const made = (await (await admin('made-in-dashboard')).json()) as { secret: string; enabled: boolean; cacheTtlSeconds: number };
+      expect(made.enabled).toBe(true);
+      expect(await page.content()).not.toContain(made.secret);
+
+      await row.locator(id('app-edit')).click();
+      await page.fill(id('app-form-cache-ttl'), '77');
+      await page.click(id('app-form-submit'));
+      await expect
+        .poll(async () => ((await (await admin('made-in-dashboard')).json()) as { cacheTtlSeconds: number }).cacheTtlSeconds, { timeout: WAIT })
+        .toBe(77);
+
+      await row.locator(id('app-toggle-enabled')).click();
+      await page.click(id('confirm-ok'));
+      await expect.poll(() => row.getAttribute('data-enabled'), { timeout: WAIT }).toBe('false');
+      expect(((await (await admin('made-in-dashboard')).json()) as { enabled: boolean }).enabled).toBe(false);
+
+      await row.locator(id('app-rotate-secret')).click();
+      await page.click(id('confirm-ok'));
+      await expect.poll(async () => ((await (await admin('made-in-dashboard')).json()) as { secret: string }).secret, { timeout: WAIT }).not.toBe(made.secret);
+
+      await row.locator(id('app-delete')).click();
+      await page.click(id('confirm-ok'));
+      await expect.poll(() => row.count(), { timeout: WAIT }).toBe(0);
+      expect((await admin('made-in-dashboard')).status).toBe(404);
+    });
+  });
+
   it('shows the secret only on demand', async () => {
     await go(page, 'nav-apps');
     const row = page.locator(`${id('app-row')}[data-app-id="${app.id}"]`);

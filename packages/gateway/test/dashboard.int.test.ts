@@ -1,6 +1,6 @@
 /**
  * The dashboard's API on one embedded gateway: sessions, CSRF, what each page reads, the event
- * creator and the debug stream. The pages themselves are tested in Chromium (test/e2e/dashboard).
+ * creator and the debug stream. The pages themselves are tested in Chromium (test/e2e/dashboard.e2e.test.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -259,6 +259,44 @@ describe('debug stream', () => {
     expect(all).not.toContain(t.app.secret);
     expect(all).not.toContain('0'.repeat(64));
     expect(all).not.toContain(signed.auth.split(':')[1]!);
+    ac.abort();
+  });
+
+  it('sends a console at most 200 records a second and says how many it skipped', async () => {
+    const ac = new AbortController();
+    const r = await fetch(`${t.apiUrl}/dashboard/api/apps/${t.app.id}/debug`, { headers: { cookie }, signal: ac.signal });
+    const reader = r.body!.getReader();
+    let text = '';
+    let records = 0;
+    let skipped = 0;
+    let first: number | undefined;
+    const read = async () => {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('stream ended');
+      text += Buffer.from(value).toString();
+      let i: number;
+      while ((i = text.indexOf('\n\n')) >= 0) {
+        const line = text.slice(0, i);
+        text = text.slice(i + 2);
+        if (!line.startsWith('data: ')) continue;
+        const m = JSON.parse(line.slice(6)) as { type: string; count?: number };
+        if (m.type === 'hello') first = Date.now();
+        if (m.type === 'record') records++;
+        if (m.type === 'skipped') skipped += m.count!;
+      }
+    };
+    while (first === undefined) await read();
+    // 450 events in 45 batch requests: one record each, as fast as the API takes them.
+    const started = Date.now();
+    for (let b = 0; b < 45; b++) {
+      await t.sdk.triggerBatch(Array.from({ length: 10 }, (_, i) => ({ channel: 'public-flood', name: `e${b * 10 + i}`, data: '{}' })));
+    }
+    while (records + skipped < 450) await read();
+    const seconds = (Date.now() - started) / 1000;
+    expect(skipped).toBeGreaterThan(0);
+    // The bucket holds 200 and refills at 200 a second.
+    expect(records).toBeLessThanOrEqual(200 + Math.ceil(seconds * 200) + 1);
+    expect(records + skipped).toBe(450);
     ac.abort();
   });
 
