@@ -373,8 +373,8 @@ describe('message recovery end to end (two gateways, a balancer, Redis)', () => 
     });
   }, 90_000);
 
-  it('stock pusher-js and Laravel Echo on a history channel receive the events unchanged', async () => {
-    const { a, b, lb, sdk } = await cluster('stock');
+  it('stock pusher-js and Laravel Echo on a history channel receive the events unchanged, before and after a reconnect', async () => {
+    const { a, b, lb, sdk, route } = await cluster('stock');
     const channel = `rec-stock-${prefix}`;
     await withOutputs([a, b], async () => {
       const options = { cluster: '', wsHost: '127.0.0.1', wsPort: lb.port, forceTLS: false, enabledTransports: ['ws' as const], disableStats: true };
@@ -390,14 +390,15 @@ describe('message recovery end to end (two gateways, a balancer, Redis)', () => 
       const echo = new Echo({ broadcaster: 'pusher', key: app.key, ...options, Pusher: PusherJs as never });
       cleanups.push(() => Promise.resolve(echo.disconnect()));
       const fromEcho: unknown[] = [];
+      // every event Echo's listenToAll reports (names outside its namespace get a leading '.')
       const echoOthers: string[] = [];
-      let echoSubscribed = false;
+      let echoSubscribed = 0;
       echo
         .channel(channel)
-        .subscribed(() => (echoSubscribed = true))
+        .subscribed(() => echoSubscribed++)
         .listen('.msg', (d: unknown) => fromEcho.push(d))
         .listenToAll((event: string) => echoOthers.push(event));
-      await expect.poll(() => ch.subscribed && echoSubscribed, poll).toBe(true);
+      await expect.poll(() => ch.subscribed && echoSubscribed === 1, poll).toBe(true);
 
       const payloads: unknown[] = [{ seq: 1, text: 'héllo ✓', nested: { list: [1, 2, 3], none: null } }, 'plain text', 42, [{ a: 1 }], { seq: 5 }];
       for (const p of payloads) await sdk.trigger(channel, 'msg', p);
@@ -408,7 +409,23 @@ describe('message recovery end to end (two gateways, a balancer, Redis)', () => 
       // the channel does keep history: every event carried a position, which neither client passed on
       await expect.poll(() => raw.events('msg').length, poll).toBe(payloads.length);
       for (const f of raw.events('msg')) expect((f as { position?: string }).position).toMatch(/^[0-9a-z]{8,16}:\d+$/);
-      expect(echoOthers.every((e) => e === 'msg' || e === '.msg')).toBe(true);
+      expect(echoOthers).toEqual(payloads.map(() => '.msg'));
+
+      // their gateway killed: they reconnect and subscribe again (without a position) and carry on
+      route(b);
+      await a.kill('SIGKILL');
+      await expect.poll(() => fromPusher.length, poll).toBe(payloads.length + 2);
+      await expect.poll(() => echoSubscribed, poll).toBe(2);
+      const after = { seq: 6, text: 'after the reconnect' };
+      await sdk.trigger(channel, 'msg', after);
+      await expect.poll(() => fromEcho.length, poll).toBe(payloads.length + 1);
+      await expect.poll(() => fromPusher.length, poll).toBe(payloads.length + 3);
+      expect(fromPusher.slice(payloads.length + 1)).toEqual([
+        ['pusher:subscription_succeeded', {}],
+        ['msg', after],
+      ]);
+      expect(fromEcho.at(-1)).toEqual(after);
+      expect(echoOthers).toEqual([...payloads, after].map(() => '.msg'));
     });
   }, 60_000);
 });
