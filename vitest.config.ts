@@ -15,6 +15,8 @@ export default defineConfig({
       '@herald/webhook-worker': src('webhook-worker'),
       '@herald/gateway': src('gateway'),
       '@herald/sdk': src('sdk'),
+      // the plugin's own entry (listed before '@herald/client', which would otherwise take the subpath)
+      '@herald/client/pusher-recovery': fileURLToPath(new URL('./packages/client/src/pusher-recovery.ts', import.meta.url)),
       '@herald/client': src('client'),
       '@herald/test-support': src('test-support'),
     },
