@@ -106,6 +106,31 @@ describe('message recovery on Redis', () => {
     expect(ticks(d).map((f) => f.position)).toEqual([`${rec.position!.split(':')[0]}:2`]);
   });
 
+  it('starts a new epoch when a key of the history was evicted', async () => {
+    const { prefix, gws } = await gateways(1, { size: 100, ttlSeconds: 300 });
+    const t = gws[0]!;
+    const redis = redisFile.redis;
+    for (const [ch, evicted] of [
+      ['lost-log', 'hl'],
+      ['lost-meta', 'hm'],
+    ] as const) {
+      const c = await client(t);
+      const sub = await subscribe(c, ch);
+      for (let i = 0; i < 3; i++) await t.sdk.trigger(ch, 'tick', { i });
+      await expect.poll(() => ticks(c).length).toBe(3);
+      const last = ticks(c).at(-1)!.position!;
+      c.close();
+      await c.closed;
+      // What maxmemory eviction does to one key, while its TTL still ran.
+      expect(await command(redis, ['DEL', `${prefix}:{${APP.id}:${ch}}:${evicted}`])).toBe(1);
+      await t.sdk.trigger(ch, 'tick', { i: 3 });
+      const d = await client(t);
+      const rec = await subscribe(d, ch, { position: last });
+      expect(rec.recovery).toEqual({ recovered: false, reason: 'epoch_changed' });
+      expect(rec.position!.split(':')[0]).not.toBe(sub.position!.split(':')[0]);
+    }
+  });
+
   it('keeps at most `size` events per channel, with TTLs, and the epoch once they expired', async () => {
     const { prefix, gws } = await gateways(1, { size: 5, ttlSeconds: 2, channelPrefixes: ['a', 'b'] });
     const t = gws[0]!;
