@@ -2,8 +2,7 @@ import Echo from 'laravel-echo';
 import Pusher from 'pusher';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { Push, type Platform, type RecoveredEvent, type RecoveryFailedEvent } from '@herald/client';
+import { Push, type RecoveredEvent, type RecoveryFailedEvent } from '@herald/client';
 import { enableRecovery } from '@herald/client/pusher-recovery';
 import {
   launchChromium,
@@ -13,7 +12,7 @@ import {
   PusherJs,
   randomTestApp,
   RawClient,
-  rawDataText,
+  wsPushPlatform,
   type RedisHandle,
   startNode,
   startRedis,
@@ -38,30 +37,6 @@ const HISTORY_ENV = { PUSH_HISTORY_SIZE: '2000', PUSH_HISTORY_TTL_SECONDS: '600'
 /** Backstop for a client to get somewhere (connected, subscribed, every event): not a measurement. */
 const BACKSTOP_MS = 30_000;
 const poll = { timeout: BACKSTOP_MS, interval: 20 };
-
-/** push.js's platform on Node 20 (no global WebSocket): sockets through `ws`, no HTTP (public channels only). */
-const wsPlatform: Platform = {
-  transport: {
-    connect(url, h) {
-      const ws = new WebSocket(url);
-      ws.on('open', () => h.onOpen());
-      ws.on('message', (raw, isBinary) => {
-        if (!isBinary) h.onMessage(rawDataText(raw));
-      });
-      ws.on('close', (code, reason) => h.onClose({ code, reason: reason.toString() }));
-      ws.on('error', (e) => h.onError(e));
-      return {
-        send: (text) => ws.send(text),
-        close: (code, reason) => {
-          ws.removeAllListeners();
-          ws.on('error', () => undefined);
-          ws.close(code, reason);
-        },
-      };
-    },
-  },
-  http: () => Promise.reject(new Error('no HTTP in these tests')),
-};
 
 /** What a recovering client saw on the channel. */
 interface Seen {
@@ -102,7 +77,7 @@ function checkSeqs(seqs: number[], n: number): string {
 
 function pushNode(lbPort: number, key: string, channel: string): TestClient {
   const seen = newSeen();
-  const push = new Push({ url: `ws://127.0.0.1:${lbPort}`, app_key: key, platform: wsPlatform, reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
+  const push = new Push({ url: `ws://127.0.0.1:${lbPort}`, app_key: key, platform: wsPushPlatform, reconnect: { minDelayMs: 50, maxDelayMs: 300 } });
   const ch = push.subscribe(channel);
   ch.on('seq', (d: { seq: number }) => seen.seqs.push(d.seq));
   ch.on('pusher:recovered', (e: RecoveredEvent) => seen.recovered.push({ at: Date.now(), position: e.position }));

@@ -16,6 +16,8 @@ export const DEBUG_DATA_MAX = 1000;
  */
 export const DEBUG_NODE_RATE = 500;
 
+import type { WebhookDeliveryRecord } from './webhook-log.js';
+
 interface DebugBase {
   /** ms since the epoch, on the node that recorded it. */
   at: number;
@@ -34,16 +36,7 @@ export type DebugRecord = DebugBase &
     | { kind: 'api_event'; channels: string[]; event: string; size: number; data: string; excludedSocketId?: string }
     | { kind: 'client_event'; socketId: string; channel: string; event: string; size: number; data: string; userId?: string }
     /** A webhook request's outcome: `status` is the HTTP status, absent when no answer came (`error` says why). */
-    | {
-        kind: 'webhook';
-        url: string;
-        events: string[];
-        status?: number;
-        error?: string;
-        latencyMs: number;
-        attempt: number;
-        outcome: 'delivered' | 'retrying' | 'dead_lettered';
-      }
+    | ({ kind: 'webhook' } & Pick<WebhookDeliveryRecord, 'url' | 'events' | 'status' | 'error' | 'latencyMs' | 'attempt' | 'outcome'>)
     /** A pusher:error sent to a socket (close codes are in connection_closed). */
     | { kind: 'error_sent'; socketId: string; code: number | null; message: string }
   );

@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { rawDataText } from '@herald/test-support';
-import type { Platform } from '../src/transport.js';
 
 /**
  * Just enough of a Pusher server to test message recovery from the client side: it sends
@@ -130,27 +129,3 @@ export class FakePusherServer {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 }
-
-/** push.js's platform on Node: sockets through `ws`, no HTTP (tests use `authorizer`). */
-export const wsPlatform: Platform = {
-  transport: {
-    connect(url, h) {
-      const ws = new WebSocket(url);
-      ws.on('open', () => h.onOpen());
-      ws.on('message', (raw, isBinary) => {
-        if (!isBinary) h.onMessage(rawDataText(raw));
-      });
-      ws.on('close', (code, reason) => h.onClose({ code, reason: reason.toString() }));
-      ws.on('error', (e) => h.onError(e));
-      return {
-        send: (text) => ws.send(text),
-        close: (code, reason) => {
-          ws.removeAllListeners();
-          ws.on('error', () => undefined);
-          ws.close(code, reason);
-        },
-      };
-    },
-  },
-  http: () => Promise.reject(new Error('no HTTP in these tests')),
-};

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Push } from '../src/index.js';
 import type { PushOptions } from '../src/push.js';
 import type { RecoveredEvent, RecoveryFailedEvent } from '../src/recovery.js';
-import { FakePusherServer, wsPlatform } from './fake-pusher-server.js';
+import { wsPushPlatform } from '@herald/test-support';
+import { FakePusherServer } from './fake-pusher-server.js';
 
 // push.js's message recovery against a fake server over real sockets: positions tracked per
 // channel, sent again with every resubscribe, and the outcome as channel events.
@@ -22,7 +23,7 @@ afterEach(async () => {
 });
 
 function makePush(extra: Partial<PushOptions> = {}): Push {
-  const push = new Push({ url: server.url, app_key: 'key', platform: wsPlatform, reconnect: { minDelayMs: 10, maxDelayMs: 50 }, ...extra });
+  const push = new Push({ url: server.url, app_key: 'key', platform: wsPushPlatform, reconnect: { minDelayMs: 10, maxDelayMs: 50 }, ...extra });
   pushes.push(push);
   return push;
 }

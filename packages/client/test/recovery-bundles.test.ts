@@ -8,7 +8,8 @@ import { build, distDir } from '../build.mjs';
 import type { Push } from '../src/index.js';
 import type { PushOptions } from '../src/push.js';
 import type { enableRecovery } from '../src/pusher-recovery.js';
-import { FakePusherServer, wsPlatform } from './fake-pusher-server.js';
+import { wsPushPlatform } from '@herald/test-support';
+import { FakePusherServer } from './fake-pusher-server.js';
 
 // Recovery in the built files: the four push.js bundles and both pusher-js plugin bundles, each
 // through one reconnect (position sent, pusher:recovered, a stale duplicate dropped).
@@ -66,7 +67,7 @@ async function scenario(channelName: string, subscribe: () => BindableChannel): 
 }
 
 function pushScenario(PushCtor: PushClass, channelName: string) {
-  const push = new PushCtor({ url: server.url, app_key: 'key', platform: wsPlatform, reconnect: { minDelayMs: 10, maxDelayMs: 50 } });
+  const push = new PushCtor({ url: server.url, app_key: 'key', platform: wsPushPlatform, reconnect: { minDelayMs: 10, maxDelayMs: 50 } });
   stops.push(() => push.disconnect());
   return scenario(channelName, () => push.subscribe(channelName));
 }

@@ -6,24 +6,18 @@ import {
   startRedisCluster,
   startTestGateway,
   uniquePrefix,
-  type Frame,
   type RedisClusterSet,
   type TestGateway,
 } from '@herald/test-support';
+import { disposedAfterEach, offsetOf, rawClient, subscribe, type Positioned } from './recovery-support.js';
 
 /**
  * Message recovery on Redis: offsets atomic across gateways, a Redis restarted empty, the bounds
  * of what is kept per channel, and Redis Cluster. The protocol itself is in recovery.int.test.ts.
  */
 
-type Positioned = Frame & { position?: string; recovery?: { recovered: boolean; reason?: string } };
-const SUCCEEDED = 'pusher_internal:subscription_succeeded';
-
 const redisFile = redisPerFile();
-const open: AsyncDisposable[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0).reverse()) await o[Symbol.asyncDispose]();
-});
+const open = disposedAfterEach();
 
 const APP = { id: '777', key: 'recovery-key', secret: 'd1f0c9a8b7e6d5c4b3a2f1e0d9c8b7a6' };
 
@@ -38,20 +32,9 @@ async function gateways(n: number, history: { size: number; ttlSeconds: number; 
   return { prefix, gws: out };
 }
 
-async function client(t: TestGateway): Promise<RawClient> {
-  const c = await RawClient.established(t);
-  open.push(c);
-  return c;
-}
-
-async function subscribe(c: RawClient, channel: string, extra: Record<string, unknown> = {}): Promise<Positioned> {
-  const before = c.frames.length;
-  c.send({ event: 'pusher:subscribe', data: { auth: '', channel, ...extra } });
-  return await c.waitFor((x) => c.frames.indexOf(x) >= before && x.channel === channel && x.event === SUCCEEDED);
-}
+const client = (t: TestGateway) => rawClient(t, open);
 
 const ticks = (c: RawClient) => c.frames.filter((f) => f.event === 'tick') as Positioned[];
-const offsetOf = (p: string) => Number(p.split(':')[1]);
 
 describe('message recovery on Redis', () => {
   it('numbers events in publication order under concurrent publishers on two gateways', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   connectPusherJs,
   RawClient,
@@ -11,6 +11,7 @@ import {
   type Frame,
   type TestGateway,
 } from '@herald/test-support';
+import { disposedAfterEach, offsetOf, rawClient, subscribe, SUCCEEDED, type Positioned } from './recovery-support.js';
 
 /**
  * Message recovery (docs/reference/protocol.md#message-recovery): positions on events, the
@@ -19,14 +20,8 @@ import {
  * recovery-redis.int.test.ts.
  */
 
-type Positioned = Frame & { position?: string; recovery?: { recovered: boolean; reason?: string } };
-
-const SUCCEEDED = 'pusher_internal:subscription_succeeded';
 const redisFile = redisPerFile();
-const open: AsyncDisposable[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0).reverse()) await o[Symbol.asyncDispose]();
-});
+const open = disposedAfterEach();
 
 const HISTORY = { size: 50, ttlSeconds: 300 };
 
@@ -39,25 +34,10 @@ async function gateway(mode: 'embedded' | 'redis', app: Record<string, unknown> 
   return t;
 }
 
-async function client(t: TestGateway): Promise<RawClient> {
-  const c = await RawClient.established(t);
-  open.push(c);
-  return c;
-}
-
-/** Subscribes with an optional position; resolves to the succeeded (or error) frame. */
-async function subscribe(c: RawClient, channel: string, extra: Record<string, unknown> = {}): Promise<Positioned> {
-  const before = c.frames.length;
-  c.send({ event: 'pusher:subscribe', data: { auth: '', channel, ...extra } });
-  const f = await c.waitFor(
-    (x) => c.frames.indexOf(x) >= before && x.channel === channel && (x.event === SUCCEEDED || x.event === 'pusher:subscription_error'),
-  );
-  return f;
-}
+const client = (t: TestGateway) => rawClient(t, open);
 
 const onChannel = (c: RawClient, channel: string, event = 'tick') => c.frames.filter((f) => f.channel === channel && f.event === event) as Positioned[];
 const seqOf = (f: Frame) => (JSON.parse(f.data as string) as { seq: number }).seq;
-const offsetOf = (p: string) => Number(p.split(':')[1]);
 
 /** Triggers `tick` with seq from..to-1, one after another. */
 async function publish(t: TestGateway, channel: string, from: number, to: number, event = 'tick') {

@@ -35,3 +35,4 @@ export * from './deploy-processes.js';
 export * from './compose.js';
 export * from './kubernetes.js';
 export * from './sql-databases.js';
+export { wsPushPlatform } from './push-platform.js';
