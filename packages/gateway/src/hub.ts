@@ -17,6 +17,47 @@ const isMemberEvent = (frame: string | Uint8Array) =>
     : frame.byteLength >= MEMBER_EVENT_PREFIX_BYTES.length && MEMBER_EVENT_PREFIX_BYTES.equals(frame.subarray(0, MEMBER_EVENT_PREFIX_BYTES.length));
 
 /**
+ * Per topic, sockets held off it for a while, and the frames published to it meanwhile that
+ * `records` takes (not those a socket is excluded from), in order.
+ */
+class FrameHolds {
+  readonly #byTopic = new Map<string, Map<string, (string | Uint8Array)[]>>();
+
+  constructor(private readonly records: (frame: string | Uint8Array) => boolean) {}
+
+  /** Topics with a socket held: 0 keeps delivery to one comparison. */
+  get size(): number {
+    return this.#byTopic.size;
+  }
+
+  sockets(topic: string): Iterable<string> {
+    return this.#byTopic.get(topic)?.keys() ?? [];
+  }
+
+  start(topic: string, socketId: string): void {
+    let w = this.#byTopic.get(topic);
+    if (w === undefined) this.#byTopic.set(topic, (w = new Map<string, (string | Uint8Array)[]>()));
+    w.set(socketId, []);
+  }
+
+  take(topic: string, socketId: string): (string | Uint8Array)[] {
+    const w = this.#byTopic.get(topic);
+    const frames = w?.get(socketId) ?? [];
+    w?.delete(socketId);
+    if (w !== undefined && w.size === 0) this.#byTopic.delete(topic);
+    return frames;
+  }
+
+  record(topic: string, pub: Publication): void {
+    const w = this.#byTopic.get(topic);
+    if (w === undefined || !this.records(pub.frame)) return;
+    // A copy: the frame may be a slice of a buffer the Redis client reuses.
+    const frame = typeof pub.frame === 'string' ? pub.frame : Buffer.from(pub.frame);
+    for (const [socketId, frames] of w) if (socketId !== pub.exceptSocketId) frames.push(frame);
+  }
+}
+
+/**
  * The local sockets of this node, indexed for what the broker delivers: by socket id (exclusion),
  * by signed-in user (terminate, watchlists). Channel fan-out itself is uWebSockets.js topics, so a
  * publication costs one native call whatever the number of subscribers.
@@ -28,10 +69,10 @@ export class Hub {
   readonly #topicPrefix = new Map<string, string>();
   /** Version of the last online/offline applied per watched user: an older one arriving later is stale. */
   readonly #presenceVersion = new Map<string, number>();
-  /** Per topic, the sockets waiting for their member list, and the member events they got meanwhile. */
-  readonly #memberWatch = new Map<string, Map<string, (string | Uint8Array)[]>>();
-  /** Per topic, the sockets catching up on a history channel, and its other frames they got meanwhile. */
-  readonly #eventWatch = new Map<string, Map<string, (string | Uint8Array)[]>>();
+  /** Sockets waiting for their member list, and the member events they got meanwhile. */
+  readonly #memberWatch = new FrameHolds(isMemberEvent);
+  /** Sockets catching up on a history channel, and its other frames they got meanwhile. */
+  readonly #eventWatch = new FrameHolds((frame) => !isMemberEvent(frame));
 
   constructor(
     private readonly uws: TemplatedApp,
@@ -72,11 +113,11 @@ export class Hub {
   /** Local sockets subscribed to the channel, or joining it (waiting for their member list). */
   localSubscribers(appId: string, channel: string): number {
     const topic = this.topic(appId, channel);
-    const members = this.#memberWatch.get(topic);
-    let held = members?.size ?? 0;
-    // A socket joining a presence channel with history is in both.
-    for (const socketId of this.#eventWatch.get(topic)?.keys() ?? []) if (members?.has(socketId) !== true) held++;
-    return this.uws.numSubscribers(topic) + held;
+    const n = this.uws.numSubscribers(topic);
+    if (this.#memberWatch.size === 0 && this.#eventWatch.size === 0) return n;
+    // A socket joining a presence channel with history is held by both.
+    const held = new Set([...this.#memberWatch.sockets(topic), ...this.#eventWatch.sockets(topic)]);
+    return n + held.size;
   }
 
   add(ws: WebSocket<SocketData>): void {
@@ -136,20 +177,12 @@ export class Hub {
    * decided them, and each user's alternate added/removed).
    */
   watchMemberEvents(appId: string, channel: string, socketId: string): void {
-    const topic = this.topic(appId, channel);
-    let w = this.#memberWatch.get(topic);
-    if (w === undefined) this.#memberWatch.set(topic, (w = new Map<string, (string | Uint8Array)[]>()));
-    w.set(socketId, []);
+    this.#memberWatch.start(this.topic(appId, channel), socketId);
   }
 
   /** Stops recording for the socket; returns the member event frames it received meanwhile, in order. */
   takeMemberEvents(appId: string, channel: string, socketId: string): (string | Uint8Array)[] {
-    const topic = this.topic(appId, channel);
-    const w = this.#memberWatch.get(topic);
-    const frames = w?.get(socketId) ?? [];
-    w?.delete(socketId);
-    if (w !== undefined && w.size === 0) this.#memberWatch.delete(topic);
-    return frames;
+    return this.#memberWatch.take(this.topic(appId, channel), socketId);
   }
 
   /**
@@ -159,29 +192,21 @@ export class Hub {
    * read; what was published meanwhile follows the replay, minus what the replay held (recovery.ts).
    */
   watchEvents(appId: string, channel: string, socketId: string): void {
-    const topic = this.topic(appId, channel);
-    let w = this.#eventWatch.get(topic);
-    if (w === undefined) this.#eventWatch.set(topic, (w = new Map<string, (string | Uint8Array)[]>()));
-    w.set(socketId, []);
+    this.#eventWatch.start(this.topic(appId, channel), socketId);
   }
 
   /** Stops recording for the socket; returns the frames it received meanwhile, in order. */
   takeEvents(appId: string, channel: string, socketId: string): (string | Uint8Array)[] {
-    const topic = this.topic(appId, channel);
-    const w = this.#eventWatch.get(topic);
-    const frames = w?.get(socketId) ?? [];
-    w?.delete(socketId);
-    if (w !== undefined && w.size === 0) this.#eventWatch.delete(topic);
-    return frames;
+    return this.#eventWatch.take(this.topic(appId, channel), socketId);
   }
 
   /** Delivers a publication to local subscribers; never parses the frame. */
   deliver(pub: Publication): void {
     const topic = this.topic(pub.appId, pub.channel);
     // A socket joining a presence channel is not subscribed to its topic yet: recorded here.
-    if (this.#memberWatch.size > 0) this.#recordMemberEvent(topic, pub);
+    if (this.#memberWatch.size > 0) this.#memberWatch.record(topic, pub);
     // Nor one catching up on a history channel.
-    if (this.#eventWatch.size > 0) this.#recordEvent(topic, pub);
+    if (this.#eventWatch.size > 0) this.#eventWatch.record(topic, pub);
     const n = this.uws.numSubscribers(topic);
     if (n === 0) return;
     this.metrics.publications.inc();
@@ -196,21 +221,6 @@ export class Hub {
     }
     this.uws.publish(topic, pub.frame);
     this.metrics.messagesOut.inc(n);
-  }
-
-  #recordMemberEvent(topic: string, pub: Publication): void {
-    const w = this.#memberWatch.get(topic);
-    if (w === undefined || !isMemberEvent(pub.frame)) return;
-    // A copy: the frame may be a slice of a buffer the Redis client reuses.
-    const frame = typeof pub.frame === 'string' ? pub.frame : Buffer.from(pub.frame);
-    for (const [socketId, frames] of w) if (socketId !== pub.exceptSocketId) frames.push(frame);
-  }
-
-  #recordEvent(topic: string, pub: Publication): void {
-    const w = this.#eventWatch.get(topic);
-    if (w === undefined || isMemberEvent(pub.frame)) return;
-    const frame = typeof pub.frame === 'string' ? pub.frame : Buffer.from(pub.frame);
-    for (const [socketId, frames] of w) if (socketId !== pub.exceptSocketId) frames.push(frame);
   }
 
   control(cmd: ControlCommand): void {
