@@ -37,6 +37,8 @@ export type ControlCommand =
 export interface BrokerHandler {
   onPublication(pub: Publication): void;
   onControl(cmd: ControlCommand): void;
+  /** A message addressed to this node alone (SessionLink.sendToNode). */
+  onNodeMessage?(message: string): void;
 }
 
 export interface PublishOptions {

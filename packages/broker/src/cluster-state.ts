@@ -5,6 +5,7 @@ import type { HistoryStore } from './history-store.js';
 import type { PresenceChannelStore } from './presence-channel-store.js';
 import type { PresenceMember, PresenceStore } from './presence-store.js';
 import type { UsageCounters } from './usage-counters.js';
+import type { SessionLink } from './session-link.js';
 import type { UserStore } from './user-store.js';
 
 /** What one local socket holds in the shared state; used to re-register after a Redis outage. */
@@ -38,6 +39,8 @@ export interface ClusterState {
    */
   setLocalState(list: () => LocalContribution[]): void;
   usage: UsageCounters;
+  /** HTTP sessions across nodes (clustered mode); unset: this node holds every session. */
+  sessions?: SessionLink;
   /** Figures for metrics (clustered mode). */
   stats?(): ClusterStats;
   close(): Promise<void>;

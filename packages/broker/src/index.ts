@@ -11,6 +11,8 @@ export type { HistoryEntry, HistoryPolicy, HistoryReadOptions, HistorySlice, His
 export type { StateObserver } from './state-observer.js';
 export type { UsageCounters } from './usage-counters.js';
 export type { ClusterState, ClusterStats, LocalContribution } from './cluster-state.js';
+export type { SessionLink } from './session-link.js';
+export { SESSION_ENTRY_TTL_MS } from './session-link.js';
 export { StateUnavailableError } from './errors/state-unavailable.js';
 export { PublishUnavailableError } from './errors/publish-unavailable.js';
 export { withoutUserinfo } from './webhook-url.js';

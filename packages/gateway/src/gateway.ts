@@ -30,7 +30,9 @@ import { countWebhookDrops, outboxEvents } from './outbox-events.js';
 import { SubscriptionCounter } from './subscription-count.js';
 import { dashboardSources, embeddedWebhookLog, startNodeReporter } from './node-report.js';
 import { loadUws } from './uws.js';
-import { WsServer } from './ws-server.js';
+import { Connections } from './connections.js';
+import { serveWebSockets } from './ws-server.js';
+import { XhrServer } from './xhr/xhr-server.js';
 
 export interface Gateway {
   wsPort: number;
@@ -67,6 +69,8 @@ export type GatewayConfig = Pick<
   redis?: RedisConfig | undefined;
   /** Liveness timers, shortened by tests. */
   timers?: { pongWaitMs?: number; sweepMs?: number };
+  /** HTTP sessions' timers (xhr/xhr-server.ts), shortened by tests. */
+  xhrTimers?: { detachedMs?: number; heartbeatMs?: number };
   /** Embedded webhook retries, shortened by tests. @default the dispatcher's (5 minutes of retries) */
   webhookRetry?: RetryOptions;
   /** Bounds of the webhook buffers (PUSH_WEBHOOK_OUTBOX_MAX, PUSH_WEBHOOK_MAX_IN_FLIGHT); unset: their defaults. */
@@ -164,22 +168,35 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
   const ctx: HandlerContext = { hub, state, metrics, events, subscriptionCounts, debug, log };
   state.setLocalState(() => hub.localState());
   state.onRecovered(() => completePartialAnswers(ctx));
-  await state.broker.start({ onPublication: (p) => hub.deliver(p), onControl: (c) => hub.control(c) });
-  const wsServer = new WsServer(
-    uwsApp,
-    uws,
+  const conns = new Connections(
     apps,
     ctx,
     {
       activityTimeout: cfg.activityTimeout,
       maxBackpressure: cfg.ws.maxBackpressure,
-      maxPayloadLength: cfg.ws.maxPayloadLength,
       ...cfg.timers,
       maxConnectionsPerSecond: cfg.maxConnectionsPerSecond ?? 0,
       ...(cfg.maxQueuedFrames !== undefined ? { maxQueuedFrames: cfg.maxQueuedFrames } : {}),
     },
     log.child({ component: 'ws' }),
   );
+  serveWebSockets(uwsApp, uws, conns, metrics, {
+    activityTimeout: cfg.activityTimeout,
+    maxBackpressure: cfg.ws.maxBackpressure,
+    maxPayloadLength: cfg.ws.maxPayloadLength,
+  });
+  const xhr = new XhrServer(
+    uwsApp,
+    hub,
+    conns,
+    apps,
+    state.sessions,
+    metrics,
+    { maxBackpressure: cfg.ws.maxBackpressure, maxPayloadLength: cfg.ws.maxPayloadLength, ...cfg.xhrTimers },
+    log.child({ component: 'xhr' }),
+  );
+  // Node messages are the HTTP sessions' alone.
+  await state.broker.start({ onPublication: (p) => hub.deliver(p), onControl: (c) => hub.control(c), onNodeMessage: (m) => xhr.onNodeMessage(m) });
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     uwsApp.listen(cfg.host, cfg.wsPort, (s) => (s ? resolve(s) : reject(new Error(`cannot listen on ${cfg.host}:${cfg.wsPort} (WebSocket)`))));
@@ -251,8 +268,9 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
         ready = false;
         log.info('draining');
         uws.us_listen_socket_close(listenSocket);
-        await wsServer.drain(cfg.drainMs);
-        await wsServer.settled();
+        await conns.drain(cfg.drainMs);
+        await conns.settled();
+        await xhr.close();
         subscriptionCounts.close();
         await webhooks?.close();
         await api.close();

@@ -4,7 +4,7 @@ import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { App } from '@herald/config';
 import { shownReason } from './debug-records.js';
 import type { Metrics } from './metrics.js';
-import type { SocketData } from './socket-data.js';
+import type { ClientSocket, SocketData } from './socket-data.js';
 
 const key = (appId: string, id: string) => `${appId}\n${id}`;
 
@@ -63,9 +63,11 @@ class FrameHolds {
  * publication costs one native call whatever the number of subscribers.
  */
 export class Hub {
-  readonly sockets = new Map<string, WebSocket<SocketData>>();
-  readonly #users = new Map<string, Set<WebSocket<SocketData>>>();
-  readonly #watchers = new Map<string, Set<WebSocket<SocketData>>>();
+  readonly sockets = new Map<string, ClientSocket>();
+  /** Subscribers of each topic that are HTTP sessions: uWebSockets.js topics hold WebSockets only. */
+  readonly #sessionTopics = new Map<string, Set<ClientSocket>>();
+  readonly #users = new Map<string, Set<ClientSocket>>();
+  readonly #watchers = new Map<string, Set<ClientSocket>>();
   readonly #topicPrefix = new Map<string, string>();
   /** Version of the last online/offline applied per watched user: an older one arriving later is stale. */
   readonly #presenceVersion = new Map<string, number>();
@@ -113,18 +115,38 @@ export class Hub {
   /** Local sockets subscribed to the channel, or joining it (waiting for their member list). */
   localSubscribers(appId: string, channel: string): number {
     const topic = this.topic(appId, channel);
-    const n = this.uws.numSubscribers(topic);
+    const n = this.uws.numSubscribers(topic) + (this.#sessionTopics.size === 0 ? 0 : (this.#sessionTopics.get(topic)?.size ?? 0));
     if (this.#memberWatch.size === 0 && this.#eventWatch.size === 0) return n;
     // A socket joining a presence channel with history is held by both.
     const held = new Set([...this.#memberWatch.sockets(topic), ...this.#eventWatch.sockets(topic)]);
     return n + held.size;
   }
 
-  add(ws: WebSocket<SocketData>): void {
+  /** An HTTP session joins a topic (ClientSocket.subscribe); false if it was in it already. */
+  subscribeSession(topic: string, session: ClientSocket): boolean {
+    let set = this.#sessionTopics.get(topic);
+    if (set === undefined) this.#sessionTopics.set(topic, (set = new Set()));
+    if (set.has(session)) return false;
+    set.add(session);
+    return true;
+  }
+
+  unsubscribeSession(topic: string, session: ClientSocket): boolean {
+    const set = this.#sessionTopics.get(topic);
+    if (set?.delete(session) !== true) return false;
+    if (set.size === 0) this.#sessionTopics.delete(topic);
+    return true;
+  }
+
+  sessionSubscribed(topic: string, session: ClientSocket): boolean {
+    return this.#sessionTopics.get(topic)?.has(session) === true;
+  }
+
+  add(ws: ClientSocket): void {
     this.sockets.set(ws.getUserData().socketId, ws);
   }
 
-  remove(ws: WebSocket<SocketData>): void {
+  remove(ws: ClientSocket): void {
     const d = ws.getUserData();
     this.sockets.delete(d.socketId);
     if (d.userId !== undefined) this.#drop(this.#users, key(d.app.id, d.userId), ws);
@@ -135,7 +157,7 @@ export class Hub {
     }
   }
 
-  addUser(ws: WebSocket<SocketData>, userId: string, watchlist: readonly string[]): void {
+  addUser(ws: ClientSocket, userId: string, watchlist: readonly string[]): void {
     const appId = ws.getUserData().app.id;
     this.#put(this.#users, key(appId, userId), ws);
     for (const id of watchlist) this.#put(this.#watchers, key(appId, id), ws);
@@ -208,13 +230,28 @@ export class Hub {
     // Nor one catching up on a history channel.
     if (this.#eventWatch.size > 0) this.#eventWatch.record(topic, pub);
     const n = this.uws.numSubscribers(topic);
-    if (n === 0) return;
+    // HTTP sessions: one map size check while there are none.
+    const sessions = this.#sessionTopics.size === 0 ? undefined : this.#sessionTopics.get(topic);
+    if (n === 0 && sessions === undefined) return;
     this.metrics.publications.inc();
+    if (n > 0) this.#deliverToWebSockets(topic, n, pub);
+    if (sessions !== undefined) {
+      let sent = 0;
+      for (const s of sessions) {
+        if (s.getUserData().socketId === pub.exceptSocketId) continue;
+        s.send(pub.frame);
+        sent++;
+      }
+      this.metrics.messagesOut.inc(sent);
+    }
+  }
+
+  #deliverToWebSockets(topic: string, n: number, pub: Publication): void {
     if (pub.exceptSocketId !== undefined) {
       const sender = this.sockets.get(pub.exceptSocketId);
-      if (sender !== undefined && sender.isSubscribed(topic)) {
+      if (sender !== undefined && sender.getUserData().transport === 'ws' && sender.isSubscribed(topic)) {
         // WebSocket.publish reaches every subscriber of the topic except the publishing socket.
-        sender.publish(topic, pub.frame);
+        (sender as WebSocket<SocketData>).publish(topic, pub.frame);
         this.metrics.messagesOut.inc(n - 1);
         return;
       }
@@ -252,13 +289,13 @@ export class Hub {
     }
   }
 
-  #put(map: Map<string, Set<WebSocket<SocketData>>>, k: string, ws: WebSocket<SocketData>) {
+  #put(map: Map<string, Set<ClientSocket>>, k: string, ws: ClientSocket) {
     let set = map.get(k);
     if (set === undefined) map.set(k, (set = new Set()));
     set.add(ws);
   }
 
-  #drop(map: Map<string, Set<WebSocket<SocketData>>>, k: string, ws: WebSocket<SocketData>) {
+  #drop(map: Map<string, Set<ClientSocket>>, k: string, ws: ClientSocket) {
     const set = map.get(k);
     if (set === undefined) return;
     set.delete(ws);

@@ -16,8 +16,18 @@ export function createMetrics(opts: {
   collectDefaultMetrics({ register: registry, prefix: 'herald_process_', eventLoopMonitoringPrecision: 100 });
   const m = {
     registry,
-    connections: new Gauge({ name: 'herald_connections', help: 'Open WebSocket connections', labelNames: ['app'], registers: [registry] }),
-    connectionsTotal: new Counter({ name: 'herald_connections_total', help: 'WebSocket connections accepted', labelNames: ['app'], registers: [registry] }),
+    connections: new Gauge({
+      name: 'herald_connections',
+      help: 'Open connections, by app and transport (ws, xhr_streaming, xhr_polling)',
+      labelNames: ['app', 'transport'],
+      registers: [registry],
+    }),
+    connectionsTotal: new Counter({
+      name: 'herald_connections_total',
+      help: 'Connections accepted, by app and transport',
+      labelNames: ['app', 'transport'],
+      registers: [registry],
+    }),
     subscriptions: new Gauge({ name: 'herald_subscriptions', help: 'Channel subscriptions held by local connections', registers: [registry] }),
     messagesIn: new Counter({ name: 'herald_ws_messages_in_total', help: 'Frames received from clients', registers: [registry] }),
     messagesOut: new Counter({ name: 'herald_ws_messages_out_total', help: 'Frames sent to clients (fan-out counted per subscriber)', registers: [registry] }),

@@ -1,9 +1,29 @@
 import type { DebugSink } from '@herald/broker';
 import type { Logger } from 'pino';
-import type { WebSocket } from 'uWebSockets.js';
 import type { App } from '@herald/config';
 
 export type ConnectionStatus = 'upgrading' | 'open' | 'closing' | 'closed';
+
+/** How a client is connected: a WebSocket, or an HTTP session of pusher-js's fallbacks (xhr/). */
+export type Transport = 'ws' | 'xhr_streaming' | 'xhr_polling';
+
+/**
+ * What Herald uses of a client connection. A uWebSockets.js WebSocket is one as it is; an HTTP
+ * session (xhr/xhr-session.ts) implements the same calls, so handlers never ask which they hold.
+ * `send` answers like uWebSockets.js: 0 backpressured (kept), 1 sent, 2 dropped.
+ */
+export interface ClientSocket {
+  getUserData(): SocketData;
+  send(frame: string | Uint8Array): number;
+  subscribe(topic: string): boolean;
+  unsubscribe(topic: string): boolean;
+  isSubscribed(topic: string): boolean;
+  /** Runs `cb` with the socket's writes gathered into one. */
+  cork(cb: () => void): unknown;
+  /** Closes with the code and reason (the close handler runs, as for a WebSocket). */
+  end(code?: number, reason?: string): void;
+  getBufferedAmount(): number;
+}
 
 /** What a subscription holds on this connection; the presence user id for presence channels. */
 interface LocalSubscription {
@@ -19,6 +39,7 @@ export interface SocketData {
   socketId: string;
   app: App;
   status: ConnectionStatus;
+  transport: Transport;
   channels: Map<string, LocalSubscription>;
   /** Signed-in user id (pusher:signin). */
   userId?: string;
@@ -40,7 +61,7 @@ export interface SocketData {
   baseLog: Logger;
   /** The gateway's debug sink, for the errors sent to the socket (error_sent). */
   debug: DebugSink;
-  ws?: WebSocket<SocketData>;
+  ws?: ClientSocket;
 }
 
 /** Settled promise shared by every idle socket's queue (one less allocation per connection). */

@@ -1,365 +1,68 @@
-import { randomBytes, randomInt } from 'node:crypto';
-import {
-  PusherError,
-  pusherError,
-  appDisabled,
-  appNotFound,
-  encodeConnectionEstablished,
-  overCapacity,
-  overConnectionQuota,
-  parseClientFrame,
-  pathNotFound,
-  pongTimeout,
-  PING_FRAME,
-  PONG_FRAME,
-  toPusherError,
-  unsupportedProtocol,
-} from '@herald/protocol';
-import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from 'uWebSockets.js';
-import { createApp, type AppRegistry, type App } from '@herald/config';
-import type { HandlerContext } from './context.js';
-import { shownReason } from './debug-records.js';
-import { handleClientEvent } from './handlers/client-event.js';
-import { signout, handleSignin } from './handlers/signin.js';
-import { handleSubscribe } from './handlers/subscribe.js';
-import { handleUnsubscribe, leaveChannel } from './handlers/unsubscribe.js';
-import { closeWithError, sendError, sendFrame } from './hub.js';
-import { countLimit } from './metrics.js';
-import { originAllowed } from './origin.js';
-import { IDLE_QUEUE, setStatus, socketLog, type SocketData } from './socket-data.js';
+import type { Connections, PendingSocketData } from './connections.js';
+import { countLimit, type Metrics } from './metrics.js';
+import { socketLog } from './socket-data.js';
 import type { UwsModule } from './uws.js';
-
-/** The app of a socket refused before any app was found (an unknown key): it is closed at once. */
-const REJECTED_APP: App = createApp('-', '-', randomBytes(16).toString('hex'));
 
 export interface WsServerOptions {
   /** Seconds of client silence before the server pings it (also announced to clients). */
   activityTimeout: number;
   maxBackpressure: number;
   maxPayloadLength: number;
-  /** How long a pinged socket has to answer before it is closed with 4201. @default 30000 */
-  pongWaitMs?: number;
-  /** How often silent sockets are looked for. @default 5000 */
-  sweepMs?: number;
-  /** New connections accepted per second on this node; 0: unlimited. */
-  maxConnectionsPerSecond?: number;
-  /** Frames of one socket waiting to be handled; one more closes the socket with 4301. @default 100 */
-  maxQueuedFrames?: number;
 }
 
-/** Per-socket state before `open`: the app, or why the connection is refused once open. */
-interface UpgradeData extends SocketData {
-  rejection?: PusherError;
-  /** The Origin header, kept only while the app is watched (for connection_opened). */
-  origin?: string;
-}
-
-const PONG_WAIT_MS = 30_000;
-const MAX_QUEUED_FRAMES = 100;
-const SWEEP_MS = 5_000;
 /** The close reason uWebSockets.js gives (with 1006) when a message is over maxPayloadLength. */
 const TOO_BIG = 'Received too big message';
 
+/** The app key of a connection URL `.../app/{key}[/...]`; '' when the path has none. */
+export function appKeyOf(url: string): string {
+  const at = url.lastIndexOf('/app/');
+  return at === -1 ? '' : (url.slice(at + 5).split('/')[0] ?? '');
+}
+
 /**
- * Wires the Pusher protocol onto uWebSockets.js: upgrade (app lookup, protocol check), open
- * (connection_established), message (decode and dispatch; frames of one socket in order), close
- * (cluster state undone), and a sweep that pings silent sockets and closes them with 4201.
+ * Wires WebSockets onto the protocol (connections.ts): upgrade (admission), open, message (text
+ * frames; binary ones are ignored as Pusher does), close.
  */
-export class WsServer {
-  readonly #nodePart = randomInt(1, 2 ** 31);
-  #counter = 0;
-  readonly #sweep: NodeJS.Timeout;
-  readonly #backpressure: NodeJS.Timeout;
-  readonly #appConnections = new Map<string, number>();
-  readonly #cleanups = new Set<Promise<void>>();
-  #rateWindow = 0;
-  #rateCount = 0;
-  readonly #pongWaitMs: number;
-  readonly #sweepMs: number;
-  readonly #maxQueued: number;
-
-  constructor(
-    private readonly uwsApp: TemplatedApp,
-    private readonly uws: UwsModule,
-    private readonly apps: AppRegistry,
-    private readonly ctx: HandlerContext,
-    private readonly opts: WsServerOptions,
-    private readonly log: Logger,
-  ) {
-    this.#pongWaitMs = opts.pongWaitMs ?? PONG_WAIT_MS;
-    this.#sweepMs = opts.sweepMs ?? SWEEP_MS;
-    this.#maxQueued = opts.maxQueuedFrames ?? MAX_QUEUED_FRAMES;
-    uwsApp.ws<UpgradeData>('/*', {
-      // Idle sockets are our sweep's job (it closes with 4201); uWS's timeout is only a backstop.
-      idleTimeout: Math.min(960, Math.ceil((opts.activityTimeout * 1000 + 2 * this.#pongWaitMs + this.#sweepMs) / 1000 / 4) * 4 + 8),
-      sendPingsAutomatically: true,
-      maxPayloadLength: opts.maxPayloadLength,
-      // Over maxBackpressure uWebSockets.js skips a socket's messages (memory stays bounded); the
-      // backpressure check below closes such a client with 4100 well before it gets there.
-      maxBackpressure: opts.maxBackpressure,
-      closeOnBackpressureLimit: 0,
-      compression: uws.DISABLED,
-      upgrade: (res, req, context) => this.#upgrade(res, req, context),
-      open: (ws) => this.#open(ws),
-      message: (ws, message, isBinary) => this.#message(ws, message, isBinary),
-      pong: (ws) => {
-        const d = ws.getUserData();
-        d.lastSeen = Date.now();
-        d.pingSentAt = 0;
-      },
-      drain: () => undefined,
-      close: (ws, code, message) => this.#close(ws, code, message),
-    });
-    this.#sweep = setInterval(() => this.#sweepIdle(), this.#sweepMs);
-    this.#sweep.unref();
-    this.#backpressure = setInterval(() => this.#checkBackpressure(), 250);
-    this.#backpressure.unref();
-  }
-
-  /** Per-node connection rate: a token bucket refilled every second. */
-  #admit(): boolean {
-    const max = this.opts.maxConnectionsPerSecond ?? 0;
-    if (max <= 0) return true;
-    const now = Date.now();
-    if (now - this.#rateWindow >= 1000) {
-      this.#rateWindow = now;
-      this.#rateCount = 0;
-    }
-    if (++this.#rateCount > max) {
-      this.ctx.metrics.admissionRefused.inc({ reason: 'rate' });
-      countLimit(this.ctx.metrics, 'connection_rate');
-      return false;
-    }
-    return true;
-  }
-
-  #nextSocketId(): string {
-    this.#counter = (this.#counter + 1) % Number.MAX_SAFE_INTEGER;
-    return `${this.#nodePart}.${this.#counter}`;
-  }
-
-  #upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
-    // Everything needed from req is copied now: req is invalid after this function returns.
-    const url = req.getUrl();
-    const protocol = req.getQuery('protocol') ?? '';
-    const secKey = req.getHeader('sec-websocket-key');
-    const secProtocol = req.getHeader('sec-websocket-protocol');
-    const secExtensions = req.getHeader('sec-websocket-extensions');
-    const origin = req.getHeader('origin');
-    const socketId = this.#nextSocketId();
-    const at = url.lastIndexOf('/app/');
-    const key = at === -1 ? '' : (url.slice(at + 5).split('/')[0] ?? '');
-    const app = key === '' ? undefined : this.apps.byKey(key);
-    let rejection: PusherError | undefined;
-    if (at === -1 || key === '') rejection = pathNotFound();
-    else if (app === undefined) rejection = appNotFound(key.slice(0, 64));
-    else if (!app.enabled) rejection = appDisabled();
-    else if (protocol !== '' && !/^[5-7]$/.test(protocol)) rejection = unsupportedProtocol(protocol.slice(0, 16));
-    else if (!originAllowed(app.allowedOrigins, origin)) {
-      rejection = pusherError('Unauthorized', `Origin not allowed: ${origin.slice(0, 100)}`);
-    } else if (!this.#admit()) rejection = overCapacity();
-    else if (app.limits.maxConnections > 0 && this.ctx.state.usage.clusterConnections(app.id) >= app.limits.maxConnections) {
-      rejection = overConnectionQuota();
-      countLimit(this.ctx.metrics, 'app_connections');
-    }
-    const data: UpgradeData = {
-      socketId,
-      app: app ?? REJECTED_APP,
-      status: 'upgrading',
-      channels: new Map(),
-      queue: IDLE_QUEUE,
-      queued: 0,
-      lastSeen: Date.now(),
-      pingSentAt: 0,
-      clientEventWindow: 0,
-      clientEventCount: 0,
-      baseLog: this.log,
-      debug: this.ctx.debug,
-      ...(rejection ? { rejection } : {}),
-      ...(origin !== '' && app !== undefined && this.ctx.debug.watching(app.id) ? { origin } : {}),
-    };
-    res.upgrade(data, secKey, secProtocol, secExtensions, context);
-  }
-
-  #open(ws: WebSocket<UpgradeData>): void {
-    const data = ws.getUserData();
-    data.ws = ws;
-    setStatus(data, 'open');
-    if (data.rejection !== undefined) {
-      socketLog(data).debug({ code: data.rejection.code }, 'connection refused');
-      this.ctx.metrics.errors.inc({ code: String(data.rejection.code) });
-      closeWithError(data, data.rejection, this.ctx.metrics);
-      return;
-    }
-    const appId = data.app.id;
-    const n = (this.#appConnections.get(appId) ?? 0) + 1;
-    this.#appConnections.set(appId, n);
-    this.ctx.state.usage.setLocalConnections(appId, n);
-    this.ctx.hub.add(ws);
-    this.ctx.metrics.connections.inc({ app: appId });
-    this.ctx.metrics.connectionsTotal.inc({ app: appId });
-    sendFrame(data, encodeConnectionEstablished(data.socketId, this.opts.activityTimeout), this.ctx.metrics);
-    const { debug } = this.ctx;
-    if (debug.watching(appId)) {
-      debug.emit(appId, { kind: 'connection_opened', socketId: data.socketId, ...(data.origin !== undefined ? { origin: data.origin } : {}), transport: 'ws' });
-    }
-  }
-
-  #message(ws: WebSocket<UpgradeData>, message: ArrayBuffer, isBinary: boolean): void {
-    const data = ws.getUserData();
-    const now = Date.now();
-    data.lastSeen = now;
-    data.pingSentAt = 0;
-    this.ctx.metrics.messagesIn.inc();
-    if (data.rejection !== undefined) return;
-    if (isBinary) {
-      // Binary frames are not part of the protocol; Pusher ignores them.
-      socketLog(data).debug('binary frame ignored');
-      return;
-    }
-    // The ArrayBuffer is neutered when this callback returns: decode (copy) it now.
-    const text = Buffer.from(message).toString('utf8');
-    let frame;
-    try {
-      frame = parseClientFrame(text);
-    } catch (err) {
-      socketLog(data).debug({ reason: (err as Error).message }, 'bad frame');
-      sendError(data, toPusherError(err), this.ctx.metrics);
-      return;
-    }
-    switch (frame.kind) {
-      case 'ping':
-        sendFrame(data, PONG_FRAME, this.ctx.metrics);
+export function serveWebSockets(uwsApp: TemplatedApp, uws: UwsModule, conns: Connections, metrics: Metrics, opts: WsServerOptions): void {
+  uwsApp.ws<PendingSocketData>('/*', {
+    // Idle sockets are the sweep's job (it closes with 4201); uWS's timeout is only a backstop.
+    idleTimeout: Math.min(960, Math.ceil((opts.activityTimeout * 1000 + 2 * conns.pongWaitMs + conns.sweepMs) / 1000 / 4) * 4 + 8),
+    sendPingsAutomatically: true,
+    maxPayloadLength: opts.maxPayloadLength,
+    // Over maxBackpressure uWebSockets.js skips a socket's messages (memory stays bounded); the
+    // backpressure sweep closes such a client with 4100 well before it gets there.
+    maxBackpressure: opts.maxBackpressure,
+    closeOnBackpressureLimit: 0,
+    compression: uws.DISABLED,
+    upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+      // Everything needed from req is copied now: req is invalid after this function returns.
+      const data = conns.admit(appKeyOf(req.getUrl()), req.getQuery('protocol') ?? '', req.getHeader('origin'), 'ws');
+      res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    },
+    open: (ws: WebSocket<PendingSocketData>) => {
+      ws.getUserData().ws = ws;
+      conns.opened(ws);
+    },
+    message: (ws: WebSocket<PendingSocketData>, message: ArrayBuffer, isBinary: boolean) => {
+      const data = ws.getUserData();
+      if (isBinary) {
+        // Binary frames are not part of the protocol; Pusher ignores them.
+        conns.seen(data);
+        metrics.messagesIn.inc();
+        socketLog(data).debug('binary frame ignored');
         return;
-      case 'pong':
-      case 'ignored':
-        return;
-      case 'subscribe':
-        return this.#enqueue(data, () => handleSubscribe(this.ctx, data, frame.channel, frame.auth, frame.channelData, frame.position));
-      case 'unsubscribe':
-        return this.#enqueue(data, () => handleUnsubscribe(this.ctx, data, frame.channel));
-      case 'signin':
-        return this.#enqueue(data, () => handleSignin(this.ctx, data, frame.auth, frame.userData));
-      case 'client-event':
-        return this.#enqueue(data, () => handleClientEvent(this.ctx, data, frame.event, frame.channel, frame.data, now));
-    }
-  }
-
-  /**
-   * Runs `fn` after the socket's earlier frames; skipped if the socket closed meanwhile. A socket
-   * with `maxQueuedFrames` frames already waiting is closed (4301): each waiting frame holds its
-   * decoded payload (up to the frame limit) until its turn.
-   */
-  #enqueue(data: SocketData, fn: () => Promise<void>): void {
-    if (data.queued >= this.#maxQueued) {
-      countLimit(this.ctx.metrics, 'frame_queue');
-      socketLog(data).warn({ queued: data.queued }, 'too many frames waiting: socket closed');
-      closeWithError(data, pusherError('TooManyQueuedFrames', this.#maxQueued), this.ctx.metrics);
-      return;
-    }
-    data.queued++;
-    data.queue = data.queue.then(async () => {
-      try {
-        if (data.status === 'open') await fn();
-      } catch (err) {
-        socketLog(data).error({ err }, 'frame handler failed');
-        sendError(data, toPusherError(err), this.ctx.metrics);
-      } finally {
-        data.queued--;
       }
-    });
-  }
-
-  #close(ws: WebSocket<UpgradeData>, code: number, message: ArrayBuffer): void {
-    const data = ws.getUserData();
-    setStatus(data, 'closed');
-    data.ws = undefined;
-    // uWebSockets.js cuts a socket whose message is over maxPayloadLength: 1006 and this reason.
-    if (code === 1006 && message.byteLength === TOO_BIG.length && Buffer.from(message).toString('latin1') === TOO_BIG) {
-      countLimit(this.ctx.metrics, 'frame_size');
-    }
-    if (data.rejection !== undefined) return;
-    this.ctx.hub.remove(ws);
-    const appId = data.app.id;
-    const left = Math.max(0, (this.#appConnections.get(appId) ?? 1) - 1);
-    this.#appConnections.set(appId, left);
-    this.ctx.state.usage.setLocalConnections(appId, left);
-    this.ctx.metrics.connections.dec({ app: appId });
-    socketLog(data).debug({ code }, 'connection closed');
-    const { debug } = this.ctx;
-    if (debug.watching(appId)) {
-      debug.emit(appId, { kind: 'connection_closed', socketId: data.socketId, code, reason: shownReason(Buffer.from(message).toString('utf8')) });
-    }
-    // Queued behind in-flight handlers so that their joins are undone, not raced.
-    const cleanup = data.queue.then(async () => {
-      try {
-        for (const channel of [...data.channels.keys()]) await leaveChannel(this.ctx, data, channel);
-        await signout(this.ctx, data);
-      } catch (err) {
-        socketLog(data).error({ err }, 'cleanup after close failed');
-      }
-    });
-    data.queue = cleanup;
-    this.#cleanups.add(cleanup);
-    void cleanup.then(() => this.#cleanups.delete(cleanup));
-  }
-
-  /**
-   * A client that does not read its data is closed with 4100 (back off, then reconnect) once half of
-   * maxBackpressure is buffered for it, so its memory stays bounded and others are not slowed.
-   */
-  #checkBackpressure(): void {
-    const slow = this.opts.maxBackpressure / 2;
-    for (const ws of this.ctx.hub.sockets.values()) {
-      if (ws.getBufferedAmount() <= slow) continue;
-      const d = ws.getUserData();
-      this.ctx.metrics.slowConsumers.inc();
-      countLimit(this.ctx.metrics, 'slow_consumer');
-      socketLog(d).warn({ buffered: ws.getBufferedAmount() }, 'slow consumer closed');
-      closeWithError(d, pusherError('SlowConsumer'), this.ctx.metrics);
-    }
-  }
-
-  /** Pings sockets silent for longer than the activity timeout; closes them 4201 if still silent. */
-  #sweepIdle(): void {
-    const now = Date.now();
-    const idleMs = this.opts.activityTimeout * 1000;
-    for (const ws of this.ctx.hub.sockets.values()) {
-      const d = ws.getUserData();
-      if (d.pingSentAt !== 0) {
-        if (now - d.pingSentAt > this.#pongWaitMs) closeWithError(d, pongTimeout(), this.ctx.metrics);
-      } else if (now - d.lastSeen > idleMs) {
-        d.pingSentAt = now;
-        sendFrame(d, PING_FRAME, this.ctx.metrics);
-      }
-    }
-  }
-
-  /** Number of open connections of an app on this node. */
-  connections(appId: string): number {
-    return this.#appConnections.get(appId) ?? 0;
-  }
-
-  /**
-   * Tells every client to reconnect elsewhere (4200), spread over `drainMs` so that they do not all
-   * come back at the same instant.
-   */
-  async drain(drainMs: number): Promise<void> {
-    const sockets = [...this.ctx.hub.sockets.values()];
-    const err = pusherError('ReconnectNow');
-    const step = sockets.length > 0 && drainMs > 0 ? drainMs / sockets.length : 0;
-    for (let i = 0; i < sockets.length; i++) {
-      const ws = sockets[i]!;
-      closeWithError(ws.getUserData(), err, this.ctx.metrics);
-      if (step > 0 && i % 100 === 99) await new Promise((r) => setTimeout(r, step * 100));
-    }
-  }
-
-  /** Stops the sweep and resolves once the cleanups of closed sockets have finished. */
-  async settled(): Promise<void> {
-    clearInterval(this.#sweep);
-    clearInterval(this.#backpressure);
-    while (this.#cleanups.size > 0) await Promise.all([...this.#cleanups]);
-  }
+      // The ArrayBuffer is neutered when this callback returns: decode (copy) it now.
+      conns.received(data, Buffer.from(message).toString('utf8'));
+    },
+    pong: (ws: WebSocket<PendingSocketData>) => conns.seen(ws.getUserData()),
+    drain: () => undefined,
+    close: (ws: WebSocket<PendingSocketData>, code: number, message: ArrayBuffer) => {
+      const reason = Buffer.from(message).toString('utf8');
+      // uWebSockets.js cuts a socket whose message is over maxPayloadLength: 1006 and this reason.
+      if (code === 1006 && reason === TOO_BIG) countLimit(metrics, 'frame_size');
+      conns.closed(ws, code, reason);
+    },
+  });
 }

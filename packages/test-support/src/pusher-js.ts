@@ -68,14 +68,17 @@ export async function startAuthServer(
 /** An unmodified pusher-js (Node build) client pointed at the gateway. */
 export function connectPusherJs(
   t: Pick<TestGateway, 'wsPort'> & { app: Pick<App, 'key'> },
-  opts: { authEndpoint?: string; userAuthEndpoint?: string; key?: string } = {},
+  opts: { authEndpoint?: string; userAuthEndpoint?: string; key?: string; transport?: 'ws' | 'xhr_streaming' | 'xhr_polling' } = {},
 ): PusherClient {
   return new PusherJs(opts.key ?? t.app.key, {
     cluster: '',
     wsHost: '127.0.0.1',
     wsPort: t.wsPort,
+    // pusher-js's HTTP fallbacks go to httpHost:httpPort under httpPath (/pusher): the WebSocket port.
+    httpHost: '127.0.0.1',
+    httpPort: t.wsPort,
     forceTLS: false,
-    enabledTransports: ['ws'],
+    enabledTransports: [opts.transport ?? 'ws'],
     disableStats: true,
     ...(opts.authEndpoint ? { channelAuthorization: { endpoint: opts.authEndpoint, transport: 'ajax' as const } } : {}),
     ...(opts.userAuthEndpoint ? { userAuthentication: { endpoint: opts.userAuthEndpoint, transport: 'ajax' as const } } : {}),

@@ -156,6 +156,15 @@ export class RedisKeys {
     return `${this.prefix}:{control}`;
   }
 
+  /** String: the node holding an HTTP session (session-link.ts); the session id is `key/server/session`. */
+  sessionHolder(sessionId: string) {
+    return `${this.prefix}:{xs:${sessionId}}`;
+  }
+  /** Pub/sub topic of messages addressed to one node (never ends in `}:t`, so never a channel topic). */
+  nodeTopic(nodeId: string) {
+    return `${this.prefix}:{node:${nodeId}}:m`;
+  }
+
   /** Parses a channel topic back into app and channel (the hash tag holds `app:channel`). */
   parseTopic(topic: string): { appId: string; channel: string } | undefined {
     const start = this.prefix.length + 2;

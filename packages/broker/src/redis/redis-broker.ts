@@ -55,14 +55,21 @@ export class RedisBroker implements Broker {
     private readonly log: BrokerLog,
     /** Publications with `history` go through its script; without it they are published as they are. */
     private readonly history?: RedisHistory,
-  ) {}
+    /** Set: the broker also receives the messages addressed to this node (session-link.ts). */
+    nodeId?: string,
+  ) {
+    this.#nodeTopic = nodeId === undefined ? undefined : keys.nodeTopic(nodeId);
+  }
+
+  /** The topic of messages addressed to this node, if it takes them. */
+  readonly #nodeTopic: string | undefined;
 
   async start(handler: BrokerHandler): Promise<void> {
     this.#handler = handler;
     this.ps.onMessage((topic, message) => this.#onMessage(topic, message));
     // Topics wanted while the subscriber was down are applied once it is back.
     this.ps.onReady(() => void this.#schedule());
-    await this.ps.subscribe([this.keys.control()]);
+    await this.ps.subscribe(this.#nodeTopic === undefined ? [this.keys.control()] : [this.keys.control(), this.#nodeTopic]);
   }
 
   /** Number of channel topics this node is subscribed to. */
@@ -298,6 +305,10 @@ export class RedisBroker implements Broker {
       } catch (err) {
         this.log.error({ err }, 'bad control message');
       }
+      return;
+    }
+    if (topic === this.#nodeTopic) {
+      handler.onNodeMessage?.(message.toString());
       return;
     }
     const target = this.#topics.get(topic) ?? this.keys.parseTopic(topic);

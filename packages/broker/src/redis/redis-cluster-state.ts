@@ -1,4 +1,5 @@
 import type { ClusterState, ClusterStats } from '../cluster-state.js';
+import type { SessionLink } from '../session-link.js';
 import { ReconnectWatch, connectRedis } from './cluster-state/connection.js';
 import { guardStores } from './cluster-state/guarded-stores.js';
 import { StateGuards } from './cluster-state/guards.js';
@@ -14,6 +15,7 @@ import type { RedisTopology } from '@herald/config';
 import type { RedisConnectOptions } from './redis-connection.js';
 import type { BrokerLog } from './redis-log.js';
 import { createRedisStores } from './redis-stores.js';
+import { RedisSessionLink } from './redis-session-link.js';
 import { RedisUsageCounters } from './redis-usage-counters.js';
 import { defineStateScripts } from './state-scripts.js';
 
@@ -31,6 +33,7 @@ export interface RedisStateOptions extends Omit<RedisConnectOptions, 'topology'>
 
 export type RedisClusterState = ClusterState & {
   broker: RedisBroker;
+  sessions: SessionLink;
   /** The command connection and key builder, for the webhook worker and outbox producers. */
   redis: RedisClient;
   keys: RedisKeys;
@@ -59,7 +62,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   const connected = () => conn.ready();
   const stores = createRedisStores({ client, keys, scripts: defineStateScripts(client), nodeId, pubsub: conn.pubsub });
   const history = new RedisHistory(client, keys, conn.pubsub.publishCommand);
-  const broker = new RedisBroker(conn.pubsub, keys, log, history);
+  const broker = new RedisBroker(conn.pubsub, keys, log, history, nodeId);
   const lease = new NodeLease({ client, keys, nodeId, leaseMs, connected });
   const reaper = new Reaper({ client, keys, nodeId, stores, broker, connected, judging: () => lease.heldMs >= leaseMs, log });
   const reconciler = new Reconciler({ client, keys, nodeId, stores, broker, reaper, log });
@@ -115,6 +118,7 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
     ...guardStores(stores, guards),
     history: { read: (a, c, p, o) => guards.read(() => history.read(a, c, p, o)) },
     usage,
+    sessions: new RedisSessionLink(nodeId, client, keys, conn.pubsub),
     isReady,
     onReconnect: (cb) => reconnects.onReconnect(cb),
     onRecovered: (cb) => reconciler.onRecovered(cb),
