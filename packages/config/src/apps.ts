@@ -112,7 +112,7 @@ const AppFileEntry = z
     clientEvents: z.boolean().default(true),
     subscriptionCountEvents: z.boolean().default(false),
     cacheTtlSeconds: z.number().int().positive().default(1800),
-    /** WebSocket upgrades must come from one of these origins (exact, or `*.example.com`); all when absent. */
+    /** Connections (WebSocket upgrades, HTTP sessions) must come from one of these origins (exact, or `*.example.com`); all when absent. */
     allowedOrigins: z.array(z.string().min(1)).optional(),
     history: History.optional(),
   })

@@ -4,7 +4,8 @@ import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { App } from '@herald/config';
 import { shownReason } from './debug-records.js';
 import type { Metrics } from './metrics.js';
-import type { ClientSocket, SocketData } from './socket-data.js';
+import type { ClientSocket, SessionSocket, SocketData } from './socket-data.js';
+import { encodeFrame } from './xhr/frames.js';
 
 const key = (appId: string, id: string) => `${appId}\n${id}`;
 
@@ -65,7 +66,7 @@ class FrameHolds {
 export class Hub {
   readonly sockets = new Map<string, ClientSocket>();
   /** Subscribers of each topic that are HTTP sessions: uWebSockets.js topics hold WebSockets only. */
-  readonly #sessionTopics = new Map<string, Set<ClientSocket>>();
+  readonly #sessionTopics = new Map<string, Set<SessionSocket>>();
   readonly #users = new Map<string, Set<ClientSocket>>();
   readonly #watchers = new Map<string, Set<ClientSocket>>();
   readonly #topicPrefix = new Map<string, string>();
@@ -123,7 +124,7 @@ export class Hub {
   }
 
   /** An HTTP session joins a topic (ClientSocket.subscribe); false if it was in it already. */
-  subscribeSession(topic: string, session: ClientSocket): boolean {
+  subscribeSession(topic: string, session: SessionSocket): boolean {
     let set = this.#sessionTopics.get(topic);
     if (set === undefined) this.#sessionTopics.set(topic, (set = new Set()));
     if (set.has(session)) return false;
@@ -131,14 +132,14 @@ export class Hub {
     return true;
   }
 
-  unsubscribeSession(topic: string, session: ClientSocket): boolean {
+  unsubscribeSession(topic: string, session: SessionSocket): boolean {
     const set = this.#sessionTopics.get(topic);
     if (set?.delete(session) !== true) return false;
     if (set.size === 0) this.#sessionTopics.delete(topic);
     return true;
   }
 
-  sessionSubscribed(topic: string, session: ClientSocket): boolean {
+  sessionSubscribed(topic: string, session: SessionSocket): boolean {
     return this.#sessionTopics.get(topic)?.has(session) === true;
   }
 
@@ -237,9 +238,10 @@ export class Hub {
     if (n > 0) this.#deliverToWebSockets(topic, n, pub);
     if (sessions !== undefined) {
       let sent = 0;
+      const encoded = encodeFrame(pub.frame);
       for (const s of sessions) {
         if (s.getUserData().socketId === pub.exceptSocketId) continue;
-        s.send(pub.frame);
+        s.sendEncoded(encoded);
         sent++;
       }
       this.metrics.messagesOut.inc(sent);

@@ -25,6 +25,12 @@ export interface ClientSocket {
   getBufferedAmount(): number;
 }
 
+/** An HTTP session as the hub fans out to it: a frame encoded once per publication for all of them. */
+export interface SessionSocket extends ClientSocket {
+  /** Sends a frame already encoded for the HTTP framing (xhr/frames.ts encodeFrame). */
+  sendEncoded(encoded: string): number;
+}
+
 /** What a subscription holds on this connection; the presence user id for presence channels. */
 interface LocalSubscription {
   presenceUserId?: string;

@@ -15,7 +15,7 @@ export interface WsServerOptions {
 const TOO_BIG = 'Received too big message';
 
 /** The app key of a connection URL `.../app/{key}[/...]`; '' when the path has none. */
-export function appKeyOf(url: string): string {
+function appKeyOf(url: string): string {
   const at = url.lastIndexOf('/app/');
   return at === -1 ? '' : (url.slice(at + 5).split('/')[0] ?? '');
 }

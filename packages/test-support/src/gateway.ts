@@ -39,6 +39,8 @@ export async function startTestGateway(
     webhookDelayMs?: number;
     activityTimeout?: number;
     timers?: { pongWaitMs?: number; sweepMs?: number };
+    /** HTTP sessions' timers (abandoned-session close, heartbeat). */
+    xhrTimers?: { detachedMs?: number; heartbeatMs?: number };
     /** Embedded webhook retries (shortened to see dead letters). */
     webhookRetry?: { initialDelayMs?: number; windowMs?: number; attemptTimeoutMs?: number };
     maxPayloadLength?: number;
@@ -72,6 +74,7 @@ export async function startTestGateway(
       ws: { maxBackpressure: opts.maxBackpressure ?? 1024 * 1024, maxPayloadLength: opts.maxPayloadLength ?? 64 * 1024 },
       apps,
       ...(opts.timers ? { timers: opts.timers } : {}),
+      ...(opts.xhrTimers ? { xhrTimers: opts.xhrTimers } : {}),
       ...(opts.webhookRetry ? { webhookRetry: opts.webhookRetry } : {}),
       ...(opts.maxConnectionsPerSecond !== undefined ? { maxConnectionsPerSecond: opts.maxConnectionsPerSecond } : {}),
       ...(opts.maxQueuedFrames !== undefined ? { maxQueuedFrames: opts.maxQueuedFrames } : {}),

@@ -24,6 +24,7 @@ export * from './capture-logger.js';
 export * from './rest.js';
 export * from './raw-http.js';
 export * from './ws-frames.js';
+export * from './xhr-client.js';
 export * from './stall-proxy.js';
 export * from './tcp-balancer.js';
 // Browsers

@@ -240,7 +240,7 @@ export class XhrServer implements SessionHost {
   /** The frames of an xhr_send, to the session here or to its owner; answers the status to give. */
   async #deliverSend(id: string, frames: string[]): Promise<string> {
     const local = this.#sessions.get(id);
-    if (local !== undefined) return local.closing === undefined && this.#frames(local, frames) ? NO_CONTENT : '404 Not Found';
+    if (local !== undefined) return local.closing === undefined ? this.#frames(local, frames) : '404 Not Found';
     if (this.link === undefined) return '404 Not Found';
     const holder = await this.link.holder(id);
     if (holder === undefined || holder === this.link.nodeId) return '404 Not Found';
@@ -248,20 +248,20 @@ export class XhrServer implements SessionHost {
     return NO_CONTENT;
   }
 
-  /** Hands a client's frames to the protocol; false if one was over the frame limit (the session closed). */
-  #frames(s: XhrSession, frames: string[]): boolean {
+  /** Hands a client's frames to the protocol; answers the status (413: one was over the frame limit, and the session closed). */
+  #frames(s: XhrSession, frames: string[]): string {
     const data = s.getUserData();
     this.conns.seen(data);
     for (const f of frames) {
-      if (s.closing !== undefined) return false;
+      if (s.closing !== undefined) return '404 Not Found';
       if (Buffer.byteLength(f) > this.opts.maxPayloadLength) {
         countLimit(this.metrics, 'frame_size');
         s.end(1009, 'Message too big');
-        return false;
+        return '413 Payload Too Large';
       }
       this.conns.received(data, f);
     }
-    return true;
+    return NO_CONTENT;
   }
 
   async #tooBig(id: string): Promise<void> {

@@ -1,4 +1,4 @@
-import type { SocketData, ClientSocket } from '../socket-data.js';
+import type { SessionSocket, SocketData } from '../socket-data.js';
 import { closeLine, encodeFrame, framesLine, HEARTBEAT_LINE, OPEN_LINE } from './frames.js';
 
 /** How a receive request takes lines: a stream keeps its response open, a poll ends it at the first lines. */
@@ -29,7 +29,7 @@ export interface SessionHost {
  * buffer until a receive request takes them. A session has at most one receiver at a time; a new
  * one replaces the old (pusher-js aborts a stream past 256 KB and opens the next).
  */
-export class XhrSession implements ClientSocket {
+export class XhrSession implements SessionSocket {
   #out: string[] = [];
   #outBytes = 0;
   #receiver: Receiver | undefined;
@@ -62,9 +62,12 @@ export class XhrSession implements ClientSocket {
   }
 
   send(frame: string | Uint8Array): number {
+    return this.sendEncoded(encodeFrame(frame));
+  }
+
+  sendEncoded(encoded: string): number {
     if (this.closing !== undefined) return 2;
     if (this.#outBytes > this.maxBuffered) return 2;
-    const encoded = encodeFrame(frame);
     this.#out.push(encoded);
     this.#outBytes += encoded.length;
     this.host.schedule(this);
