@@ -268,6 +268,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
         ready = false;
         log.info('draining');
         uws.us_listen_socket_close(listenSocket);
+        xhr.stopAccepting();
         await conns.drain(cfg.drainMs);
         await conns.settled();
         await xhr.close();

@@ -249,6 +249,28 @@ describe('the HTTP session wire', () => {
     await expect.poll(() => metric(t.apiUrl, 'herald_connections', { transport: 'xhr_polling' })).toBe(0);
   });
 
+  it('recovers missed events over HTTP as over a WebSocket', async () => {
+    const t = await startTestGateway({ apps: [{ history: { size: 50, ttlSeconds: 300 } }] });
+    open.push(t);
+    const c = xhr(t, { mode: 'poll' });
+    await c.open();
+    expect(await c.send({ event: 'pusher:subscribe', data: { channel: 'hist' } })).toBe(204);
+    await c.waitFor((f) => f.event === 'pusher_internal:subscription_succeeded');
+    await t.sdk.trigger('hist', 'tick', { seq: 1 });
+    const first = (await c.waitFor((f) => f.event === 'tick')) as { position?: string };
+    c.stop();
+    for (let seq = 2; seq <= 4; seq++) await t.sdk.trigger('hist', 'tick', { seq });
+    // A new session (the client reconnected) resubscribes from its last position.
+    const again = xhr(t, { mode: 'stream' });
+    await again.open();
+    expect(await again.send({ event: 'pusher:subscribe', data: { channel: 'hist', position: first.position } })).toBe(204);
+    const ok = (await again.waitFor((f) => f.event === 'pusher_internal:subscription_succeeded')) as { recovery?: unknown };
+    expect(ok.recovery).toEqual({ recovered: true });
+    await expect
+      .poll(() => again.frames.filter((f) => f.event === 'tick').map((f) => (JSON.parse(f.data as string) as { seq: number }).seq))
+      .toEqual([2, 3, 4]);
+  });
+
   it('tells every session to reconnect (4200) when the gateway drains', async () => {
     const t = await startTestGateway();
     const c = xhr(t);

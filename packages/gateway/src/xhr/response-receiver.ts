@@ -66,6 +66,13 @@ export class ResponseReceiver implements Receiver {
     });
   }
 
+  /** Answers with a status and no lines (the request is not served). */
+  refuse(status: string, headers: readonly [string, string][]): void {
+    if (this.done) return;
+    this.done = true;
+    answer(this.res, status, [...this.headers, ...headers]);
+  }
+
   /** The client went away: nothing may touch the response any more. */
   aborted(): void {
     this.done = true;

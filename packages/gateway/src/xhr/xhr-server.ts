@@ -55,6 +55,8 @@ export class XhrServer implements SessionHost {
   readonly #detachedMs: number;
   readonly #heartbeatMs: number;
   #lastAlive = 0;
+  /** Draining: no new session. */
+  #stopping = false;
   #closed = false;
 
   constructor(
@@ -187,6 +189,11 @@ export class XhrServer implements SessionHost {
       if (holder !== this.link.nodeId) return this.#relay(receiver, holder, id, mode);
       session = this.#sessions.get(id);
     }
+    if (session === undefined && this.#stopping) {
+      // A draining gateway opens no session: the client is sent elsewhere, on a new connection.
+      if (this.link !== undefined) void this.link.release(id).catch(() => undefined);
+      return receiver.refuse('503 Service Unavailable', [['Connection', 'close']]);
+    }
     if (session === undefined) {
       const data = this.conns.admit(key, protocol, origin, mode === 'stream' ? 'xhr_streaming' : 'xhr_polling');
       session = new XhrSession(id, data, this, this.opts.maxBackpressure);
@@ -196,6 +203,8 @@ export class XhrServer implements SessionHost {
     }
     if (receiver.done) return;
     receiver.session = session;
+    // A poll is the client's activity, as any frame would be.
+    this.conns.seen(session.getUserData());
     session.attach(receiver);
   }
 
@@ -386,6 +395,11 @@ export class XhrServer implements SessionHost {
     }
   }
 
+  /** Before the drain: from now on no session opens here. */
+  stopAccepting(): void {
+    this.#stopping = true;
+  }
+
   /**
    * After the drain (every session closed with 4200): relayed polls are answered with a heartbeat
    * (their client asks again, through another gateway), relayed streams end with 4200, and this
@@ -398,6 +412,7 @@ export class XhrServer implements SessionHost {
     for (const rq of this.#relayed.values()) rq.receiver.end(rq.receiver.mode === 'poll' ? HEARTBEAT_LINE : closeLine(4200, 'Gateway stopping'));
     this.#relayed.clear();
     const ids = [...this.#sessions.keys()];
+    for (const s of this.#sessions.values()) s.end(4200, 'Gateway stopping');
     this.#sessions.clear();
     if (this.link !== undefined) await Promise.all(ids.map((id) => this.link!.release(id).catch(() => undefined)));
   }
