@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse, NetworkMonitor, Platform, Socket, SocketHandlers } from '../src/transport.js';
+import type { HttpRequest, HttpResponse, HttpStreamClient, HttpStreamHandlers, NetworkMonitor, Platform, Socket, SocketHandlers } from '../src/transport.js';
 
 export interface SentFrame {
   event: string;
@@ -107,3 +107,62 @@ export function createFakePlatform(http: (req: HttpRequest) => HttpResponse | Pr
 }
 
 export const json = (status: number, body: unknown): HttpResponse => ({ status, body: JSON.stringify(body) });
+
+/** One request of a fake `HttpStreamClient`: the test plays the server's answer. */
+class FakeExchange {
+  aborted = false;
+
+  constructor(
+    readonly req: HttpRequest,
+    private readonly h: HttpStreamHandlers,
+  ) {}
+
+  /** The last path segment: `xhr_streaming`, `xhr` or `xhr_send`. */
+  get kind(): string {
+    return /\/([a-z_]+)(\?|$)/.exec(this.req.url)![1]!;
+  }
+
+  answer(text: string, status = 200): this {
+    this.h.onStatus(status);
+    if (text !== '') this.h.onText(text);
+    return this;
+  }
+
+  more(text: string): this {
+    this.h.onText(text);
+    return this;
+  }
+
+  end(): void {
+    this.h.onEnd();
+  }
+
+  error(): void {
+    this.h.onError(new Error('connection reset'));
+  }
+}
+
+/** A fake HTTP client for the fallback transports: requests are recorded and answered by the test. */
+export function createFakeHttpStream(streaming = true) {
+  const exchanges: FakeExchange[] = [];
+  const client: HttpStreamClient = {
+    streaming,
+    request(req, h) {
+      const x = new FakeExchange(req, h);
+      exchanges.push(x);
+      return { abort: () => (x.aborted = true) };
+    },
+  };
+  return {
+    client,
+    exchanges,
+    /** Requests of one kind (`xhr_streaming`, `xhr`, `xhr_send`), oldest first. */
+    of: (kind: string) => exchanges.filter((x) => x.kind === kind),
+    last: (kind: string) => exchanges.filter((x) => x.kind === kind).at(-1)!,
+    /** The frames of every `xhr_send` so far, parsed. */
+    sent: () => exchanges.filter((x) => x.kind === 'xhr_send').flatMap((x) => (JSON.parse(x.req.body) as string[]).map((f) => JSON.parse(f) as SentFrame)),
+  };
+}
+
+/** An `a` line carrying these frames (objects are JSON-encoded first). */
+export const framesLine = (...frames: Array<object | string>) => `a${JSON.stringify(frames.map((f) => (typeof f === 'string' ? f : JSON.stringify(f))))}\n`;
