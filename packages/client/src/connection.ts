@@ -3,7 +3,8 @@ import { Backoff, IMMEDIATE_JITTER_MS, type ReconnectOptions } from './backoff.j
 import { ReconnectAction, reconnectActionFor } from './close-policy.js';
 import { Emitter } from './emitter.js';
 import { parseEventData, parseFrame, type IncomingFrame, type OutgoingFrame, type PushErrorEvent } from './frames.js';
-import { alwaysOnline, type NetworkMonitor, type Platform, type Socket } from './transport.js';
+import { alwaysOnline, type NetworkMonitor, type Platform, type Socket, type Transport } from './transport.js';
+import { AfterFailure, TransportName, TransportSelector } from './transport-selector.js';
 
 /** push.js's four states. `connecting`: a socket is opening or awaiting `connection_established`. */
 export type ConnectionState = 'initialized' | 'connecting' | 'connected' | 'disconnected';
@@ -13,9 +14,17 @@ export interface StateChange {
   current: ConnectionState;
 }
 
-export interface ConnectionConfig {
-  /** Full socket URL, `ws[s]://host[:port]/app/<key>?…`. */
+/** A transport the connection may use, and where it connects. */
+export interface TransportCandidate {
+  name: TransportName;
+  /** `ws[s]://host[:port]/app/<key>?…`, or for an HTTP transport `http[s]://host[:port]/pusher/app/<key>?…`. */
   url: string;
+  transport: Transport;
+}
+
+export interface ConnectionConfig {
+  /** In the order they are tried (transport-selector.ts has the rules); at least one. */
+  transports: TransportCandidate[];
   /** Ping period. Shortened to the server's `activity_timeout` when that is smaller. */
   heartbeatMs: number;
   /** Longest wait for any frame after a ping (and for `connection_established` after connecting). */
@@ -43,20 +52,26 @@ const LocalClose = {
   Failure: { code: 1006, reason: 'Connection failed' },
 } as const;
 
+/** Pusher close codes: a socket closed with one was closed by the server, so its transport works. */
+const isServerCode = (code: number) => code >= 4000 && code <= 4999;
+
 const PING = JSON.stringify({ event: PusherEvent.Ping, data: {} });
 const PONG = JSON.stringify({ event: PusherEvent.Pong, data: {} });
 
 type Timer = ReturnType<typeof setTimeout>;
 
 /**
- * `push.connection`: one socket at a time, its heartbeat, and reconnects. Emits `state_change`
+ * `push.connection`: one socket at a time, its heartbeat, reconnects, and the choice between the
+ * WebSocket and the HTTP fallback transports (transport-selector.ts). Emits `state_change`
  * (`{previous, current}`), one event per state (`connected`, `disconnected`, …), `message` (every
- * frame), `reconnecting` (`{delayMs, code}`) and `error`.
+ * frame), `reconnecting` (`{delayMs, code, transport}`) and `error`.
  */
 export class Connection extends Emitter {
   state: ConnectionState = 'initialized';
   /** Set by `connection_established`, cleared when that socket is gone. */
   socket_id: string | undefined = undefined;
+  /** The transport of the current (or last) attempt: `ws`, `xhr_streaming` or `xhr_polling`; undefined before the first. */
+  transport: TransportName | undefined = undefined;
 
   private socket: Socket | undefined;
   /** Bumped whenever the current socket is abandoned: callbacks of older sockets are ignored. */
@@ -68,6 +83,7 @@ export class Connection extends Emitter {
   private readonly backoff: Backoff;
   private readonly network: NetworkMonitor;
   private readonly random: () => number;
+  private readonly selector: TransportSelector;
   private reconnectTimer: Timer | undefined;
   private pingTimer: Timer | undefined;
   private pongTimer: Timer | undefined;
@@ -83,6 +99,7 @@ export class Connection extends Emitter {
     this.random = config.random ?? (() => Math.random());
     this.backoff = new Backoff(config.reconnect, this.random);
     this.network = platform.network ?? alwaysOnline;
+    this.selector = new TransportSelector(config.transports.map((t) => t.name));
   }
 
   /** Starts connecting (after `disconnect()` or a refusing close code too). No-op while running. */
@@ -91,6 +108,7 @@ export class Connection extends Emitter {
     this.stopped = false;
     this.unsubscribeNetwork = this.network.subscribe((online) => this.onNetworkChange(online));
     this.backoff.reset();
+    this.selector.start();
     this.open();
   }
 
@@ -134,13 +152,17 @@ export class Connection extends Emitter {
     this.waitingForNetwork = false;
     const gen = ++this.generation;
     const current = () => gen === this.generation;
+    const candidate = this.config.transports.find((t) => t.name === this.selector.current)!;
+    this.transport = candidate.name;
+    const ws = candidate.name === TransportName.WebSocket;
+    const errorType = ws ? 'WebSocketError' : 'TransportError';
     this.setState('connecting');
     this.handshakeTimer = setTimeout(() => {
-      if (current()) this.fail(LocalClose.Failure.code, 'No connection_established in time');
+      if (current()) this.fail(LocalClose.Failure.code, 'No connection_established in time', true);
     }, this.config.pingTimeoutMs);
     let socket: Socket;
     try {
-      socket = this.platform.transport.connect(this.config.url, {
+      socket = candidate.transport.connect(candidate.url, {
         onOpen: () => undefined, // the connection counts once `connection_established` arrives
         onMessage: (text) => {
           if (current()) this.receive(text);
@@ -150,12 +172,12 @@ export class Connection extends Emitter {
         },
         onError: (error) => {
           if (!current()) return;
-          this.hooks.error({ type: 'WebSocketError', message: 'WebSocket error', error });
+          this.hooks.error({ type: errorType, message: ws ? 'WebSocket error' : `${candidate.name} request failed`, error });
           this.fail(LocalClose.Failure.code, LocalClose.Failure.reason);
         },
       });
     } catch (error) {
-      this.hooks.error({ type: 'WebSocketError', message: `Cannot open ${this.config.url}`, error });
+      this.hooks.error({ type: errorType, message: `Cannot open ${candidate.url}`, error });
       this.ended(LocalClose.Failure.code, LocalClose.Failure.reason);
       return;
     }
@@ -195,6 +217,7 @@ export class Connection extends Emitter {
     this.socket_id = socket_id;
     this.activityTimeoutMs = typeof activity_timeout === 'number' && activity_timeout > 0 ? activity_timeout * 1000 : Infinity;
     this.backoff.reset();
+    this.selector.established();
     this.schedulePing();
     // Subscriptions go out before listeners hear `connected`, so a listener that subscribes
     // a new channel is not subscribed twice.
@@ -226,9 +249,9 @@ export class Connection extends Emitter {
   }
 
   /** Drops the current socket locally (without waiting for a close event that may never come). */
-  private fail(code: number, reason: string): void {
+  private fail(code: number, reason: string, timedOut = false): void {
     const socket = this.socket;
-    this.ended(code, reason);
+    this.ended(code, reason, timedOut);
     try {
       socket?.close(1000, reason);
     } catch {
@@ -237,11 +260,16 @@ export class Connection extends Emitter {
   }
 
   /** The current socket is gone (closed by either side): report it and decide what comes next. */
-  private ended(code: number, reason: string): void {
+  private ended(code: number, reason: string, timedOut = false): void {
     const wasEstablished = this.socket_id !== undefined;
     this.abandonSocket();
     if (wasEstablished) this.hooks.lost();
-    const action = reconnectActionFor(code);
+    let afterFailure: AfterFailure | undefined;
+    if (wasEstablished) this.selector.start();
+    else if (isServerCode(code)) this.selector.reached();
+    else afterFailure = this.selector.failed(timedOut);
+    // Moving to another transport is not a retry of the one that failed: no back-off for it.
+    const action = afterFailure === AfterFailure.Next ? ReconnectAction.Now : reconnectActionFor(code);
     if (action === ReconnectAction.Never) {
       this.stop();
       this.hooks.error({ type: 'Refused', code, message: reason || `Connection refused with close code ${code}` });
@@ -266,15 +294,17 @@ export class Connection extends Emitter {
           : this.backoff.next();
     this.clearTimer('reconnectTimer');
     this.reconnectTimer = setTimeout(() => this.open(), delayMs);
-    this.emit('reconnecting', { delayMs, code });
+    this.emit('reconnecting', { delayMs, code, transport: this.selector.current });
   }
 
   private onNetworkChange(online: boolean): void {
     if (this.stopped) return;
     if (online) {
       if (this.waitingForNetwork || this.reconnectTimer !== undefined) {
-        // Back online: retry now rather than at the end of a long back-off.
+        // Back online: retry now rather than at the end of a long back-off, from the remembered
+        // transport (failures while the network was half there say nothing about the transports).
         this.backoff.reset();
+        this.selector.start();
         this.open();
       } else if (this.socket_id !== undefined) {
         // The socket may have died silently while offline: check it now.

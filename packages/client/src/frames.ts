@@ -59,7 +59,8 @@ export function parseFrame(text: string): IncomingFrame | undefined {
 export interface PushErrorEvent {
   type:
     | 'PusherError' // a `pusher:error` frame from the server
-    | 'WebSocketError' // the socket failed
+    | 'WebSocketError' // the WebSocket failed
+    | 'TransportError' // an HTTP fallback transport failed (a request got no answer)
     | 'Refused' // closed with a code that forbids reconnecting (4000-4099, 4300+)
     | 'AuthError' // the auth endpoint / authorizer failed
     | 'SigninError'

@@ -9,9 +9,11 @@ import {
 } from './auth.js';
 import { normalizeReconnectOptions, type ReconnectOptions } from './backoff.js';
 import { createChannel, type Channel, type ChannelHost, type EncryptedChannel, type PresenceChannel } from './channel.js';
-import { Connection } from './connection.js';
+import { Connection, type TransportCandidate } from './connection.js';
 import { parseEventData, type IncomingFrame, type PushErrorEvent } from './frames.js';
+import { createHttpTransport } from './http-socket.js';
 import type { Platform } from './transport.js';
+import { ALL_TRANSPORTS, TransportName } from './transport-selector.js';
 import { User } from './user.js';
 import { CLIENT_VERSION } from './version.js';
 
@@ -38,6 +40,13 @@ export interface PushOptions {
   userAuthenticator?: UserAuthenticator;
   /** Back-off between reconnects (full jitter). @default { minDelayMs: 1000, maxDelayMs: 30000 } */
   reconnect?: Partial<ReconnectOptions>;
+  /**
+   * Transports, in the order they are tried: `ws`, then the HTTP fallbacks `xhr_streaming` and
+   * `xhr_polling` on the same host and port (docs/reference/client-fallback.md). Those the runtime
+   * cannot do are left out (uni-app cannot stream).
+   * @default ['ws', 'xhr_streaming', 'xhr_polling']
+   */
+  transports?: TransportName[];
   /** Socket, HTTP and network adapters; defaults to the bundle's runtime (browser or uni-app). */
   platform?: Platform;
 }
@@ -50,6 +59,7 @@ export interface ResolvedPushOptions {
   pingTimeout: number;
   userAuthEndpoint: string;
   reconnect: ReconnectOptions;
+  transports: readonly TransportName[];
 }
 
 const DEFAULT_AUTH_ENDPOINT = '/plugin/webman/push/auth';
@@ -60,6 +70,15 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   if (!value) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number of ms (got ${String(value)})`);
   return value;
+}
+
+function transportList(value: unknown): readonly TransportName[] {
+  if (value === undefined) return ALL_TRANSPORTS;
+  const known = ALL_TRANSPORTS as readonly unknown[];
+  if (!Array.isArray(value) || value.length === 0 || value.some((t) => !known.includes(t)) || new Set(value).size !== value.length) {
+    throw new TypeError(`transports must be a non-empty list of distinct names among ${ALL_TRANSPORTS.join(', ')} (got ${JSON.stringify(value)})`);
+  }
+  return Object.freeze([...(value as TransportName[])]);
 }
 
 function resolveOptions(o: PushOptions): ResolvedPushOptions {
@@ -73,12 +92,44 @@ function resolveOptions(o: PushOptions): ResolvedPushOptions {
     pingTimeout: positive('pingTimeout', o.pingTimeout, 10_000),
     userAuthEndpoint: o.userAuthEndpoint ?? DEFAULT_USER_AUTH_ENDPOINT,
     reconnect: normalizeReconnectOptions(o.reconnect),
+    transports: transportList(o.transports),
   };
 }
 
+const query = `?protocol=7&client=herald-js&version=${CLIENT_VERSION}&flash=false`;
+
 /** `ws://host:3131` → `ws://host:3131/app/<key>?protocol=7&client=herald-js&version=…`. */
 function socketUrl(base: string, appKey: string): string {
-  return `${base.replace(/\/+$/, '')}/app/${encodeURIComponent(appKey)}?protocol=7&client=herald-js&version=${CLIENT_VERSION}&flash=false`;
+  return `${base.replace(/\/+$/, '')}/app/${encodeURIComponent(appKey)}${query}`;
+}
+
+/**
+ * The HTTP transports' URL on the WebSocket's host and port (Herald serves both there), under
+ * pusher-js's `/pusher` path: `wss://host/x` → `https://host/x/pusher/app/<key>?…`. Undefined for
+ * a URL that is not ws(s) or http(s), which has no HTTP counterpart.
+ */
+function httpUrl(base: string, appKey: string): string | undefined {
+  const m = /^(ws|wss|http|https):\/\/(.*)$/i.exec(base.replace(/\/+$/, ''));
+  if (!m) return undefined;
+  const scheme = m[1]!.toLowerCase() === 'wss' || m[1]!.toLowerCase() === 'https' ? 'https' : 'http';
+  return `${scheme}://${m[2]!}/pusher/app/${encodeURIComponent(appKey)}${query}`;
+}
+
+/** The configured transports this platform can run, with their URLs. */
+function transportCandidates(config: ResolvedPushOptions, platform: Platform): TransportCandidate[] {
+  const http = httpUrl(config.url, config.app_key);
+  const stream = platform.httpStream;
+  const out: TransportCandidate[] = [];
+  for (const name of config.transports) {
+    if (name === TransportName.WebSocket) out.push({ name, url: socketUrl(config.url, config.app_key), transport: platform.transport });
+    else if (http === undefined || stream === undefined) continue;
+    else if (name === TransportName.Polling) out.push({ name, url: http, transport: createHttpTransport('poll', stream) });
+    else if (stream.streaming) out.push({ name, url: http, transport: createHttpTransport('stream', stream) });
+  }
+  if (out.length === 0) {
+    throw new TypeError(`Push: none of the transports ${config.transports.join(', ')} can run here (url ${config.url})`);
+  }
+  return out;
 }
 
 /**
@@ -119,7 +170,7 @@ export class PushCore {
     };
     this.connection = new Connection(
       {
-        url: socketUrl(this.config.url, this.config.app_key),
+        transports: transportCandidates(this.config, platform),
         heartbeatMs: this.config.heartbeat,
         pingTimeoutMs: this.config.pingTimeout,
         reconnect: this.config.reconnect,
@@ -185,6 +236,13 @@ export class PushCore {
 
   /** Closes the connection and stops reconnecting; channels are kept for a later `connect()`. */
   disconnect(): void {
+    if (this.connection.transport !== TransportName.WebSocket) {
+      // The server ends an HTTP session only 10 s after its client stopped asking for frames:
+      // leaving the channels first updates presence and occupancy now, as a WebSocket's close does.
+      for (const channel of this.allChannels()) {
+        if (channel.subscribed) this.connection.send({ event: PusherEvent.Unsubscribe, data: { channel: channel.channelName } });
+      }
+    }
     this.connection.disconnect();
     const i = PushCore.instances.indexOf(this);
     if (i >= 0) PushCore.instances.splice(i, 1);

@@ -8,6 +8,18 @@ export type { Emitter, GlobalListener, Listener } from './emitter.js';
 export type { EventMetadata, PushErrorEvent } from './frames.js';
 export type { Member, Members } from './members.js';
 export type { PushCore, PushOptions, ResolvedPushOptions } from './push.js';
-export type { HttpClient, HttpRequest, HttpResponse, NetworkMonitor, Platform, Socket, SocketHandlers, Transport } from './transport.js';
+export type {
+  HttpClient,
+  HttpRequest,
+  HttpResponse,
+  HttpStreamClient,
+  HttpStreamHandlers,
+  NetworkMonitor,
+  Platform,
+  Socket,
+  SocketHandlers,
+  Transport,
+} from './transport.js';
+export type { TransportName } from './transport-selector.js';
 export type { User } from './user.js';
 export type { RecoveredEvent, RecoveryFailedEvent, RecoveryFailureReason } from './recovery.js';
