@@ -191,6 +191,49 @@ describe('uni-app transport adapter', () => {
     expect(fake.tasks).toHaveLength(2);
   });
 
+  it('falls back to long polling through uni.request when the socket cannot open (no streaming)', async () => {
+    const polls: Array<{ url: string; header: Record<string, string>; data: string; timeout?: number; aborted: boolean; answer(data: string): void }> = [];
+    fake.uni.request = (o) => {
+      const call = {
+        url: o.url,
+        header: o.header,
+        data: o.data,
+        timeout: o.timeout,
+        aborted: false,
+        answer: (data: string) => o.success({ statusCode: 200, data }),
+      };
+      polls.push(call);
+      return {
+        abort: () => {
+          call.aborted = true;
+          o.fail({ errMsg: 'request:fail abort' });
+        },
+      };
+    };
+    push = new UniPush({ url: 'wss://push.example.com', app_key: 'k1' });
+    fake.task.serverClose(1006); // never opened
+    await vi.advanceTimersByTimeAsync(500);
+    fake.task.serverClose(1006);
+    await vi.advanceTimersByTimeAsync(125);
+    expect(fake.tasks).toHaveLength(2);
+    expect(push.connection.transport).toBe('xhr_polling');
+    expect(polls).toHaveLength(1);
+    expect(polls[0]).toMatchObject({ header: { 'Content-Type': 'text/plain;charset=UTF-8' }, data: '', timeout: 60_000 });
+    expect(polls[0]!.url).toMatch(/^https:\/\/push\.example\.com\/pusher\/app\/k1\/\d+\/[0-9a-v]{16}\/xhr\?protocol=7&/);
+
+    polls[0]!.answer(`o\na${JSON.stringify([JSON.stringify(established('9.9'))])}\n`);
+    expect(push.connection.state).toBe('connected');
+    expect(polls).toHaveLength(2); // the next poll
+    push.subscribe('news');
+    const send = polls[2]!;
+    expect(send.url).toMatch(/\/xhr_send$/);
+    expect(JSON.parse(send.data)).toEqual([JSON.stringify({ event: 'pusher:subscribe', data: { auth: '', channel: 'news' } })]);
+
+    push.disconnect();
+    expect(polls[1]!.aborted).toBe(true);
+    expect(push.connection.state).toBe('disconnected');
+  });
+
   it('needs the uni global, or an explicit platform', () => {
     delete (globalThis as { uni?: UniApi }).uni;
     expect(() => new UniPush({ url: 'ws://x', app_key: 'k' })).toThrow(/`uni` global is missing/);

@@ -1,5 +1,5 @@
 import { globalObject } from './global-object.js';
-import type { HttpClient, NetworkMonitor, Platform, Socket, SocketHandlers, Transport } from './transport.js';
+import type { HttpClient, HttpStreamClient, NetworkMonitor, Platform, Socket, SocketHandlers, Transport } from './transport.js';
 
 /** The part of uni-app's `SocketTask` the client uses. */
 export interface UniSocketTask {
@@ -9,6 +9,11 @@ export interface UniSocketTask {
   onError(cb: (err: unknown) => void): void;
   send(options: { data: string; fail?: (err: unknown) => void }): void;
   close(options: { code?: number; reason?: string }): void;
+}
+
+/** The part of uni-app's `RequestTask` the client uses (returned when a callback is given). */
+export interface UniRequestTask {
+  abort?(): void;
 }
 
 /** The part of the `uni` global the client uses. */
@@ -21,9 +26,10 @@ export interface UniApi {
     data: string;
     dataType?: string;
     responseType?: string;
+    timeout?: number;
     success: (res: { statusCode: number; data: unknown }) => void;
     fail: (err: unknown) => void;
-  }): unknown;
+  }): UniRequestTask | undefined;
   onNetworkStatusChange?(cb: (res: { isConnected: boolean }) => void): void;
   offNetworkStatusChange?(cb: (res: { isConnected: boolean }) => void): void;
   getNetworkType?(options: { success: (res: { networkType: string }) => void }): void;
@@ -89,7 +95,13 @@ function createUniTransport(u: UniApi): Transport {
   };
 }
 
-/** `uni.request`, with the body kept as text whatever the platform's JSON auto-parsing does. */
+/** A `uni.request` answer's body as text, whatever the platform's JSON auto-parsing did. */
+function bodyText(data: unknown): string {
+  if (typeof data === 'string') return data;
+  return data === undefined || data === null ? '' : JSON.stringify(data);
+}
+
+/** `uni.request`, with the body kept as text. */
 function createUniHttp(u: UniApi): HttpClient {
   return (req) =>
     new Promise((resolve, reject) => {
@@ -100,10 +112,54 @@ function createUniHttp(u: UniApi): HttpClient {
         data: req.body,
         dataType: 'text',
         responseType: 'text',
-        success: (res) => resolve({ status: res.statusCode, body: typeof res.data === 'string' ? res.data : JSON.stringify(res.data) }),
+        success: (res) => resolve({ status: res.statusCode, body: bodyText(res.data) }),
         fail: (err) => reject(err instanceof Error ? err : new Error(`uni.request failed: ${JSON.stringify(err)}`)),
       });
     });
+}
+
+/**
+ * The HTTP fallback over `uni.request`, which hands over a body only once complete: long polling
+ * only (`xhr_polling`), no streaming.
+ */
+function createUniHttpStream(u: UniApi): HttpStreamClient {
+  return {
+    streaming: false,
+    request(req, h) {
+      let done = false;
+      const task = u.request({
+        url: req.url,
+        method: req.method,
+        header: req.headers,
+        data: req.body,
+        dataType: 'text',
+        responseType: 'text',
+        // The server holds a poll up to 25 s; the platforms' default (60 s) is above it, but an
+        // app's manifest may set a lower one for every request.
+        timeout: 60_000,
+        success: (res) => {
+          if (done) return;
+          done = true;
+          h.onStatus(res.statusCode);
+          const text = bodyText(res.data);
+          if (text !== '') h.onText(text);
+          h.onEnd();
+        },
+        fail: (err) => {
+          // An abort() ends in `fail` too: ignored, as promised.
+          if (done) return;
+          done = true;
+          h.onError(err);
+        },
+      });
+      return {
+        abort: () => {
+          done = true;
+          task?.abort?.();
+        },
+      };
+    },
+  };
 }
 
 /** `uni.onNetworkStatusChange`, seeded with `uni.getNetworkType`. */
@@ -141,5 +197,5 @@ function createUniNetwork(u: UniApi): NetworkMonitor {
 }
 
 export function createUniPlatform(u: UniApi = globalUni()): Platform {
-  return { transport: createUniTransport(u), http: createUniHttp(u), network: createUniNetwork(u) };
+  return { transport: createUniTransport(u), http: createUniHttp(u), httpStream: createUniHttpStream(u), network: createUniNetwork(u) };
 }

@@ -1,9 +1,10 @@
-import { createUniPlatform, type UniApi, type UniSocketTask } from './platform-uniapp.js';
+import { createUniPlatform, type UniApi, type UniRequestTask, type UniSocketTask } from './platform-uniapp.js';
 import { PushCore, type PushOptions } from './push.js';
 
 /**
  * The uni-app client (webman's push-uniapp.js): sockets through `uni.connectSocket` (one
- * `SocketTask` per client), auth through `uni.request`, reconnects on `uni.onNetworkStatusChange`.
+ * `SocketTask` per client), auth through `uni.request`, reconnects on `uni.onNetworkStatusChange`;
+ * long polling through `uni.request` when the socket cannot be opened.
  */
 export default class Push extends PushCore {
   constructor(options: PushOptions) {
@@ -12,5 +13,5 @@ export default class Push extends PushCore {
 }
 
 export { Push, createUniPlatform };
-export type { UniApi, UniSocketTask };
+export type { UniApi, UniRequestTask, UniSocketTask };
 export * from './types.js';
