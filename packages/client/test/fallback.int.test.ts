@@ -32,12 +32,13 @@ const cleanups: Array<() => unknown> = [];
 
 beforeAll(async () => {
   t = await startTestGateway();
-  // `params: { user }` names push.js's presence user; pusher-js (no params) is `u-<socket_id>`.
+  // `params: { user }` names push.js's presence and signed-in user; pusher-js (no params) is `u-<socket_id>`.
   auth = await startAuthServer(t.sdk, {
     presence: ({ socketId, body }) => {
       const user = body.get('user') ?? `u-${socketId}`;
       return { user_id: user, user_info: { name: user } };
     },
+    user: (socketId, body) => ({ id: body.get('user') ?? `u-${socketId}` }),
   });
   proxy = await startWsRefusingProxy(t.wsPort);
 });
@@ -102,6 +103,24 @@ describe.each([
     expect(push.errors.map((e) => e.type)).toEqual(['WebSocketError', 'WebSocketError']);
   });
 
+  it(`signs in and receives the events sent to its user (${transport})`, async () => {
+    const user = unique('carol');
+    const push = pushVia(proxy, t.app.key, { userAuthEndpoint: auth.userAuthEndpoint, params: { user }, ...(transports ? { transports } : {}) });
+    const got: unknown[] = [];
+    push.user.on('notice', (d: unknown) => got.push(d));
+    push.signin();
+    await expect.poll(() => push.user.signedIn).toBe(true);
+    expect(push.connection.transport).toBe(transport);
+    // The gateway joins the user channel on sign-in; send until it has.
+    await expect
+      .poll(async () => {
+        await t.sdk.sendToUser(user, 'notice', { n: 1 });
+        return got.length;
+      })
+      .toBeGreaterThan(0);
+    expect(got[0]).toEqual({ n: 1 });
+  });
+
   it(`exchanges client events with a pusher-js WebSocket client, and both see the same presence members (${transport})`, async () => {
     const room = unique('presence-room') as `presence-${string}`;
     const push = pushVia(proxy, t.app.key, { params: { user: 'alice' }, ...(transports ? { transports } : {}) });
@@ -139,7 +158,7 @@ describe.each([
   });
 });
 
-describe('push.js over HTTP: reconnects', () => {
+describe('push.js over HTTP: reconnects and liveness', () => {
   it('reconnects over xhr_streaming after its gateway closed the session with 4200 (a rolling restart), and resubscribes', async () => {
     const g1 = await startTestGateway();
     const gAuth = await startAuthServer(g1.sdk);
@@ -201,6 +220,26 @@ describe('push.js over HTTP: reconnects', () => {
     expect(push.connection.transport).toBe('xhr_streaming');
     await g.sdk.trigger('orders', 'created', { n: 6 });
     await expect.poll(() => log.at(-1)).toBe(6);
+  });
+
+  it('keeps an idle HTTP connection with pings and pongs, at the server’s activity_timeout', async () => {
+    const g = await startTestGateway({ activityTimeout: 1 });
+    const p = await startWsRefusingProxy(g.wsPort);
+    cleanups.push(
+      () => g.close(),
+      () => p.close(),
+    );
+    const push = pushVia(p, g.app.key);
+    let pongs = 0;
+    push.connection.on('message', (f: { event: string }) => {
+      if (f.event === 'pusher:pong') pongs++;
+    });
+    await expect.poll(() => push.connection.state).toBe('connected');
+    const socketId = push.connection.socket_id;
+    // A ping a second (activity_timeout 1 s), each answered through the stream.
+    await expect.poll(() => pongs).toBeGreaterThanOrEqual(3);
+    expect(push.connection.socket_id).toBe(socketId);
+    expect(push.connection.transport).toBe('xhr_streaming');
   });
 
   it('moves on to long polling when a buffering proxy holds the stream back (the handshake timeout)', async () => {
