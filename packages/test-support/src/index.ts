@@ -26,6 +26,7 @@ export * from './raw-http.js';
 export * from './ws-frames.js';
 export * from './stall-proxy.js';
 export * from './tcp-balancer.js';
+export * from './http-fallback-wire.js';
 // Browsers
 export * from './browser.js';
 // Deployment files
