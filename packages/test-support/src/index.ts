@@ -27,6 +27,7 @@ export * from './ws-frames.js';
 export * from './stall-proxy.js';
 export * from './tcp-balancer.js';
 export * from './http-fallback-wire.js';
+export * from './websocket-blocking-proxy.js';
 // Browsers
 export * from './browser.js';
 // Deployment files
