@@ -39,6 +39,7 @@ import {
   startRedis,
   startWebServer,
   startWebSocketBlockingProxy,
+  type NginxHandle,
   subscribeAndWait,
   tempDir,
   type TestApp,
@@ -122,12 +123,12 @@ afterAll(async () => {
   tmp?.cleanup();
 });
 
-/** Runs `body`; a failure carries the gateways' output. */
-async function withOutputs(body: () => Promise<void>): Promise<void> {
+/** Runs `body`; a failure carries the gateways' output, and whatever else `more` tells. */
+async function withOutputs(body: () => Promise<void>, more: () => Promise<string> = () => Promise.resolve('')): Promise<void> {
   try {
     await body();
   } catch (err) {
-    (err as Error).message += `\n${nodeOutputs([a, b], 150)}`;
+    (err as Error).message += `\n${await more().catch((e: unknown) => String(e))}\n${nodeOutputs([a, b], 150)}`;
     throw err;
   }
 }
@@ -349,12 +350,20 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
 
   // Last: it kills a gateway.
   it('through the shipped nginx.conf without stickiness: a polling session spread over both gateways, then its gateway SIGKILLed', async () => {
+    const app = apps.balanced;
+    const dir = join(tmp.dir, 'nginx');
+    mkdirSync(dir);
+    // For a failure's message: nginx's logs and the page's connection states.
+    let shown: { nginx?: NginxHandle; page?: BrowserClient } = {};
+    const report = async () =>
+      [
+        `--- page states: ${JSON.stringify(await shown.page?.states())}`,
+        `--- nginx access log:\n${shown.nginx?.accessLog() ?? ''}`,
+        `--- nginx error log:\n${shown.nginx?.errorLog() ?? ''}`,
+      ].join('\n');
     await withOutputs(async () => {
-      const app = apps.balanced;
-      const dir = join(tmp.dir, 'nginx');
       const wsPort = await freePort();
       const apiPort = await freePort();
-      mkdirSync(dir);
       const nginx = await startNginx(
         runnableNginxConfig('nginx.conf', {
           dir,
@@ -369,6 +378,7 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
         [wsPort, apiPort],
       );
       closers.push(() => nginx.stop());
+      shown = { nginx };
       await using auth = await startAuthServer(sdkFor(app, a));
       const channels = { pub: 'lb-news', priv: 'private-lb-room', pres: 'presence-lb-room' };
       const page = await BrowserClient.open(app.key, {
@@ -379,14 +389,36 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
         enabledTransports: ['xhr_polling'],
         channelAuthorization: { endpoint: auth.authEndpoint, transport: 'ajax' },
       });
+      shown = { nginx, page };
       await expect.poll(() => page.state()).toBe('connected');
       const firstSocket = await page.socketId();
       const session = (await page.session())!;
       expect(session).toMatch(/^\d+\/\w+$/);
 
-      // The gateway that opened the session holds it; the other only relays its requests.
-      await expect.poll(async () => (await connections(a, app, 'xhr_polling')) + (await connections(b, app, 'xhr_polling'))).toBe(1);
-      const [owner, other] = (await connections(a, app, 'xhr_polling')) === 1 ? [a, b] : [b, a];
+      /**
+       * This session's polls in nginx's access log (written as each ends): method, pusher-js's
+       * request counter (`n=`, shared by a preflight and its POST), status, bytes answered, and
+       * the gateway nginx chose (`upstream=`).
+       */
+      const polls = () => {
+        const re = new RegExp(`"(OPTIONS|POST) /pusher/app/${app.key}/${session}/xhr\\?[^"]*&n=(\\d+) HTTP/1\\.1" (\\d+) (\\d+) rt=\\S+ upstream=(\\S+)`);
+        return nginx
+          .accessLog()
+          .split('\n')
+          .flatMap((line) => {
+            const m = re.exec(line);
+            return m ? [{ method: m[1]!, n: Number(m[2]), status: Number(m[3]), bytes: Number(m[4]), gateway: m[5]! }] : [];
+          });
+      };
+      const addr = (node: NodeHandle) => `127.0.0.1:${node.wsPort}`;
+      // The gateway its first poll reached opened the session and holds it; the other only relays
+      // its requests.
+      await expect.poll(() => polls().some((r) => r.method === 'POST')).toBe(true);
+      const first = polls().filter((r) => r.method === 'POST')[0]!;
+      const [owner, other] = first.gateway === addr(a) ? [a, b] : [b, a];
+      expect(first.status).toBe(200);
+      await expect.poll(() => connections(owner, app, 'xhr_polling')).toBe(1);
+      expect(await connections(other, app, 'xhr_polling')).toBe(0);
       const ws = await wsClient(other, app, auth.authEndpoint, channels);
       for (const ch of Object.values(channels)) await page.subscribe(ch);
       const me = `u-${firstSocket}`;
@@ -410,22 +442,6 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
         await sdk.trigger(channels.pub, 'tick', { n: ticks });
         await expect.poll(async () => (await page.events('tick')).length).toBe(ticks);
       };
-      /**
-       * This session's polls in nginx's access log (written as each ends): method, pusher-js's
-       * request counter (`n=`, shared by a preflight and its POST), status, bytes answered, and
-       * the gateway nginx chose (`upstream=`).
-       */
-      const polls = () => {
-        const re = new RegExp(`"(OPTIONS|POST) /pusher/app/${app.key}/${session}/xhr\\?[^"]*&n=(\\d+) HTTP/1\\.1" (\\d+) (\\d+) rt=\\S+ upstream=(\\S+)`);
-        return nginx
-          .accessLog()
-          .split('\n')
-          .flatMap((line) => {
-            const m = re.exec(line);
-            return m ? [{ method: m[1]!, n: Number(m[2]), status: Number(m[3]), bytes: Number(m[4]), gateway: m[5]! }] : [];
-          });
-      };
-      const addr = (node: NodeHandle) => `127.0.0.1:${node.wsPort}`;
       const answered = () => polls().filter((r) => r.method === 'POST' && r.status === 200);
       for (let i = 0; i < 4; i++) await nextEvent();
       expect((await page.events('tick')).map((e) => e.data)).toEqual([1, 2, 3, 4].map((n) => ({ n })));
@@ -441,6 +457,9 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
       await expect.poll(() => ws.fromBrowser).toEqual([{ before: 'kill' }]);
       ws.priv.trigger('client-from-ws', { before: 'kill' });
       await expect.poll(async () => (await page.events('client-from-ws')).map((e) => e.data)).toEqual([{ before: 'kill' }]);
+
+      // Until now one session did it all: pusher-js never had to reconnect.
+      expect(await page.states()).toEqual(['connecting', 'connected']);
 
       // The owner is killed while the session's poll is at the other gateway, relayed: nothing
       // tells the client its session is gone but the relay, which ends the poll with a close once
@@ -487,6 +506,6 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
       ws.priv.trigger('client-from-ws', { after: 'kill' });
       await expect.poll(async () => (await page.events('client-from-ws')).map((e) => e.data)).toEqual([{ before: 'kill' }, { after: 'kill' }]);
       await page.close();
-    });
+    }, report);
   });
 });
