@@ -16,7 +16,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Pusher from 'pusher';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectPusherJs,
@@ -29,9 +29,9 @@ import {
   type NodeHandle,
   nodeOutputs,
   type PusherClient,
+  PusherJsPage,
   randomTestApp,
   type RedisHandle,
-  repoPath,
   runnableNginxConfig,
   startAuthServer,
   startNginx,
@@ -45,7 +45,6 @@ import {
   type TestApp,
   uniquePrefix,
   waitForState,
-  watchPage,
   type WebServer,
 } from '@herald/test-support';
 
@@ -53,22 +52,6 @@ import {
 const SLOW = { timeout: 45_000, interval: 100 };
 
 type Members = { each(f: (m: { id: string }) => void): void };
-type PageEvent = { channel: string; event: string; data: unknown };
-
-/** What the test page keeps on `window` (see pageHtml). */
-interface PageGlobals {
-  p: {
-    connection: {
-      state: string;
-      socket_id: string;
-      connection: { transport: { name: string; socket?: { session?: string } } } | null;
-    };
-    channel(name: string): { trigger(event: string, data: unknown): boolean; members: Members };
-    disconnect(): void;
-  };
-  h: { states: string[]; errors: unknown[]; events: PageEvent[]; subscribed: Record<string, number> };
-  sub(name: string): Promise<void>;
-}
 
 // One app per case, so that each case's connections are its own in the gateways' metrics.
 const apps = {
@@ -83,7 +66,6 @@ let browser: Browser;
 let web: WebServer;
 let a: NodeHandle;
 let b: NodeHandle;
-let pusherJsUrl: string;
 let tmp: ReturnType<typeof tempDir>;
 const closers: Array<() => Promise<unknown>> = [];
 
@@ -93,7 +75,6 @@ const sdkFor = (app: TestApp, node: NodeHandle) =>
 beforeAll(async () => {
   tmp = tempDir('http-fallbacks');
   [redis, browser, web] = await Promise.all([startRedis(), launchChromium(), startWebServer()]);
-  pusherJsUrl = `${web.mount('pusher-js', repoPath('node_modules', 'pusher-js', 'dist', 'web'))}pusher.js`;
   const appsFile = join(tmp.dir, 'apps.json');
   writeFileSync(
     appsFile,
@@ -133,110 +114,11 @@ async function withOutputs(body: () => Promise<void>, more: () => Promise<string
   }
 }
 
-/** A page of the web server's origin (not the gateways'), running pusher-js's browser build. */
-function pageHtml(key: string, options: Record<string, unknown>): string {
-  return `<!doctype html><meta charset="utf-8"><title>HTTP fallbacks</title>
-<script src="${pusherJsUrl}"></script>
-<script>
-  window.h = { states: [], errors: [], events: [], subscribed: {} };
-  window.p = new Pusher(${JSON.stringify(key)}, ${JSON.stringify(options)});
-  p.connection.bind('state_change', function (s) { h.states.push(s.current); });
-  p.connection.bind('error', function (e) { h.errors.push(JSON.parse(JSON.stringify(e))); });
-  // Resolves at the first pusher:subscription_succeeded; later ones (a resubscription) are counted.
-  window.sub = function (name) {
-    return new Promise(function (resolve, reject) {
-      var ch = p.subscribe(name);
-      h.subscribed[name] = 0;
-      ch.bind('pusher:subscription_succeeded', function () { h.subscribed[name]++; resolve(); });
-      ch.bind('pusher:subscription_error', function (e) { reject(new Error(name + ': ' + JSON.stringify(e))); });
-      ch.bind_global(function (event, data) { h.events.push({ channel: name, event: event, data: data }); });
-    });
-  };
-</script>`;
-}
-
-/** pusher-js in a fresh browser context (its own storage: pusher-js remembers a transport that worked). */
-class BrowserClient {
-  private constructor(
-    private readonly context: BrowserContext,
-    private readonly page: Page,
-    private readonly watched: ReturnType<typeof watchPage>,
-  ) {}
-
-  static async open(key: string, options: Record<string, unknown>): Promise<BrowserClient> {
-    const context = await browser.newContext();
-    closers.push(() => context.close());
-    const page = await context.newPage();
-    const c = new BrowserClient(context, page, watchPage(page));
-    await page.goto(web.page(pageHtml(key, { cluster: '', forceTLS: false, ...options })));
-    return c;
-  }
-
-  /** The page's answer; a failure carries the page's errors and console. */
-  #wrap<T>(evaluation: Promise<T>): Promise<T> {
-    return evaluation.catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\npage errors: ${this.watched.pageErrors.join('\n')}\nconsole: ${this.watched.console.join('\n')}`);
-    });
-  }
-
-  state(): Promise<string> {
-    return this.#wrap(this.page.evaluate(() => (window as unknown as PageGlobals).p.connection.state));
-  }
-
-  socketId(): Promise<string> {
-    return this.#wrap(this.page.evaluate(() => (window as unknown as PageGlobals).p.connection.socket_id));
-  }
-
-  /** The transport of the open connection (`xhr_streaming`, `xhr_polling`, `ws`). */
-  transport(): Promise<string | undefined> {
-    return this.#wrap(this.page.evaluate(() => (window as unknown as PageGlobals).p.connection.connection?.transport.name));
-  }
-
-  /** `{server}/{session}` of an HTTP connection: the path segment of its requests. */
-  session(): Promise<string | undefined> {
-    return this.#wrap(this.page.evaluate(() => (window as unknown as PageGlobals).p.connection.connection?.transport.socket?.session));
-  }
-
-  states(): Promise<string[]> {
-    return this.#wrap(this.page.evaluate(() => (window as unknown as PageGlobals).h.states));
-  }
-
-  errors(): Promise<unknown[]> {
-    return this.#wrap(this.page.evaluate(() => (window as unknown as PageGlobals).h.errors));
-  }
-
-  /** Resolves once subscribed (rejects on pusher:subscription_error). */
-  subscribe(channel: string): Promise<void> {
-    return this.#wrap(this.page.evaluate((n) => (window as unknown as PageGlobals).sub(n), channel));
-  }
-
-  /** How many times pusher:subscription_succeeded came for `channel` (again after each reconnect). */
-  subscribed(channel: string): Promise<number> {
-    return this.#wrap(this.page.evaluate((n) => (window as unknown as PageGlobals).h.subscribed[n] ?? 0, channel));
-  }
-
-  events(event: string): Promise<PageEvent[]> {
-    return this.#wrap(this.page.evaluate((e) => (window as unknown as PageGlobals).h.events.filter((x) => x.event === e), event));
-  }
-
-  memberIds(channel: string): Promise<string[]> {
-    return this.#wrap(
-      this.page.evaluate((n) => {
-        const ids: string[] = [];
-        (window as unknown as PageGlobals).p.channel(n).members.each((m) => ids.push(m.id));
-        return ids.sort();
-      }, channel),
-    );
-  }
-
-  trigger(channel: string, event: string, data: unknown): Promise<boolean> {
-    return this.#wrap(this.page.evaluate(([n, e, d]) => (window as unknown as PageGlobals).p.channel(n).trigger(e, d), [channel, event, data] as const));
-  }
-
-  async close(): Promise<void> {
-    await this.#wrap(this.page.evaluate(() => (window as unknown as PageGlobals).p.disconnect())).catch(() => undefined);
-    await this.context.close();
-  }
+/** pusher-js's browser build in Chromium, on a page of the web server's origin (not the gateways'). */
+async function openPage(key: string, options: Record<string, unknown>): Promise<PusherJsPage> {
+  const page = await PusherJsPage.open(browser, web, key, options);
+  closers.push(() => page.close());
+  return page;
 }
 
 /** A WebSocket client (Node pusher-js) on `node`, its private and presence subscriptions, and what it hears. */
@@ -271,7 +153,7 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
         await using auth = await startAuthServer(sdkFor(app, b));
         // The WebSocket client is on B, the browser on A: everything between them crosses the cluster.
         const ws = await wsClient(b, app, auth.authEndpoint, channels);
-        const page = await BrowserClient.open(app.key, {
+        const page = await openPage(app.key, {
           wsHost: '127.0.0.1',
           wsPort: a.wsPort,
           httpHost: '127.0.0.1',
@@ -313,7 +195,7 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
   it('an app whose allowedOrigins leave the page out: refused with 4009 over each HTTP transport, as over a WebSocket', async () => {
     await withOutputs(async () => {
       for (const transport of ['xhr_streaming', 'xhr_polling', 'ws'] as const) {
-        const page = await BrowserClient.open(apps.restricted.key, {
+        const page = await openPage(apps.restricted.key, {
           wsHost: '127.0.0.1',
           wsPort: a.wsPort,
           httpHost: '127.0.0.1',
@@ -336,7 +218,7 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
       const app = apps.blocked;
       await using proxy = await startWebSocketBlockingProxy(a.wsPort);
       // Both pusher-js hosts are the proxy: its WebSocket attempts meet the 403, its HTTP requests pass.
-      const page = await BrowserClient.open(app.key, { wsHost: '127.0.0.1', wsPort: proxy.port, httpHost: '127.0.0.1', httpPort: proxy.port });
+      const page = await openPage(app.key, { wsHost: '127.0.0.1', wsPort: proxy.port, httpHost: '127.0.0.1', httpPort: proxy.port });
       await expect.poll(() => page.state(), SLOW).toBe('connected');
       expect(['xhr_streaming', 'xhr_polling']).toContain(await page.transport());
       expect(proxy.refusedUpgrades()).toBeGreaterThan(0);
@@ -354,7 +236,7 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
     const dir = join(tmp.dir, 'nginx');
     mkdirSync(dir);
     // For a failure's message: nginx's logs and the page's connection states.
-    let shown: { nginx?: NginxHandle; page?: BrowserClient } = {};
+    let shown: { nginx?: NginxHandle; page?: PusherJsPage } = {};
     const report = async () =>
       [
         `--- page states: ${JSON.stringify(await shown.page?.states())}`,
@@ -381,7 +263,7 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
       shown = { nginx };
       await using auth = await startAuthServer(sdkFor(app, a));
       const channels = { pub: 'lb-news', priv: 'private-lb-room', pres: 'presence-lb-room' };
-      const page = await BrowserClient.open(app.key, {
+      const page = await openPage(app.key, {
         wsHost: '127.0.0.1',
         wsPort,
         httpHost: '127.0.0.1',

@@ -30,6 +30,7 @@ export * from './http-fallback-wire.js';
 export * from './websocket-blocking-proxy.js';
 // Browsers
 export * from './browser.js';
+export * from './pusher-js-browser.js';
 // Deployment files
 export * from './repo.js';
 export * from './deploy-files.js';
