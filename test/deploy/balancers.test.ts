@@ -6,18 +6,26 @@
  * exercised, its number is replaced by a test-sized one in that copy only.
  *
  * Checked: the browser client (/push.js and webman's /plugin/webman/push/push.js) is served
- * through each; nothing else of the API port is (metrics, admin, dashboard); the shipped limits let
- * a burst through; one address is refused with 429 beyond the per-address WebSocket and request
- * limits, and a WebSocket slot is given back when a socket closes.
+ * through each; nothing else of the API port is (metrics, admin, dashboard); pusher-js's HTTP
+ * fallbacks pass on the WebSocket port (a stream's lines arrive while its answer stays open, long
+ * polls and sends, the CORS preflight; other methods refused); the shipped limits let a burst
+ * through; one address is refused with 429 beyond the per-address WebSocket and request limits, an
+ * HTTP fallback stream counts with the WebSockets, and a WebSocket slot is given back when a
+ * socket closes.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import Pusher from 'pusher';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Edit,
+  type FallbackFrame,
+  fallbackRequest,
+  fallbackSession,
+  fallbackUrl,
   freePort,
   haproxyServers,
   type NodeHandle,
@@ -27,6 +35,7 @@ import {
   runnableHaproxyConfig,
   runnableNginxConfig,
   selfSignedCert,
+  sendBody,
   startHaproxy,
   startNginx,
   startNode,
@@ -101,6 +110,8 @@ const closeAll = async (sockets: WebSocket[]) => {
   );
 };
 
+const established = (f: FallbackFrame) => f.event === 'pusher:connection_established';
+
 /** A balancer under test: where clients reach it. `ca` set when it speaks TLS. */
 interface Front {
   wsBase: string;
@@ -110,8 +121,11 @@ interface Front {
   refusedByBalancer(r: { body: string }, limit: 'connections' | 'requests'): void;
 }
 
+/** pusher-js's HTTP fallbacks go to the WebSocket port, as http(s):// (its httpHost and httpPort). */
+const fallbackBase = (f: Front) => f.wsBase.replace(/^ws/, 'http');
+
 /** The shared checks, run against each balancer as shipped (addresses substituted only). */
-function shippedChecks(name: string, front: () => Front, app: () => TestApp) {
+function shippedChecks(name: string, front: () => Front, app: () => TestApp, sdk: () => Pusher) {
   it(`${name}: serves /push.js and webman's /plugin/webman/push/push.js (200, JavaScript, the built bundle)`, async () => {
     const f = front();
     const bundle = readFileSync(BUNDLE, 'utf8');
@@ -136,6 +150,65 @@ function shippedChecks(name: string, front: () => Front, app: () => TestApp) {
     for (const path of ['/metrics', '/ready', '/admin/v1/apps', '/dashboard', '/push.jsx', '/plugin/webman/push/other.js']) {
       expect((await get(`${f.apiBase}${path}`, f.ca)).status, path).toBe(404);
     }
+  });
+
+  it(`${name}: pusher-js's HTTP fallbacks pass on the WebSocket port: a stream's lines while it stays open, long polls, sends, the preflight`, async () => {
+    const f = front();
+    const base = fallbackBase(f);
+    const key = app().key;
+    // A page on another origin, as pusher-js's requests come from one.
+    const origin = 'https://page.example';
+    const channel = `fallback-${name.replace(/\W/g, '-')}`;
+    const subscribe = sendBody([{ event: 'pusher:subscribe', data: { channel } }]);
+
+    // xhr_streaming: every line below reached the client while the gateway kept the answer open,
+    // so nothing between them held the answer back (buffered it) until it ended.
+    const s = fallbackSession();
+    const stream = await fallbackRequest(fallbackUrl(base, key, s, 'xhr_streaming'), { headers: { origin }, ca: f.ca });
+    expect(stream.status).toBe(200);
+    expect(stream.headers['content-type']).toMatch(/^application\/javascript/);
+    expect(stream.headers['access-control-allow-origin']).toBe(origin);
+    await stream.waitFrame(established);
+    expect(stream.lines[0]).toBe('o');
+    const sent = await fallbackRequest(fallbackUrl(base, key, s, 'xhr_send'), { headers: { origin }, body: subscribe, ca: f.ca });
+    expect(sent.status).toBe(204);
+    await stream.waitFrame((x) => x.event === 'pusher_internal:subscription_succeeded' && x.channel === channel);
+    await sdk().trigger(channel, 'streamed', { n: 1 });
+    expect((await stream.waitFrame((x) => x.event === 'streamed')).data).toBe(JSON.stringify({ n: 1 }));
+    expect(stream.ended()).toBe(false);
+    stream.abort();
+
+    // xhr polling: each poll's answer ends at its first lines; a held poll is answered by an event.
+    const p = fallbackSession();
+    const first = await fallbackRequest(fallbackUrl(base, key, p, 'xhr'), { headers: { origin }, ca: f.ca });
+    await first.end;
+    expect(first.lines[0]).toBe('o');
+    expect(first.frames.map((x) => x.event)).toEqual(['pusher:connection_established']);
+    expect((await fallbackRequest(fallbackUrl(base, key, p, 'xhr_send'), { body: subscribe, ca: f.ca })).status).toBe(204);
+    const second = await fallbackRequest(fallbackUrl(base, key, p, 'xhr'), { headers: { origin }, ca: f.ca });
+    await second.waitFrame((x) => x.event === 'pusher_internal:subscription_succeeded');
+    // The next poll waits for data (an event triggered before it asks waits in the session for it).
+    const held = fallbackRequest(fallbackUrl(base, key, p, 'xhr'), { headers: { origin }, ca: f.ca });
+    await sdk().trigger(channel, 'polled', { n: 2 });
+    const third = await held;
+    expect(third.status).toBe(200);
+    expect((await third.waitFrame((x) => x.event === 'polled')).data).toBe(JSON.stringify({ n: 2 }));
+
+    // The CORS preflight reaches the gateway, which answers it.
+    const preflight = await fallbackRequest(fallbackUrl(base, key, fallbackSession(), 'xhr_streaming'), {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      ca: f.ca,
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe(origin);
+    expect(preflight.headers['access-control-allow-methods']).toMatch(/\bPOST\b/);
+    // pusher-js sends nothing else there: other methods are refused by the balancer.
+    for (const method of ['GET', 'PUT', 'DELETE']) {
+      expect((await fallbackRequest(fallbackUrl(base, key, fallbackSession(), 'xhr_streaming'), { method, ca: f.ca })).status, method).toBe(403);
+    }
+    // Nothing else under /pusher/ is passed on.
+    expect((await get(`${base}/pusher/other`, f.ca)).status).toBe(404);
   });
 
   it(`${name}: the shipped limits let a burst from one address through (200 requests at once, 20 sockets)`, async () => {
@@ -182,6 +255,29 @@ function limitChecks(name: string, startSmall: StartSmall, app: () => TestApp) {
     }
   });
 
+  it(`${name}: an HTTP fallback stream counts with the WebSockets: with a WebSocket and a stream open, a second stream is refused with 429`, async () => {
+    const { front: f, stop } = await startSmall();
+    const base = fallbackBase(f);
+    const open: WebSocket[] = [];
+    const streams: Awaited<ReturnType<typeof fallbackRequest>>[] = [];
+    try {
+      open.push(socketOf(await upgrade(`${f.wsBase}/app/${app().key}?protocol=7&client=js&version=8.6.0`, f.ca)));
+      const first = await fallbackRequest(fallbackUrl(base, app().key, fallbackSession(), 'xhr_streaming'), { ca: f.ca });
+      streams.push(first);
+      expect(first.status).toBe(200);
+      await first.waitFrame(established);
+      const second = await fallbackRequest(fallbackUrl(base, app().key, fallbackSession(), 'xhr_streaming'), { ca: f.ca });
+      streams.push(second);
+      expect(second.status).toBe(429);
+      await second.end;
+      f.refusedByBalancer({ body: second.body() }, 'connections');
+    } finally {
+      for (const st of streams) st.abort();
+      await closeAll(open);
+      await stop();
+    }
+  });
+
   it(`${name}: requests from one address beyond the limit are refused with 429`, async () => {
     const { front: f, stop } = await startSmall();
     try {
@@ -211,6 +307,7 @@ describe('the shipped balancers in front of a real gateway', () => {
   let tmp: ReturnType<typeof tempDir>;
   let cert: Awaited<ReturnType<typeof selfSignedCert>>;
   let ca: string;
+  let sdk: Pusher;
   const cleanups: Array<() => void> = [];
   beforeAll(async () => {
     app = randomTestApp();
@@ -218,6 +315,8 @@ describe('the shipped balancers in front of a real gateway', () => {
     // Embedded single node: the balancers only see its two ports.
     [gw, cert] = await Promise.all([startNode({ app }), selfSignedCert(tmp.dir)]);
     ca = readFileSync(cert.cert, 'utf8');
+    // Triggers go to the gateway itself: they never count against a balancer's limits.
+    sdk = new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(gw.apiPort), useTLS: false });
   });
   afterAll(async () => {
     await gw?.kill('SIGKILL');
@@ -242,7 +341,8 @@ describe('the shipped balancers in front of a real gateway', () => {
     const tls = file === 'nginx-tls.conf';
     // Test-sized limits in place of the shipped ones (each must match exactly as many times).
     const small: Edit[] = [
-      { from: 'limit_conn herald_ws_per_ip 200;', to: 'limit_conn herald_ws_per_ip 2;' },
+      // (the WebSockets' location and the HTTP fallbacks')
+      { from: 'limit_conn herald_ws_per_ip 200;', to: 'limit_conn herald_ws_per_ip 2;', times: 2 },
       // 1 request a minute: none is given back during the test; the first and a burst of 2 pass.
       { from: 'rate=500r/s;', to: 'rate=1r/m;' },
       { from: 'burst=1000 nodelay;', to: 'burst=2 nodelay;', times: tls ? 3 : 1 },
@@ -271,6 +371,7 @@ describe('the shipped balancers in front of a real gateway', () => {
           file,
           () => s.front,
           () => app,
+          () => sdk,
         );
         if (!tls) {
           it('nginx.conf: the browser client is on the API port only, not on the WebSocket port', async () => {
@@ -316,11 +417,13 @@ describe('the shipped balancers in front of a real gateway', () => {
         'haproxy :3131/:3232',
         () => s.plain,
         () => app,
+        () => sdk,
       );
       shippedChecks(
         'haproxy :443',
         () => s.secure,
         () => app,
+        () => sdk,
       );
     });
 

@@ -4,7 +4,9 @@
  * scalable gateways (no fixed names or host ports), probes on /ready and /health, non-root,
  * grace periods above the drain, budgets and autoscalers pointing at real workloads, an example
  * environment that Herald refuses until its placeholders are replaced, Redis behind a password,
- * NetworkPolicies, per-address limits in the balancers, and /push.js routed by each of them.
+ * NetworkPolicies, per-address limits in the balancers, /push.js routed by each of them, and
+ * pusher-js's HTTP fallbacks (/pusher/app/) routed to the WebSocket port with what long-lived
+ * streamed answers need.
  * balancers.test.ts and redis-auth.test.ts run the balancers and Redis for real.
  */
 import { createServer, type Server } from 'node:http';
@@ -138,6 +140,17 @@ function haproxySections(text: string): Map<string, string> {
 // closed when no pong comes within 30 s more. A proxy must not cut an idle-looking socket sooner.
 const ACTIVITY_TIMEOUT_S = 30;
 const PONG_WAIT_S = 30;
+// pusher-js's HTTP fallbacks: a quiet xhr_streaming answer gets a heartbeat line, and a long poll
+// is answered at the latest, after 25 s. A proxy must wait well beyond that for the next bytes: a
+// busy gateway's heartbeat may come late.
+const HTTP_HEARTBEAT_S = 25;
+const FALLBACK_PATHS = ['xhr_streaming', 'xhr', 'xhr_send'].map((kind) => `/pusher/app/key/123/abcdefgh/${kind}`);
+// The largest xhr_send body the gateway takes with its default frame limit (PUSH_MAX_FRAME_BYTES,
+// 64 KiB): a frame escaped in a JSON string grows 6 times at most.
+const MAX_SEND_BODY = 64 * 1024 * 6 + 64;
+
+/** nginx size ("1m", "512k", "1000") in bytes. */
+const nginxBytes = (t: string) => Number(/^(\d+)/.exec(t)![1]) * ({ k: 1024, m: 1024 * 1024, g: 1024 ** 3 }[t.slice(-1).toLowerCase()] ?? 1);
 
 // ------------------------------------------------------------------------------------------------
 
@@ -222,6 +235,43 @@ describe('nginx configs (deploy/nginx)', () => {
       }
     });
 
+    it(`${file}: pusher-js's HTTP fallbacks (/pusher/app/) go to the WebSocket port: POST and OPTIONS only, unbuffered, kept-alive HTTP/1.1, timeouts above the heartbeat, counted with the WebSockets`, () => {
+      const text = code(readRepoFile('deploy', 'nginx', file));
+      const servers = nginxServers(text);
+      const wsServer = servers.find((s) => nginxLocation(s, '/app/key')?.body.includes('$herald_ws'))!;
+      expect(wsServer).toBeDefined();
+      const wsLimit = /limit_conn (\w+) (\d+);/.exec(nginxLocation(wsServer, '/app/key')!.body)!;
+      for (const path of FALLBACK_PATHS) {
+        const loc = nginxLocation(wsServer, path)!;
+        expect(loc.body, path).toMatch(/proxy_pass http:\/\/\$herald_ws;/);
+        expect(loc.body, path).toMatch(/proxy_http_version 1\.1;/);
+        // Plain requests: no upgrade headers, and a connection nginx may keep for the next one.
+        expect(loc.body, path).toMatch(/proxy_set_header Connection "";/);
+        expect(loc.body, path).not.toMatch(/Upgrade/);
+        // Each streamed line goes out as it comes.
+        expect(loc.body, path).toMatch(/proxy_buffering off;/);
+        // What pusher-js sends: POST, and OPTIONS (the preflight of a page on another origin).
+        expect(loc.body, path).toMatch(/limit_except POST OPTIONS \{\s*deny all;\s*\}/);
+        for (const t of ['proxy_read_timeout', 'proxy_send_timeout']) {
+          const v = new RegExp(`${t} (\\S+);`).exec(loc.body);
+          expect(v, `${t} in ${path}`).toBeTruthy();
+          expect(nginxSeconds(v![1]!), t).toBeGreaterThanOrEqual(2 * HTTP_HEARTBEAT_S);
+        }
+        // An open receive request counts like a WebSocket: same zone, same number per address.
+        expect(loc.body, path).toContain(`limit_conn ${wsLimit[1]} ${wsLimit[2]};`);
+        // nginx's default body limit is 1 MB; whatever is set, the gateway's own limit comes first.
+        const body = /client_max_body_size (\S+);/.exec(`${loc.body}\n${serverLevel(wsServer)}`);
+        expect(body ? nginxBytes(body[1]!) : 1024 * 1024, path).toBeGreaterThanOrEqual(MAX_SEND_BODY);
+      }
+      // Nothing else under /pusher/ is passed on, and no other server routes the fallbacks.
+      for (const path of ['/pusher/other', '/pusher/apps/1/events', '/pusherx/app/key/1/s/xhr']) {
+        expect(nginxLocation(wsServer, path)?.body ?? '', path).not.toMatch(/proxy_pass/);
+      }
+      for (const other of servers.filter((s) => s !== wsServer)) {
+        for (const path of FALLBACK_PATHS) expect(nginxLocation(other, path)?.body ?? '', path).not.toMatch(/proxy_pass/);
+      }
+    });
+
     it(`${file}: per-address limits, 429 beyond: open WebSockets on /app/, requests on the API and /push.js; generous numbers`, () => {
       const text = code(readRepoFile('deploy', 'nginx', file));
       const conn = /limit_conn_zone \$binary_remote_addr zone=(\w+):\d+m;/.exec(text);
@@ -303,6 +353,32 @@ describe('HAProxy config (deploy/haproxy/haproxy.cfg)', () => {
     for (const [header, body] of haproxySections(text)) {
       if (!header.startsWith('frontend')) expect(body, header).not.toMatch(/stick-table|track-sc/);
     }
+  });
+
+  it("pusher-js's HTTP fallbacks (/pusher/app/): let in on the WebSocket frontends (POST and OPTIONS only), to the WebSocket backend, with a server timeout above the heartbeat", () => {
+    const raw = readRepoFile('deploy', 'haproxy', 'haproxy.cfg');
+    const at = raw.indexOf('# frontend herald_tls_in');
+    const sections = haproxySections(code(raw.slice(0, at) + raw.slice(at).replace(/^# ?/gm, '')));
+    const ws = sections.get('frontend herald_ws_in')!;
+    expect(ws).toMatch(/http-request deny deny_status 404 unless \{ path_beg \/app\/ \/pusher\/app\/ \}/);
+    expect(ws).toMatch(/default_backend herald_ws\n/);
+    const tls = sections.get('frontend herald_tls_in')!;
+    const socketAcl = /acl (\w+) path_beg \/app\/ \/pusher\/app\/\n/.exec(tls);
+    expect(socketAcl, 'an acl for both socket paths in the TLS frontend').toBeTruthy();
+    expect(tls).toContain(`use_backend herald_ws if ${socketAcl![1]}\n`);
+    expect(tls).toMatch(new RegExp(`deny_status 404 unless ${socketAcl![1]} \\|\\|`));
+    // Counted with the WebSockets on the TLS port too.
+    expect(tls).toContain(`deny_status 429 if ${socketAcl![1]} { sc0_conn_cur gt`);
+    for (const frontend of [ws, tls]) {
+      expect(frontend).toMatch(/http-request deny deny_status 403 if \{ path_beg \/pusher\/app\/ \} !METH_POST !METH_OPTIONS\n/);
+    }
+    // A receive request waits for its answer under `timeout server` (the defaults' 30 s is too
+    // close to the heartbeat), raised for these paths only.
+    const backend = sections.get('backend herald_ws')!;
+    const raised = /http-request set-timeout server (\d+)(ms|s|m|h)? if \{ path_beg \/pusher\/app\/ \}/.exec(backend);
+    expect(raised, 'set-timeout server for /pusher/app/').toBeTruthy();
+    const seconds = Number(raised![1]) * ({ ms: 0.001, s: 1, m: 60, h: 3600 }[(raised![2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'] ?? 0.001);
+    expect(seconds).toBeGreaterThanOrEqual(2 * HTTP_HEARTBEAT_S);
   });
 
   it('per-address limits, 429 beyond: open connections on the WebSocket frontend, request rate on the API frontend; generous numbers', () => {
@@ -788,6 +864,9 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     }[];
     const to = (path: string) => paths.find((p) => p.path === path)?.backend.service;
     expect(to('/app/')).toEqual({ name: 'herald-gateway', port: { name: 'ws' } });
+    // pusher-js's HTTP fallbacks, on the WebSocket port like the WebSockets.
+    expect(to('/pusher/app/')).toEqual({ name: 'herald-gateway', port: { name: 'ws' } });
+    expect(paths.find((x) => x.path === '/pusher/app/')).toMatchObject({ pathType: 'Prefix' });
     expect(to('/apps/')).toEqual({ name: 'herald-gateway', port: { name: 'api' } });
     expect(to('/users/')).toEqual({ name: 'herald-gateway', port: { name: 'api' } });
     // The browser client, at both paths, exactly (nothing else of the API port is routed).
@@ -795,12 +874,17 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
       expect(to(p), p).toEqual({ name: 'herald-gateway', port: { name: 'api' } });
       expect(paths.find((x) => x.path === p)).toMatchObject({ pathType: 'Exact' });
     }
-    expect(paths.map((p) => p.path).sort()).toEqual(['/app/', '/apps/', '/plugin/webman/push/push.js', '/push.js', '/users/']);
+    expect(paths.map((p) => p.path).sort()).toEqual(['/app/', '/apps/', '/plugin/webman/push/push.js', '/push.js', '/pusher/app/', '/users/']);
     for (const p of paths) expect(portNames).toContain(p.backend.service.port.name);
     const annotations = ing.metadata.annotations ?? {};
     for (const a of ['proxy-read-timeout', 'proxy-send-timeout']) {
       expect(Number(annotations[`nginx.ingress.kubernetes.io/${a}`]), a).toBeGreaterThan(ACTIVITY_TIMEOUT_S + PONG_WAIT_S);
+      expect(Number(annotations[`nginx.ingress.kubernetes.io/${a}`]), a).toBeGreaterThanOrEqual(2 * HTTP_HEARTBEAT_S);
     }
+    // Streamed answers of the HTTP fallbacks go out line by line, whatever the controller's default.
+    expect(annotations['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
+    // No affinity: a fallback session's requests may reach any gateway.
+    expect(Object.keys(annotations).filter((a) => /affinity|session-cookie|upstream-hash-by/.test(a))).toEqual([]);
   });
 });
 

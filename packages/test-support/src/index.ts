@@ -27,8 +27,11 @@ export * from './ws-frames.js';
 export * from './xhr-client.js';
 export * from './stall-proxy.js';
 export * from './tcp-balancer.js';
+export * from './http-fallback-wire.js';
+export * from './websocket-blocking-proxy.js';
 // Browsers
 export * from './browser.js';
+export * from './pusher-js-browser.js';
 // Deployment files
 export * from './repo.js';
 export * from './deploy-files.js';
