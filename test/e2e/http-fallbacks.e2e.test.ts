@@ -345,7 +345,7 @@ describe('pusher-js in Chromium over the HTTP fallbacks', () => {
 
       // The owner is killed while the session's poll is at the other gateway, relayed: nothing
       // tells the client its session is gone but the relay, which ends the poll with a close once
-      // the owner is silent (3 s if it never took the poll, else 15 s after it was last heard of).
+      // the owner is silent (10 s if it never took the poll, else 15 s after it was last heard of).
       // The poll in flight is the one whose preflight is logged and POST not yet; nginx gave that
       // POST the gateway after its preflight's (one worker, and nothing else passed in between).
       const inFlight = async (after: number) => {

@@ -70,7 +70,7 @@ export type GatewayConfig = Pick<
   /** Liveness timers, shortened by tests. */
   timers?: { pongWaitMs?: number; sweepMs?: number };
   /** HTTP sessions' timers (xhr/xhr-server.ts), shortened by tests. */
-  xhrTimers?: { detachedMs?: number; heartbeatMs?: number };
+  xhrTimers?: { detachedMs?: number; heartbeatMs?: number; relayAnswerMs?: number };
   /** Embedded webhook retries, shortened by tests. @default the dispatcher's (5 minutes of retries) */
   webhookRetry?: RetryOptions;
   /** Bounds of the webhook buffers (PUSH_WEBHOOK_OUTBOX_MAX, PUSH_WEBHOOK_MAX_IN_FLIGHT); unset: their defaults. */

@@ -90,7 +90,12 @@ describe('HTTP sessions across gateways', () => {
 
   it('a request for a session held by a node that no longer answers ends with 1006 "Session lost"', async () => {
     const prefix = uniquePrefix();
-    const b = await startTestGateway({ apps: [APP], nodeId: `lone-${prefix}`, redis: { url: redisFile.redis.url, prefix } });
+    const b = await startTestGateway({
+      apps: [APP],
+      nodeId: `lone-${prefix}`,
+      redis: { url: redisFile.redis.url, prefix },
+      xhrTimers: { relayAnswerMs: 2000 },
+    });
     open.push(b);
     const c = new XhrTestClient({ bases: [base(b)], key: APP.key, mode: 'stream' });
     open.push({ close: () => c.stop() });

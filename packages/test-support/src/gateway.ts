@@ -40,7 +40,7 @@ export async function startTestGateway(
     activityTimeout?: number;
     timers?: { pongWaitMs?: number; sweepMs?: number };
     /** HTTP sessions' timers (abandoned-session close, heartbeat). */
-    xhrTimers?: { detachedMs?: number; heartbeatMs?: number };
+    xhrTimers?: { detachedMs?: number; heartbeatMs?: number; relayAnswerMs?: number };
     /** Embedded webhook retries (shortened to see dead letters). */
     webhookRetry?: { initialDelayMs?: number; windowMs?: number; attemptTimeoutMs?: number };
     maxPayloadLength?: number;

@@ -20,6 +20,12 @@ export interface XhrOptions {
   detachedMs?: number;
   /** A stream quiet this long gets a heartbeat line; a poll held this long is answered with one. @default 25000 */
   heartbeatMs?: number;
+  /**
+   * How long a relayed request waits for the session's owner to answer before it ends with 1006
+   * ("Session lost"): long enough to ride out an owner's stall, as its WebSocket clients would.
+   * @default 10000
+   */
+  relayAnswerMs?: number;
 }
 
 /**
@@ -29,8 +35,8 @@ export interface XhrOptions {
 const PATH = /\/app\/([^/]+)\/(\d{1,6})\/([A-Za-z0-9_-]{1,64})\/(xhr_streaming|xhr|xhr_send)$/;
 const DETACHED_MS = 10_000;
 const HEARTBEAT_MS = 25_000;
-/** How long a relay waits for the owner's answer, and how long an owner may stay silent. */
-const RELAY_ANSWER_MS = 3_000;
+const RELAY_ANSWER_MS = 10_000;
+/** How long an owner with relayed requests may stay silent (it says it is alive every ALIVE_MS). */
 const RELAY_SILENCE_MS = 15_000;
 const ALIVE_MS = 5_000;
 const REFRESH_MS = 600_000;
@@ -54,6 +60,7 @@ export class XhrServer implements SessionHost {
   readonly #refresh: NodeJS.Timeout | undefined;
   readonly #detachedMs: number;
   readonly #heartbeatMs: number;
+  readonly #relayAnswerMs: number;
   #lastAlive = 0;
   /** Draining: no new session. */
   #stopping = false;
@@ -71,6 +78,7 @@ export class XhrServer implements SessionHost {
   ) {
     this.#detachedMs = opts.detachedMs ?? DETACHED_MS;
     this.#heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
+    this.#relayAnswerMs = Math.min(opts.relayAnswerMs ?? RELAY_ANSWER_MS, RELAY_SILENCE_MS);
     uwsApp.options('/*', (res, req) => this.#preflight(res, req));
     uwsApp.post('/*', (res, req) => this.#post(res, req));
     this.#timer = setInterval(() => this.#tick(), Math.min(1000, this.#detachedMs / 4));
@@ -282,8 +290,8 @@ export class XhrServer implements SessionHost {
 
   #relay(receiver: ResponseReceiver, owner: string, session: string, mode: ReceiverMode): void {
     const r = randomBytes(9).toString('base64url');
-    // Until the owner answers the client waits: RELAY_ANSWER_MS without an answer ends it (#tick).
-    this.#relayed.set(r, { receiver, owner, session, heardAt: Date.now() - (RELAY_SILENCE_MS - RELAY_ANSWER_MS) });
+    // Until the owner answers the client waits: relayAnswerMs without an answer ends it (#tick).
+    this.#relayed.set(r, { receiver, owner, session, heardAt: Date.now() - (RELAY_SILENCE_MS - this.#relayAnswerMs) });
     const attach: RelayMessage = { t: 'attach', s: session, n: this.link!.nodeId, r, m: mode };
     this.link!.sendToNode(owner, JSON.stringify(attach)).catch((err: Error) => {
       this.log.warn({ err: err.message }, 'relaying an HTTP session request failed');
