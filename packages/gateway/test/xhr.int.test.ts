@@ -81,6 +81,53 @@ describe('pusher-js over HTTP', () => {
   }
 });
 
+describe('streams past 256 KB', () => {
+  it('a stream that carried 256 K characters gets nothing more: what follows waits for the next receive request, as pusher-js renews there', async () => {
+    const t = await startTestGateway();
+    open.push(t);
+    const c = xhr(t);
+    await c.open();
+    expect(await c.send({ event: 'pusher:subscribe', data: { channel: 'bulk' } })).toBe(204);
+    await c.waitFor((f) => f.event === 'pusher_internal:subscription_succeeded');
+    const pad = 'p'.repeat(1000);
+    // About 450 K characters of lines, under the session's buffer bound once the stream is full.
+    const n = 420;
+    for (let i = 0; i < n; i += 10) {
+      await t.sdk.triggerBatch(Array.from({ length: 10 }, (_, k) => ({ channel: 'bulk', name: 'e', data: { i: i + k, pad } })));
+    }
+    const seqs = () => c.frames.filter((f) => f.event === 'e').map((f) => (JSON.parse(f.data as string) as { i: number }).i);
+    await expect.poll(() => c.responseChars[0]).toBeGreaterThan(256 * 1024);
+    expect(seqs().length).toBeLessThan(n);
+    // The stream stopped at its share: past 256 K characters by less than one batch of lines.
+    expect(c.responseChars[0]).toBeLessThan(256 * 1024 + 12 * 1100);
+    // The client asks again (pusher-js: buffer_too_long), and gets the rest, once each and in order.
+    c.stop();
+    c.resume();
+    await expect.poll(() => seqs().length).toBe(n);
+    expect(seqs()).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(c.lines.filter((l) => l === 'o')).toHaveLength(1);
+  });
+
+  it('pusher-js keeps one session and every event across its stream renewals', async () => {
+    const t = await startTestGateway();
+    open.push(t);
+    const c = pusher(t, { transport: 'xhr_streaming' });
+    await waitForState(c, 'connected');
+    const ch = await subscribeAndWait(c, 'bulk');
+    const got: number[] = [];
+    ch.bind('e', (d: { i: number }) => got.push(d.i));
+    const pad = 'p'.repeat(1000);
+    const n = 1200;
+    for (let i = 0; i < n; i += 10) {
+      await t.sdk.triggerBatch(Array.from({ length: 10 }, (_, k) => ({ channel: 'bulk', name: 'e', data: { i: i + k, pad } })));
+    }
+    await expect.poll(() => got.length, { timeout: 30_000 }).toBe(n);
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(c.connection.state).toBe('connected');
+    expect(await metric(t.apiUrl, 'herald_connections_total', { transport: 'xhr_streaming' })).toBe(1);
+  });
+});
+
 describe('the HTTP session wire', () => {
   it('answers CORS preflights for a known app, and nothing for an unknown one', async () => {
     const t = await startTestGateway();

@@ -21,6 +21,8 @@ export class XhrTestClient {
   readonly sendStatuses: number[] = [];
   /** Receive requests made, and the gateway base each went to. */
   readonly receives: string[] = [];
+  /** Characters each receive answer carried, in order. */
+  readonly responseChars: number[] = [];
   readonly session: string;
   #n = 0;
   #req: ClientRequest | undefined;
@@ -81,8 +83,10 @@ export class XhrTestClient {
     this.#req = req;
     req.on('response', (res) => {
       let buf = '';
+      const index = this.responseChars.push(0) - 1;
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
+        this.responseChars[index]! += chunk.length;
         buf += chunk;
         let at;
         while ((at = buf.indexOf('\n')) !== -1) {

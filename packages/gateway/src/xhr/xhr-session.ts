@@ -1,6 +1,14 @@
 import type { SessionSocket, SocketData } from '../socket-data.js';
 import { closeLine, encodeFrame, framesLine, HEARTBEAT_LINE, OPEN_LINE } from './frames.js';
 
+/**
+ * pusher-js drops a stream once its response text is longer than this many characters and it has
+ * read every whole line, and asks again (its `buffer_too_long`). Whatever is written to the old
+ * response meanwhile would be lost: a stream that has carried more gets nothing else, and the
+ * frames wait for the next receive request. Counted in UTF-16 code units, as the response text is.
+ */
+export const STREAM_RENEWAL_CHARS = 256 * 1024;
+
 /** How a receive request takes lines: a stream keeps its response open, a poll ends it at the first lines. */
 export type ReceiverMode = 'stream' | 'poll';
 
@@ -35,6 +43,8 @@ export class XhrSession implements SessionSocket {
   #receiver: Receiver | undefined;
   /** The receiver's last write was not taken whole: the rest waits for resume(). */
   #blocked = false;
+  /** Characters written to the stream receiver; past STREAM_RENEWAL_CHARS it gets nothing more. */
+  #streamed = 0;
   #opened = false;
   readonly #topics = new Set<string>();
   /** Set once closed: the line a receiver gets last. */
@@ -112,14 +122,14 @@ export class XhrSession implements SessionSocket {
     const old = this.#receiver;
     this.#receiver = r;
     this.#blocked = false;
+    this.#streamed = 0;
     // The client dropped the old one already (pusher-js aborts before it asks again).
     if (old !== undefined) old.end('');
     const head = this.#opened ? '' : OPEN_LINE;
     this.#opened = true;
     this.lastWrite = Date.now();
-    if (r.mode === 'stream' && head !== '') {
-      if (!r.write(head)) this.#blocked = true;
-    } else if (head !== '') {
+    if (r.mode === 'stream' && head !== '') this.#write(r, head);
+    else if (head !== '') {
       this.#out.unshift(''); // marks the open line for the poll's answer (see flush)
     }
     this.flush();
@@ -140,10 +150,23 @@ export class XhrSession implements SessionSocket {
     this.flush();
   }
 
+  /** Writes to a stream receiver, counting what it carried. */
+  #write(r: Receiver, lines: string): void {
+    this.#streamed += lines.length;
+    if (!r.write(lines)) this.#blocked = true;
+  }
+
+  /** The stream receiver has carried its share: the client is about to ask again. */
+  #renewing(r: Receiver): boolean {
+    return r.mode === 'stream' && this.#streamed > STREAM_RENEWAL_CHARS;
+  }
+
   /** Writes what waits to the receiver, if there is one that can take it. */
   flush(): void {
     const r = this.#receiver;
     if (r === undefined || this.#blocked) return;
+    // Frames wait for the next stream; a close line is written all the same (the client ends anyway).
+    if (this.#renewing(r) && this.closing === undefined) return;
     let lines = '';
     if (this.#out.length > 0) {
       // A poll's first answer starts with the open line (attach marked it with an empty entry).
@@ -168,7 +191,7 @@ export class XhrSession implements SessionSocket {
       r.end(lines);
       return;
     }
-    if (!r.write(lines)) this.#blocked = true;
+    this.#write(r, lines);
   }
 
   /** Called periodically: a quiet stream gets a heartbeat, a poll held that long is answered with one. */
@@ -179,8 +202,8 @@ export class XhrSession implements SessionSocket {
     if (r.mode === 'poll') {
       this.detach(r);
       r.end(HEARTBEAT_LINE);
-    } else if (!this.#blocked && !r.write(HEARTBEAT_LINE)) {
-      this.#blocked = true;
+    } else if (!this.#blocked && !this.#renewing(r)) {
+      this.#write(r, HEARTBEAT_LINE);
     }
   }
 }
