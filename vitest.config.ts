@@ -22,7 +22,15 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    projects: [
+      // Unit tests (no network, no process, no Redis; fake timers and stubs restored after each
+      // test) share one process instead of a fresh one per file: starting those was most of their
+      // time (about 33 s -> 8 s for the 49 files).
+      { extends: true, test: { name: 'unit', include: ['packages/*/src/**/*.test.ts'], isolate: false, poolOptions: { forks: { singleFork: true } } } },
+      // Everything else starts servers and registers process-wide clean-ups per file
+      // (test-support's node-process.ts): one process per file, as before.
+      { extends: true, test: { name: 'integration', include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'] } },
+    ],
     // Deadlines are backstops for a hung test, not measurements: a busy CI machine (another
     // process keeping a core busy) must not fail a test that would pass given a few more seconds.
     testTimeout: 60_000,

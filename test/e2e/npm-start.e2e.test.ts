@@ -257,6 +257,13 @@ describe('npm start on a fresh clone (embedded single node, no Redis, no config)
       expect(got).toContainEqual(['user-1', { text: 'hello' }]);
       expect(got).toContainEqual(['private-user-1', { text: 'hello' }]);
 
+      // The page reloaded below opens its channel now: its channel_occupied comes (after the delay) while
+      // the presence webhooks below are awaited.
+      const room = 'room-42';
+      const tab = client();
+      await waitForState(tab, 'connected');
+      await subscribeAndWait(tab, room);
+
       // --- presence: two clients see each other -----------------------------------------------------------------
       const c2 = client();
       await waitForState(c2, 'connected');
@@ -275,10 +282,6 @@ describe('npm start on a fresh clone (embedded single node, no Redis, no config)
       await expect.poll(() => rx.events().filter((e) => e.name === 'member_added' && e.channel === 'presence-lobby').length, POLL).toBe(2);
 
       // --- page reload: leave and come back within the delay → no webhook ---------------------------------------
-      const room = 'room-42';
-      const tab = client();
-      await waitForState(tab, 'connected');
-      await subscribeAndWait(tab, room);
       await expect.poll(() => count('channel_occupied', room), POLL).toBe(1);
       const reloadAt = Date.now();
       tab.disconnect();

@@ -13,7 +13,7 @@
  */
 import { Cluster } from 'ioredis';
 import Pusher from 'pusher';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, type ExpectStatic, it, type OnTestFinishedHandler } from 'vitest';
 import {
   type NodeHandle,
   nodeOutputs,
@@ -61,7 +61,7 @@ async function single(): Promise<Topology> {
 }
 
 /** `allDataNodes`: the failure kills the replica too (no primary left), not only the primary. */
-async function sentinel(opts: { allDataNodes?: boolean } = {}): Promise<Topology> {
+async function sentinel(expect: ExpectStatic, opts: { allDataNodes?: boolean } = {}): Promise<Topology> {
   const set = await startSentinelSet();
   const [s0] = set.sentinels as [RedisHandle];
   const primaryPort = async () => {
@@ -89,7 +89,7 @@ async function sentinel(opts: { allDataNodes?: boolean } = {}): Promise<Topology
 }
 
 /** A Cluster whose failing primary holds the test's channels, or the worker's own keys (`{wh}`) too. */
-async function cluster(appId: string, prefix: string, failing: 'channels' | 'worker keys'): Promise<Topology> {
+async function cluster(expect: ExpectStatic, appId: string, prefix: string, failing: 'channels' | 'worker keys'): Promise<Topology> {
   const rc = await startRedisCluster();
   const c = new Cluster(rc.nodes, { lazyConnect: true });
   await c.connect();
@@ -150,13 +150,23 @@ const reasons = (err: unknown): string => {
   return out.join(': ');
 };
 
-describe('webhooks and triggers across Redis failures', () => {
+/** What a test started, stopped in reverse order once it finished. */
+function cleanupOf(onTestFinished: (fn: OnTestFinishedHandler) => void): (() => Promise<unknown>)[] {
   const cleanup: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
+  onTestFinished(async () => {
     for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined);
   });
+  return cleanup;
+}
 
-  async function scenario(make: (app: TestApp, prefix: string) => Promise<Topology>) {
+// Each test has its own Redis topology, nodes, receiver and key prefix, and spends most of its time
+// waiting (for failovers, the webhook delay, the recovery): they run side by side, each with the
+// expect and the clean-up of its own context.
+describe.concurrent('webhooks and triggers across Redis failures', () => {
+  async function scenario(
+    { expect, cleanup }: { expect: ExpectStatic; cleanup: (() => Promise<unknown>)[] },
+    make: (app: TestApp, prefix: string) => Promise<Topology>,
+  ) {
     const app = randomTestApp();
     const prefix = uniquePrefix();
     const topo = await make(app, prefix);
@@ -376,11 +386,13 @@ describe('webhooks and triggers across Redis failures', () => {
     };
   }
 
-  it.each(['one server', 'Sentinel'] as const)(
+  it.for(['one server', 'Sentinel'] as const)(
     'SIGTERM with Redis gone (%s): the gateway and the worker exit 0 within their stop bound, never crash meanwhile',
-    async (kind) => {
+    { timeout: 120_000 },
+    async (kind, { expect, onTestFinished }) => {
+      const cleanup = cleanupOf(onTestFinished);
       const app = randomTestApp();
-      const topo = kind === 'one server' ? await single() : await sentinel({ allDataNodes: true });
+      const topo = kind === 'one server' ? await single() : await sentinel(expect, { allDataNodes: true });
       cleanup.push(() => topo.stop());
       const prefix = uniquePrefix();
       const env = { ...topo.env, PUSH_REDIS_PREFIX: prefix, PUSH_WEBHOOK_URL: 'http://127.0.0.1:9/hook', PUSH_NODE_LEASE_MS: '2000', PUSH_DRAIN_MS: '0' };
@@ -405,26 +417,25 @@ describe('webhooks and triggers across Redis failures', () => {
       expect(tookMs).toBeLessThan(20_000);
       console.log(`stopped with Redis gone in ${tookMs} ms`);
     },
-    120_000,
   );
 
-  it('one Redis server SIGKILLed and restarted empty', async () => {
-    const { timings } = await scenario(() => single());
+  it('one Redis server SIGKILLed and restarted empty', async ({ expect, onTestFinished }) => {
+    const { timings } = await scenario({ expect, cleanup: cleanupOf(onTestFinished) }, () => single());
     console.log('redis restarted empty:', timings);
   }, 180_000);
 
-  it('a Sentinel primary SIGKILLed (the replica promoted)', async () => {
-    const { timings } = await scenario(() => sentinel());
+  it('a Sentinel primary SIGKILLed (the replica promoted)', async ({ expect, onTestFinished }) => {
+    const { timings } = await scenario({ expect, cleanup: cleanupOf(onTestFinished) }, () => sentinel(expect));
     console.log('sentinel failover:', timings);
   }, 180_000);
 
-  it('a Redis Cluster primary holding the channels SIGKILLed (its replica promoted)', async () => {
-    const { timings } = await scenario((app, prefix) => cluster(app.id, prefix, 'channels'));
+  it('a Redis Cluster primary holding the channels SIGKILLed (its replica promoted)', async ({ expect, onTestFinished }) => {
+    const { timings } = await scenario({ expect, cleanup: cleanupOf(onTestFinished) }, (app, prefix) => cluster(expect, app.id, prefix, 'channels'));
     console.log('cluster failover (channels):', timings);
   }, 180_000);
 
-  it("a Redis Cluster primary holding the worker's own keys SIGKILLed (its replica promoted)", async () => {
-    const { timings } = await scenario((app, prefix) => cluster(app.id, prefix, 'worker keys'));
+  it("a Redis Cluster primary holding the worker's own keys SIGKILLed (its replica promoted)", async ({ expect, onTestFinished }) => {
+    const { timings } = await scenario({ expect, cleanup: cleanupOf(onTestFinished) }, (app, prefix) => cluster(expect, app.id, prefix, 'worker keys'));
     console.log('cluster failover (worker keys):', timings);
   }, 180_000);
 });

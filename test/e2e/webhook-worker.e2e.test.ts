@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import Pusher from 'pusher';
 import { RedisKeys } from '@herald/broker';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, type ExpectStatic, it, type OnTestFinishedHandler } from 'vitest';
 import {
   type NodeHandle,
   randomTestApp,
   RawClient,
-  redisAndNodes,
+  redisPerFile,
   startNode,
   startRedis,
   startWebhookReceiver,
@@ -18,9 +18,28 @@ import {
 const names = (events: WebhookEventRecord[], channel?: string) =>
   events.filter((e) => channel === undefined || e.channel === channel).map((e) => (e.user_id ? `${e.name}:${e.user_id}` : String(e.name)));
 
-describe('webhook worker (clustered webhooks from Redis)', () => {
-  const fx = redisAndNodes();
-  const { nodes: procs, raws } = fx;
+/**
+ * The processes and sockets of one test, closed and SIGKILLed once it finished, and its context's
+ * `expect`: the tests of a file run concurrently.
+ */
+interface Scope {
+  expect: ExpectStatic;
+  procs: NodeHandle[];
+  raws: RawClient[];
+}
+function scopeOf({ expect, onTestFinished }: { expect: ExpectStatic; onTestFinished: (fn: OnTestFinishedHandler) => void }): Scope {
+  const scope: Scope = { expect, procs: [], raws: [] };
+  onTestFinished(async () => {
+    for (const r of scope.raws.splice(0)) await r[Symbol.asyncDispose]();
+    await Promise.all(scope.procs.splice(0).map((n) => n.kill('SIGKILL')));
+  });
+  return scope;
+}
+
+// Each test has its own key prefix, gateways, workers and receiver on the file's redis-server, and
+// spends its time waiting out the webhook delay, leases and retries: they run side by side.
+describe.concurrent('webhook worker (clustered webhooks from Redis)', () => {
+  const fx = redisPerFile();
   let redis: Redis | undefined;
   afterAll(() => redis?.disconnect());
   /** Names of the decided events of `channel` waiting in the outbox stream (entries leave it once delivered). */
@@ -33,7 +52,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
       .map((e) => e.name);
   };
 
-  async function cluster(opts: { gateways?: number; workers?: number; env?: Record<string, string>; app?: TestApp; hookUrl: string }) {
+  async function cluster({ procs }: Scope, opts: { gateways?: number; workers?: number; env?: Record<string, string>; app?: TestApp; hookUrl: string }) {
     const app = opts.app!;
     const prefix = uniquePrefix();
     const env = { PUSH_WEBHOOK_URL: opts.hookUrl, PUSH_WEBHOOK_DELAY_MS: '1000', PUSH_NODE_LEASE_MS: '2000', ...opts.env };
@@ -58,7 +77,7 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
       sdk: (n: NodeHandle) => new Pusher({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(n.apiPort), useTLS: false }),
     };
   }
-  const raw = async (app: TestApp, n: NodeHandle) => {
+  const raw = async ({ raws }: Scope, app: TestApp, n: NodeHandle) => {
     const r = await RawClient.established({ wsPort: n.wsPort, app });
     raws.push(r);
     return r;
@@ -67,37 +86,39 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
     const { auth } = c.sdk(n).authorizeChannel(r.socketId, channel, { user_id: user });
     return r.subscribe(channel, { auth, channel_data: JSON.stringify({ user_id: user }) });
   };
-  const close = async (r: RawClient) => {
+  const close = async ({ raws }: Scope, r: RawClient) => {
     await r[Symbol.asyncDispose]();
     raws.splice(raws.indexOf(r), 1);
   };
 
-  it('sends one occupied and one vacated per real transition, nothing for a reload, members once per user across nodes', async () => {
+  it('sends one occupied and one vacated per real transition, nothing for a reload, members once per user across nodes', async (ctx) => {
+    const sc = scopeOf(ctx);
+    const { expect } = sc;
     const app = randomTestApp();
     const rx = await startWebhookReceiver(app);
     try {
       // The reload below must fit in the debounce delay on a busy machine: the longest Herald accepts.
       const DELAY = 3000;
-      const c = await cluster({ app, hookUrl: rx.url, env: { PUSH_WEBHOOK_DELAY_MS: String(DELAY) } });
+      const c = await cluster(sc, { app, hookUrl: rx.url, env: { PUSH_WEBHOOK_DELAY_MS: String(DELAY) } });
       const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
-      const a = await raw(app, g0);
+      const a = await raw(sc, app, g0);
       await a.subscribe('user-1');
       await expect.poll(() => names(rx.events(), 'user-1')).toEqual(['channel_occupied']);
       // A page reload: leave and come back (on another node) within the window.
       const leftAt = Date.now();
-      await close(a);
-      const b = await raw(app, g1);
+      await close(sc, a);
+      const b = await raw(sc, app, g1);
       await b.subscribe('user-1');
       expect(Date.now() - leftAt, 'the reload took longer than the delay: this run proves nothing').toBeLessThan(DELAY);
       // The same user on two nodes of a presence channel.
-      const p1 = await raw(app, g0);
-      const p2 = await raw(app, g1);
+      const p1 = await raw(sc, app, g0);
+      const p2 = await raw(sc, app, g1);
       await joinPresence(c, g0, p1, 'presence-room', 'alice');
       await joinPresence(c, g1, p2, 'presence-room', 'alice');
       await expect.poll(() => names(rx.events(), 'presence-room')).toEqual(['channel_occupied', 'member_added:alice']);
-      await close(p1);
-      await close(p2);
-      await close(b);
+      await close(sc, p1);
+      await close(sc, p2);
+      await close(sc, b);
       await expect.poll(() => names(rx.events(), 'user-1')).toEqual(['channel_occupied', 'channel_vacated']);
       await expect
         .poll(() => names(rx.events(), 'presence-room'))
@@ -108,15 +129,17 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
     }
   });
 
-  it('reports the members and channels of a SIGKILLed gateway within the lease bound plus the delay', async () => {
+  it('reports the members and channels of a SIGKILLed gateway within the lease bound plus the delay', async (ctx) => {
+    const sc = scopeOf(ctx);
+    const { expect } = sc;
     const app = randomTestApp();
     const rx = await startWebhookReceiver(app);
     try {
-      const c = await cluster({ app, hookUrl: rx.url });
+      const c = await cluster(sc, { app, hookUrl: rx.url });
       const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
-      const stay = await raw(app, g0);
+      const stay = await raw(sc, app, g0);
       await joinPresence(c, g0, stay, 'presence-crash', 'stayer');
-      const doomed = await raw(app, g1);
+      const doomed = await raw(sc, app, g1);
       await joinPresence(c, g1, doomed, 'presence-crash', 'doomed');
       await doomed.subscribe('only-on-g1');
       await expect.poll(() => names(rx.events(), 'only-on-g1')).toEqual(['channel_occupied']);
@@ -135,24 +158,26 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
     }
   });
 
-  it('loses nothing and sends nothing twice when the worker is SIGKILLed mid-stream and restarted', async () => {
+  it('loses nothing and sends nothing twice when the worker is SIGKILLed mid-stream and restarted', async (ctx) => {
+    const sc = scopeOf(ctx);
+    const { expect } = sc;
     const app = randomTestApp();
     const rx = await startWebhookReceiver(app);
     try {
-      const c = await cluster({ app, hookUrl: rx.url, env: { PUSH_WEBHOOK_CLAIM_MS: '2000' } });
+      const c = await cluster(sc, { app, hookUrl: rx.url, env: { PUSH_WEBHOOK_CLAIM_MS: '2000' } });
       const [g0] = c.gateways as [NodeHandle];
       const clients: RawClient[] = [];
       for (let i = 0; i < 10; i++) {
-        const r = await raw(app, g0);
+        const r = await raw(sc, app, g0);
         await r.subscribe(`ch-${i}`);
         clients.push(r);
       }
       await expect.poll(() => rx.events().length).toBe(10);
       // Kill the worker, change the world while it is away, restart it.
       await c.workers[0]!.kill('SIGKILL');
-      for (let i = 0; i < 5; i++) await close(clients[i]!);
+      for (let i = 0; i < 5; i++) await close(sc, clients[i]!);
       for (let i = 10; i < 13; i++) {
-        const r = await raw(app, g0);
+        const r = await raw(sc, app, g0);
         await r.subscribe(`ch-${i}`);
       }
       await c.startWorker(0);
@@ -170,22 +195,24 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
     }
   });
 
-  it('two workers at once: every transition is sent once', async () => {
+  it('two workers at once: every transition is sent once', async (ctx) => {
+    const sc = scopeOf(ctx);
+    const { expect } = sc;
     const app = randomTestApp();
     const rx = await startWebhookReceiver(app);
     try {
-      const c = await cluster({ app, hookUrl: rx.url, workers: 2 });
+      const c = await cluster(sc, { app, hookUrl: rx.url, workers: 2 });
       const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
       const rs: RawClient[] = [];
       for (let i = 0; i < 8; i++) {
-        const r = await raw(app, i % 2 ? g1 : g0);
+        const r = await raw(sc, app, i % 2 ? g1 : g0);
         await r.subscribe(`two-${i}`);
         await joinPresence(c, i % 2 ? g1 : g0, r, 'presence-two', `u${i}`);
         rs.push(r);
       }
       // Everyone was reported (a join and leave inside the delay would rightly send nothing)...
       await expect.poll(() => rx.events().length).toBe(8 + 1 + 8);
-      for (const r of rs.slice(0, 4)) await close(r);
+      for (const r of rs.slice(0, 4)) await close(sc, r);
       await expect.poll(() => rx.events().length).toBe(8 + 1 + 8 + 4 + 4);
       for (let i = 0; i < 8; i++) expect(names(rx.events(), `two-${i}`)).toEqual(i < 4 ? ['channel_occupied', 'channel_vacated'] : ['channel_occupied']);
       const pres = names(rx.events(), 'presence-two');
@@ -199,18 +226,20 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
     }
   });
 
-  it('receiver down for a while: everything arrives afterwards, in order per channel', async () => {
+  it('receiver down for a while: everything arrives afterwards, in order per channel', async (ctx) => {
+    const sc = scopeOf(ctx);
+    const { expect } = sc;
     const app = randomTestApp();
     const rx = await startWebhookReceiver(app);
     try {
       rx.setMode('down');
-      const c = await cluster({ app, hookUrl: rx.url });
+      const c = await cluster(sc, { app, hookUrl: rx.url });
       const [g0] = c.gateways as [NodeHandle];
-      const r = await raw(app, g0);
+      const r = await raw(sc, app, g0);
       await r.subscribe('flappy');
       // occupied decided (after the delay) while the receiver is down, then vacated behind it (were fixed 1.5 s sleeps)
       await expect.poll(() => outboxNames(c.prefix, 'flappy')).toEqual(['channel_occupied']);
-      await close(r);
+      await close(sc, r);
       await expect.poll(() => outboxNames(c.prefix, 'flappy')).toEqual(['channel_occupied', 'channel_vacated']);
       expect(rx.events()).toEqual([]);
       rx.setMode('up');
@@ -220,16 +249,18 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
     }
   });
 
-  it('receiver never up: dead-lettered, listed, then replayed on request', async () => {
+  it('receiver never up: dead-lettered, listed, then replayed on request', async (ctx) => {
+    const sc = scopeOf(ctx);
+    const { expect } = sc;
     const app = randomTestApp();
     const rx = await startWebhookReceiver(app);
     try {
       rx.setMode('down');
       const admin = { authorization: 'Bearer e2e-admin-token-0123456789' };
-      const c = await cluster({ app, hookUrl: rx.url, env: { PUSH_WEBHOOK_RETRY_WINDOW_MS: '1500', PUSH_ADMIN_TOKEN: 'e2e-admin-token-0123456789' } });
+      const c = await cluster(sc, { app, hookUrl: rx.url, env: { PUSH_WEBHOOK_RETRY_WINDOW_MS: '1500', PUSH_ADMIN_TOKEN: 'e2e-admin-token-0123456789' } });
       const [g0] = c.gateways as [NodeHandle];
       const w = c.workers[0]!;
-      const r = await raw(app, g0);
+      const r = await raw(sc, app, g0);
       await r.subscribe('dead-end');
       const dead = async () =>
         (
@@ -257,14 +288,16 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
     }
   });
 
-  it('client events and cache misses from gateways are delivered by the worker', async () => {
+  it('client events and cache misses from gateways are delivered by the worker', async (ctx) => {
+    const sc = scopeOf(ctx);
+    const { expect } = sc;
     const app = randomTestApp();
     const rx = await startWebhookReceiver(app);
     try {
-      const c = await cluster({ app, hookUrl: rx.url });
+      const c = await cluster(sc, { app, hookUrl: rx.url });
       const [g0, g1] = c.gateways as [NodeHandle, NodeHandle];
-      const a = await raw(app, g0);
-      const b = await raw(app, g1);
+      const a = await raw(sc, app, g0);
+      const b = await raw(sc, app, g1);
       for (const r of [a, b]) {
         const { auth } = c.sdk(g0).authorizeChannel(r.socketId, 'private-chat');
         await r.subscribe('private-chat', { auth });
@@ -283,17 +316,21 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
     }
   });
 
-  it('refuses to start when CONFIG is forbidden, saying which flags to set', async () => {
+  it('refuses to start when CONFIG is forbidden, saying which flags to set', async (ctx) => {
+    const sc = scopeOf(ctx);
+    const { expect } = sc;
     await using locked = await startRedis({ args: ['--rename-command', 'CONFIG', '""'] });
     const app = randomTestApp();
     const w = await startNode({ app, redisUrl: locked.url, prefix: uniquePrefix(), role: 'worker', waitReady: false });
-    procs.push(w);
+    sc.procs.push(w);
     expect(await w.exited).toBe(1);
     expect(w.output()).toMatch(/notify-keyspace-events/);
     expect(w.output()).toMatch(/Khg/);
   });
 
-  it('works when the flags are already configured and CONFIG is forbidden', async () => {
+  it('works when the flags are already configured and CONFIG is forbidden', async (ctx) => {
+    const sc = scopeOf(ctx);
+    const { expect } = sc;
     await using locked = await startRedis({ args: ['--notify-keyspace-events', 'Khg', '--rename-command', 'CONFIG', '""'] });
     const app = randomTestApp();
     const rx = await startWebhookReceiver(app);
@@ -301,10 +338,10 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
       const prefix = uniquePrefix();
       const env = { PUSH_WEBHOOK_URL: rx.url, PUSH_WEBHOOK_DELAY_MS: '1000' };
       const g = await startNode({ app, redisUrl: locked.url, prefix, env });
-      procs.push(g);
+      sc.procs.push(g);
       // CONFIG GET is refused too: the worker cannot check, and says so instead of guessing.
       const w = await startNode({ app, redisUrl: locked.url, prefix, env, role: 'worker', waitReady: false });
-      procs.push(w);
+      sc.procs.push(w);
       expect(await w.exited).toBe(1);
       expect(w.output()).toMatch(/notify-keyspace-events/);
     } finally {
@@ -313,8 +350,9 @@ describe('webhook worker (clustered webhooks from Redis)', () => {
   });
 });
 
-describe('webhook worker on Redis Cluster', () => {
-  it('listens on every primary: occupancy on channels of every shard is reported', async () => {
+// Concurrent with the tests above: its own Redis Cluster, nodes and receiver.
+describe.concurrent('webhook worker on Redis Cluster', () => {
+  it('listens on every primary: occupancy on channels of every shard is reported', async ({ expect }) => {
     const { startRedisCluster } = await import('@herald/test-support');
     await using rc = await startRedisCluster();
     const app = randomTestApp();

@@ -4,7 +4,7 @@
  * console closes and when its node dies without closing; a sink without a subscriber (the webhook
  * worker's) follows the flag too.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import {
   RedisDebugBus,
   RedisKeys,
@@ -53,7 +53,9 @@ const topologies: [string, () => Promise<{ opts: RedisConnectOptions; stop: () =
   ],
 ];
 
-describe.each(topologies)('RedisDebugBus on %s', (_, start) => {
+// Each topology has its own Redis, and each test its own key prefix and buses; they wait on Redis
+// round trips and the flags' refresh and expiry: all run side by side, with their context's expect.
+describe.concurrent.each(topologies)('RedisDebugBus on %s', (_, start) => {
   let redis: { opts: RedisConnectOptions; stop: () => Promise<void> };
   const buses: RedisDebugBus[] = [];
   beforeAll(async () => {
@@ -77,7 +79,7 @@ describe.each(topologies)('RedisDebugBus on %s', (_, start) => {
     return bus;
   };
 
-  it('a console on one node turns recording on in the other, whose records (and skipped counts) reach it; closing turns it off', async () => {
+  it('a console on one node turns recording on in the other, whose records (and skipped counts) reach it; closing turns it off', async ({ expect }) => {
     const prefix = uniquePrefix();
     const a = await node('gw-a', prefix);
     const b = await node('gw-b', prefix, 5);
@@ -127,7 +129,7 @@ describe.each(topologies)('RedisDebugBus on %s', (_, start) => {
     expect(b.published).toBe(published);
   });
 
-  it('two consoles on two nodes: the flag stays while either is open', async () => {
+  it('two consoles on two nodes: the flag stays while either is open', async ({ expect }) => {
     const prefix = uniquePrefix();
     const a = await node('gw-a', prefix);
     const b = await node('gw-b', prefix);
@@ -150,7 +152,7 @@ describe.each(topologies)('RedisDebugBus on %s', (_, start) => {
     await expect.poll(() => c.watching('app1')).toBe(false);
   });
 
-  it('a sink on an existing connection (the webhook worker) learns of a console without a subscriber, and its records reach it', async () => {
+  it('a sink on an existing connection (the webhook worker) learns of a console without a subscriber, and its records reach it', async ({ expect }) => {
     const prefix = uniquePrefix();
     const a = await node('gw-a', prefix);
     const conn = createRedisConnections(redis.opts, () => undefined);
@@ -183,7 +185,7 @@ describe.each(topologies)('RedisDebugBus on %s', (_, start) => {
     }
   });
 
-  it('the flag of a console whose node died without closing clears once it expires', async () => {
+  it('the flag of a console whose node died without closing clears once it expires', async ({ expect }) => {
     const prefix = uniquePrefix();
     const b = await node('gw-b', prefix);
     const conn = createRedisConnections(redis.opts, () => undefined);

@@ -306,10 +306,11 @@ describe('ping/pong', () => {
   });
 });
 
-describe('server-side inactivity (activityTimeout 1 s, sweep 200 ms, pong wait 500 ms)', () => {
+// Each test has its own gateway and waits out the activity timeout and a pong wait: side by side.
+describe.concurrent('server-side inactivity (activityTimeout 1 s, sweep 200 ms, pong wait 500 ms)', () => {
   const shortTimers = { activityTimeout: 1, timers: { sweepMs: 200, pongWaitMs: 500 } };
 
-  it('pings a silent client with {"event":"pusher:ping","data":"{}"}, then sends pusher:error 4201 and closes 4201', async () => {
+  it('pings a silent client with {"event":"pusher:ping","data":"{}"}, then sends pusher:error 4201 and closes 4201', async ({ expect }) => {
     await using t = await startTestGateway(shortTimers);
     await using c = await RawClient.established(t);
     const connectedAt = Date.now();
@@ -324,7 +325,7 @@ describe('server-side inactivity (activityTimeout 1 s, sweep 200 ms, pong wait 5
     ]);
   });
 
-  it('keeps a client that answers each server ping with pusher:pong', async () => {
+  it('keeps a client that answers each server ping with pusher:pong', async ({ expect }) => {
     await using t = await startTestGateway(shortTimers);
     await using c = await RawClient.established(t);
     c.ws.on('message', (buf) => {
@@ -334,10 +335,10 @@ describe('server-side inactivity (activityTimeout 1 s, sweep 200 ms, pong wait 5
     // client outlived the 500 ms pong wait of the first one.
     await expect.poll(() => c.events('pusher:ping').length).toBeGreaterThanOrEqual(3);
     expect(c.events('pusher:error')).toEqual([]);
-    await expectOpen(c);
+    await expectOpen(c, expect);
   });
 
-  it('never pings or closes a client that keeps sending pusher:ping', async () => {
+  it('never pings or closes a client that keeps sending pusher:ping', async ({ expect }) => {
     await using t = await startTestGateway(shortTimers);
     await using clock = await silentClock(t);
     await using c = await RawClient.established(t);
@@ -351,10 +352,10 @@ describe('server-side inactivity (activityTimeout 1 s, sweep 200 ms, pong wait 5
     expect(c.events('pusher:ping')).toEqual([]);
     expect(c.events('pusher:error')).toEqual([]);
     expect(c.events('pusher:pong').length).toBeGreaterThan(5);
-    await expectOpen(c);
+    await expectOpen(c, expect);
   });
 
-  it('counts any frame (not only pings) as activity', async () => {
+  it('counts any frame (not only pings) as activity', async ({ expect }) => {
     await using t = await startTestGateway(shortTimers);
     await using clock = await silentClock(t);
     await using c = await RawClient.established(t);
@@ -366,7 +367,7 @@ describe('server-side inactivity (activityTimeout 1 s, sweep 200 ms, pong wait 5
       clearInterval(timer);
     }
     expect(c.events('pusher:ping')).toEqual([]);
-    await expectOpen(c);
+    await expectOpen(c, expect);
   });
 });
 

@@ -11,7 +11,7 @@
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Pusher from 'pusher';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, type ExpectStatic, it } from 'vitest';
 import { RawClient, startTestGateway, startWebhookReceiver, type TestGateway, type WebhookReceiver } from '@herald/test-support';
 
 const DELAY = 1000;
@@ -96,11 +96,13 @@ async function leave(c: RawClient): Promise<number> {
 /**
  * Occupies a fresh channel (presence by default, so that it passes prefix filters too) and waits until its
  * occupied webhook reached every receiver, plus a margin: everything due before it has arrived by then.
+ * `expect` is the test's own (its context's): the tests run concurrently.
  * The margin covers only the order of two POSTs sent one after the other (batches are delivered
  * concurrently, without an ordering guarantee), not any timer. A receiver given as `[rx, name]` gets
  * the occupied event under that name (a webman target: `channel_added`).
  */
 async function marker(
+  expect: ExpectStatic,
   t: Pick<TestGateway, 'wsPort'>,
   app: Creds,
   receivers: (Rx | [Rx, string])[],
@@ -126,8 +128,10 @@ const rawNames = (rawHeaders: string[]) => rawHeaders.filter((_, i) => i % 2 ===
 
 // ---------------------------------------------------------------------------------------------------------------
 
-describe('webhooks: embedded single node', () => {
-  it('channel_occupied after ≥ 1 s, channel_vacated ≥ 1 s after the leave, each once, signed and well-formed', async () => {
+// Each test has its own gateway, app and receivers, and spends its time waiting out debounce delays
+// and backoffs: they run side by side (vitest's maxConcurrency at once) rather than one by one.
+describe.concurrent('webhooks: embedded single node', () => {
+  it('channel_occupied after ≥ 1 s, channel_vacated ≥ 1 s after the leave, each once, signed and well-formed', async ({ expect }) => {
     const app = creds('basic');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -148,7 +152,7 @@ describe('webhooks: embedded single node', () => {
     expect(vacatedAt - leftAt).toBeGreaterThanOrEqual(DELAY - EARLY_SLACK);
     expect(vacatedAt - leftAt).toBeLessThanOrEqual(LATE_BOUND);
 
-    await using m = await marker(t, app, [rx], { presence: false });
+    await using m = await marker(expect, t, app, [rx], { presence: false });
     expect(forChannel(rx, channel)).toEqual([
       { name: 'channel_occupied', channel },
       { name: 'channel_vacated', channel },
@@ -172,7 +176,7 @@ describe('webhooks: embedded single node', () => {
     }
   });
 
-  it('page reload (leave and come back within the delay) sends no vacated and no second occupied', async () => {
+  it('page reload (leave and come back within the delay) sends no vacated and no second occupied', async ({ expect }) => {
     const app = creds('reload');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: LONG_DELAY });
@@ -187,12 +191,12 @@ describe('webhooks: embedded single node', () => {
     await subscribeOk(second, channel);
     expect(Date.now() - leftAt, 'the reload took longer than the delay: this run proves nothing').toBeLessThan(LONG_DELAY);
 
-    await using m = await marker(t, app, [rx], { marginMs: 600 });
+    await using m = await marker(expect, t, app, [rx], { marginMs: 600 });
     expect(forChannel(rx, channel)).toEqual([{ name: 'channel_occupied', channel }]);
     expect(rx.delivered().every((r) => r.valid)).toBe(true);
   });
 
-  it('a channel subscribed and left within the delay never produces any webhook', async () => {
+  it('a channel subscribed and left within the delay never produces any webhook', async ({ expect }) => {
     const app = creds('blip');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: LONG_DELAY });
@@ -205,11 +209,11 @@ describe('webhooks: embedded single node', () => {
     const leftAt = await leave(c);
     expect(leftAt - subscribedAt, 'the visit took longer than the delay: this run proves nothing').toBeLessThan(LONG_DELAY);
 
-    await using m = await marker(t, app, [rx], { marginMs: 600 });
+    await using m = await marker(expect, t, app, [rx], { marginMs: 600 });
     expect(forChannel(rx, channel)).toEqual([]);
   });
 
-  it('two sockets on one channel: vacated only after the second one leaves', async () => {
+  it('two sockets on one channel: vacated only after the second one leaves', async ({ expect }) => {
     const app = creds('duo');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -223,7 +227,7 @@ describe('webhooks: embedded single node', () => {
 
     await leave(a);
     {
-      await using m = await marker(t, app, [rx]);
+      await using m = await marker(expect, t, app, [rx]);
       expect(forChannel(rx, channel)).toEqual([{ name: 'channel_occupied', channel }]);
     }
 
@@ -232,14 +236,14 @@ describe('webhooks: embedded single node', () => {
     const dt = arrivals(rx, 'channel_vacated', channel)[0]! - leftAt;
     expect(dt).toBeGreaterThanOrEqual(DELAY - EARLY_SLACK);
     expect(dt).toBeLessThanOrEqual(LATE_BOUND);
-    await using m2 = await marker(t, app, [rx]);
+    await using m2 = await marker(expect, t, app, [rx]);
     expect(forChannel(rx, channel)).toEqual([
       { name: 'channel_occupied', channel },
       { name: 'channel_vacated', channel },
     ]);
   });
 
-  it('presence: member_added once per user (two connections of one user), member_removed after its last connection leaves', async () => {
+  it('presence: member_added once per user (two connections of one user), member_removed after its last connection leaves', async ({ expect }) => {
     const app = creds('presence');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -258,7 +262,7 @@ describe('webhooks: embedded single node', () => {
 
     await leave(tab1); // user 42 still has tab2
     {
-      await using m = await marker(t, app, [rx]);
+      await using m = await marker(expect, t, app, [rx]);
       expect(matching(rx, 'member_added', channel)).toEqual([
         { name: 'member_added', channel, user_id: '42' },
         { name: 'member_added', channel, user_id: 'u-2' },
@@ -277,14 +281,14 @@ describe('webhooks: embedded single node', () => {
 
     await leave(other);
     await expect.poll(() => matching(rx, 'channel_vacated', channel).length, POLL).toBe(1);
-    await using m2 = await marker(t, app, [rx]);
+    await using m2 = await marker(expect, t, app, [rx]);
     expect(matching(rx, 'member_removed', channel).map((e) => e.user_id)).toEqual(['42', 'u-2']);
     expect(matching(rx, 'member_added', channel)).toHaveLength(2);
     expect(matching(rx, 'channel_occupied', channel)).toHaveLength(1);
     expect(rx.delivered().every((r) => r.valid)).toBe(true);
   });
 
-  it('presence page reload: the only connection of a user leaves and the user is back within the delay → no member webhooks', async () => {
+  it('presence page reload: the only connection of a user leaves and the user is back within the delay → no member webhooks', async ({ expect }) => {
     const app = creds('preload');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: LONG_DELAY });
@@ -299,7 +303,7 @@ describe('webhooks: embedded single node', () => {
     await joinPresence(after, sdk, channel, 'ann');
     expect(Date.now() - leftAt, 'the reload took longer than the delay: this run proves nothing').toBeLessThan(LONG_DELAY);
 
-    await using m = await marker(t, app, [rx], { marginMs: 600 });
+    await using m = await marker(expect, t, app, [rx], { marginMs: 600 });
     expect(forChannel(rx, channel)).toEqual(
       expect.arrayContaining([
         { name: 'channel_occupied', channel },
@@ -309,7 +313,7 @@ describe('webhooks: embedded single node', () => {
     expect(forChannel(rx, channel)).toHaveLength(2);
   });
 
-  it('client_event on a private channel: channel, event, data as a string, sender socket_id', async () => {
+  it('client_event on a private channel: channel, event, data as a string, sender socket_id', async ({ expect }) => {
     const app = creds('cev');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -331,7 +335,7 @@ describe('webhooks: embedded single node', () => {
     expect(rx.delivered().every((r) => r.valid)).toBe(true);
   });
 
-  it('client_event on a presence channel also carries the sender user_id', async () => {
+  it('client_event on a presence channel also carries the sender user_id', async ({ expect }) => {
     const app = creds('cevp');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -356,7 +360,7 @@ describe('webhooks: embedded single node', () => {
     });
   });
 
-  it('cache_miss: one webhook for an empty cache channel, also with two quick subscribers', async () => {
+  it('cache_miss: one webhook for an empty cache channel, also with two quick subscribers', async ({ expect }) => {
     const app = creds('cache');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -372,12 +376,12 @@ describe('webhooks: embedded single node', () => {
     }
     await expect.poll(() => matching(rx, 'cache_miss', channel).length, POLL).toBe(1);
 
-    await using m = await marker(t, app, [rx]);
+    await using m = await marker(expect, t, app, [rx]);
     expect(matching(rx, 'cache_miss', channel)).toEqual([{ name: 'cache_miss', channel }]);
     expect(rx.delivered().every((r) => r.valid)).toBe(true);
   });
 
-  it('batching: channels occupied at the same moment arrive in one POST', async () => {
+  it('batching: channels occupied at the same moment arrive in one POST', async ({ expect }) => {
     const app = creds('batch');
     await using rx = await startWebhookReceiver(sdkOf(app));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -397,7 +401,7 @@ describe('webhooks: embedded single node', () => {
     expect(new Set(posts[0]!.body.events.map((e) => e.channel))).toEqual(new Set(channels));
   });
 
-  it('filters: per-target event types and channel prefix; a webman target gets webman names', async () => {
+  it('filters: per-target event types and channel prefix; a webman target gets webman names', async ({ expect }) => {
     const app = creds('filters');
     const sdk = sdkOf(app);
     await using rxTypes = await startWebhookReceiver(sdk);
@@ -442,7 +446,7 @@ describe('webhooks: embedded single node', () => {
     await expect.poll(() => matching(rxWebman, 'channel_removed').length, POLL).toBe(2);
     await expect.poll(() => matching(rxWebman, 'user_removed', pres).length, POLL).toBe(2);
     // anything else the scenario caused has arrived by the marker's occupied (its own events are filtered out below)
-    await using m = await marker(t, app, [rxTypes, rxPrefix, [rxWebman, 'channel_added']]);
+    await using m = await marker(expect, t, app, [rxTypes, rxPrefix, [rxWebman, 'channel_added']]);
     const notMarker = (e: Ev) => !String(e.channel).startsWith('presence-marker-');
 
     // events filter: only occupancy, both channels
@@ -475,7 +479,7 @@ describe('webhooks: embedded single node', () => {
     }
   });
 
-  it('retries: 500, 500, then 200 → delivered once, same X-Herald-Webhook-Id and body on every attempt', async () => {
+  it('retries: 500, 500, then 200 → delivered once, same X-Herald-Webhook-Id and body on every attempt', async ({ expect }) => {
     const app = creds('retry');
     await using rx = await startWebhookReceiver(sdkOf(app), (n) => (n < 2 ? 500 : 200));
     await using t = await startTestGateway({ apps: [{ ...app, webhooks: [{ url: rx.url }] }], webhookDelayMs: DELAY });
@@ -501,12 +505,12 @@ describe('webhooks: embedded single node', () => {
     expect(same[2]!.at - same[1]!.at).toBeGreaterThanOrEqual(1400);
 
     // nothing more for this batch once it got its 2xx
-    await using m = await marker(t, app, [rx]);
+    await using m = await marker(expect, t, app, [rx]);
     expect(rx.requests.filter((a) => a.headers['x-herald-webhook-id'] === id)).toHaveLength(3);
     expect(matching(rx, 'channel_occupied', channel)).toHaveLength(1);
   });
 
-  it('a receiver holding its answers does not hold sockets up', async () => {
+  it('a receiver holding its answers does not hold sockets up', async ({ expect }) => {
     const app = creds('slow');
     // The receiver answers only when the test says so: socket traffic is checked while a webhook POST is
     // certainly pending, however long the machine takes (a fixed 3 s hold raced the ten triggers below).
@@ -538,7 +542,7 @@ describe('webhooks: embedded single node', () => {
     expect(rx.requests.every((a) => a.valid)).toBe(true);
   });
 
-  it('multiple apps: app B webhooks go to B URL signed with B secret, never to A', async () => {
+  it('multiple apps: app B webhooks go to B URL signed with B secret, never to A', async ({ expect }) => {
     const a = creds('appa');
     const b = creds('appb');
     await using rxA = await startWebhookReceiver(sdkOf(a));
@@ -559,8 +563,8 @@ describe('webhooks: embedded single node', () => {
     await subscribeOk(ca, chA);
     await expect.poll(() => matching(rxB, 'channel_occupied', chB).length, POLL).toBe(1);
     await expect.poll(() => matching(rxA, 'channel_occupied', chA).length, POLL).toBe(1);
-    await using mA = await marker(t, a, [rxA]);
-    await using mB = await marker(t, b, [rxB]);
+    await using mA = await marker(expect, t, a, [rxA]);
+    await using mB = await marker(expect, t, b, [rxB]);
 
     expect(matching(rxA, 'channel_occupied', chB)).toEqual([]);
     expect(matching(rxB, 'channel_occupied', chA)).toEqual([]);
@@ -576,7 +580,7 @@ describe('webhooks: embedded single node', () => {
     }
   });
 
-  it("the gateway's close() flushes a pending channel_vacated", async () => {
+  it("the gateway's close() flushes a pending channel_vacated", async ({ expect }) => {
     const app = creds('flush');
     await using rx = await startWebhookReceiver(sdkOf(app));
     // A delay that close() on a busy machine cannot take, so that a close waiting out the timer is told

@@ -1,9 +1,12 @@
-import { expect } from 'vitest';
+import { expect as globalExpect, type ExpectStatic } from 'vitest';
 import WebSocket from 'ws';
 import type { RawClient } from './raw-client.js';
 
-/** The socket is still open and answers: a ping gets a pong, and no close code was seen. */
-export async function expectOpen(c: RawClient): Promise<void> {
+/**
+ * The socket is still open and answers: a ping gets a pong, and no close code was seen. A test that
+ * runs concurrently passes its context's `expect`.
+ */
+export async function expectOpen(c: RawClient, expect: ExpectStatic = globalExpect): Promise<void> {
   expect(c.ws.readyState).toBe(WebSocket.OPEN);
   const mark = c.frames.length;
   c.send({ event: 'pusher:ping', data: {} });
