@@ -92,8 +92,20 @@ async function waitReady(proc, url, what) {
   );
 }
 
+/**
+ * The environment of a server under test: nothing of the bench's own but PATH and HOME. Node
+ * options for the servers (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile them) are given
+ * as HERALD_BENCH_SERVER_NODE_OPTIONS.
+ */
 function baseEnv(extra) {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', NODE_ENV: 'production', ...extra };
+  const nodeOptions = process.env.HERALD_BENCH_SERVER_NODE_OPTIONS;
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME ?? '/root',
+    NODE_ENV: 'production',
+    ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+    ...extra,
+  };
   return env;
 }
 
