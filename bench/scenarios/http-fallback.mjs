@@ -17,8 +17,8 @@ export default {
     'C subscribers on one channel over WebSocket, then HTTP streaming (xhr_streaming), then long polling (xhr), each on a fresh gateway; the same triggers at a fixed and at the maximum rate; server CPU per delivered message and its ratio to WebSocket in the same run',
   servers: ['herald'],
   sizes: {
-    small: { subs: 100, transports: TRANSPORTS, fixedDeliveries: 20000, phaseMs: 3000, windowDeliveries: 20000, subscriberProcs: 2 },
-    full: { subs: 1000, transports: TRANSPORTS, fixedDeliveries: 20000, phaseMs: 10000, windowDeliveries: 20000, subscriberProcs: 2 },
+    small: { subs: 100, transports: TRANSPORTS, fixedDeliveries: 20000, phaseMs: 3000, windowDeliveries: 50000, subscriberProcs: 2 },
+    full: { subs: 1000, transports: TRANSPORTS, fixedDeliveries: 20000, phaseMs: 10000, windowDeliveries: 50000, subscriberProcs: 2 },
   },
   workers: (cfg) => ({ subscribers: cfg.subscriberProcs, publishers: 1 }),
   ratioMetrics: [],
