@@ -2,7 +2,8 @@
 // transport in turn (the order rotates between runs), a fresh embedded Herald gateway, C
 // subscribers on one channel over that transport, and the same signed HTTP triggers: a fixed rate
 // of `fixedDeliveries` messages/s, then the maximum rate (closed loop, as in fanout). Each HTTP
-// row carries its ratios to the WebSocket row of the same run and phase (`vsWs`).
+// row carries its ratios to the WebSocket row of the same run and phase (`vsWs`). `--set
+// phases=["max"]` runs one of the two phases (e.g. to profile it).
 import { maxWindow, rotated, triggerPhase, tryStart } from '../lib/common.mjs';
 import { log, round, sleep } from '../lib/util.mjs';
 
@@ -79,7 +80,7 @@ export default {
         const c = await gen.connect(srv.wsUrl, C, { kind: 'single', name: CHANNEL }, { app: srv.app, transport });
         if (c.failed) ctx.note(`http-fallback ${transport}: ${c.failed} of ${C} connections failed (${c.errorText})`);
         await sleep(300);
-        for (const mode of ['fixed', 'max']) {
+        for (const mode of cfg.phases ?? ['fixed', 'max']) {
           const r = await triggerPhase(ctx, {
             target: srv,
             groups: { server: srv.pids },
