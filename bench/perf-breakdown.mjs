@@ -9,7 +9,9 @@
 //   perf script -i xs.data -F time,ip,sym | node bench/perf-breakdown.mjs
 //
 // --perf-basic-prof names JavaScript frames; a class is the first of the list below whose pattern
-// is somewhere in a sample's chain (functions V8 inlined count as their caller). uWebSockets.js
+// is somewhere in a sample's chain (functions V8 inlined count as their caller). The patterns name
+// functions, and where V8 shows an arrow function by place only, lines of the gateway's dist/ as
+// built from commit 06fc8c3: check them against another build. uWebSockets.js
 // writes with send(2) and libc's send has no frame pointer, so its kernel time is one class
 // whoever wrote (WebSocket frames, or the chunks of HTTP responses). Module loading is left out.
 import { readFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ const CLASSES = [
   ['startup (module loading)', /Module\._compile|Module\._load|compileSourceTextModule|CompileFunctionForCJSLoader/],
   ['garbage collection', /Scavenge|MarkCompact|Heap::CollectGarbage|ConcurrentMarking|MinorMarkSweep|Sweeper/],
   ['HTTP sessions: JSON-encode each frame, per subscriber (encodeFrame)', /JsonStringifier/, /hub\.js|xhr-session/],
+  ['HTTP sessions: receive requests (read, route, attach to the session)', /#receive|#post|xhr-server\.js:59:|__sys_recvfrom/],
   [
     'HTTP sessions: flush and write lines, per session (flush, framesLine, cork, write)',
     /xhr-server\.js:92|xhr-session\.js:1[0-9][0-9]|response-receiver|res_write|res_cork|framesLine|ArrayPrototypeJoin/,

@@ -1,7 +1,7 @@
-// A pusher-js-like client of the HTTP fallback transports (docs/http-fallbacks.md), shaped like a
-// `ws` WebSocket so that the generator's connection code drives it unchanged: `send(text)`,
-// `close()`, `terminate()`, `readyState`, and the events 'message' (a Buffer holding one frame),
-// 'error' and 'close' (code).
+// A pusher-js-like client of the gateway's HTTP fallback transports (packages/gateway/src/xhr/),
+// shaped like a `ws` WebSocket so that the generator's connection code drives it unchanged:
+// `send(text)`, `close()`, `terminate()`, `readyState`, and the events 'message' (a Buffer holding
+// one frame), 'error' and 'close' (code).
 //
 // As pusher-js does: the receive request is a POST to `.../{server}/{session}/xhr_streaming` (or
 // `xhr`, a long poll asked again as soon as it is answered), every send is a POST of its own to

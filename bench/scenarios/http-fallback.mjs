@@ -65,7 +65,7 @@ export default {
       const ws = agg.find((o) => o.transport === 'ws' && o.phase === r.phase && o.subscribers === r.subscribers);
       const rate = r.phase === 'fixed' ? `at ${fmt(r.triggersPerSec)} triggers/s` : 'at the maximum rate';
       out.push(
-        `- ${NAMES[r.transport]}, ${fmt(r.subscribers)} subscribers, ${rate}: ${fmt(r.cpuUsPerMsg)} µs of server CPU per delivered message against WebSocket's ${fmt(ws?.cpuUsPerMsg)} (${ratioText(r.vsWs?.cpu)} in the same run), ${fmt(r.deliveredPerSec)} deliveries/s (${ratioText(r.vsWs?.tput)}), p50 ${fmt(r.p50)} ms and p99 ${fmt(r.p99)} ms (WebSocket ${fmt(ws?.p50)} and ${fmt(ws?.p99)} ms), loss ${fmt(r.loss)}; bound: ${r.bound}.`,
+        `- ${NAMES[r.transport]}, ${fmt(r.subscribers)} subscribers, ${rate}: ${fmt(r.cpuUsPerMsg)} µs of server CPU per delivered message against WebSocket's ${fmt(ws?.cpuUsPerMsg)} (${ratioText(r.vsWs?.cpu)} in the same run), ${fmt(r.deliveredPerSec)} deliveries/s (${ratioText(r.vsWs?.tput)}), p50 ${fmt(r.p50)} ms and p99 ${fmt(r.p99)} ms (WebSocket ${fmt(ws?.p50)} and ${fmt(ws?.p99)} ms), loss ${pct(r.loss)}${r.xhrRenewals ? ` (${fmt(r.xhrRenewals)} streams renewed past 256 KB)` : ''}; bound: ${r.bound}.`,
       );
     }
     return out;
@@ -119,4 +119,5 @@ function fmt(v) {
   return String(Math.round(v * 100) / 100);
 }
 
+const pct = (v) => (typeof v === 'number' ? `${fmt(v * 100)} %` : '–');
 const ratioText = (v) => (v === null || v === undefined ? '–' : `${fmt(v)}×`);
