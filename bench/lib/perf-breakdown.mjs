@@ -12,8 +12,8 @@
 //
 // --perf-basic-prof names JavaScript frames; a class is the first of the list below whose pattern
 // is somewhere in a sample's chain (functions V8 inlined count as their caller). The patterns name
-// functions, and where V8 shows an arrow function by place only, lines of the gateway's dist/ as
-// built from commit 06fc8c3: check them against another build. uWebSockets.js writes with send(2)
+// functions and files of the gateway's dist/ (commits 06fc8c3 to e499eb6): check them against
+// another build's `perf script` before trusting its classes. uWebSockets.js writes with send(2)
 // and libc's send has no frame pointer, so its kernel time is one class whoever wrote (WebSocket
 // frames, or the chunks of HTTP responses). Module loading is left out.
 
@@ -21,15 +21,15 @@ const CLASSES = [
   ['startup (module loading)', /Module\._compile|Module\._load|compileSourceTextModule|CompileFunctionForCJSLoader/],
   ['garbage collection', /Scavenge|MarkCompact|Heap::CollectGarbage|ConcurrentMarking|MinorMarkSweep|Sweeper/],
   ['HTTP sessions: JSON-encode each frame, per subscriber (encodeFrame)', /JsonStringifier/, /hub\.js|xhr-session/],
-  ['HTTP sessions: receive requests (read, route, attach to the session)', /#receive|#post|xhr-server\.js:59:|__sys_recvfrom/],
+  // The flush runs in the setImmediate callback of XhrServer.schedule (named by place only).
+  ['HTTP sessions: flush and write lines, per session (flush, framesLine, cork, write)', /xhr-server\.js/, /CheckImmediate|processImmediate/],
   [
     'HTTP sessions: flush and write lines, per session (flush, framesLine, cork, write)',
-    /xhr-server\.js:92|xhr-session\.js:1[0-9][0-9]|response-receiver|res_write|res_cork|framesLine|ArrayPrototypeJoin/,
+    /response-receiver|res_write|res_cork|framesLine|ArrayPrototypeJoin|JS:\S*flush /,
   ],
-  [
-    'Hub.deliver itself (for HTTP sessions: the loop over subscribers, XhrSession.send, schedule)',
-    /hub\.js:2[0-9][0-9]|xhr-session|xhr-server\.js:8[0-9]|SetPrototypeAdd/,
-  ],
+  // uWebSockets.js's HTTP handlers: receive requests and xhr_send (the REST API is Node's server).
+  ['HTTP sessions: requests (receive and xhr_send: read, route, attach)', /xhr-server\.js|#receive|#post/, /uWS::HttpResponse|__sys_recvfrom/],
+  ['Hub.deliver itself (for HTTP sessions: the loop over subscribers, XhrSession.send, schedule)', /hub\.js|xhr-session|xhr-server|SetPrototypeAdd/],
   ['WebSockets: uWebSockets.js topic publish', /deliverToWebSockets|TopicTree/],
   ['uWebSockets.js socket writes: send(2) in the kernel', /^\s*\S+ __send$/m],
   ['JIT compiler threads', /OptimizingCompileDispatcher|Maglev|Turbofan|Compiler::/],
