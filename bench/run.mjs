@@ -5,8 +5,11 @@
 //                      [--set key=value ...] [--quiet-wait SECONDS] [--fresh-soketi] [--no-save]
 //   node bench/run.mjs doc [--size small]     (rewrites docs/performance.md from bench/results/)
 //   node bench/run.mjs list
+//   perf script -F time,ip,sym | node bench/run.mjs perf-breakdown [DELIVERED]   (lib/perf-breakdown.mjs)
+//   node bench/run.mjs cpuprofile-top FILE.cpuprofile [N]                          (lib/cpuprofile-top.mjs)
 //
-// Scenarios: fanout, cluster, connections, many-channels, client-events, presence-churn, apps.
+// Scenarios: fanout, cluster, connections, many-channels, client-events, presence-churn, apps, history,
+// http-fallback.
 // Prints one JSON line per measurement on stdout, then a table (medians over runs when --runs > 1);
 // progress goes to stderr. Results are kept in bench/results/<scenario>-<size>.jsonl; fanout also
 // writes bench/results/fanout-<size>.svg. Everything runs against 127.0.0.1 only, and every phase is
@@ -45,7 +48,7 @@ const { ensureSoketi, serverFdLimit } = await import('./lib/servers.mjs');
 const { fdLimits } = await import('./lib/proc.mjs');
 const { log } = await import('./lib/util.mjs');
 
-export const SCENARIOS = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps', 'history'];
+export const SCENARIOS = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps', 'history', 'http-fallback'];
 
 function parseArgs(argv) {
   const o = { _: [], size: 'small', runs: 1, set: {}, save: true, freshSoketi: false, servers: null };
@@ -212,6 +215,17 @@ if (cmd === 'list') {
   }
   process.exit(0);
 }
+if (cmd === 'perf-breakdown') {
+  const { perfBreakdown } = await import('./lib/perf-breakdown.mjs');
+  process.stdout.write(perfBreakdown(readFileSync(0, 'utf8'), Number(opts._[1] ?? 0)));
+  process.exit(0);
+}
+if (cmd === 'cpuprofile-top') {
+  if (!opts._[1]) throw new Error('cpuprofile-top needs a .cpuprofile file');
+  const { cpuprofileTop } = await import('./lib/cpuprofile-top.mjs');
+  process.stdout.write(cpuprofileTop(opts._[1], Number(opts._[2] ?? 25)));
+  process.exit(0);
+}
 if (cmd === 'doc') {
   const { writeDoc } = await import('./lib/doc.mjs');
   const file = await writeDoc({ size: opts.size });
@@ -219,7 +233,8 @@ if (cmd === 'doc') {
   process.exit(0);
 }
 const names = cmd === 'all' ? SCENARIOS : [cmd];
-for (const n of names) if (!SCENARIOS.includes(n)) throw new Error(`unknown scenario ${n}; one of ${SCENARIOS.join(', ')}, all, doc, list`);
+for (const n of names)
+  if (!SCENARIOS.includes(n)) throw new Error(`unknown scenario ${n}; one of ${SCENARIOS.join(', ')}, all, doc, list, perf-breakdown, cpuprofile-top`);
 let failed = false;
 for (const n of names) {
   try {

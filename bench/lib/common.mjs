@@ -133,6 +133,8 @@ export async function triggerPhase(ctx, { target, groups, mode, channels, rate, 
     stalls: pub.stalls,
     closedByServer: st.closedUnexpectedly,
     errors: Object.keys(st.errors).length ? st.errors : undefined,
+    // HTTP fallback clients: receive requests, sends, and streams renewed past 256 KB during the phase.
+    ...(st.xhrReceives > 0 ? { xhrReceives: st.xhrReceives, xhrSends: st.xhrSends, xhrRenewals: st.xhrRenewals } : {}),
     elapsedMs: Math.round(m.elapsedMs),
     ...genFields(m),
   };

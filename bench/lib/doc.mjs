@@ -5,7 +5,7 @@ import path from 'node:path';
 import { aggregate, table } from './report.mjs';
 import { BENCH_DIR, ROOT } from './servers.mjs';
 
-const ORDER = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps', 'history'];
+const ORDER = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps', 'history', 'http-fallback'];
 
 function load(name, size) {
   const file = path.join(BENCH_DIR, 'results', `${name}-${size}.jsonl`);
@@ -98,6 +98,7 @@ const TITLES = {
   'presence-churn': 'Presence churn across nodes',
   apps: 'Apps at run time: one app against many in the store, and change propagation',
   history: 'Message recovery: history on against off',
+  'http-fallback': 'HTTP fallback transports: streaming and long polling against WebSocket',
 };
 
 export async function writeDoc({ size = 'small' } = {}) {
@@ -155,7 +156,7 @@ npm run bench -- fanout --servers herald,ceiling --set subs=[2000] --set rate=50
 npm run bench -- doc --size small            # rewrite this file from bench/results/
 \`\`\`
 
-Scenarios: \`fanout\`, \`cluster\`, \`connections\`, \`many-channels\`, \`client-events\`, \`presence-churn\`, \`apps\`, \`history\`.
+Scenarios: \`fanout\`, \`cluster\`, \`connections\`, \`many-channels\`, \`client-events\`, \`presence-churn\`, \`apps\`, \`history\`, \`http-fallback\`.
 Each prints one JSON line per measurement (with every field: histograms summarised, generator CPU per
 process, HTTP status counts, errors), then a table; results are kept in \`bench/results/<scenario>-<size>.jsonl\`
 and fan-out's chart in \`bench/results/fanout-<size>.svg\`. soketi is installed on first use into

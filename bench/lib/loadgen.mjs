@@ -111,9 +111,11 @@ export class LoadGen {
    * blocks so client-event pairs stay in one process), on `url`, each subscribed per `spec`.
    * workers: optional subset of subscriber processes to use. firstIndex: where the indexes start
    * (by default after the last connection opened), e.g. 0 again for a second server's connections,
-   * so that their own channels carry the same names as the first server's.
+   * so that their own channels carry the same names as the first server's. transport: 'ws' (by
+   * default), or an HTTP fallback of pusher-js, 'xhr_streaming' or 'xhr' (long polling), on the
+   * server of the WebSocket URL `url`.
    */
-  async connect(url, count, spec, { app, concurrency = 64, localAddresses, workers, timeoutMs = 20000, firstIndex } = {}) {
+  async connect(url, count, spec, { app, concurrency = 64, localAddresses, workers, timeoutMs = 20000, firstIndex, transport = 'ws' } = {}) {
     if (firstIndex !== undefined) this.nextIndex = firstIndex;
     const ws = workers ?? this.subs;
     const per = Math.ceil(count / ws.length / 2) * 2;
@@ -140,6 +142,7 @@ export class LoadGen {
             concurrency: Math.max(1, Math.round(concurrency / ws.length)),
             localAddresses,
             timeoutMs,
+            transport,
           },
           600000,
         ),
@@ -176,12 +179,14 @@ export class LoadGen {
 
   async stats(phase = this.phase, workers = this.subs) {
     const rs = await Promise.all(workers.map((w) => w.call('stats', { phase })));
-    const out = { delivered: 0, added: 0, removed: 0, joins: 0, leaves: 0, sent: 0, open: 0, closedUnexpectedly: 0, lastUs: 0, errors: {} };
+    const counted = ['delivered', 'added', 'removed', 'joins', 'leaves', 'sent', 'open', 'closedUnexpectedly', 'xhrReceives', 'xhrSends', 'xhrRenewals'];
+    const out = { lastUs: 0, errors: {} };
+    for (const k of counted) out[k] = 0;
     const hist = new Hist();
     const addedHist = new Hist();
     const joinHist = new Hist();
     for (const r of rs) {
-      for (const k of ['delivered', 'added', 'removed', 'joins', 'leaves', 'sent', 'open', 'closedUnexpectedly']) out[k] += r[k];
+      for (const k of counted) out[k] += r[k];
       if (r.lastUs > out.lastUs) out.lastUs = r.lastUs;
       hist.merge(r.hist);
       addedHist.merge(r.addedHist);

@@ -97,6 +97,16 @@ function baseEnv(extra) {
   return env;
 }
 
+/**
+ * `node` and its arguments for a server under test. HERALD_BENCH_SERVER_NODE_ARGS adds Node options
+ * (space-separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the servers: Node does
+ * not take --cpu-prof from NODE_OPTIONS.
+ */
+function nodeArgv(...args) {
+  const extra = (process.env.HERALD_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return ['node', ...extra, ...args];
+}
+
 /** What a scenario gets for a started server: { kind, name, pid, pids, wsUrl, apiBase, app, output, stop }. */
 function serverHandle(kind, name, proc, wsPort, apiPort) {
   return {
@@ -136,7 +146,7 @@ async function startHerald({ name = 'herald', redisPort, prefix = 'herald-bench'
     ...(redisPort ? { REDIS_URL: `redis://127.0.0.1:${redisPort}`, PUSH_REDIS_PREFIX: prefix } : {}),
     ...env,
   });
-  const argv = ['node', main, ...(redisPort ? ['--role=gateway'] : [])];
+  const argv = nodeArgv(main, ...(redisPort ? ['--role=gateway'] : []));
   const proc = spawnTracked(name, argv, { env: e, cwd: ROOT });
   await waitReady(proc, `http://127.0.0.1:${apiPort}/ready`, name);
   return serverHandle('herald', name, proc, wsPort, apiPort);
@@ -154,7 +164,7 @@ export function heraldAppsFile(overrides) {
 /** The bare uWebSockets.js fan-out server in bench/ceiling.mjs. */
 async function startCeiling({ name = 'ceiling' } = {}) {
   const port = await freePort();
-  const proc = spawnTracked(name, ['node', path.join(BENCH_DIR, 'ceiling.mjs')], { env: baseEnv({ PORT: String(port) }), cwd: ROOT });
+  const proc = spawnTracked(name, nodeArgv(path.join(BENCH_DIR, 'ceiling.mjs')), { env: baseEnv({ PORT: String(port) }), cwd: ROOT });
   await waitReady(proc, `http://127.0.0.1:${port}/ready`, name);
   return serverHandle('ceiling', name, proc, port, port);
 }
@@ -234,7 +244,7 @@ async function startSoketi({ name = 'soketi', redisPort, prefix = 'soketi-bench'
       : {}),
     ...env,
   });
-  const proc = spawnTracked(name, ['node', st.bin, 'start'], { env: e, cwd: st.dir });
+  const proc = spawnTracked(name, nodeArgv(st.bin, 'start'), { env: e, cwd: st.dir });
   await waitReady(proc, `http://127.0.0.1:${port}/ready`, name);
   return serverHandle('soketi', name, proc, port, port);
 }

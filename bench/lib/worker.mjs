@@ -1,5 +1,6 @@
-// One load-generator process (forked by lib/loadgen.mjs). Holds WebSocket client connections
-// (`ws`) and/or publishes signed HTTP triggers; answers the parent over IPC.
+// One load-generator process (forked by lib/loadgen.mjs). Holds client connections (WebSockets
+// with `ws`, or sessions of the HTTP fallback transports with lib/xhr-client.mjs) and/or publishes
+// signed HTTP triggers; answers the parent over IPC.
 //
 // Every bench event carries a marker `@t=<µs>;p=<phase>;s=<seq>;` in its data, where t is
 // process.hrtime (CLOCK_MONOTONIC, shared by every process of the machine), so end-to-end latency
@@ -11,6 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Hist } from './hist.mjs';
+import { XhrSocket, resetXhrCounters, xhrCounters } from './xhr-client.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(here, '../..');
@@ -225,7 +227,11 @@ function openConn(opts, idx) {
     if (opts.localAddresses?.length) wsOpts.localAddress = opts.localAddresses[idx % opts.localAddresses.length];
     let ws;
     try {
-      ws = new WebSocket(opts.url, wsOpts);
+      // 'xhr_streaming' and 'xhr' (polling) are sessions shaped like a WebSocket (lib/xhr-client.mjs).
+      ws =
+        (opts.transport ?? 'ws') === 'ws'
+          ? new WebSocket(opts.url, wsOpts)
+          : new XhrSocket(opts.url, { transport: opts.transport, localAddress: wsOpts.localAddress });
     } catch (err) {
       return finish(false, err.message);
     }
@@ -563,6 +569,9 @@ function statsFor(p) {
     errors: { ...errors },
     closedUnexpectedly,
     open: conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length,
+    xhrReceives: xhrCounters.receives,
+    xhrSends: xhrCounters.sends,
+    xhrRenewals: xhrCounters.renewals,
   };
 }
 
@@ -577,6 +586,7 @@ const handlers = {
     phaseStats(phase);
     for (const k of Object.keys(errors)) delete errors[k];
     closedUnexpectedly = 0;
+    resetXhrCounters();
     clearInterval(reportTimer);
     reportTimer = null;
     if (report) {

@@ -61,6 +61,20 @@ describe('npm run bench at a tiny size', { timeout: 120_000 }, () => {
     expect(out).toContain(`${scenario} (small`);
   });
 
+  it('http-fallback delivers over WebSocket, HTTP streaming and long polling, each HTTP row with its ratios to WebSocket', async () => {
+    // The fixed rate only: the maximum rate's closed loop is fanout's, tested above.
+    const { rows, out, code } = await bench('http-fallback', { subs: 20, phaseMs: 400, phases: ['fixed'] }, 'herald');
+    expect(code, out.slice(-3000)).toBe(0);
+    expect(new Set(rows.map((r) => r.transport)), out.slice(-3000)).toEqual(new Set(['ws', 'xhr_streaming', 'xhr']));
+    for (const r of rows) {
+      expect(r.connected, `${String(r.transport)} ${r.phase ?? ''}`).toBe(20);
+      expect(r.phase).toBe('fixed');
+      expect(r.loss, String(r.transport)).toBe(0);
+      if (r.transport !== 'ws') expect(r.vsWs).toMatchObject({ cpu: expect.any(Number), tput: expect.any(Number), of: 'ws' });
+    }
+    expect(out).toContain('http-fallback (small');
+  });
+
   it('apps compares 1 app with N apps in the store and times every admin change until the other gateways apply it', async () => {
     const sets = { apps: 200, subs: 40, conns: 60, sharedEvery: 20, phaseMs: 400, warmupMs: 0, rounds: 1, idleMs: 500, changes: 20, changeGapMs: 0 };
     const { rows, out, code } = await bench('apps', sets, 'herald');
