@@ -7,7 +7,7 @@ import { closeLine, encodeFrame, framesLine, HEARTBEAT_LINE, OPEN_LINE } from '.
  * response meanwhile would be lost: a stream that has carried more gets nothing else, and the
  * frames wait for the next receive request. Counted in UTF-16 code units, as the response text is.
  */
-export const STREAM_RENEWAL_CHARS = 256 * 1024;
+const STREAM_RENEWAL_CHARS = 256 * 1024;
 
 /** How a receive request takes lines: a stream keeps its response open, a poll ends it at the first lines. */
 export type ReceiverMode = 'stream' | 'poll';
