@@ -327,13 +327,15 @@ describe.each(['redis', 'postgres', 'mariadb'] as const)('apps at run time on a 
     const text = JSON.stringify(r.body);
     expect(text).not.toContain(app.secret);
     expect(entries.find((e) => e.action === 'rotate-secret')?.changes).toMatchObject({ secret: '(changed)' });
-    // Each change is also a log line of the node that made it, with the same redactions.
-    const logged = gateways[0]!
-      .output()
-      .split('\n')
-      .filter((l) => l.includes('"app changed"') && l.includes(`"appId":"${app.id}"`));
-    expect(logged).toHaveLength(entries.length);
-    expect(logged.join('\n')).not.toContain(app.secret);
+    // Each change is also a log line of the node that made it, with the same redactions. The last
+    // one may still be in the pipe from the node's stdout when its answer has come.
+    const logged = () =>
+      gateways[0]!
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"app changed"') && l.includes(`"appId":"${app.id}"`));
+    await expect.poll(() => logged().length).toBe(entries.length);
+    expect(logged().join('\n')).not.toContain(app.secret);
   });
 
   describe.sequential('admin API refusals', () => {
