@@ -9,7 +9,7 @@
 //   node bench/run.mjs cpuprofile-top FILE.cpuprofile [N]                          (lib/cpuprofile-top.mjs)
 //
 // Scenarios: fanout, cluster, connections, many-channels, client-events, presence-churn, apps, history,
-// http-fallback.
+// http-fallback, scale.
 // Prints one JSON line per measurement on stdout, then a table (medians over runs when --runs > 1);
 // progress goes to stderr. Results are kept in bench/results/<scenario>-<size>.jsonl; fanout also
 // writes bench/results/fanout-<size>.svg. Everything runs against 127.0.0.1 only, and every phase is
@@ -48,7 +48,7 @@ const { ensureSoketi, serverFdLimit } = await import('./lib/servers.mjs');
 const { fdLimits } = await import('./lib/proc.mjs');
 const { log } = await import('./lib/util.mjs');
 
-export const SCENARIOS = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps', 'history', 'http-fallback'];
+export const SCENARIOS = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps', 'history', 'http-fallback', 'scale'];
 
 function parseArgs(argv) {
   const o = { _: [], size: 'small', runs: 1, set: {}, save: true, freshSoketi: false, servers: null };

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { aggregate, table } from './report.mjs';
 import { BENCH_DIR, ROOT } from './servers.mjs';
 
-const ORDER = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps', 'history', 'http-fallback'];
+const ORDER = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps', 'history', 'http-fallback', 'scale'];
 
 function load(name, size) {
   const file = path.join(BENCH_DIR, 'results', `${name}-${size}.jsonl`);
@@ -99,6 +99,7 @@ const TITLES = {
   apps: 'Apps at run time: one app against many in the store, and change propagation',
   history: 'Message recovery: history on against off',
   'http-fallback': 'HTTP fallback transports: streaming and long polling against WebSocket',
+  scale: 'Scale: a cluster under a mix of loads, with faults, in one run',
 };
 
 export async function writeDoc({ size = 'small' } = {}) {
@@ -156,7 +157,7 @@ npm run bench -- fanout --servers herald,ceiling --set subs=[2000] --set rate=50
 npm run bench -- doc --size small            # rewrite this file from bench/results/
 \`\`\`
 
-Scenarios: \`fanout\`, \`cluster\`, \`connections\`, \`many-channels\`, \`client-events\`, \`presence-churn\`, \`apps\`, \`history\`, \`http-fallback\`.
+Scenarios: \`fanout\`, \`cluster\`, \`connections\`, \`many-channels\`, \`client-events\`, \`presence-churn\`, \`apps\`, \`history\`, \`http-fallback\`, \`scale\`.
 Each prints one JSON line per measurement (with every field: histograms summarised, generator CPU per
 process, HTTP status counts, errors), then a table; results are kept in \`bench/results/<scenario>-<size>.jsonl\`
 and fan-out's chart in \`bench/results/fanout-<size>.svg\`. soketi is installed on first use into
@@ -227,7 +228,8 @@ is killed when it exits.
     const s = sc.summary ? sc.summary(r.agg, r.rows).join('\n') : summary(n, r.agg);
     if (s) parts.push(`${s}\n`);
     const cols = [...sc.columns.filter((c) => !['gen cores', 'host busy'].includes(c[0])), ['gen cores', (q) => q.genCores], ['other', (q) => q.otherCores]];
-    parts.push(table(sc.tableRows?.(r.agg) ?? r.agg, cols, { markdown: true }) + '\n');
+    // A scenario may show fewer rows here than on the console (`docRows`).
+    parts.push(table(sc.docRows?.(r.agg) ?? sc.tableRows?.(r.agg) ?? r.agg, cols, { markdown: true }) + '\n');
     for (const extra of sc.extraTables?.(r.agg, r.rows) ?? []) parts.push(`${extra.title}:\n\n${table(extra.rows, extra.columns, { markdown: true })}\n`);
     if (r.meta.notes?.length) parts.push(`Notes from the run:\n\n${r.meta.notes.map((t) => `- ${t}`).join('\n')}\n`);
   }

@@ -1,0 +1,148 @@
+// Convergence checks of the `scale` scenario through Herald's REST API: every channel's
+// subscription count and every presence channel's users, cluster-wide, against what the clients
+// themselves hold; and each presence client's own member list. A channel that changed within
+// `settleMs` before a check is left out of that check (its change may still be on its way).
+import http from 'node:http';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT } from './servers.mjs';
+import { nowUs } from './scale-ipc.mjs';
+import { sleep } from './util.mjs';
+
+const { signApiRequest } = await import(pathToFileURL(path.join(ROOT, 'packages/protocol/dist/index.js')).href);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+/** A signed GET of the REST API; resolves with the parsed answer, throws on a non-200. */
+function restGet(apiBase, app, apiPath, params = {}) {
+  const qs = signApiRequest({ key: app.key, secret: app.secret, method: 'GET', path: apiPath, params });
+  return new Promise((resolve, reject) => {
+    const u = new URL(apiBase);
+    const req = http.get({ host: u.hostname, port: u.port, path: `${apiPath}?${qs}`, agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`GET ${apiPath}: ${res.statusCode} ${text.slice(0, 200)}`))));
+    });
+    req.setTimeout(30000, () => req.destroy(new Error(`GET ${apiPath} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+async function mapLimit(items, limit, fn) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+/**
+ * One comparison of the REST API's counts and member lists with the clients' truth. The truth is
+ * read after every REST answer is in, and a channel that changed since `settleMs` before the first
+ * request is left out: whatever it went through while being read, the others did not move.
+ */
+async function compare({ apiBase, app, pool, settleMs }) {
+  const t0 = nowUs();
+  const settledBefore = t0 - settleMs * 1000;
+  const [all, pres] = await Promise.all([
+    restGet(apiBase, app, `/apps/${app.id}/channels`, { info: 'subscription_count' }),
+    restGet(apiBase, app, `/apps/${app.id}/channels`, { filter_by_prefix: 'presence-', info: 'user_count' }),
+  ]);
+  // Every presence channel's member list, one request each (an empty channel answers no users).
+  const lists = new Map();
+  const presNames = [...new Set([...pool.presenceChannels, ...Object.keys(pres.channels)])];
+  await mapLimit(presNames, 16, async (ch) => {
+    const r = await restGet(apiBase, app, `/apps/${app.id}/channels/${ch}/users`);
+    lists.set(
+      ch,
+      r.users.map((u) => u.id),
+    );
+  });
+  const truth = await pool.truth();
+  // ok: channel → the change (lastUs) it was found right at, by the REST API and by its clients.
+  const out = { truth, ok: new Map(), checked: 0, wrong: 0, skipped: 0, examples: [] };
+  const wrong = (what) => {
+    out.wrong++;
+    if (out.examples.length < 3) out.examples.push(what);
+  };
+  for (const ch of new Set([...truth.keys(), ...Object.keys(all.channels)])) {
+    const t = truth.get(ch) ?? { n: 0, lastUs: 0 };
+    if (t.lastUs > settledBefore) {
+      out.skipped++;
+      continue;
+    }
+    out.checked++;
+    const count = all.channels[ch]?.subscription_count ?? 0;
+    if (count !== t.n) {
+      wrong({ ch, subscription_count: count, clients: t.n });
+      continue;
+    }
+    if (t.users) {
+      const users = pres.channels[ch]?.user_count ?? 0;
+      const got = [...(lists.get(ch) ?? [])].sort();
+      const want = [...t.users].sort();
+      if (users !== t.users.length) {
+        wrong({ ch, user_count: users, clients: t.users.length });
+        continue;
+      }
+      if (got.join() !== want.join()) {
+        wrong({ ch, users: got, clients: want });
+        continue;
+      }
+    }
+    out.ok.set(ch, t.lastUs);
+  }
+  const views = await pool.views(settleMs);
+  out.viewsChecked = views.checked;
+  out.viewsWrong = views.wrong;
+  out.wrong += views.wrong;
+  out.examples.push(...views.examples.slice(0, 3 - out.examples.length));
+  // A presence channel is right only if its clients' lists are too (checked at the same change).
+  const viewsOk = new Map(views.ok);
+  for (const [ch, lastUs] of out.ok) if (truth.get(ch)?.users && viewsOk.get(ch) !== lastUs) out.ok.delete(ch);
+  return out;
+}
+
+/**
+ * Polls until the REST API's counts, member lists and every presence client's own list agree
+ * with the clients (or `timeoutMs` passes): { exactAfterMs (since sinceUs), checks, last, trace }.
+ * Exact means: a check finds nothing wrong, and every channel that had changed since `sinceUs` (a
+ * cut, a client back) by the first check has been found right at that change or a later one, by
+ * this check or an earlier one.
+ */
+export async function converge({ dep, app, pool, sinceUs, settleMs, timeoutMs, everyMs = 1000 }) {
+  const deadline = Date.now() + timeoutMs;
+  const verified = new Map();
+  // Each channel changed since sinceUs by the first check (the caller waits for every cut client
+  // to be back first), with that change: it must be found right at that change or a later one. The
+  // churn after the first check is not the fault's, and chasing it would never end.
+  let need;
+  let checks = 0;
+  let last;
+  // How each check went: [s since the fault, channels wrong, changed channels not yet verified, an example].
+  const trace = [];
+  while (Date.now() < deadline) {
+    const live = dep.live();
+    const apiBase = dep.gateways[live[checks % live.length]].apiBase;
+    const t = nowUs();
+    checks++;
+    let unverified = null;
+    try {
+      const r = await compare({ apiBase, app, pool, settleMs });
+      for (const [ch, lastUs] of r.ok) verified.set(ch, lastUs);
+      need ??= [...r.truth].filter(([, tr]) => tr.lastUs >= sinceUs).map(([ch, tr]) => [ch, tr.lastUs]);
+      const pending = need.filter(([ch, first]) => (verified.get(ch) ?? 0) < first);
+      unverified = pending.length;
+      last = { checked: r.checked, wrong: r.wrong, skipped: r.skipped, unverified, viewsChecked: r.viewsChecked, examples: r.examples };
+      if (r.wrong === 0 && unverified > 0) last.examples = pending.slice(0, 2).map(([ch]) => ({ ch, unverified: r.truth.get(ch) }));
+      if (r.wrong === 0 && unverified === 0 && r.checked > 0) return { exactAfterMs: Math.max(0, (t - sinceUs) / 1000), checks, last, trace };
+    } catch (err) {
+      last = { error: err.message };
+    }
+    trace.push([Math.round((t - sinceUs) / 1e5) / 10, last.wrong ?? last.error, unverified, last.examples?.[0]]);
+    if (trace.length > 6) trace.splice(3, 1);
+    await sleep(everyMs);
+  }
+  return { exactAfterMs: null, checks, last, trace };
+}

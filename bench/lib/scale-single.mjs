@@ -1,0 +1,117 @@
+// The `scale` scenario's two single-gateway measurements: the reference fan-out latency of one
+// embedded node at the rate the cluster's fan-out channel gets, and RSS per idle connection (one
+// subscription each) on one clustered gateway at the most connections its fd limit allows.
+import { PhaseMeter, rssKb } from './proc.mjs';
+import { nowUs } from './scale-ipc.mjs';
+import { buildSpecs, LoadPool } from './scale-load.mjs';
+import { startRedisDeployment, startGateway } from './scale-procs.mjs';
+import { sourceAddresses } from './scale-pass.mjs';
+import { APP, heraldAppsFile, serverFdLimit, startServer } from './servers.mjs';
+import { log, round, sleep } from './util.mjs';
+
+/** Connections one client process holds at most (its fd limit, with room for reconnects). */
+const perProcess = () => Math.max(100, serverFdLimit() - 1500);
+
+async function steadyRss(pid) {
+  const xs = [];
+  for (let i = 0; i < 5; i++) {
+    xs.push(rssKb(pid) ?? 0);
+    await sleep(100);
+  }
+  return xs.sort((a, b) => a - b)[2];
+}
+
+/** One embedded node, `subs` subscribers on one channel, the fan-out stream at `rate` for `ms`. */
+export async function singleNodeFanout(ctx, { subs, rate, ms, marginMs }) {
+  const srv = await startServer('herald', { name: 'single' });
+  const pool = new LoadPool();
+  const procs = Math.max(1, Math.ceil(subs / perProcess()));
+  try {
+    await pool.start({
+      procs,
+      gateways: [{ idx: 0, wsUrl: srv.wsUrl, apiBase: srv.apiBase }],
+      app: APP,
+      localAddresses: sourceAddresses(procs),
+      clientCfg: { maxConnectAttempts: 10 },
+      ownCount: 1,
+    });
+    const specs = buildSpecs({ fanSubs: subs, privChannels: 0, presChannels: 0, presMembers: 0, ownConns: 0 }, procs, 1);
+    const c = await pool.connect(specs, { concurrency: ctx.cfg.connectConcurrency, timeoutMs: ctx.cfg.connectTimeoutMs });
+    if (c.ok !== subs) ctx.note(`single node: ${c.ok} of ${subs} subscribers connected`);
+    await pool.setPhase(1);
+    const startUs = nowUs();
+    const meter = new PhaseMeter({ server: srv.pids, gen: pool.pids() }).start();
+    await pool.load({ fanRate: rate });
+    await sleep(ms);
+    await pool.stopTriggers();
+    const endUs = nowUs();
+    await sleep(marginMs);
+    const m = meter.stop();
+    const st = await pool.stats(1);
+    const loss = (await pool.loss([{ id: 1, startUs, endUs }], marginMs)).byPhase[1]?.streams.fan ?? { owed: 0, missing: 0 };
+    const fan = Object.values(st.hist.fan ?? {})[0]?.summaryMs() ?? {};
+    const delivered = st.deliv[0]?.fan ?? 0;
+    return {
+      group: 'single-node',
+      kind: 'herald',
+      server: 'embedded',
+      subscribers: c.ok,
+      rate,
+      delivPerSec: round(delivered / ((endUs - startUs) / 1e6), 0),
+      fanP50: fan.p50 ?? null,
+      fanP99: fan.p99 ?? null,
+      owed: loss.owed,
+      missing: loss.missing,
+      cores: round(m.groups.server.cores, 3),
+      cpuUsPerMsg: delivered ? round((m.groups.server.cpuMs * 1000) / delivered, 2) : null,
+      genCores: round(m.groups.gen.cores, 2),
+      hostBusy: round(m.hostBusy, 2),
+    };
+  } finally {
+    await pool.teardown().catch(() => {});
+    await pool.stop();
+    await srv.stop();
+  }
+}
+
+/** One clustered gateway on its own Redis, `count` idle connections each on a channel of its own. */
+export async function idleDensity(ctx, { count, settleMs }) {
+  const redis = await startRedisDeployment('single');
+  const pool = new LoadPool();
+  let gw;
+  try {
+    gw = await startGateway({
+      idx: 0,
+      redis,
+      prefix: `scale-density-${Date.now() % 100000}`,
+      appsFile: heraldAppsFile({}),
+      env: { PUSH_MAX_CONNECTIONS_PER_SECOND: '0' },
+    });
+    await sleep(settleMs);
+    const baseKb = await steadyRss(gw.pid);
+    const procs = Math.max(1, Math.ceil(count / perProcess()));
+    await pool.start({ procs, gateways: [gw], app: APP, localAddresses: sourceAddresses(procs), clientCfg: { maxConnectAttempts: 10 }, ownCount: count });
+    const specs = buildSpecs({ fanSubs: 0, privChannels: 0, presChannels: 0, presMembers: 0, ownConns: count }, procs, 1);
+    log(`scale: ${count} idle connections on one gateway`);
+    const c = await pool.connect(specs, { concurrency: ctx.cfg.connectConcurrency, timeoutMs: ctx.cfg.connectTimeoutMs });
+    await sleep(settleMs);
+    const rss = await steadyRss(gw.pid);
+    return {
+      group: 'density',
+      kind: 'herald',
+      server: 'gateway',
+      asked: count,
+      connections: c.ok,
+      connectS: round(c.ms / 1000, 1),
+      baseRssMB: round(baseKb / 1024, 1),
+      rssMB: round(rss / 1024, 1),
+      kbPerConn: c.ok ? round((rss - baseKb) / c.ok, 2) : null,
+      fdLimit: serverFdLimit(),
+    };
+  } finally {
+    await pool.teardown().catch(() => {});
+    await pool.stop();
+    await gw?.stop();
+    await redis.stop();
+  }
+}
