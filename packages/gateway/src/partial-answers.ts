@@ -78,9 +78,14 @@ export async function sendMemberListInOrder(
   // A history channel's replay and what was published while it was read (recovery.ts).
   for (const frame of caught?.frames ?? []) sendFrame(data, frame, ctx.metrics);
   const present = new Set((members ?? localMembers(ctx, app.id, channel)).map((m) => m.userId));
+  // The socket's own user is a member while it is: an event about that user recorded here was
+  // decided before its join (its other connection leaving, a dead node's reaped), and would make
+  // the client drop itself from its own list.
+  const own = data.channels.get(channel)?.presenceUserId;
   for (const frame of meanwhile) {
     const e = JSON.parse(Buffer.from(frame).toString()) as { event: string; data: string };
     const userId = String((JSON.parse(e.data) as { user_id: unknown }).user_id);
+    if (userId === own) continue;
     const added = e.event === 'pusher_internal:member_added';
     if (added === present.has(userId)) continue;
     if (added) present.add(userId);

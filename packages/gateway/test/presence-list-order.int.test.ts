@@ -70,4 +70,48 @@ describe('presence member lists under concurrent joins on two gateways', () => {
         .toEqual([]);
     }
   });
+
+  // A user's old connection leaves (or a dead gateway's is reaped) while its new one joins through
+  // another gateway: the leave's member_removed is decided before the join and recorded while the
+  // list is read. The list already holds the user (the new connection), so that event is stale: a
+  // client given it would drop itself from its own list. The scale bench found this after a
+  // gateway was killed.
+  it("a user's new connection keeps itself in its list while its old one leaves elsewhere", { timeout: 180_000 }, async () => {
+    const prefix = uniquePrefix();
+    const app = { id: '78', key: `k-${prefix}`, secret: `s-${prefix}-0123456789` };
+    await using g0 = await startTestGateway({ apps: [app], redis: { url: redis.url, prefix } });
+    await using g1 = await startTestGateway({ apps: [app], redis: { url: redis.url, prefix } });
+    const channel = 'presence-handover';
+    for (let round = 0; round < 20; round++) {
+      const users = Array.from({ length: 10 }, (_, i) => `h${round}-u${i}`);
+      const subscribe = (c: RawClient, g: TestGateway, user: string) => {
+        const a = g.sdk.authorizeChannel(c.socketId, channel, { user_id: user });
+        c.send({ event: 'pusher:subscribe', data: { channel, auth: a.auth, channel_data: a.channel_data } });
+      };
+      const old = await Promise.all(users.map(() => RawClient.established(g0)));
+      const fresh = await Promise.all(users.map(() => RawClient.established(g1)));
+      // A member who stays, on the new connections' gateway: that gateway is subscribed to the
+      // channel already, so the leaves' member_removed reach it while the joins are under way.
+      const resident = await RawClient.established(g1);
+      try {
+        subscribe(resident, g1, `h${round}-resident`);
+        await resident.waitFor((f) => f.event === 'pusher_internal:subscription_succeeded');
+        old.forEach((c, i) => subscribe(c, g0, users[i]!));
+        for (const c of old) await c.waitFor((f) => f.event === 'pusher_internal:subscription_succeeded');
+        // Each user's old connection leaves as its new one joins.
+        users.forEach((u, i) => {
+          subscribe(fresh[i]!, g1, u);
+          old[i]!.send({ event: 'pusher:unsubscribe', data: { channel } });
+        });
+        const everyone = [...users, `h${round}-resident`].sort();
+        for (const [i, c] of fresh.entries())
+          await expect.poll(() => memberList(c, channel), { message: `round ${round}, user ${users[i]}` }).toEqual(everyone);
+      } finally {
+        for (const c of [...old, ...fresh, resident]) await c[Symbol.asyncDispose]();
+      }
+      await expect
+        .poll(async () => Object.keys(((await g0.sdk.get({ path: '/channels' }).then((r) => r.json())) as { channels: object }).channels))
+        .toEqual([]);
+    }
+  });
 });

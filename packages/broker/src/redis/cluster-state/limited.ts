@@ -1,0 +1,28 @@
+/**
+ * How many of a node's entries are registered or removed at once. A node holds one entry per
+ * subscription (tens of thousands on a busy gateway); one at a time, each waits a round trip, and
+ * a gateway reaping a dead one under load took tens of seconds. Concurrent commands are sent as one
+ * write by ioredis's auto-pipelining, and 64 keep the replies waiting in memory small.
+ */
+export const STATE_WRITE_CONCURRENCY = 64;
+
+/**
+ * Runs `fn` on every item, at most `limit` at a time. Rejects with the first error, once the calls
+ * already started have settled; no call starts after a failure.
+ */
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const lane = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure !== undefined) throw failure.err;
+}
