@@ -11,10 +11,10 @@
 // Scenarios: fanout, cluster, connections, many-channels, client-events, presence-churn, apps, history,
 // http-fallback, scale.
 // Prints one JSON line per measurement on stdout, then a table (medians over runs when --runs > 1);
-// progress goes to stderr. Results are kept in bench/results/<scenario>-<size>.jsonl; fanout also
-// writes bench/results/fanout-<size>.svg. Everything runs against 127.0.0.1 only, and every phase is
+// progress goes to stderr. Results are kept in bench/results/<scenario>-<size>.jsonl; fanout and
+// scale also write bench/results/<scenario>-<size>.svg. Everything runs against 127.0.0.1 only, and every phase is
 // bounded in time.
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,8 +44,7 @@ if (!process.env.HERALD_BENCH_FD_RAISED) {
 
 const { LoadGen } = await import('./lib/loadgen.mjs');
 const { addRatios, aggregate, table, fanoutSvg } = await import('./lib/report.mjs');
-const { ensureSoketi, serverFdLimit } = await import('./lib/servers.mjs');
-const { fdLimits } = await import('./lib/proc.mjs');
+const { ensureSoketi, machineFacts } = await import('./lib/servers.mjs');
 const { log } = await import('./lib/util.mjs');
 
 export const SCENARIOS = ['fanout', 'cluster', 'connections', 'many-channels', 'client-events', 'presence-churn', 'apps', 'history', 'http-fallback', 'scale'];
@@ -79,27 +78,6 @@ function parseArgs(argv) {
   }
   if (!['small', 'full'].includes(o.size)) throw new Error(`--size must be small or full, not ${o.size}`);
   return o;
-}
-
-function machineFacts() {
-  let commit = null;
-  try {
-    commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    /* not a git checkout: the result records no commit */
-  }
-  return {
-    date: new Date().toISOString(),
-    nproc: os.availableParallelism?.() ?? os.cpus().length,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    memGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    kernel: os.release(),
-    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
-    fdLimit: fdLimits(),
-    serverFdLimit: serverFdLimit(),
-    commit,
-  };
 }
 
 /**
@@ -189,6 +167,18 @@ async function runScenario(name, opts) {
       });
       const svgFile = path.join(dir, `fanout-${opts.size}.svg`);
       writeFileSync(svgFile, svg);
+      log(`saved ${path.relative(ROOT, svgFile)}`);
+    }
+    if (name === 'scale') {
+      const { scaleSvg } = await import('./lib/scale-chart.mjs');
+      const svgFile = path.join(dir, `scale-${opts.size}.svg`);
+      writeFileSync(
+        svgFile,
+        scaleSvg(all, {
+          title: `A cluster under load, with faults (${opts.size} size)`,
+          subtitle: `${meta.machine.nproc} cores, Node ${meta.machine.node}, ${meta.machine.date.slice(0, 10)}; every gateway, Redis and the load generator on the same machine`,
+        }),
+      );
       log(`saved ${path.relative(ROOT, svgFile)}`);
     }
   }

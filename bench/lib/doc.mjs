@@ -225,6 +225,7 @@ is killed when it exits.
       `${sc.description}. Run ${r.meta.machine.date.slice(0, 16).replace('T', ' ')} UTC, configuration \`${JSON.stringify(r.meta.cfg)}\`${r.meta.runs > 1 ? `, median of ${r.meta.runs} runs` : ''}, ${r.meta.elapsedS} s, commit ${r.meta.machine.commit ?? '?'}; other jobs used a median ${f(otherMedian)} of the ${m.nproc} cores during its phases.\n`,
     );
     // A scenario may give its own summary lines (from its every row, to pool runs).
+    if (existsSync(path.join(BENCH_DIR, 'results', `${n}-${size}.svg`)) && n !== 'fanout') parts.push(`![${TITLES[n]}](../bench/results/${n}-${size}.svg)\n`);
     const s = sc.summary ? sc.summary(r.agg, r.rows).join('\n') : summary(n, r.agg);
     if (s) parts.push(`${s}\n`);
     const cols = [...sc.columns.filter((c) => !['gen cores', 'host busy'].includes(c[0])), ['gen cores', (q) => q.genCores], ['other', (q) => q.otherCores]];

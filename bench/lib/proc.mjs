@@ -41,6 +41,24 @@ export function hostCpu() {
   return { busy: total - idle, total };
 }
 
+/**
+ * The machine's TCP counters that say a listening socket could not keep up (Linux, all processes):
+ * ListenOverflows (a connection dropped because a listener's accept queue was full; the client
+ * retries its SYN after 1, 3, 7, 15, 31 s) and TCPSynRetrans. {} where /proc/net/netstat is absent.
+ */
+export function tcpCounters() {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.startsWith('TcpExt:'));
+    const names = lines[i].split(/\s+/);
+    const values = lines[i + 1].split(/\s+/).map(Number);
+    const get = (n) => values[names.indexOf(n)] ?? 0;
+    return { listenOverflows: get('ListenOverflows'), synRetrans: get('TCPSynRetrans') };
+  } catch {
+    return {};
+  }
+}
+
 export function fdLimits() {
   try {
     const m = /Max open files\s+(\d+)\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'));

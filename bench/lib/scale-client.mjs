@@ -15,7 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Hist } from './hist.mjs';
-import { forkedAs, nowUs, serveParent } from './scale-ipc.mjs';
+import { forkedAs, serveParent } from './scale-ipc.mjs';
+import { nowUs } from './util.mjs';
 import { LossTally, tallyClientEvents, tallyTriggers } from './scale-loss.mjs';
 
 export const CLIENT_MODULE = fileURLToPath(import.meta.url);

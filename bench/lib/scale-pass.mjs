@@ -3,14 +3,13 @@
 // a gateway drained, a webhook worker SIGKILLed, teardown), each measured per gateway. Returns the
 // raw measurements; scale-report.mjs turns them into rows and verdicts.
 import { Deployment } from './scale-deploy.mjs';
-import { nowUs } from './scale-ipc.mjs';
 import { buildSpecs, LoadPool, mixChannels } from './scale-load.mjs';
 import { scaleAppsFile } from './scale-procs.mjs';
 import { converge } from './scale-rest.mjs';
 import { webhooksAgree } from './scale-webhooks.mjs';
 import { APP } from './servers.mjs';
-import { rssKb } from './proc.mjs';
-import { log, sleep } from './util.mjs';
+import { rssKb, tcpCounters } from './proc.mjs';
+import { log, nowUs, sleep } from './util.mjs';
 
 /** Source addresses for client process i: two of 127.0.0.x each (one address has ~28k ephemeral ports). */
 export const sourceAddresses = (procs) => Array.from({ length: procs }, (_, i) => [`127.0.0.${10 + 2 * i}`, `127.0.0.${11 + 2 * i}`]);
@@ -70,6 +69,7 @@ async function phases(ctx, dep, pool) {
     const p = { id: nextId++, name, startUs: nowUs() };
     await pool.setPhase(p.id);
     p.cmds0 = await dep.commandStats();
+    p.tcp0 = tcpCounters();
     p.meter = dep.meter({ gen: pool.pids() });
     list.push(p);
     log(`scale ${dep.kind}: phase ${name}`);
@@ -81,6 +81,9 @@ async function phases(ctx, dep, pool) {
     delete p.meter;
     p.cmds = Deployment.commandsBetween(p.cmds0, await dep.commandStats());
     delete p.cmds0;
+    const tcp = tcpCounters();
+    p.tcp = Object.fromEntries(Object.entries(tcp).map(([k, v]) => [k, v - (p.tcp0[k] ?? 0)]));
+    delete p.tcp0;
     p.redisMemBytes = await dep.redisMemory();
     p.counts = await pool.counts();
     p.rssKb = {};
@@ -112,7 +115,7 @@ async function phases(ctx, dep, pool) {
   ramp.asked = specs.reduce((n, s) => n + s.length, 0);
   log(`scale ${dep.kind}: ${ramp.connect.ok} of ${ramp.asked} connected in ${Math.round(ramp.connect.ms)} ms`);
   // ...and every channel_occupied and member_added they owe, from the end of the ramp.
-  const setup = await until(arrived, cfg.webhookWaitMs);
+  const setup = await until(arrived, cfg.webhookWaitMs, cfg.pollMs);
   ramp.arrivalsMs = setup.value ? setup.ms : null;
   if (ramp.arrivalsMs === null) ctx.note(`scale ${dep.kind}: not every channel_occupied/member_added arrived within ${cfg.webhookWaitMs} ms`);
   await end(ramp);
@@ -162,14 +165,18 @@ async function phases(ctx, dep, pool) {
   // again within the debounce would owe nothing), then every client leaves for good.
   await pool.load({});
   await pool.stopTriggers();
-  await until(async () => (await pool.pending()) === 0, 30000);
-  await until(async () => webhooksAgree(await pool.webhooks(), await pool.truth(), nowUs()).wrong === 0, cfg.webhookWaitMs);
+  await until(async () => (await pool.pending()) === 0, 30000, cfg.pollMs);
+  await until(async () => webhooksAgree(await pool.webhooks(), await pool.truth(), nowUs()).wrong === 0, cfg.webhookWaitMs, cfg.pollMs);
   const td = await begin('teardown');
   await pool.teardown();
-  const departed = await until(async () => {
-    const records = await pool.webhooks();
-    return webhooksAgree(records, await pool.truth(), nowUs()).wrong === 0;
-  }, cfg.webhookWaitMs);
+  const departed = await until(
+    async () => {
+      const records = await pool.webhooks();
+      return webhooksAgree(records, await pool.truth(), nowUs()).wrong === 0;
+    },
+    cfg.webhookWaitMs,
+    cfg.pollMs,
+  );
   td.departuresMs = departed.value ? (nowUs() - td.startUs) / 1000 : null;
   await end(td);
 
@@ -212,11 +219,24 @@ async function recover(ctx, dep, pool, faultUs, gone) {
   const { cfg } = ctx;
   const sinceFault = () => (nowUs() - faultUs) / 1000;
   // A draining gateway cuts its clients over PUSH_DRAIN_MS: all of them are cut once it has exited.
-  const back = await until(async () => {
-    if (!gone()) return false;
-    const r = await pool.recoveries(faultUs);
-    return r.cut > 0 && r.back === r.cut && r;
-  }, cfg.convergeTimeoutMs);
+  let loggedAt = 0;
+  const back = await until(
+    async () => {
+      if (!gone()) return false;
+      const r = await pool.recoveries(faultUs);
+      // Progress on the console at full size, where a recovery takes long enough to watch.
+      if (sinceFault() - loggedAt >= 10000) {
+        loggedAt = sinceFault();
+        const c = await pool.counts();
+        log(
+          `scale ${dep.kind}: ${Math.round(loggedAt / 1000)} s after the fault: ${r.back} of ${r.cut} cut clients back; open per gateway ${JSON.stringify(Object.fromEntries(Object.entries(c.byGw).map(([g, v]) => [g, v.open])))}`,
+        );
+      }
+      return r.cut > 0 && r.back === r.cut && r;
+    },
+    cfg.convergeTimeoutMs,
+    cfg.pollMs,
+  );
   const r = back.value ?? (await pool.recoveries(faultUs));
   const conv = await converge({
     dep,
@@ -255,15 +275,19 @@ async function webhooksSettle(ctx, pool, sinceUs, timeoutMs, holdUntilUs = 0) {
   let need;
   let left = [];
   let res;
-  const r = await until(async () => {
-    if (nowUs() < holdUntilUs) return false;
-    const truth = await pool.truth();
-    need ??= [...truth].filter(([, t]) => t.lastUs >= sinceUs).map(([ch, t]) => [ch, t.lastUs]);
-    res = webhooksAgree(await pool.webhooks(), truth, nowUs() - quietMs * 1000);
-    for (const [ch, lastUs] of res.ok) verified.set(ch, lastUs);
-    left = need.filter(([ch, t]) => (verified.get(ch) ?? 0) < t);
-    return left.length === 0;
-  }, timeoutMs);
+  const r = await until(
+    async () => {
+      if (nowUs() < holdUntilUs) return false;
+      const truth = await pool.truth();
+      need ??= [...truth].filter(([, t]) => t.lastUs >= sinceUs).map(([ch, t]) => [ch, t.lastUs]);
+      res = webhooksAgree(await pool.webhooks(), truth, nowUs() - quietMs * 1000);
+      for (const [ch, lastUs] of res.ok) verified.set(ch, lastUs);
+      left = need.filter(([ch, t]) => (verified.get(ch) ?? 0) < t);
+      return left.length === 0;
+    },
+    timeoutMs,
+    ctx.cfg.pollMs,
+  );
   if (!r.value)
     log(
       `scale: webhooks not agreeing after ${timeoutMs} ms: ${left.length} channels, e.g. ${JSON.stringify(left.slice(0, 3))}; ${JSON.stringify(res?.examples)}`,

@@ -6,9 +6,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { APP, ROOT } from './servers.mjs';
-import { nowUs } from './scale-ipc.mjs';
-import { freePort, httpGet, redisCmd, sleep, waitFor } from './util.mjs';
+import { APP, nodeArgv, ROOT } from './servers.mjs';
+import { freePort, httpGet, nowUs, redisCmd, sleep, waitFor } from './util.mjs';
 
 const GATEWAY_MAIN = path.join(ROOT, 'packages/gateway/dist/main.js');
 const WORKER_MAIN = path.join(ROOT, 'packages/webhook-worker/dist/main.js');
@@ -175,7 +174,7 @@ export async function startGateway({ idx, redis, prefix, appsFile, env = {} }) {
   const apiPort = await freePort();
   const name = `gw${idx}`;
   const proc = spawnTracked(
-    ['node', GATEWAY_MAIN, '--role=gateway'],
+    nodeArgv(GATEWAY_MAIN, '--role=gateway'),
     baseEnv({
       PUSH_HOST: '127.0.0.1',
       PUSH_WS_PORT: String(wsPort),
@@ -199,7 +198,7 @@ export async function startWorker({ idx, redis, prefix, appsFile, env = {} }) {
   const port = await freePort();
   const name = `wk${idx}`;
   const proc = spawnTracked(
-    ['node', WORKER_MAIN],
+    nodeArgv(WORKER_MAIN),
     baseEnv({
       PUSH_HOST: '127.0.0.1',
       PUSH_WORKER_PORT: String(port),

@@ -6,7 +6,8 @@
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { forkedAs, nowUs, serveParent } from './scale-ipc.mjs';
+import { forkedAs, serveParent } from './scale-ipc.mjs';
+import { nowUs } from './util.mjs';
 
 export const PUBLISHER_MODULE = fileURLToPath(import.meta.url);
 

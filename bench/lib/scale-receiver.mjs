@@ -5,7 +5,8 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { forkedAs, nowUs, serveParent } from './scale-ipc.mjs';
+import { forkedAs, serveParent } from './scale-ipc.mjs';
+import { nowUs } from './util.mjs';
 
 export const RECEIVER_MODULE = fileURLToPath(import.meta.url);
 

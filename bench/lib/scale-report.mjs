@@ -130,6 +130,9 @@ export function phaseRows(pass) {
       redisShardShare: p.cmds.perShard.length > 1 ? p.cmds.perShard.map((n) => round(n / Math.max(1, p.cmds.calls), 2)) : undefined,
       redisTop: topCommands(p.cmds.total, published),
       errors: Object.keys(st.errors).length ? st.errors : undefined,
+      // Machine-wide: connections the gateways' listen queues dropped (the clients' SYN retried later).
+      listenOverflows: p.tcp?.listenOverflows ?? null,
+      synRetrans: p.tcp?.synRetrans ?? null,
       genLagP99Ms: st.genLagMs ? round(st.genLagMs.p99, 0) : null,
       genLagMaxMs: st.genLagMs ? round(st.genLagMs.max, 0) : null,
       // Gateways' shared state: dead nodes reaped (by whom, how many entries, when in the phase) and
@@ -206,6 +209,7 @@ export function faultRows(pass) {
         exitedS: sec(p.exitedMs),
         survivorCloses: survivorsCloses,
         survivorTriggerFailures,
+        listenOverflows: p.tcp?.listenOverflows ?? null,
         survivorReadyFailures: Object.entries(p.readyFailures)
           .filter(([gw]) => Number(gw) !== p.victim || p.name === 'worker-kill')
           .reduce((a, [, n]) => a + n, 0),

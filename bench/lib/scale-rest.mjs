@@ -6,8 +6,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './servers.mjs';
-import { nowUs } from './scale-ipc.mjs';
-import { sleep } from './util.mjs';
+import { log, nowUs, sleep } from './util.mjs';
 
 const { signApiRequest } = await import(pathToFileURL(path.join(ROOT, 'packages/protocol/dist/index.js')).href);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
@@ -141,8 +140,11 @@ export async function converge({ dep, app, pool, sinceUs, settleMs, timeoutMs, e
       last = { error: err.message };
     }
     trace.push([Math.round((t - sinceUs) / 1e5) / 10, last.wrong ?? last.error, unverified, last.examples?.[0]]);
+    if (checks % 10 === 0) log(`scale: convergence check ${checks} (${Math.round((nowUs() - t) / 1000)} ms): ${JSON.stringify(last).slice(0, 400)}`);
     if (trace.length > 6) trace.splice(3, 1);
-    await sleep(everyMs);
+    // A check reads every channel and every member list through one gateway: at 100,000
+    // connections it takes seconds, and back to back it would be a load of its own on the cluster.
+    await sleep(Math.max(everyMs, 2 * ((nowUs() - t) / 1000)));
   }
   return { exactAfterMs: null, checks, last, trace };
 }

@@ -2,12 +2,11 @@
 // embedded node at the rate the cluster's fan-out channel gets, and RSS per idle connection (one
 // subscription each) on one clustered gateway at the most connections its fd limit allows.
 import { PhaseMeter, rssKb } from './proc.mjs';
-import { nowUs } from './scale-ipc.mjs';
 import { buildSpecs, LoadPool } from './scale-load.mjs';
 import { startRedisDeployment, startGateway } from './scale-procs.mjs';
 import { sourceAddresses } from './scale-pass.mjs';
 import { APP, heraldAppsFile, serverFdLimit, startServer } from './servers.mjs';
-import { log, round, sleep } from './util.mjs';
+import { log, nowUs, round, sleep } from './util.mjs';
 
 /** Connections one client process holds at most (its fd limit, with room for reconnects). */
 const perProcess = () => Math.max(100, serverFdLimit() - 1500);
@@ -74,8 +73,12 @@ export async function singleNodeFanout(ctx, { subs, rate, ms, marginMs }) {
   }
 }
 
-/** One clustered gateway on its own Redis, `count` idle connections each on a channel of its own. */
-export async function idleDensity(ctx, { count, settleMs }) {
+/**
+ * One clustered gateway on its own Redis, `count` idle connections, each subscribed to one channel:
+ * a channel of its own (`shared` false: every subscription is also a channel, a topic and a Redis
+ * interest) or one channel for all.
+ */
+export async function idleDensity(ctx, { count, settleMs, shared = false }) {
   const redis = await startRedisDeployment('single');
   const pool = new LoadPool();
   let gw;
@@ -91,15 +94,17 @@ export async function idleDensity(ctx, { count, settleMs }) {
     const baseKb = await steadyRss(gw.pid);
     const procs = Math.max(1, Math.ceil(count / perProcess()));
     await pool.start({ procs, gateways: [gw], app: APP, localAddresses: sourceAddresses(procs), clientCfg: { maxConnectAttempts: 10 }, ownCount: count });
-    const specs = buildSpecs({ fanSubs: 0, privChannels: 0, presChannels: 0, presMembers: 0, ownConns: count }, procs, 1);
-    log(`scale: ${count} idle connections on one gateway`);
+    const mix = shared ? { fanSubs: count, ownConns: 0 } : { fanSubs: 0, ownConns: count };
+    const specs = buildSpecs({ privChannels: 0, presChannels: 0, presMembers: 0, ...mix }, procs, 1);
+    log(`scale: ${count} idle connections on one gateway, ${shared ? 'all on one channel' : 'each on a channel of its own'}`);
     const c = await pool.connect(specs, { concurrency: ctx.cfg.connectConcurrency, timeoutMs: ctx.cfg.connectTimeoutMs });
     await sleep(settleMs);
     const rss = await steadyRss(gw.pid);
     return {
-      group: 'density',
+      group: shared ? 'density-shared' : 'density',
       kind: 'herald',
       server: 'gateway',
+      channels: shared ? 1 : c.ok,
       asked: count,
       connections: c.ok,
       connectS: round(c.ms / 1000, 1),

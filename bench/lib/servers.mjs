@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fdLimits } from './proc.mjs';
 import { freePort, httpGet, log, redisCmd, sleep, waitFor } from './util.mjs';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -102,7 +103,7 @@ function baseEnv(extra) {
  * (space-separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the servers: Node does
  * not take --cpu-prof from NODE_OPTIONS.
  */
-function nodeArgv(...args) {
+export function nodeArgv(...args) {
   const extra = (process.env.HERALD_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return ['node', ...extra, ...args];
 }
@@ -269,4 +270,26 @@ export function startServer(kind, opts = {}) {
   if (kind === 'ceiling') return startCeiling(opts);
   if (kind === 'soketi') return startSoketi(opts);
   throw new Error(`unknown server kind ${kind}`);
+}
+
+/** What a result records of the machine and the checkout it ran on. */
+export function machineFacts() {
+  let commit = null;
+  try {
+    commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    /* not a git checkout: the result records no commit */
+  }
+  return {
+    date: new Date().toISOString(),
+    nproc: os.availableParallelism?.() ?? os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    kernel: os.release(),
+    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    fdLimit: fdLimits(),
+    serverFdLimit: serverFdLimit(),
+    commit,
+  };
 }

@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Hist } from './hist.mjs';
+import { nowUs } from './util.mjs';
 import { XhrSocket, resetXhrCounters, xhrCounters } from './xhr-client.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -22,23 +23,6 @@ const { signApiRequest } = await import(pathToFileURL(path.join(ROOT, 'packages/
 
 const MARK = Buffer.from('@t=');
 const PUSHER = Buffer.from('"pusher');
-// Microseconds on CLOCK_MONOTONIC (process.hrtime's clock, the same in every process of the machine),
-// read through performance.now() (same clock, no allocation) plus this process's fixed offset.
-const perfOffsetUs = (() => {
-  let best = Infinity;
-  let off = 0;
-  for (let i = 0; i < 50; i++) {
-    const a = performance.now();
-    const h = Number(process.hrtime.bigint()) / 1000;
-    const b = performance.now();
-    if (b - a < best) {
-      best = b - a;
-      off = h - ((a + b) / 2) * 1000;
-    }
-  }
-  return off;
-})();
-const nowUs = () => Math.round(performance.now() * 1000 + perfOffsetUs);
 const hmac = (secret, s) => crypto.createHmac('sha256', secret).update(s).digest('hex');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
