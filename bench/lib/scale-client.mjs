@@ -155,6 +155,13 @@ function start() {
       case 'pusher:error':
       case 'pusher:subscription_error': {
         const d = typeof msg.data === 'string' ? JSON.parse(msg.data) : msg.data;
+        // 4000-4299: the server closes the connection after this frame, and has sent everything it
+        // will send on it before it. The subscription ends here, not at the close event: the close
+        // handshake can take much longer (ws waits up to 30 s for the server to end TCP).
+        if (msg.event === 'pusher:error' && d?.code >= 4000 && d?.code < 4300 && c.sub) {
+          endSubscription(c, nowUs());
+          c.toldAt = nowUs();
+        }
         return countError(`${msg.event} ${d?.code ?? d?.status ?? ''}`);
       }
       default:
@@ -199,6 +206,12 @@ function start() {
     if (c.ws !== ws) return;
     const t = nowUs();
     endSubscription(c, t);
+    // How long the close took after the server said it was closing (its pusher:error).
+    if (c.toldAt) {
+      const p = phaseStats();
+      (p.hist['closeLag:all'] ??= new Hist()).record(t - c.toldAt);
+      c.toldAt = 0;
+    }
     const wasOpen = c.state === 'open';
     c.state = 'closed';
     c.ws = null;

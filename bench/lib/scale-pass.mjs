@@ -186,7 +186,8 @@ async function phases(ctx, dep, pool) {
   // most once): the margin is at least the longest delivery the phase saw, so that an event still
   // on its way to a socket that was then cut is never counted as lost.
   const windows = list.map((p, i) => {
-    const longestUs = Math.max(0, ...Object.values(p.stats.hist).flatMap((byGw) => Object.values(byGw).map((h) => h.max)));
+    const delivered = ['fan', 'own', 'ce'].map((k) => p.stats.hist[k] ?? {});
+    const longestUs = Math.max(0, ...delivered.flatMap((byGw) => Object.values(byGw).map((h) => h.max)));
     p.marginMs = Math.max(cfg.marginMs, Math.ceil(longestUs / 1000) + 500);
     return { id: p.id, name: p.name, startUs: p.startUs, endUs: list[i + 1]?.startUs ?? p.endUs, marginUs: p.marginMs * 1000 };
   });

@@ -105,6 +105,9 @@ export function phaseRows(pass) {
       fanP99: fan.p99,
       ceP99: mergeGws(st.hist.ce).summaryMs().p99,
       ownP99: mergeGws(st.hist.own).summaryMs().p99,
+      // From a closing pusher:error (4200 of a drain, 4201...) to the close event, at the client.
+      closeLagP99Ms: st.hist.closeLag ? mergeGws(st.hist.closeLag).summaryMs().p99 : null,
+      closeLagMaxMs: st.hist.closeLag ? mergeGws(st.hist.closeLag).summaryMs().max : null,
       owed,
       missing,
       loss: owed ? round(missing / owed, 6) : null,
