@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forEachLimited } from './limited.js';
+import { forEachInOrderPerKey, forEachLimited } from './limited.js';
 
 /** A call that resolves when the test says so. */
 function gate() {
@@ -47,5 +47,29 @@ describe('forEachLimited', () => {
 
   it('does nothing for no items', async () => {
     await expect(forEachLimited([], 8, () => Promise.reject(new Error('called')))).resolves.toBeUndefined();
+  });
+
+  it('runs the items of one key in their order, one at a time, and keys side by side', async () => {
+    const items = ['a1', 'b1', 'a2', 'c1', 'b2', 'a3'];
+    const log: string[] = [];
+    const running = new Set<string>();
+    let overlapSameKey = false;
+    let mostKeys = 0;
+    await forEachInOrderPerKey(
+      items,
+      (x) => x[0]!,
+      8,
+      async (x) => {
+        if (running.has(x[0]!)) overlapSameKey = true;
+        running.add(x[0]!);
+        mostKeys = Math.max(mostKeys, running.size);
+        await new Promise((r) => setImmediate(r));
+        running.delete(x[0]!);
+        log.push(x);
+      },
+    );
+    expect(overlapSameKey).toBe(false);
+    expect(mostKeys).toBe(3);
+    for (const k of ['a', 'b', 'c']) expect(log.filter((x) => x[0] === k)).toEqual(items.filter((x) => x[0] === k));
   });
 });

@@ -1,6 +1,6 @@
 import type { Broker } from '../../broker.js';
 import { decodeContribution } from '../contribution.js';
-import { forEachLimited, STATE_WRITE_CONCURRENCY } from './limited.js';
+import { forEachInOrderPerKey, STATE_WRITE_CONCURRENCY } from './limited.js';
 import type { RedisKeys } from '../keys.js';
 import type { RedisClient } from '../redis-client.js';
 import type { BrokerLog } from '../redis-log.js';
@@ -40,20 +40,25 @@ export class Reaper {
   /** Removes the given entries of `node`'s contributions; an entry that does not decode is dropped. */
   async removeContributions(node: string, entries: string[]): Promise<void> {
     const { client, keys, stores, broker } = this.#o;
-    // Each entry is one socket's, removed by its own atomic script: they need no order.
-    await forEachLimited(entries, STATE_WRITE_CONCURRENCY, async (raw) => {
-      const c = decodeContribution(raw);
-      if (c === undefined) {
-        await client.srem(keys.contributions(node), raw);
-      } else if (c.kind === 'subscription') {
-        await stores.channels.leaveFor(node, c.appId, c.channel, c.socketId);
-      } else if (c.kind === 'presence') {
-        await stores.presence.removeFor(node, c.appId, c.channel, c.socketId);
-      } else {
-        const { last, version } = await stores.users.signoutFor(node, c.appId, c.userId, c.socketId);
-        if (last) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: false, version });
-      }
-    });
+    // Sockets at once, each socket's entries in the order stored.
+    const decoded = entries.map((raw) => ({ raw, c: decodeContribution(raw) }));
+    await forEachInOrderPerKey(
+      decoded,
+      ({ raw, c }) => c?.socketId ?? raw,
+      STATE_WRITE_CONCURRENCY,
+      async ({ raw, c }) => {
+        if (c === undefined) {
+          await client.srem(keys.contributions(node), raw);
+        } else if (c.kind === 'subscription') {
+          await stores.channels.leaveFor(node, c.appId, c.channel, c.socketId);
+        } else if (c.kind === 'presence') {
+          await stores.presence.removeFor(node, c.appId, c.channel, c.socketId);
+        } else {
+          const { last, version } = await stores.users.signoutFor(node, c.appId, c.userId, c.socketId);
+          if (last) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: false, version });
+        }
+      },
+    );
   }
 
   /** Removes every contribution of `node` (a previous incarnation of this node id, at start). */

@@ -6,7 +6,6 @@ import type { RedisKeys } from '../keys.js';
 import type { RedisClient } from '../redis-client.js';
 import type { BrokerLog } from '../redis-log.js';
 import type { RedisStores } from '../redis-stores.js';
-import { forEachLimited, STATE_WRITE_CONCURRENCY } from './limited.js';
 import type { Reaper } from './reaper.js';
 
 export interface ReconcilerOptions {
@@ -98,8 +97,7 @@ export class Reconciler {
   async #reconcile(): Promise<void> {
     const { client, keys, nodeId, stores, broker, reaper, log } = this.#o;
     const local = this.#listLocal();
-    // Each entry is one socket's, joined by its own atomic script: they need no order.
-    await forEachLimited(local, STATE_WRITE_CONCURRENCY, async (c) => {
+    for (const c of local) {
       if (c.kind === 'subscription') {
         await stores.channels.join(c.appId, c.channel, c.socketId);
       } else if (c.kind === 'presence') {
@@ -109,7 +107,7 @@ export class Reconciler {
         const { first, version } = await stores.users.signin(c.appId, c.userId, c.socketId);
         if (first) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: true, version });
       }
-    });
+    }
     const stored = await client.smembers(keys.contributions(nodeId));
     const wanted = new Set(this.#listLocal().map(encodeContribution));
     const stale = stored.filter((s) => !wanted.has(s));
