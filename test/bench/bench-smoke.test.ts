@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runBench } from './run-bench.js';
 
 /**
  * Every benchmark scenario runs from this checkout (the built gateway, the bare uWebSockets.js
@@ -8,8 +7,6 @@ import { describe, expect, it } from 'vitest';
  * `npm run bench -- <scenario>` keeps working on a fresh clone. soketi is left out here (it is
  * installed from npm at run time); the figures themselves come from `npm run bench`, not from CI.
  */
-const RUN = fileURLToPath(new URL('../../bench/run.mjs', import.meta.url));
-
 interface Row {
   scenario: string;
   server: string;
@@ -19,23 +16,11 @@ interface Row {
   [k: string]: unknown;
 }
 
-function bench(scenario: string, sets: Record<string, unknown>, servers = 'herald,ceiling'): Promise<{ rows: Row[]; out: string; code: number | null }> {
-  const args = [RUN, scenario, '--servers', servers, '--runs', '1', '--no-save'];
+async function bench(scenario: string, sets: Record<string, unknown>, servers = 'herald,ceiling'): Promise<{ rows: Row[]; out: string; code: number | null }> {
+  const args = [scenario, '--servers', servers, '--runs', '1', '--no-save'];
   for (const [k, v] of Object.entries(sets)) args.push('--set', `${k}=${JSON.stringify(v)}`);
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('exit', (code) => {
-      const rows = out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Row);
-      resolve({ rows, out: out + err, code });
-    });
-  });
+  const r = await runBench(args);
+  return { ...r, rows: r.rows as Row[] };
 }
 
 describe('npm run bench at a tiny size', { timeout: 120_000 }, () => {

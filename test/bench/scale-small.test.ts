@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runBench } from './run-bench.js';
 
 /**
  * `npm run bench -- scale --size small` (issue 18) as CI runs it: four gateways, two webhook
@@ -11,36 +10,10 @@ import { describe, expect, it } from 'vitest';
  * unpaired, out of order or repeated before the worker kill. Here: that it passes, and that it
  * reports what the issue asks for. The figures themselves come from `npm run bench`, not from CI.
  */
-const RUN = fileURLToPath(new URL('../../bench/run.mjs', import.meta.url));
-
-interface Row {
-  group: string;
-  server: string;
-  [k: string]: unknown;
-}
-
-function runScale(): Promise<{ rows: Row[]; out: string; code: number | null; ms: number }> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [RUN, 'scale', '--size', 'small', '--no-save'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('exit', (code) => {
-      const rows = out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Row);
-      resolve({ rows, out: `${out}\n${err}`, code, ms: Date.now() - t0 });
-    });
-  });
-}
-
 describe('npm run bench -- scale --size small', () => {
   // A backstop for a hung run, not a measurement: the run takes about a minute on a quiet machine.
   it('holds every invariant on one Redis and on a Redis Cluster, and reports per phase, gateway, fault and webhook', { timeout: 240_000 }, async () => {
-    const { rows, out, code } = await runScale();
+    const { rows, out, code } = await runBench(['scale', '--size', 'small', '--no-save']);
     expect(code, out.slice(-4000)).toBe(0);
     const failed = rows.filter((r) => r.group === 'invariant' && r.ok !== true);
     expect(failed, out.slice(-4000)).toEqual([]);
