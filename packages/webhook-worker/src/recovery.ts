@@ -25,11 +25,12 @@ const REGISTRATIONS_EVERY_MS = 1000;
  * that come while it runs, retrying until it succeeds.
  *
  * 1. The outbox's consumer group and the dataset id (event ids) exist.
- * 2. The reported state of every channel is written back where Redis holds an older one; checks
- *    wait until then (`ready`), so none compares with a state Redis forgot.
+ * 2. The reported state of every channel is written back where Redis holds an older one.
  * 3. After a reconnect, it waits until every node registered before the outage has registered its
  *    local state again (its token in `registered` changed), for at most the lease plus a margin:
  *    compared earlier, a channel whose gateway had not yet come back would read as vacated.
+ *    Checks wait until then (`restored`), so none compares with a state Redis forgot or a node
+ *    has not written back yet.
  * 4. Every channel in Redis or in the copy is checked: a channel that emptied during the outage is
  *    in the copy only, and gets its channel_vacated.
  */
@@ -45,14 +46,15 @@ export class Recovery {
 
   constructor(private readonly o: RecoveryOptions) {}
 
-  /** Follows the nodes' registrations, so that after an outage it knows whom to wait for. */
-  start(): void {
-    const poll = () => {
-      if (this.#pending === undefined && this.#running === undefined) void this.#readRegistrations().catch(() => undefined /* read again next time */);
-    };
-    poll();
-    this.#registrationsTimer = setInterval(poll, REGISTRATIONS_EVERY_MS);
+  /** Follows the nodes' registrations, so that after an outage it knows whom to wait for; resolves after the first read. */
+  start(): Promise<void> {
+    const poll = () =>
+      this.#pending === undefined && this.#running === undefined
+        ? this.#readRegistrations().catch(() => undefined /* read again next time */)
+        : Promise.resolve();
+    this.#registrationsTimer = setInterval(() => void poll(), REGISTRATIONS_EVERY_MS);
     this.#registrationsTimer.unref();
+    return poll();
   }
 
   /** Resolves once no restore is pending: checks wait on it. */
@@ -117,10 +119,13 @@ export class Recovery {
       const r = await Promise.all(chunk.map((e) => webhooks.restoreReported(e.appId, e.channel, e.state)));
       restored += r.filter(Boolean).length;
     }
-    // Checks may run again: Redis holds at least what was reported.
-    if (this.#pending === undefined) this.#release();
     let waitedMs = 0;
     if (waitForNodes) waitedMs = await this.#waitForNodes(known);
+    // Checks may run again: Redis holds at least what was reported and, after a reconnect, every
+    // node's local state again. Released before the nodes were back, a check of a channel that a
+    // slower gateway had not registered again yet reported its members removed (and added again
+    // once it had).
+    if (this.#pending === undefined) this.#release();
     await this.o.reconcile(entries);
     this.runs++;
     log.info(

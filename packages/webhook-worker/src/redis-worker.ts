@@ -127,7 +127,7 @@ export class RedisWebhookWorker {
     await this.#sources.start();
     // Single server and Sentinel: the command connection came back (Redis restarted, or a failover).
     state.onReconnect(() => this.#recovery.request('redis connection back', true));
-    this.#recovery.start();
+    await this.#recovery.start();
     // Blocking reads get their own connection so that they never delay the checks.
     this.#reader = state.redis instanceof Cluster ? state.redis.duplicate() : state.redis.duplicate({ enableOfflineQueue: true });
     this.#reader.on('error', (err: Error) => log.debug({ err: err.message }, 'outbox reader error'));
