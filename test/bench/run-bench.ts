@@ -17,7 +17,8 @@ export function runBench(args: string[]): Promise<{ rows: BenchRow[]; out: strin
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('exit', (code) => {
+    // 'close', not 'exit': 'exit' can come before the last of stdout has been read.
+    p.on('close', (code) => {
       const rows = out
         .split('\n')
         .filter((l) => l.startsWith('{'))

@@ -125,7 +125,8 @@ function runNode(code: string, t: TestGateway, prelude = ''): Proc {
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  // 'close', not 'exit': the output is read after this, and 'exit' can come before its last chunk.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   const p = { child, out: () => out, exited };
   procs.push(p);
   return p;

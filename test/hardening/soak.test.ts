@@ -35,7 +35,8 @@ it('soak (10 s, 50 clients): memory, handles and fds of every process return to 
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  // 'close', not 'exit': the output is read after this, and 'exit' can come before its last chunk.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   const killGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-child.pid!, signal);
