@@ -197,6 +197,14 @@ function start() {
     if (cfg.localAddresses?.length) opts.localAddress = cfg.localAddresses[c.id % cfg.localAddresses.length];
     const ws = new WebSocket(cfg.gateways[gw].wsUrl, opts);
     c.ws = ws;
+    c.closeFrameAt = 0;
+    c.finAt = 0;
+    // Where a slow close spends its time: ws has no public event for the server's close frame
+    // being read (its receiver's 'conclude') or for the server's FIN (its socket's 'end').
+    ws.on('open', () => {
+      ws._receiver.on('conclude', () => (c.closeFrameAt = nowUs()));
+      ws._socket.on('end', () => (c.finAt = nowUs()));
+    });
     ws.on('message', (data) => onMessage(c, data));
     ws.on('error', (err) => countError(`ws ${err.code ?? err.message}`.slice(0, 80)));
     ws.on('close', (code) => onClose(c, ws, code));
@@ -210,6 +218,8 @@ function start() {
     if (c.toldAt) {
       const p = phaseStats();
       (p.hist['closeLag:all'] ??= new Hist()).record(t - c.toldAt);
+      if (c.closeFrameAt) (p.hist['closeFrameLag:all'] ??= new Hist()).record(c.closeFrameAt - c.toldAt);
+      if (c.finAt) (p.hist['finLag:all'] ??= new Hist()).record(c.finAt - c.toldAt);
       c.toldAt = 0;
     }
     const wasOpen = c.state === 'open';

@@ -108,6 +108,9 @@ export function phaseRows(pass) {
       // From a closing pusher:error (4200 of a drain, 4201...) to the close event, at the client.
       closeLagP99Ms: st.hist.closeLag ? mergeGws(st.hist.closeLag).summaryMs().p99 : null,
       closeLagMaxMs: st.hist.closeLag ? mergeGws(st.hist.closeLag).summaryMs().max : null,
+      // The parts of it: until the server's close frame was read, and until its FIN came.
+      closeFrameLagP99Ms: st.hist.closeFrameLag ? mergeGws(st.hist.closeFrameLag).summaryMs().p99 : null,
+      finLagP99Ms: st.hist.finLag ? mergeGws(st.hist.finLag).summaryMs().p99 : null,
       owed,
       missing,
       loss: owed ? round(missing / owed, 6) : null,

@@ -6,7 +6,7 @@ import { buildSpecs, LoadPool } from './scale-load.mjs';
 import { startRedisDeployment, startGateway } from './scale-procs.mjs';
 import { sourceAddresses } from './scale-pass.mjs';
 import { APP, heraldAppsFile, serverFdLimit, startServer } from './servers.mjs';
-import { log, nowUs, round, sleep } from './util.mjs';
+import { httpGet, log, nowUs, round, sleep } from './util.mjs';
 
 /** Connections one client process holds at most (its fd limit, with room for reconnects). */
 const perProcess = () => Math.max(100, serverFdLimit() - 1500);
@@ -18,6 +18,26 @@ async function steadyRss(pid) {
     await sleep(100);
   }
   return xs.sort((a, b) => a - b)[2];
+}
+
+/** Major garbage collections the gateway has run, from its /metrics (prom-client's GC histogram). */
+async function majorGcs(apiBase) {
+  const { body } = await httpGet(`${apiBase}/metrics`, 5000);
+  const m = body.match(/^herald_process_nodejs_gc_duration_seconds_count\{[^}]*kind="major"[^}]*\} (\d+)/m);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * RSS once the garbage of connecting is gone: after the gateway's first major GC that began after
+ * the last connection (V8 runs one on its own once allocation stops), or `backstopMs`. Read right
+ * after connecting, RSS holds everything the handshakes, subscriptions and Redis replies allocated:
+ * at 19,000 connections, 75 MB more than once the GC had run.
+ */
+async function settledRss(gw, backstopMs) {
+  const before = await majorGcs(gw.apiBase);
+  const t0 = Date.now();
+  while ((await majorGcs(gw.apiBase)) <= before && Date.now() - t0 < backstopMs) await sleep(500);
+  return { kb: await steadyRss(gw.pid), waitedS: round((Date.now() - t0) / 1000, 1), gc: Date.now() - t0 < backstopMs };
 }
 
 /** One embedded node, `subs` subscribers on one channel, the fan-out stream at `rate` for `ms`. */
@@ -78,7 +98,7 @@ export async function singleNodeFanout(ctx, { subs, rate, ms, marginMs }) {
  * a channel of its own (`shared` false: every subscription is also a channel, a topic and a Redis
  * interest) or one channel for all.
  */
-export async function idleDensity(ctx, { count, settleMs, shared = false }) {
+export async function idleDensity(ctx, { count, settleMs, settleBackstopMs, shared = false }) {
   const redis = await startRedisDeployment('single');
   const pool = new LoadPool();
   let gw;
@@ -90,8 +110,9 @@ export async function idleDensity(ctx, { count, settleMs, shared = false }) {
       appsFile: heraldAppsFile({}),
       env: { PUSH_MAX_CONNECTIONS_PER_SECOND: '0' },
     });
-    await sleep(settleMs);
-    const baseKb = await steadyRss(gw.pid);
+    // Settled too: a gateway just started holds its start-up's garbage (about 20 MB) until its first
+    // major GC, and a base taken before it makes the connections look cheaper than they are.
+    const baseKb = (await settledRss(gw, settleBackstopMs)).kb;
     const procs = Math.max(1, Math.ceil(count / perProcess()));
     await pool.start({ procs, gateways: [gw], app: APP, localAddresses: sourceAddresses(procs), clientCfg: { maxConnectAttempts: 10 }, ownCount: count });
     const mix = shared ? { fanSubs: count, ownConns: 0 } : { fanSubs: 0, ownConns: count };
@@ -100,6 +121,7 @@ export async function idleDensity(ctx, { count, settleMs, shared = false }) {
     const c = await pool.connect(specs, { concurrency: ctx.cfg.connectConcurrency, timeoutMs: ctx.cfg.connectTimeoutMs });
     await sleep(settleMs);
     const rss = await steadyRss(gw.pid);
+    const settled = await settledRss(gw, settleBackstopMs);
     return {
       group: shared ? 'density-shared' : 'density',
       kind: 'herald',
@@ -109,8 +131,12 @@ export async function idleDensity(ctx, { count, settleMs, shared = false }) {
       connections: c.ok,
       connectS: round(c.ms / 1000, 1),
       baseRssMB: round(baseKb / 1024, 1),
-      rssMB: round(rss / 1024, 1),
-      kbPerConn: c.ok ? round((rss - baseKb) / c.ok, 2) : null,
+      rssMB: round(settled.kb / 1024, 1),
+      // Idle and settled (see settledRss); `kbPerConnRightAfter`: `settleMs` after the last connection.
+      kbPerConn: c.ok ? round((settled.kb - baseKb) / c.ok, 2) : null,
+      kbPerConnRightAfter: c.ok ? round((rss - baseKb) / c.ok, 2) : null,
+      settledAfterS: settled.waitedS,
+      settledByGc: settled.gc,
       fdLimit: serverFdLimit(),
     };
   } finally {
