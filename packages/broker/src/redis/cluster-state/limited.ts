@@ -1,7 +1,7 @@
 /**
- * How many sockets' entries a reaper removes at once. A node holds one entry per subscription
- * (tens of thousands on a busy gateway); one at a time, each waits a round trip, and a gateway
- * reaping a dead one under load took more than a minute. Concurrent commands are sent as one write
+ * How many sockets' entries are registered or removed at once. A node holds one entry per
+ * subscription (tens of thousands on a busy gateway); one at a time, each waits a round trip, and a
+ * gateway reaping a dead one under load took more than a minute. Concurrent commands are sent as one write
  * by ioredis's auto-pipelining, and 64 keep the replies waiting in memory small.
  */
 export const STATE_WRITE_CONCURRENCY = 64;

@@ -6,6 +6,7 @@ import type { RedisKeys } from '../keys.js';
 import type { RedisClient } from '../redis-client.js';
 import type { BrokerLog } from '../redis-log.js';
 import type { RedisStores } from '../redis-stores.js';
+import { forEachInOrderPerKey, STATE_WRITE_CONCURRENCY } from './limited.js';
 import type { Reaper } from './reaper.js';
 
 export interface ReconcilerOptions {
@@ -97,17 +98,23 @@ export class Reconciler {
   async #reconcile(): Promise<void> {
     const { client, keys, nodeId, stores, broker, reaper, log } = this.#o;
     const local = this.#listLocal();
-    for (const c of local) {
-      if (c.kind === 'subscription') {
-        await stores.channels.join(c.appId, c.channel, c.socketId);
-      } else if (c.kind === 'presence') {
-        // member_added is published by the store when the user was missing.
-        await stores.presence.add(c.appId, c.channel, c.socketId, c.member);
-      } else {
-        const { first, version } = await stores.users.signin(c.appId, c.userId, c.socketId);
-        if (first) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: true, version });
-      }
-    }
+    // As the reaper removes them: sockets side by side, each socket's entries in its order.
+    await forEachInOrderPerKey(
+      local,
+      (c) => c.socketId,
+      STATE_WRITE_CONCURRENCY,
+      async (c) => {
+        if (c.kind === 'subscription') {
+          await stores.channels.join(c.appId, c.channel, c.socketId);
+        } else if (c.kind === 'presence') {
+          // member_added is published by the store when the user was missing.
+          await stores.presence.add(c.appId, c.channel, c.socketId, c.member);
+        } else {
+          const { first, version } = await stores.users.signin(c.appId, c.userId, c.socketId);
+          if (first) await broker.publishControl({ kind: 'user-presence', appId: c.appId, userId: c.userId, online: true, version });
+        }
+      },
+    );
     const stored = await client.smembers(keys.contributions(nodeId));
     const wanted = new Set(this.#listLocal().map(encodeContribution));
     const stale = stored.filter((s) => !wanted.has(s));
