@@ -28,8 +28,8 @@ async function majorGcs(apiBase) {
 }
 
 /**
- * RSS once the garbage of connecting is gone: after the gateway's first major GC that began after
- * the last connection (V8 runs one on its own once allocation stops), or `backstopMs`. Read right
+ * RSS once the garbage of connecting is gone: after the gateway's first major GC since this call,
+ * made once the connections are in (V8 runs one on its own once allocation stops), or `backstopMs`. Read right
  * after connecting, RSS holds everything the handshakes, subscriptions and Redis replies allocated:
  * at 19,000 connections, 75 MB more than once the GC had run.
  */
