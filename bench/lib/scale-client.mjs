@@ -3,9 +3,10 @@
 // `own`: a channel of its own; `priv`: a private channel of 2-3 members exchanging client events;
 // `pres`: a presence channel of 10 members), reconnects when cut (at once on 4200, otherwise with
 // exponential backoff and jitter) to a gateway the balancer currently offers, and subscribes again.
-// It records what the parent needs to judge the run: every subscribed interval, what arrived
-// (with end-to-end latency per gateway and phase), when a cut client was back, the clients' own
-// presence member lists, and the presence churn it drove.
+// It records what the parent needs to judge the run: every subscribed interval (whether the server
+// cut it, the latest event received in it), what arrived (with end-to-end latency per gateway and
+// phase), when a cut client was back, the clients' own presence member lists, and the presence
+// churn it drove.
 //
 // A channel's members are all in one process (only the fan-out channel spans processes), so
 // client-event loss and member lists are judged here, against this process's own truth.
@@ -98,6 +99,7 @@ function start() {
     const t = nowUs();
     c.sub = true;
     c.iv.push(t, 0, c.gw);
+    c.ivx.push(0, 0);
     changeChannel(c, +1, t);
     c.attempt = 0;
     if (c.downAt && !c.backAt) c.backAt = t;
@@ -117,10 +119,12 @@ function start() {
     }
   }
 
-  function endSubscription(c, t) {
+  /** Ends the current subscribed interval at t; `cut`: the server ended it, not this client. */
+  function endSubscription(c, t, cut) {
     if (!c.sub) return;
     c.sub = false;
     c.iv[c.iv.length - 2] = t;
+    c.ivx[c.ivx.length - 2] = cut ? 1 : 0;
     changeChannel(c, -1, t);
   }
 
@@ -159,7 +163,7 @@ function start() {
         // will send on it before it. The subscription ends here, not at the close event: the close
         // handshake can take much longer (ws waits up to 30 s for the server to end TCP).
         if (msg.event === 'pusher:error' && d?.code >= 4000 && d?.code < 4300 && c.sub) {
-          endSubscription(c, nowUs());
+          endSubscription(c, nowUs(), true);
           c.toldAt = nowUs();
         }
         return countError(`${msg.event} ${d?.code ?? d?.status ?? ''}`);
@@ -176,6 +180,9 @@ function start() {
     const [t, seq] = readMarker(buf, i + 3);
     const stream = c.kind === 'fan' ? 'fan' : c.kind === 'own' ? 'own' : 'ce';
     deliverTo(c.gw, stream, nowUs() - t);
+    // The latest send time received in the current interval: a later one means an earlier event
+    // missing from it was dropped, not cut in flight (scale-loss.mjs).
+    if (c.sub && t > c.ivx[c.ivx.length - 1]) c.ivx[c.ivx.length - 1] = t;
     if (stream === 'fan') {
       const byte = seq >> 3;
       if (byte >= c.recv.length) {
@@ -194,7 +201,7 @@ function start() {
     c.state = 'dialing';
     c.socketId = null;
     const opts = { perMessageDeflate: false, handshakeTimeout: 15000 };
-    if (cfg.localAddresses?.length) opts.localAddress = cfg.localAddresses[c.id % cfg.localAddresses.length];
+    if (c.localAddress) opts.localAddress = c.localAddress;
     const ws = new WebSocket(cfg.gateways[gw].wsUrl, opts);
     c.ws = ws;
     c.closeFrameAt = 0;
@@ -213,7 +220,8 @@ function start() {
   function onClose(c, ws, code) {
     if (c.ws !== ws) return;
     const t = nowUs();
-    endSubscription(c, t);
+    // Cut unless this client closed it (teardown): a 1006 after a kill, a server's close.
+    endSubscription(c, t, !c.closing);
     // How long the close took after the server said it was closing (its pusher:error).
     if (c.toldAt) {
       const p = phaseStats();
@@ -305,7 +313,7 @@ function start() {
         c.want = false;
         c.ws.send(JSON.stringify({ event: 'pusher:unsubscribe', data: { channel: name } }));
         phaseStats().leaves++;
-        endSubscription(c, t);
+        endSubscription(c, t, false);
         ch.nextUs = Infinity;
         c.churn = { long, disrupted: false, removed: { name: 'member_removed', key: `${name}\n${c.user}`, t, strict: long } };
         const gapMs = long ? cfg.churn.longMs : cfg.churn.shortMs;
@@ -343,7 +351,9 @@ function start() {
     async connect({ specs, concurrency, timeoutMs }) {
       const t0 = performance.now();
       const made = specs.map((s) => {
-        const c = { ...s, ws: null, state: 'idle', socketId: null, want: true, sub: false, everUp: false, attempt: 0, iv: [], downAt: 0, backAt: 0 };
+        const c = { ...s, ws: null, state: 'idle', socketId: null, want: true, sub: false, everUp: false, attempt: 0, iv: [], ivx: [], downAt: 0, backAt: 0 };
+        // Source addresses in turn by this process's own count (ids are global and strided).
+        c.localAddress = cfg.localAddresses?.length ? cfg.localAddresses[conns.length % cfg.localAddresses.length] : undefined;
         c.recv = s.kind === 'fan' ? new Uint8Array(64) : new Set();
         if (s.kind === 'priv') c.sentSeqs = [];
         let ch = chans.get(s.ch);
@@ -467,10 +477,10 @@ function start() {
       for (const c of conns) {
         if (c.kind === 'fan') {
           const has = (seq) => (c.recv[seq >> 3] ?? 0) & (1 << (seq & 7));
-          tallyTriggers(tally, { id: c.id, iv: c.iv, seqs: fanSeqs, table: fan, has, phases: windows, marginUs, stream: 'fan' });
+          tallyTriggers(tally, { id: c.id, iv: c.iv, ivx: c.ivx, seqs: fanSeqs, table: fan, has, phases: windows, marginUs, stream: 'fan' });
         } else if (c.kind === 'own') {
           const seqs = ownByCh.get(Number(c.ch.slice(ownPrefix.length))) ?? [];
-          tallyTriggers(tally, { id: c.id, iv: c.iv, seqs, table: own, has: (seq) => c.recv.has(seq), phases: windows, marginUs, stream: 'own' });
+          tallyTriggers(tally, { id: c.id, iv: c.iv, ivx: c.ivx, seqs, table: own, has: (seq) => c.recv.has(seq), phases: windows, marginUs, stream: 'own' });
         } else if (c.kind === 'priv') {
           tallyClientEvents(tally, { receiver: c, senders: chans.get(c.ch).members, log: ceLog, phases: windows, marginUs });
         }

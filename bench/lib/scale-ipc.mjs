@@ -14,7 +14,9 @@ export const forkedAs = (modulePath) => process.argv[1] === modulePath && proces
 export class Child {
   constructor(name, modulePath, { heapMb = 4096 } = {}) {
     this.name = name;
-    this.child = fork(modulePath, [CHILD_FLAG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [`--max-old-space-size=${heapMb}`] });
+    // HERALD_BENCH_HELPER_NODE_ARGS, e.g. '--cpu-prof --cpu-prof-dir=DIR': to see where the load generator spends its time.
+    const extra = process.env.HERALD_BENCH_HELPER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    this.child = fork(modulePath, [CHILD_FLAG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [`--max-old-space-size=${heapMb}`, ...extra] });
     this.pid = this.child.pid;
     this.nextId = 1;
     this.pending = new Map();

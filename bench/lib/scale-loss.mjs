@@ -3,11 +3,21 @@
 // well after its trigger was answered (the margin: the phase's own, at least the longest delivery
 // seen in it): a subscriber that left meanwhile may lose it (delivery is at most once), and such
 // events are counted apart as "away", never as loss.
+//
+// An owed trigger event that did not arrive is lost, except when the server cut the subscription
+// (a close the client did not ask for, or a closing pusher:error) and nothing published definitely
+// after it (sent after its trigger was answered) arrived in that subscription either: then it was
+// still on its way inside the server when the server cut (a killed or draining gateway loses what
+// it had not written; at most once), and it is counted apart as "cut". A channel's events arrive in
+// the order they were published, so a later one received means the missing one was dropped: lost.
 import { TriggerStatus } from './scale-publisher.mjs';
 
 /**
  * A connection's subscribed intervals are a flat array [start, end, gw, ...] (end 0 while still
- * subscribed). Returns the gateway of the interval covering [a, b], or -1.
+ * subscribed), and beside it `ivx`, [cut, lastT, ...] per interval: cut 1 when the server ended it
+ * (a close the client did not ask for, a closing pusher:error), 0 when open or ended by the client;
+ * lastT the latest send time (µs, the trigger's tSend) of the events received while it was open, 0
+ * if none. Returns the gateway of the interval covering [a, b], or -1.
  */
 function coveringGateway(iv, a, b) {
   const i = coveringIndex(iv, a, b);
@@ -38,26 +48,39 @@ export function phaseAt(phases, t) {
   return windowAt(phases, t)?.id ?? -1;
 }
 
-/** Per phase and stream: owed, received of those owed, owed but missing, and sent while away. */
+/**
+ * Per phase and stream: owed, received of those owed, owed but missing (lost), owed but in flight
+ * when the server cut the subscription (cut; owed = got + missing + cut), and sent while away.
+ */
 export class LossTally {
+  #lost = [];
+  #cut = [];
+
   constructor() {
     this.byPhase = {};
-    /** A few missing deliveries, with where their subscriber was: what to look at first. */
-    this.examples = [];
+  }
+
+  /** A few missing deliveries, with where their subscriber was: what to look at first (lost, then cut). */
+  get examples() {
+    return [...this.#lost, ...this.#cut];
   }
 
   #cell(phase, stream) {
     const p = (this.byPhase[phase] ??= { streams: {}, byGw: {} });
-    return (p.streams[stream] ??= { owed: 0, got: 0, missing: 0, away: 0 });
+    return (p.streams[stream] ??= { owed: 0, got: 0, missing: 0, cut: 0, away: 0 });
   }
 
-  owed(phase, stream, gw, got) {
+  /** One owed delivery: received (got), else in flight at a cut (cut) or lost. */
+  owed(phase, stream, gw, got, cut = false) {
     const c = this.#cell(phase, stream);
     c.owed++;
-    const g = (this.byPhase[phase].byGw[gw] ??= { owed: 0, missing: 0 });
+    const g = (this.byPhase[phase].byGw[gw] ??= { owed: 0, missing: 0, cut: 0 });
     g.owed++;
     if (got) c.got++;
-    else {
+    else if (cut) {
+      c.cut++;
+      g.cut++;
+    } else {
       c.missing++;
       g.missing++;
     }
@@ -68,25 +91,34 @@ export class LossTally {
   }
 
   example(what) {
-    if (this.examples.length < 10) this.examples.push(what);
+    if (what.cut) {
+      if (this.#cut.length < 3) this.#cut.push(what);
+    } else if (this.#lost.length < 10) this.#lost.push(what);
   }
 }
 
 /**
  * Tallies one subscriber's owed events of a trigger stream: `seqs` the trigger sequence numbers
- * that went to its channel, `table` the publisher's record of them, `has(seq)` whether it got one.
+ * that went to its channel, `table` the publisher's record of them, `has(seq)` whether it got one,
+ * `ivx` its intervals' ends and latest events (see coveringGateway; without it, no interval counts
+ * as cut). A missing event s1 is cut when its interval was cut by the server and the latest event
+ * received in it was not sent after s1's trigger was answered (lastT <= tResp[s1]); otherwise lost.
  */
-export function tallyTriggers(tally, { id, iv, seqs, table, has, phases, marginUs, stream }) {
+export function tallyTriggers(tally, { id, iv, ivx, seqs, table, has, phases, marginUs, stream }) {
   for (const seq of seqs) {
     if (table.status[seq] !== TriggerStatus.Ok) continue;
     const t = table.tSend[seq];
     const w = windowAt(phases, t);
     if (!w) continue;
     const phase = w.id;
-    const at = coveringIndex(iv, t, table.tResp[seq] + (w.marginUs ?? marginUs));
+    const tResp = table.tResp[seq];
+    const at = coveringIndex(iv, t, tResp + (w.marginUs ?? marginUs));
     if (at >= 0) {
       const got = has(seq);
-      tally.owed(phase, stream, iv[at + 2], got);
+      const x = (at / 3) * 2;
+      // Nothing definitely published after it arrived before the server cut: in flight at the cut.
+      const cut = !got && ivx?.[x] === 1 && !(ivx[x + 1] > tResp);
+      tally.owed(phase, stream, iv[at + 2], got, cut);
       if (!got) {
         const end = iv[at + 1];
         tally.example({
@@ -97,8 +129,11 @@ export function tallyTriggers(tally, { id, iv, seqs, table, has, phases, marginU
           gw: iv[at + 2],
           via: table.gw[seq],
           subscribedMsBefore: (t - iv[at]) / 1000,
-          answeredMs: (table.tResp[seq] - t) / 1000,
+          answeredMs: (tResp - t) / 1000,
           leftMsAfter: end ? (end - t) / 1000 : null,
+          // In a cut interval: when the latest event received in it was sent, after this one.
+          ...(ivx?.[x] === 1 ? { latestGotSentMsAfter: ivx[x + 1] ? (ivx[x + 1] - t) / 1000 : null } : {}),
+          ...(cut ? { cut: true } : {}),
         });
       }
     } else if (!subscribedAt(iv, t)) tally.away(phase, stream);

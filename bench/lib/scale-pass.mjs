@@ -11,8 +11,16 @@ import { APP } from './servers.mjs';
 import { rssKb, tcpCounters } from './proc.mjs';
 import { log, nowUs, sleep } from './util.mjs';
 
-/** Source addresses for client process i: two of 127.0.0.x each (one address has ~28k ephemeral ports). */
-export const sourceAddresses = (procs) => Array.from({ length: procs }, (_, i) => [`127.0.0.${10 + 2 * i}`, `127.0.0.${11 + 2 * i}`]);
+/**
+ * Source addresses for client process i: eight of 127.0.0.x each. A connection with a source address
+ * binds before it connects, and Linux looks for a free port of that address in bind: once a few
+ * thousand of an address's ports are taken (open or in TIME_WAIT), each bind took milliseconds
+ * (2.2-2.5 ms each with 7,000 open and 7,000 in TIME_WAIT over two addresses, 0.05-0.09 ms over
+ * eight), and a burst of reconnects stalled the client process for tens of seconds.
+ */
+const SOURCE_ADDRESSES_PER_PROC = 8;
+export const sourceAddresses = (procs) =>
+  Array.from({ length: procs }, (_, i) => Array.from({ length: SOURCE_ADDRESSES_PER_PROC }, (_, k) => `127.0.0.${10 + SOURCE_ADDRESSES_PER_PROC * i + k}`));
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes: { value, ms } (value undefined on timeout). */
 async function until(fn, timeoutMs, everyMs = 250) {
