@@ -10,6 +10,8 @@
 // still on its way inside the server when the server cut (a killed or draining gateway loses what
 // it had not written; at most once), and it is counted apart as "cut". A channel's events arrive in
 // the order they were published, so a later one received means the missing one was dropped: lost.
+// Client events likewise, with either end's connection cut and only the same sender's later events
+// as proof (one sender's events pass through one gateway, in order).
 import { TriggerStatus } from './scale-publisher.mjs';
 
 /**
@@ -157,10 +159,11 @@ export function tallyClientEvents(tally, { receiver, senders, log, phases, margi
       const at = coveringIndex(receiver.iv, t, t + m);
       if (at >= 0) {
         const got = receiver.recv.has(seq);
-        tally.owed(phase, 'ce', receiver.iv[at + 2], got);
+        const from = coveringIndex(sender.iv, t, t + m);
+        const cut = !got && cutInFlight(sender, from, receiver, at, seq, log);
+        tally.owed(phase, 'ce', receiver.iv[at + 2], got, cut);
         if (!got) {
           const end = receiver.iv[at + 1];
-          const from = coveringIndex(sender.iv, t, t + m);
           tally.example({
             stream: 'ce',
             conn: receiver.id,
@@ -171,9 +174,30 @@ export function tallyClientEvents(tally, { receiver, senders, log, phases, margi
             via: sender.iv[from + 2],
             subscribedMsBefore: (t - receiver.iv[at]) / 1000,
             leftMsAfter: end ? (end - t) / 1000 : null,
+            ...(cut ? { cut: true } : {}),
           });
         }
       } else if (!subscribedAt(receiver.iv, t)) tally.away(phase, 'ce');
     }
   }
+}
+
+/**
+ * Whether a client event `seq` the receiver missed was in flight when a server cut the sender's
+ * interval (index `from`) or the receiver's (index `at`): one of them was cut, and no later event of
+ * the same sender, sent before either interval ended, reached the receiver. One sender's events
+ * leave through one gateway and arrive in the order it sent them, so a later one received means this
+ * one was dropped. Events of different senders have no order between them and prove nothing.
+ */
+function cutInFlight(sender, from, receiver, at, seq, log) {
+  const senderCut = sender.ivx?.[(from / 3) * 2] === 1;
+  const receiverCut = receiver.ivx?.[(at / 3) * 2] === 1;
+  if (!senderCut && !receiverCut) return false;
+  const t = log.t[seq];
+  const until = Math.min(sender.iv[from + 1] || Infinity, receiver.iv[at + 1] || Infinity);
+  for (const later of sender.sentSeqs) {
+    const tl = log.t[later];
+    if (tl > t && tl < until && receiver.recv.has(later)) return false;
+  }
+  return true;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LossTally, tallyTriggers } from '../../bench/lib/scale-loss.mjs';
+import { LossTally, tallyClientEvents, tallyTriggers } from '../../bench/lib/scale-loss.mjs';
 import { TriggerStatus } from '../../bench/lib/scale-publisher.mjs';
 
 /**
@@ -188,5 +188,41 @@ describe('scale loss: lost (a hole) or cut in flight', () => {
     expect(examples.filter((e) => !e.cut)).toHaveLength(10);
     expect(examples.filter((e) => e.cut)).toHaveLength(3);
     expect(examples.findIndex((e) => e.cut)).toBe(10);
+  });
+});
+
+/**
+ * Client events: one sender and one receiver of a private channel. `sent`: the sender's events by
+ * send time (s); `got`: indexes of those the receiver received. Intervals as in judge, without lastT.
+ */
+function judgeClientEvents(senderIv: [number, number, number, 0 | 1], receiverIv: [number, number, number, 0 | 1], sent: number[], got: number[]) {
+  const member = (id: number, [start, end, gw, cut]: [number, number, number, 0 | 1]) => ({
+    id,
+    iv: [start, end, gw],
+    ivx: [cut, 0],
+    recv: new Set<number>(),
+    sentSeqs: [] as number[],
+  });
+  const sender = member(1, senderIv);
+  const receiver = member(2, receiverIv);
+  sender.sentSeqs = sent.map((_, i) => i);
+  for (const i of got) receiver.recv.add(i);
+  const tally = new LossTally();
+  tallyClientEvents(tally, { receiver, senders: [sender, receiver], log: { t: sent.map((x) => x * S) }, phases, marginUs: MARGIN });
+  return (tally.byPhase as Record<number, Phase>)[PHASE]!.streams.ce;
+}
+
+describe('scale loss: client events', () => {
+  it('counts a client event missing before a later one of the same sender arrived as lost', () => {
+    expect(judgeClientEvents([0, 0, 0, 0], [0, 40 * S, 1, 1], [1, 2, 3, 4], [0, 2, 3])).toEqual({ owed: 4, got: 3, missing: 1, cut: 0, away: 0 });
+  });
+
+  it("counts the tail the sender's killed gateway still held when it was cut as cut", () => {
+    // The sender's gateway cut it at 10 s (the client saw it late); what it sent from 5 s on never came.
+    expect(judgeClientEvents([0, 10 * S, 0, 1], [0, 0, 1, 0], [1, 2, 5, 6, 7], [0, 1])).toEqual({ owed: 5, got: 2, missing: 0, cut: 3, away: 0 });
+  });
+
+  it("counts a tail as lost when neither the sender's nor the receiver's connection was cut by a server", () => {
+    expect(judgeClientEvents([0, 0, 0, 0], [0, 0, 1, 0], [1, 2, 5, 6], [0, 1])).toEqual({ owed: 4, got: 2, missing: 2, cut: 0, away: 0 });
   });
 });
