@@ -18,6 +18,8 @@ export class Deployment {
     this.fails = new Map();
     /** Failed /ready checks per gateway, while it was meant to be up: { idx: count }. */
     this.readyFailures = {};
+    /** The same failures by reason (all gateways): { reason: count }. */
+    this.readyFailureReasons = {};
     this.listeners = [];
   }
 
@@ -51,8 +53,14 @@ export class Deployment {
       while (this.watching) {
         await Promise.all(
           this.gateways.map(async (g) => {
-            const ok = g.running() && (await httpGet(`${g.apiBase}/ready`, 1000)).status === 200;
-            if (!ok && g.expectedUp) this.readyFailures[g.idx] = (this.readyFailures[g.idx] ?? 0) + 1;
+            const r = g.running() ? await httpGet(`${g.apiBase}/ready`, 1000) : { status: 0, body: 'not running' };
+            const ok = r.status === 200;
+            if (!ok && g.expectedUp) {
+              this.readyFailures[g.idx] = (this.readyFailures[g.idx] ?? 0) + 1;
+              // Why: an answer other than 200 (its status) or none (the error: a timeout, a refusal).
+              const why = r.status ? `status ${r.status}` : String(r.body).slice(0, 40);
+              this.readyFailureReasons[why] = (this.readyFailureReasons[why] ?? 0) + 1;
+            }
             const fails = ok ? 0 : (this.fails.get(g.idx) ?? 0) + 1;
             this.fails.set(g.idx, fails);
             const before = this.offered.has(g.idx);

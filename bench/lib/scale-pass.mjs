@@ -78,6 +78,7 @@ async function phases(ctx, dep, pool) {
     await pool.setPhase(p.id);
     p.cmds0 = await dep.commandStats();
     p.tcp0 = tcpCounters();
+    p.ready0 = { failures: { ...dep.readyFailures }, reasons: { ...dep.readyFailureReasons } };
     p.meter = dep.meter({ gen: pool.pids() });
     list.push(p);
     log(`scale ${dep.kind}: phase ${name}`);
@@ -101,7 +102,16 @@ async function phases(ctx, dep, pool) {
       p.rssKb[g.idx] = rssKb(g.pid);
       p.baseRssKb[g.idx] = g.baseRssKb;
     }
-    p.readyFailures = { ...dep.readyFailures };
+    // This phase's failed /ready checks (the deployment counts them from its start).
+    const since = (now, before) =>
+      Object.fromEntries(
+        Object.entries(now)
+          .map(([k, v]) => [k, v - (before[k] ?? 0)])
+          .filter(([, v]) => v > 0),
+      );
+    p.readyFailures = since(dep.readyFailures, p.ready0.failures);
+    p.readyFailureReasons = since(dep.readyFailureReasons, p.ready0.reasons);
+    delete p.ready0;
     p.lifecycle = dep.lifecycle().filter((e) => e.atUs >= p.startUs && e.atUs <= p.endUs);
   };
   const loads = { fanRate: cfg.fanRate, ownRate: cfg.ownRate, clientEventEveryMs: cfg.clientEventEveryMs, churnPerSec: cfg.churnPerSec };

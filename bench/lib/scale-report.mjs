@@ -223,6 +223,8 @@ export function faultRows(pass) {
         survivorReadyFailures: Object.entries(p.readyFailures)
           .filter(([gw]) => Number(gw) !== p.victim || p.name === 'worker-kill')
           .reduce((a, [, n]) => a + n, 0),
+        // Every gateway's failed checks in the phase by reason (the victim's included).
+        readyFailureReasons: p.readyFailureReasons,
       };
     });
 }
