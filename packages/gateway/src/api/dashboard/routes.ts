@@ -162,12 +162,13 @@ function channelRoutes(f: FastifyInstance, ctx: ApiContext): void {
     const limit = limitOf(req, 100, 1000);
     const occupied = await ctx.state.channels.channels(app.id, raw === '' ? undefined : raw);
     const names = [...occupied.keys()].filter((n) => !n.startsWith(USER_CHANNEL_PREFIX)).sort();
-    const channels: ChannelSummary[] = [];
-    for (const name of names.slice(0, limit)) {
-      const entry: ChannelSummary = { name, subscriptionCount: occupied.get(name) ?? 0 };
-      if (isPresenceChannel(name)) entry.userCount = await ctx.state.presence.userCount(app.id, name);
-      channels.push(entry);
-    }
+    const channels = await Promise.all(
+      names.slice(0, limit).map(async (name) => {
+        const entry: ChannelSummary = { name, subscriptionCount: occupied.get(name) ?? 0 };
+        if (isPresenceChannel(name)) entry.userCount = await ctx.state.presence.userCount(app.id, name);
+        return entry;
+      }),
+    );
     return { channels, truncated: names.length > limit };
   });
 
