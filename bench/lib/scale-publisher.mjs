@@ -31,12 +31,14 @@ async function start() {
   let fanChannel = '';
   let ownPrefix = '';
   let behind = 0;
-  const perPhase = new Map(); // phase → gw → { ok, refused, uncertain }
-  const count = (gw, status) => {
+  const perPhase = new Map(); // phase → gw → { ok, refused, uncertain, why? }
+  const count = (gw, status, why) => {
     let p = perPhase.get(phase);
     if (!p) perPhase.set(phase, (p = {}));
     const g = (p[gw] ??= { ok: 0, refused: 0, uncertain: 0 });
     g[status === TriggerStatus.Ok ? 'ok' : status === TriggerStatus.Refused ? 'refused' : 'uncertain']++;
+    // What a trigger that did not succeed got: a status code, or the error (a reset, the timeout).
+    if (why !== undefined) (g.why ??= {})[why] = (g.why[why] ?? 0) + 1;
   };
 
   const pickGateway = (cap) => {
@@ -61,13 +63,13 @@ async function start() {
     const qs = signApiRequest({ key: app.key, secret: app.secret, method: 'POST', path: apiPath, body });
     inflight.set(gw, (inflight.get(gw) ?? 0) + 1);
     let done = false;
-    const finish = (status) => {
+    const finish = (status, why) => {
       if (done) return;
       done = true;
       inflight.set(gw, inflight.get(gw) - 1);
       s.tResp[seq] = nowUs();
       s.status[seq] = status;
-      count(gw, status);
+      count(gw, status, why);
     };
     const u = new URL(g.apiBase);
     const req = http.request(
@@ -81,12 +83,16 @@ async function start() {
       },
       (res) => {
         res.resume();
-        res.on('end', () => finish(res.statusCode < 300 ? TriggerStatus.Ok : res.statusCode < 500 ? TriggerStatus.Refused : TriggerStatus.Uncertain));
+        res.on('end', () =>
+          res.statusCode < 300
+            ? finish(TriggerStatus.Ok)
+            : finish(res.statusCode < 500 ? TriggerStatus.Refused : TriggerStatus.Uncertain, `status ${res.statusCode}`),
+        );
       },
     );
     req.setTimeout(10000, () => req.destroy(new Error('timeout')));
     // Refused: the request never reached a gateway. Anything else: it may have been published.
-    req.on('error', (err) => finish(err.code === 'ECONNREFUSED' ? TriggerStatus.Refused : TriggerStatus.Uncertain));
+    req.on('error', (err) => finish(err.code === 'ECONNREFUSED' ? TriggerStatus.Refused : TriggerStatus.Uncertain, err.code ?? err.message));
     req.end(body);
     return true;
   };

@@ -195,6 +195,10 @@ export function faultRows(pass) {
       const survivorTriggerFailures = Object.entries(p.stats.triggers)
         .filter(([gw]) => Number(gw) !== p.victim || p.name === 'worker-kill')
         .reduce((a, [, t]) => a + t.refused + t.uncertain, 0);
+      const survivorTriggerWhy = {};
+      for (const [gw, t] of Object.entries(p.stats.triggers))
+        if (Number(gw) !== p.victim || p.name === 'worker-kill')
+          for (const [why, n] of Object.entries(t.why ?? {})) survivorTriggerWhy[why] = (survivorTriggerWhy[why] ?? 0) + n;
       const pct = (q, sorted = p.backMs ?? []) => (sorted.length ? sec(sorted[Math.min(sorted.length - 1, Math.ceil((q / 100) * sorted.length) - 1)]) : null);
       return {
         group: `fault:${pass.kind}:${p.name}`,
@@ -219,6 +223,7 @@ export function faultRows(pass) {
         exitedS: sec(p.exitedMs),
         survivorCloses: survivorsCloses,
         survivorTriggerFailures,
+        survivorTriggerWhy,
         listenOverflows: p.tcp?.listenOverflows ?? null,
         survivorReadyFailures: Object.entries(p.readyFailures)
           .filter(([gw]) => Number(gw) !== p.victim || p.name === 'worker-kill')
@@ -313,7 +318,11 @@ export function invariants(kind, rows, faults, wh, cfg) {
         `${f.exactS} s ${JSON.stringify(f.exactLast ?? '')}`,
       );
       check(`${f.fault}: no other gateway cut its clients`, f.survivorCloses === 0, `${f.survivorCloses}`);
-      check(`${f.fault}: every trigger through another gateway published`, f.survivorTriggerFailures === 0, `${f.survivorTriggerFailures}`);
+      check(
+        `${f.fault}: every trigger through another gateway published`,
+        f.survivorTriggerFailures === 0,
+        `${f.survivorTriggerFailures} ${JSON.stringify(f.survivorTriggerWhy)}`,
+      );
     }
     check(`${f.fault}: webhooks agree with the clients again`, f.webhooksAgreeS !== null, `after ${f.webhooksAgreeS} s`);
   }
