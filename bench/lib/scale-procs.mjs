@@ -48,7 +48,8 @@ function spawnTracked(argv, env) {
         if (j.level < 30) continue;
         const k = `${j.level >= 50 ? 'error' : j.level >= 40 ? 'warn' : 'info'}: ${j.msg}`;
         logged[k] = (logged[k] ?? 0) + 1;
-        if (LIFECYCLE.has(j.msg) && lifecycle.length < 200) lifecycle.push({ atUs: nowUs(), msg: j.msg, deadNode: j.deadNode, entries: j.entries });
+        if (LIFECYCLE.has(j.msg) && lifecycle.length < 200)
+          lifecycle.push({ atUs: nowUs(), msg: j.msg, deadNode: j.deadNode, entries: j.entries, gapMs: j.gapMs, rttMs: j.rttMs });
       } catch {
         /* not a log line: kept in the tail only */
       }
@@ -87,6 +88,7 @@ const LIFECYCLE = new Set([
   'registered local state in redis',
   'redis connection back: re-registering local state',
   'lease renewal failed',
+  'lease lapsed: registering local state again',
   'reaping dead nodes failed',
 ]);
 

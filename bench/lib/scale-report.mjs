@@ -152,7 +152,7 @@ export function phaseRows(pass) {
         .map((e) => ({ by: e.gw, node: e.deadNode, entries: e.entries, s: round((e.atUs - p.startUs) / 1e6, 1) })),
       reRegistered: p.lifecycle
         .filter((e) => e.msg !== 'removed state of a dead node')
-        .map((e) => ({ gw: e.gw, msg: e.msg, entries: e.entries, s: round((e.atUs - p.startUs) / 1e6, 1) })),
+        .map((e) => ({ gw: e.gw, msg: e.msg, entries: e.entries, gapMs: e.gapMs, rttMs: e.rttMs, s: round((e.atUs - p.startUs) / 1e6, 1) })),
       ...machineFields(p.m),
       ...(p.connect
         ? {

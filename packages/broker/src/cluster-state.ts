@@ -53,6 +53,8 @@ export interface ClusterStats {
   reconnects: number;
   /** Ms since the lease was last renewed (-1 before the first renewal). */
   leaseAgeMs: number;
+  /** Renewals that found the lease lapsed (expired or gone): this node's state was registered again. */
+  leaseLapses: number;
   /** Channel topics this node is subscribed to. */
   topics: number;
   /** Publications sent to Redis, and received from it. */

@@ -10,7 +10,8 @@ import { createRedisState, RedisKeys } from '../src/index.js';
 import { startRedis, startStallProxy, uniquePrefix } from '@herald/test-support';
 
 const LEASE_MS = 3000;
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+type Log = Record<'debug' | 'info' | 'warn' | 'error', (obj: object, msg?: string) => void>;
+const quiet: Log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('node leases across an outage every node saw', () => {
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -30,8 +31,9 @@ describe('node leases across an outage every node saw', () => {
     );
     const prefix = uniquePrefix();
     const keys = new RedisKeys(prefix);
-    const node = (nodeId: string, port: number) => createRedisState({ url: `redis://127.0.0.1:${port}`, prefix, nodeId, leaseMs: LEASE_MS, log: quiet });
-    const a = await node('a', pa.port);
+    const node = (nodeId: string, port: number, log = quiet) => createRedisState({ url: `redis://127.0.0.1:${port}`, prefix, nodeId, leaseMs: LEASE_MS, log });
+    const warned: { obj: object; msg?: string }[] = [];
+    const a = await node('a', pa.port, { ...quiet, warn: (obj, msg) => void warned.push({ obj, msg }) });
     const b = await node('b', pb.port);
     // Closed with their links forwarding again, whatever the test left stalled.
     cleanup.push(async () => {
@@ -61,8 +63,14 @@ describe('node leases across an outage every node saw', () => {
     await expect.poll(expired).toEqual([]);
 
     // A is back: it finds its lease gone, and registers its state again.
+    expect(a.stats().leaseLapses).toBe(0);
     pa.resume();
     await expect.poll(held, { timeout: 3 * LEASE_MS }).toBe(1);
     await expect.poll(() => a.isReady()).toBe(true);
+    // And says so: counted for the metrics, and warned with how long its renewals were apart.
+    expect(a.stats().leaseLapses).toBeGreaterThanOrEqual(1);
+    const lapse = warned.find((w) => w.msg === 'lease lapsed: registering local state again');
+    expect(lapse?.obj).toMatchObject({ leaseMs: LEASE_MS, gapMs: expect.any(Number), rttMs: expect.any(Number) });
+    expect((lapse?.obj as { gapMs: number }).gapMs).toBeGreaterThan(LEASE_MS);
   }, 60_000);
 });

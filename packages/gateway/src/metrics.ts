@@ -98,6 +98,7 @@ export function createMetrics(opts: {
     gauge('herald_redis_rtt_ms', 'Round trip of the last Redis lease renewal', (s) => s.redisRttMs);
     gauge('herald_redis_reconnects', 'Times the Redis connection came back after a loss', (s) => s.reconnects);
     gauge('herald_redis_lease_age_ms', 'Milliseconds since this node renewed its lease', (s) => s.leaseAgeMs);
+    gauge('herald_redis_lease_lapses', "Renewals that found this node's lease lapsed (its state registered again)", (s) => s.leaseLapses);
     gauge('herald_redis_topics', 'Channel topics this node is subscribed to in Redis', (s) => s.topics);
     gauge('herald_redis_publications_out', 'Publications sent to Redis', (s) => s.published);
     gauge('herald_redis_publications_in', 'Publications received from Redis', (s) => s.received);

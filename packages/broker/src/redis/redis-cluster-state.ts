@@ -98,7 +98,11 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   const leaseTimer = setInterval(() => {
     lease.renew().then(
       // A lapsed lease (a stall or an outage longer than leaseMs): another node may have removed our state.
-      (lapsed) => (lapsed ? registerAgain() : undefined),
+      (lapsed) => {
+        if (!lapsed) return;
+        log.warn({ gapMs: lease.gapMs, rttMs: Math.round(lease.rttMs), leaseMs }, 'lease lapsed: registering local state again');
+        return registerAgain();
+      },
       (err: Error) => log.warn({ err: err.message }, 'lease renewal failed'),
     );
   }, lease.intervalMs);

@@ -22,6 +22,8 @@ export class NodeLease {
   readonly #renew: ScriptCall;
   #renewedAt = 0;
   #rttMs = 0;
+  #gapMs = 0;
+  #lapses = 0;
   #renewing: Promise<boolean> | undefined;
   /** When the current run of on-time renewals began; 0: at the first renewal (none missed since). */
   #heldSince = 0;
@@ -60,6 +62,9 @@ export class NodeLease {
     // Under a tenth of the lease left counts too: expired already to a node whose clock runs ahead.
     const lapsed = previous === null || Number(previous) - now < leaseMs / 10;
     if (this.#renewedAt !== 0 && (lapsed || now - this.#renewedAt >= this.#freshMs)) this.#heldSince = now;
+    // The gap before a renewal answered late, not before its immediate repeat (below).
+    if (again) this.#gapMs = this.#renewedAt === 0 ? 0 : now - this.#renewedAt;
+    if (lapsed && this.#renewedAt !== 0) this.#lapses++;
     this.#renewedAt = now;
     // The expiry it wrote was reckoned when it was sent: answered late (a stall, a failover), that
     // expiry is old already, and is written again at once rather than a renewal period later.
@@ -92,6 +97,20 @@ export class NodeLease {
   /** Round trip of the last renewal, ms. */
   get rttMs(): number {
     return this.#rttMs;
+  }
+
+  /**
+   * Ms between the last two renewals' answers. With rttMs it tells a lapse's cause: a renewal
+   * sent late (this node's event loop or its connection) from one answered late (Redis, or the
+   * commands queued before it).
+   */
+  get gapMs(): number {
+    return this.#gapMs;
+  }
+
+  /** Renewals, after the first, that found the lease lapsed. */
+  get lapses(): number {
+    return this.#lapses;
   }
 
   /** Ms since the last renewal, -1 before the first. */

@@ -4,7 +4,7 @@ import type { ReconnectWatch } from './connection.js';
 import type { NodeLease } from './lease.js';
 
 export interface StatsSources {
-  lease: Pick<NodeLease, 'rttMs' | 'ageMs'>;
+  lease: Pick<NodeLease, 'rttMs' | 'ageMs' | 'lapses'>;
   reconnects: Pick<ReconnectWatch, 'reconnects'>;
   broker: Pick<RedisBroker, 'topicCount' | 'publishedCount' | 'receivedCount'>;
 }
@@ -15,6 +15,7 @@ export function readStats({ lease, reconnects, broker }: StatsSources): ClusterS
     redisRttMs: lease.rttMs,
     reconnects: reconnects.reconnects,
     leaseAgeMs: lease.ageMs,
+    leaseLapses: lease.lapses,
     topics: broker.topicCount,
     published: broker.publishedCount,
     received: broker.receivedCount,
