@@ -96,6 +96,9 @@ export async function createRedisState(opts: RedisStateOptions): Promise<RedisCl
   });
 
   const leaseTimer = setInterval(() => {
+    // A renewal answered late is acted on once, by the tick that sent it: a tick sharing it would
+    // warn again and register the whole local state a second time.
+    if (lease.inFlight) return;
     lease.renew().then(
       // A lapsed lease (a stall or an outage longer than leaseMs): another node may have removed our state.
       (lapsed) => {

@@ -113,6 +113,11 @@ export class NodeLease {
     return this.#lapses;
   }
 
+  /** A renewal is waiting for its answer. */
+  get inFlight(): boolean {
+    return this.#renewing !== undefined;
+  }
+
   /** Ms since the last renewal, -1 before the first. */
   get ageMs(): number {
     return this.#renewedAt === 0 ? -1 : Date.now() - this.#renewedAt;
