@@ -294,6 +294,8 @@ function start() {
     clearInterval(churnTimer);
     if (!perSec) return;
     const presChans = [...chans.entries()].filter(([, ch]) => ch.kind === 'pres');
+    // A process without presence channels (the probe) has nothing to churn.
+    if (presChans.length === 0) return;
     let quota = 0;
     let last = performance.now();
     churnTimer = setInterval(() => {

@@ -20,9 +20,12 @@ const privSize = (c) => (c % 2 === 0 ? 2 : 3);
  * member event crosses Redis); the fan-out channel's subscribers are spread over all of both.
  */
 export function buildSpecs(mix, procs, gateways) {
-  const out = Array.from({ length: procs }, () => []);
+  const probe = mix.probeSubs ?? 0;
+  const out = Array.from({ length: procs + (probe > 0 ? 1 : 0) }, () => []);
   let id = 0;
-  for (let i = 0; i < mix.fanSubs; i++) out[i % procs].push({ id: id++, kind: 'fan', ch: FAN_CHANNEL, gw: i % gateways });
+  // The probe, one more process (the last), holds the first `probeSubs` of the fan-out channel's
+  // subscribers and nothing else: its latency is the servers' without a loaded client process's delay.
+  for (let i = 0; i < mix.fanSubs; i++) out[i < probe ? procs : i % procs].push({ id: id++, kind: 'fan', ch: FAN_CHANNEL, gw: i % gateways });
   for (let c = 0; c < mix.privChannels; c++)
     for (let k = 0; k < privSize(c); k++) out[c % procs].push({ id: id++, kind: 'priv', ch: privChannel(c), gw: (c + k) % gateways });
   for (let c = 0; c < mix.presChannels; c++)
@@ -54,8 +57,12 @@ export class LoadPool {
     return (await this.receiver.call('listen', { app })).url;
   }
 
-  /** procs client processes; gateways [{ idx, wsUrl, apiBase }]; localAddresses per process (arrays). */
-  async start({ procs, gateways, app, localAddresses, clientCfg, ownCount }) {
+  /**
+   * procs client processes; gateways [{ idx, wsUrl, apiBase }]; localAddresses per process (arrays);
+   * probe: the last process is buildSpecs' probe.
+   */
+  async start({ procs, gateways, app, localAddresses, clientCfg, ownCount, probe = false }) {
+    this.probe = probe;
     this.clients = Array.from({ length: procs }, (_, i) => new Child(`client-${i}`, CLIENT_MODULE));
     this.publisher = new Child('publisher', PUBLISHER_MODULE, { heapMb: 1024 });
     await Promise.all([...this.clients, this.publisher].map((c) => c.ready));
@@ -122,6 +129,11 @@ export class LoadPool {
   async stats(id) {
     const rs = await this.#all('stats', { id });
     const out = { deliv: {}, hist: {}, dupes: 0, closes: {}, dialFails: {}, ceSent: 0, leaves: 0, errors: {} };
+    // The probe process's fan-out latency apart too (buildSpecs: the last process, when there is one).
+    if (this.probe) {
+      out.probeFan = new Hist();
+      for (const [k, h] of Object.entries(rs.at(-1).hist)) if (k.startsWith('fan:')) out.probeFan.merge(h);
+    }
     for (const r of rs) {
       for (const [gw, d] of Object.entries(r.deliv)) sumInto((out.deliv[gw] ??= {}), d);
       for (const [k, h] of Object.entries(r.hist)) {

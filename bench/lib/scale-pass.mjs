@@ -52,11 +52,13 @@ export async function runPass(ctx, kind) {
       workerEnv: { ...shared, PUSH_WEBHOOK_CLAIM_MS: String(env.claimMs) },
     }).start();
     log(`scale ${kind}: redis ${dep.redis.ports.join(',')}, ${cfg.gateways} gateways, ${cfg.workers} workers, prefix ${prefix}`);
+    const probe = (cfg.mix.probeSubs ?? 0) > 0;
     await pool.start({
-      procs: cfg.clientProcs,
+      procs: cfg.clientProcs + (probe ? 1 : 0),
+      probe,
       gateways: dep.gateways,
       app: APP,
-      localAddresses: sourceAddresses(cfg.clientProcs),
+      localAddresses: sourceAddresses(cfg.clientProcs + (probe ? 1 : 0)),
       clientCfg: { maxConnectAttempts: 10, churn: cfg.churn },
       ownCount: cfg.mix.ownConns,
     });

@@ -106,6 +106,9 @@ export function phaseRows(pass) {
       delivPerSec: round(all.delivered / durS, 0),
       fanP50: fan.p50,
       fanP99: fan.p99,
+      // The same deliveries as seen by the probe process (a few subscribers and nothing else).
+      probeFanP50: st.probeFan?.n ? st.probeFan.summaryMs().p50 : null,
+      probeFanP99: st.probeFan?.n ? st.probeFan.summaryMs().p99 : null,
       ceP99: mergeGws(st.hist.ce).summaryMs().p99,
       ownP99: mergeGws(st.hist.own).summaryMs().p99,
       // From a closing pusher:error (4200 of a drain, 4201...) to the close event, at the client.
