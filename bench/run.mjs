@@ -43,6 +43,16 @@ if (!process.env.HERALD_BENCH_FD_RAISED) {
 }
 
 const { LoadGen } = await import('./lib/loadgen.mjs');
+
+/**
+ * Exits once what was written to stdout and stderr is out: into a pipe whose reader is slow (a test
+ * runner on a busy machine), writes past the pipe's buffer wait in the process, and process.exit
+ * would drop them (the summary tables, written last).
+ */
+async function exitWhenFlushed(code) {
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise((resolve) => s.write('', resolve))));
+  process.exit(code);
+}
 const { addRatios, aggregate, table, fanoutSvg } = await import('./lib/report.mjs');
 const { ensureSoketi, machineFacts } = await import('./lib/servers.mjs');
 const { log } = await import('./lib/util.mjs');
@@ -196,31 +206,31 @@ if (!cmd || opts.help) {
       .map((l) => l.replace(/^\/\/ ?/, ''))
       .join('\n') + '\n',
   );
-  process.exit(cmd ? 0 : 1);
+  await exitWhenFlushed(cmd ? 0 : 1);
 }
 if (cmd === 'list') {
   for (const s of SCENARIOS) {
     const sc = (await import(`./scenarios/${s}.mjs`)).default;
     process.stdout.write(`${s.padEnd(16)} ${sc.description}\n`);
   }
-  process.exit(0);
+  await exitWhenFlushed(0);
 }
 if (cmd === 'perf-breakdown') {
   const { perfBreakdown } = await import('./lib/perf-breakdown.mjs');
   process.stdout.write(perfBreakdown(readFileSync(0, 'utf8'), Number(opts._[1] ?? 0)));
-  process.exit(0);
+  await exitWhenFlushed(0);
 }
 if (cmd === 'cpuprofile-top') {
   if (!opts._[1]) throw new Error('cpuprofile-top needs a .cpuprofile file');
   const { cpuprofileTop } = await import('./lib/cpuprofile-top.mjs');
   process.stdout.write(cpuprofileTop(opts._[1], Number(opts._[2] ?? 25)));
-  process.exit(0);
+  await exitWhenFlushed(0);
 }
 if (cmd === 'doc') {
   const { writeDoc } = await import('./lib/doc.mjs');
   const file = await writeDoc({ size: opts.size });
   log(`wrote ${path.relative(ROOT, file)}`);
-  process.exit(0);
+  await exitWhenFlushed(0);
 }
 const names = cmd === 'all' ? SCENARIOS : [cmd];
 for (const n of names)
@@ -234,4 +244,4 @@ for (const n of names) {
     log(`${n} failed: ${err.stack ?? err}`);
   }
 }
-process.exit(failed ? 1 : 0);
+await exitWhenFlushed(failed ? 1 : 0);
