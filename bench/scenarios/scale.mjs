@@ -324,7 +324,7 @@ function targetRows(agg) {
         ...inPasses,
         `one gateway at ${density.connections}, ${density.settledBy === 'forced' ? 'settled (after a full GC asked through its inspector)' : density.settledByGc === true ? 'settled (after its first major GC since connecting)' : 'with no GC waited for'}: ${density.kbPerConn} KB each on a channel of its own${shared ? `, ${shared.kbPerConn} KB all on one channel` : ''}${density.settledByGc === true ? `; right after connecting ${density.kbPerConnRightAfter}${shared ? ` and ${shared.kbPerConnRightAfter}` : ''} KB` : ''}`,
       ].join('; ')} (the fd limit here is ${density.fdLimit})`,
-      met: density.kbPerConn <= 2 ? 'yes, at the count that fits' : 'no at 19,000 on one gateway (see the passes)',
+      met: `${density.kbPerConn <= 2 ? 'yes' : 'no'}, at the count that fits (${density.connections} on one gateway)`,
     });
   for (const pass of ['single', 'cluster']) {
     const steady = all(pass, 'steady');
