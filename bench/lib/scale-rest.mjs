@@ -37,6 +37,19 @@ async function mapLimit(items, limit, fn) {
 }
 
 /**
+ * What the REST API answered for a channel ({ count, userCount, users } of a presence channel)
+ * against its clients' truth ({ n, users }): undefined when they agree, else what differs.
+ */
+function mismatch(ch, t, got) {
+  if (got.count !== t.n) return { ch, subscription_count: got.count, clients: t.n };
+  if (!t.users) return undefined;
+  if (got.userCount !== t.users.length) return { ch, user_count: got.userCount, clients: t.users.length };
+  const have = [...got.users].sort();
+  const want = [...t.users].sort();
+  return have.join() === want.join() ? undefined : { ch, users: have, clients: want };
+}
+
+/**
  * One comparison of the REST API's counts and member lists with the clients' truth. The truth is
  * read after every REST answer is in, and a channel that changed since `settleMs` before the first
  * request is left out: whatever it went through while being read, the others did not move.
@@ -72,25 +85,13 @@ async function compare({ apiBase, app, pool, settleMs }) {
       continue;
     }
     out.checked++;
-    const count = all.channels[ch]?.subscription_count ?? 0;
-    if (count !== t.n) {
-      wrong({ ch, subscription_count: count, clients: t.n });
-      continue;
-    }
-    if (t.users) {
-      const users = pres.channels[ch]?.user_count ?? 0;
-      const got = [...(lists.get(ch) ?? [])].sort();
-      const want = [...t.users].sort();
-      if (users !== t.users.length) {
-        wrong({ ch, user_count: users, clients: t.users.length });
-        continue;
-      }
-      if (got.join() !== want.join()) {
-        wrong({ ch, users: got, clients: want });
-        continue;
-      }
-    }
-    out.ok.set(ch, t.lastUs);
+    const found = mismatch(ch, t, {
+      count: all.channels[ch]?.subscription_count ?? 0,
+      userCount: pres.channels[ch]?.user_count ?? 0,
+      users: lists.get(ch) ?? [],
+    });
+    if (found) wrong(found);
+    else out.ok.set(ch, t.lastUs);
   }
   const views = await pool.views(settleMs);
   out.viewsChecked = views.checked;
@@ -132,20 +133,10 @@ async function recheck({ apiBase, app, pool, settleMs, channels }) {
       continue;
     }
     out.checked++;
-    if (a.count !== t.n) {
-      wrong({ ch, subscription_count: a.count, clients: t.n });
-      continue;
-    }
-    if (t.users) {
-      const want = [...t.users].sort();
-      if (a.userCount !== want.length || [...a.users].sort().join() !== want.join()) {
-        wrong({ ch, user_count: a.userCount, users: a.users, clients: want });
-        continue;
-      }
-      // The clients' own lists not (yet) right at this change: left unverified, not wrong.
-      if (viewsOk.get(ch) !== t.lastUs) continue;
-    }
-    out.ok.set(ch, t.lastUs);
+    const found = mismatch(ch, t, a);
+    if (found) wrong(found);
+    // The clients' own lists not (yet) right at this change: left unverified, not wrong.
+    else if (!t.users || viewsOk.get(ch) === t.lastUs) out.ok.set(ch, t.lastUs);
   }
   return out;
 }
