@@ -231,7 +231,7 @@ export class Connections {
       return;
     }
     data.queued++;
-    data.queue = data.queue.then(async () => {
+    const link: Promise<void> = data.queue.then(async () => {
       try {
         if (data.status === 'open') await fn();
       } catch (err) {
@@ -239,8 +239,12 @@ export class Connections {
         sendError(data, toPusherError(err), this.ctx.metrics);
       } finally {
         data.queued--;
+        // The last frame is handled: the socket goes back to the shared settled queue, so an idle
+        // socket (most of them, most of the time) keeps no promise of its own.
+        if (data.queue === link) data.queue = IDLE_QUEUE;
       }
     });
+    data.queue = link;
   }
 
   /** The connection closed (either side): its subscriptions, memberships and sign-in are undone. */

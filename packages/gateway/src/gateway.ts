@@ -31,6 +31,7 @@ import { SubscriptionCounter } from './subscription-count.js';
 import { dashboardSources, embeddedWebhookLog, startNodeReporter } from './node-report.js';
 import { loadUws } from './uws.js';
 import { Connections } from './connections.js';
+import type { ClientSocket } from './socket-data.js';
 import { serveWebSockets } from './ws-server.js';
 import { XhrServer } from './xhr/xhr-server.js';
 
@@ -49,6 +50,8 @@ export interface Gateway {
   webhookLog: WebhookLog;
   /** The debug console's bus: what this node records, and where the dashboard opens consoles. */
   debug: DebugBus;
+  /** This node's open sockets (WebSockets and HTTP sessions) by socket id; read, never changed, from outside. */
+  sockets: ReadonlyMap<string, ClientSocket>;
   /** Stops accepting, tells clients to reconnect (4200), flushes webhooks, releases everything. */
   close(): Promise<void>;
 }
@@ -263,6 +266,7 @@ export async function startGateway(cfg: GatewayConfig, log: Logger): Promise<Gat
     nodes: dashboard.nodes,
     webhookLog: dashboard.webhookLog,
     debug,
+    sockets: hub.sockets,
     close: () =>
       (closing ??= (async () => {
         ready = false;

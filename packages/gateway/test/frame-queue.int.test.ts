@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawClient, type RedisHandle, startRedis, startTestGateway } from '@herald/test-support';
+import { IDLE_QUEUE } from '../src/socket-data.js';
 
 /**
  * Frames of one socket are handled in order; while a handler waits on Redis the next ones queue.
@@ -56,6 +57,22 @@ describe('a socket whose frames pile up (clustered: every subscribe waits on Red
     for (const f of frames) c.send(f);
     await expect.poll(() => c.events('pusher_internal:subscription_succeeded').length, { timeout: 30_000 }).toBe(60);
     expect(c.events('pusher_internal:subscription_succeeded').map((f) => f.channel)).toEqual(frames.map((_, i) => `presence-ok-${i}`));
+    expect(c.closeCode).toBeUndefined();
+  });
+
+  it('once its frames are handled, a socket holds no queue of its own: it is back on the shared settled one', async () => {
+    await using t = await startTestGateway({ redis: { url: redis.url } });
+    await using c = await RawClient.established(t);
+    // A boolean: expect.poll would wait for a promise returned to it.
+    const idle = () => t.gw.sockets.get(c.socketId)!.getUserData().queue === IDLE_QUEUE;
+    expect(idle()).toBe(true);
+    const frames = Array.from({ length: 20 }, (_, i) => JSON.stringify(presenceSubscribe(t, c, `presence-idle-${i}`)));
+    for (const f of frames) c.send(f);
+    await expect.poll(() => c.events('pusher_internal:subscription_succeeded').length, { timeout: 30_000 }).toBe(20);
+    await expect.poll(idle).toBe(true);
+    // A frame after that is handled as ever, and the queue settles back again.
+    await c.subscribe('after-idle');
+    await expect.poll(idle).toBe(true);
     expect(c.closeCode).toBeUndefined();
   });
 });
