@@ -26,7 +26,7 @@ import { handleUnsubscribe, leaveChannel } from './handlers/unsubscribe.js';
 import { closeWithError, sendError, sendFrame } from './hub.js';
 import { countLimit } from './metrics.js';
 import { originAllowed } from './origin.js';
-import { IDLE_QUEUE, setStatus, socketLog, type ClientSocket, type SocketData, type Transport } from './socket-data.js';
+import { IDLE_QUEUE, setStatus, socketLog, Subscriptions, type ClientSocket, type SocketData, type Transport } from './socket-data.js';
 
 /** The app of a connection refused before any app was found (an unknown key): it is closed at once. */
 const REJECTED_APP: App = createApp('-', '-', randomBytes(16).toString('hex'));
@@ -136,7 +136,7 @@ export class Connections {
       app: app ?? REJECTED_APP,
       status: 'upgrading',
       transport,
-      channels: new Map(),
+      channels: new Subscriptions(),
       queue: IDLE_QUEUE,
       queued: 0,
       lastSeen: Date.now(),
@@ -267,7 +267,7 @@ export class Connections {
     // Queued behind in-flight handlers so that their joins are undone, not raced.
     const cleanup = data.queue.then(async () => {
       try {
-        for (const channel of [...data.channels.keys()]) await leaveChannel(this.ctx, data, channel);
+        for (const channel of data.channels.names()) await leaveChannel(this.ctx, data, channel);
         await signout(this.ctx, data);
       } catch (err) {
         socketLog(data).error({ err }, 'cleanup after close failed');

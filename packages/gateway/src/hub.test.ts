@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { Hub } from './hub.js';
 import { createMetrics } from './metrics.js';
-import type { SocketData } from './socket-data.js';
+import { Subscriptions, type SocketData } from './socket-data.js';
 
 /** A socket as the hub uses it: its data, and the frames sent to it. */
 function fakeSocket(socketId: string, watchlist: string[], appId = 'a1') {
   const sent: string[] = [];
   // As the sign-in handler leaves it: signed in as `me`, watching `watchlist`.
-  const data = { socketId, status: 'open', app: { id: appId }, channels: new Map(), userId: 'me', watchlist } as unknown as SocketData;
+  const data = { socketId, status: 'open', app: { id: appId }, channels: new Subscriptions(), userId: 'me', watchlist } as unknown as SocketData;
   const ws = { getUserData: () => data, send: (frame: string) => (sent.push(frame), 1) } as unknown as WebSocket<SocketData>;
   data.ws = ws;
   return { ws, sent };

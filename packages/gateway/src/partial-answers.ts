@@ -34,11 +34,11 @@ const wire = (members: readonly PresenceMember[]) => members.map((m) => ({ userI
 function sendMemberList(ctx: HandlerContext, data: SocketData, channel: string, members: readonly PresenceMember[] | undefined, extra?: RecoveryFields): void {
   const sub = data.channels.get(channel);
   if (members !== undefined) {
-    if (sub !== undefined) sub.partialMembers = false;
+    if (sub?.presenceUserId !== undefined) sub.partialMembers = false;
     sendFrame(data, encodePresenceSucceeded(channel, wire(members), { extra }), ctx.metrics);
     return;
   }
-  if (sub !== undefined) sub.partialMembers = true;
+  if (sub?.presenceUserId !== undefined) sub.partialMembers = true;
   sendFrame(data, encodePresenceSucceeded(channel, wire(localMembers(ctx, data.app.id, channel)), { partial: true, extra }), ctx.metrics);
 }
 

@@ -20,7 +20,7 @@ import { shownReason } from '../debug-records.js';
 import { membersOrUnavailable, sendMemberListInOrder } from '../partial-answers.js';
 import { sendFrame } from '../hub.js';
 import { countLimit, type Metrics } from '../metrics.js';
-import { socketLog, type SocketData } from '../socket-data.js';
+import { PLAIN_SUBSCRIPTION, socketLog, type SocketData } from '../socket-data.js';
 import { CatchUp, historyOff, historyPolicy, type CatchUpResult } from '../recovery.js';
 
 const fail = (channel: string, type: SubscriptionErrorType, message: string, status: number) => new SubscriptionError(channel, type, message, status);
@@ -111,7 +111,7 @@ export async function joinChannel(
   const kind = channelKind(channel);
   const history = historyPolicy(app, channel);
   // Recorded before the first await: the close handler, queued behind us, undoes whatever we did.
-  data.channels.set(channel, member === undefined ? {} : { presenceUserId: member.userId, presenceUserInfo: member.userInfo });
+  data.channels.set(channel, member === undefined ? PLAIN_SUBSCRIPTION : { presenceUserId: member.userId, presenceUserInfo: member.userInfo });
   ctx.metrics.subscriptions.inc();
   const topic = ctx.hub.topic(app.id, channel);
   // The socket joins the topic once its history is read (recovery.ts).
