@@ -217,6 +217,9 @@ async function phases(ctx, dep, pool) {
   const logged = {};
   for (const p of [...dep.gateways, ...dep.workers]) if (Object.keys(p.logged()).length) logged[p.name] = p.logged();
   if (Object.keys(logged).length) log(`scale ${dep.kind}: server warnings ${JSON.stringify(logged)}`);
+  const errors = {};
+  for (const p of [...dep.gateways, ...dep.workers]) if (Object.keys(p.firstErrors()).length) errors[p.name] = p.firstErrors();
+  if (Object.keys(errors).length) log(`scale ${dep.kind}: the first error of each warning ${JSON.stringify(errors)}`);
   return {
     kind: dep.kind,
     phases: list,

@@ -34,6 +34,11 @@ function spawnTracked(argv, env) {
   // What a server logged at info and up (pino JSON lines), counted by message; and, with when they
   // came, its lifecycle lines about the cluster state (a dead node reaped, its own state registered).
   const logged = {};
+  /**
+   * By message, for warnings and errors that carry one: the first error (what "failed" meant), the
+   * app and channel that line named, and the times (UTC) of the first and the last such line.
+   */
+  const firstErr = {};
   const lifecycle = [];
   let partial = '';
   const keep = (d) => {
@@ -48,6 +53,11 @@ function spawnTracked(argv, env) {
         if (j.level < 30) continue;
         const k = `${j.level >= 50 ? 'error' : j.level >= 40 ? 'warn' : 'info'}: ${j.msg}`;
         logged[k] = (logged[k] ?? 0) + 1;
+        if (j.level >= 40 && j.err !== undefined) {
+          const at = new Date().toISOString().slice(11, 19);
+          firstErr[k] ??= { err: String(j.err?.message ?? j.err).slice(0, 300), first: at, appId: j.appId, channel: j.channel };
+          firstErr[k].last = at;
+        }
         if (LIFECYCLE.has(j.msg) && lifecycle.length < 200)
           lifecycle.push({ atUs: nowUs(), msg: j.msg, deadNode: j.deadNode, entries: j.entries, gapMs: j.gapMs, rttMs: j.rttMs });
       } catch {
@@ -65,6 +75,7 @@ function spawnTracked(argv, env) {
     exited,
     output: () => tail,
     logged: () => ({ ...logged }),
+    firstErrors: () => ({ ...firstErr }),
     lifecycle: () => [...lifecycle],
     running: () => child.exitCode === null && child.signalCode === null,
     signal(sig) {
