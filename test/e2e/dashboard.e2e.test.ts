@@ -168,6 +168,21 @@ describe('debug console', () => {
     await step('console', async () => {
       await go(page, 'nav-console');
       await expect.poll(() => page.textContent(id('console-status')), { timeout: WAIT }).toContain('live');
+      // 'live' is this console's stream from gateway A. Gateway B records once it has read that a
+      // console is open (on A's notice, or within seconds): a connection made on B before then is
+      // not shown. A record of B's in the console says it has.
+      const apiB = new Api(gwB.apiUrl, app.key, app.secret, { appId: app.id });
+      closers.push(() => apiB.close());
+      const probe = `${id('console-record')}[data-kind="api_event"][data-event="console-probe"]`;
+      await expect
+        .poll(
+          async () => {
+            await apiB.trigger('console-probe', 'console-probe', {});
+            return page.locator(probe).count();
+          },
+          { timeout: WAIT },
+        )
+        .toBeGreaterThan(0);
       const started = Date.now();
       client = pusherClient(gwB);
       await waitForState(client, 'connected');
