@@ -26,7 +26,7 @@ import { handleUnsubscribe, leaveChannel } from './handlers/unsubscribe.js';
 import { closeWithError, sendError, sendFrame } from './hub.js';
 import { countLimit } from './metrics.js';
 import { originAllowed } from './origin.js';
-import { IDLE_QUEUE, setStatus, socketLog, Subscriptions, type ClientSocket, type SocketData, type Transport } from './socket-data.js';
+import { IDLE_QUEUE, queueOnSocket, setStatus, socketLog, Subscriptions, type ClientSocket, type SocketData, type Transport } from './socket-data.js';
 
 /** The app of a connection refused before any app was found (an unknown key): it is closed at once. */
 const REJECTED_APP: App = createApp('-', '-', randomBytes(16).toString('hex'));
@@ -231,7 +231,7 @@ export class Connections {
       return;
     }
     data.queued++;
-    const link: Promise<void> = data.queue.then(async () => {
+    void queueOnSocket(data, async () => {
       try {
         if (data.status === 'open') await fn();
       } catch (err) {
@@ -239,12 +239,8 @@ export class Connections {
         sendError(data, toPusherError(err), this.ctx.metrics);
       } finally {
         data.queued--;
-        // The last frame is handled: the socket goes back to the shared settled queue, so an idle
-        // socket (most of them, most of the time) keeps no promise of its own.
-        if (data.queue === link) data.queue = IDLE_QUEUE;
       }
     });
-    data.queue = link;
   }
 
   /** The connection closed (either side): its subscriptions, memberships and sign-in are undone. */
@@ -265,7 +261,7 @@ export class Connections {
       debug.emit(appId, { kind: 'connection_closed', socketId: data.socketId, code, reason: shownReason(reason) });
     }
     // Queued behind in-flight handlers so that their joins are undone, not raced.
-    const cleanup = data.queue.then(async () => {
+    const cleanup = queueOnSocket(data, async () => {
       try {
         for (const channel of data.channels.names()) await leaveChannel(this.ctx, data, channel);
         await signout(this.ctx, data);
@@ -273,7 +269,6 @@ export class Connections {
         socketLog(data).error({ err }, 'cleanup after close failed');
       }
     });
-    data.queue = cleanup;
     this.#cleanups.add(cleanup);
     void cleanup.then(() => this.#cleanups.delete(cleanup));
   }

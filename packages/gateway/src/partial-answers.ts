@@ -3,7 +3,7 @@ import { encodePresenceSucceeded, encodeWatchlistEvents, type RecoveryFields } f
 import type { HandlerContext } from './context.js';
 import { sendFrame } from './hub.js';
 import type { CatchUpResult, JoinExtras } from './recovery.js';
-import { socketLog, type SocketData } from './socket-data.js';
+import { queueOnSocket, socketLog, type SocketData } from './socket-data.js';
 
 /**
  * Answers given while the shared state is unreachable say only what this node knows, and are
@@ -138,7 +138,7 @@ export function completePartialAnswers(ctx: HandlerContext): void {
     const data = ws.getUserData();
     const channels = [...data.channels].filter(([, sub]) => sub.partialMembers === true).map(([name]) => name);
     if (channels.length === 0 && data.watchlistPending !== true) continue;
-    data.queue = data.queue.then(async () => {
+    void queueOnSocket(data, async () => {
       try {
         for (const channel of channels) {
           if (data.channels.get(channel)?.partialMembers !== true) continue;

@@ -128,6 +128,19 @@ export interface SocketData {
 /** Settled promise shared by every idle socket's queue (one less allocation per connection). */
 export const IDLE_QUEUE: Promise<void> = Promise.resolve();
 
+/**
+ * Runs `fn` (which must not reject) after the work queued on the socket before it, and returns
+ * when it is done. Once nothing was queued behind it, the socket goes back to the shared settled
+ * queue, so an idle socket (most of them, most of the time) keeps no promise of its own.
+ */
+export function queueOnSocket(data: SocketData, fn: () => Promise<void>): Promise<void> {
+  const link: Promise<void> = data.queue.then(fn).finally(() => {
+    if (data.queue === link) data.queue = IDLE_QUEUE;
+  });
+  data.queue = link;
+  return link;
+}
+
 // A child logger is a sizeable object: a socket gets one only when something is logged about it.
 const childLogs = new WeakMap<SocketData, Logger>();
 

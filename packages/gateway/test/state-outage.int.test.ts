@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Frame, RawClient, type RedisHandle, startRedis, startTestGateway, type TestGateway } from '@herald/test-support';
+import { IDLE_QUEUE } from '../src/socket-data.js';
 
 /**
  * While the shared state (Redis) is unreachable a gateway answers only what it knows, and says so:
@@ -115,5 +116,8 @@ describe('a gateway whose Redis is down', () => {
     expect(users.users.map((u) => u.id).sort()).toEqual(['alice', 'carol']);
     // Alice, who subscribed before the outage, never got a partial list.
     expect(succeeded(alice, room).map((f) => presenceOf(f).partial)).toEqual([undefined]);
+    // The completions ran on the sockets' queues, which then went back to the shared settled one.
+    const idle = (c: RawClient) => t.gw.sockets.get(c.socketId)?.getUserData().queue === IDLE_QUEUE;
+    await expect.poll(() => [carol, watcher].map(idle)).toEqual([true, true]);
   });
 });
